@@ -39,7 +39,13 @@ async function loadWebGpu(requireHardware: boolean): Promise<BackendInfo> {
   } catch (e) {
     throw new Error(`webgpu: the 'webgpu' package (Dawn for Node) failed to load: ${(e as Error).message}. Install it with 'pnpm add webgpu'.`);
   }
-  if (!info) throw new Error('webgpu: no WebGPU adapter found (no Vulkan driver?)');
+  if (!info) {
+    // Dawn needs a Vulkan driver recent enough for WebGPU (Debian 12's own Mesa is too old).
+    throw new Error(
+      'webgpu: no WebGPU adapter found (no usable Vulkan driver). For a software one (Mesa lavapipe): ' +
+        "'bash .ci/setup-webgpu.sh && source .cache/vulkan/env.sh'",
+    );
+  }
   const software = /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.vendor} ${info.architecture} ${info.description} ${info.device}`);
   if (requireHardware && software) throw new Error(`webgpu: only a software adapter (${info.description || info.device})`);
   await import('@tensorflow/tfjs-backend-webgpu');

@@ -1,0 +1,10 @@
+// @cut/nce-loss: contrastive losses on @tensorflow/tfjs-core.
+export { patchNCELoss, PATCHNCE_DIAGONAL_FILL, type NegativesMode, type PatchNCEOptions } from './patchnce.js';
+export {
+  infoNCELoss,
+  safeL2Normalize,
+  MIN_INFONCE_TEMPERATURE,
+  type InfoNCEOptions,
+  type NegativeMode,
+  type Reduction,
+} from './infonce.js';

@@ -1,0 +1,61 @@
+// @cut/networks public entry.
+
+// PyTorch .pth checkpoints (state_dicts) without PyTorch.
+export {
+  PthError,
+  encodePth,
+  readPth,
+  readPthArchive,
+  stripModulePrefix,
+  writePth,
+  type PthArchive,
+  type PthDtype,
+  type PthTensor,
+  type ReadPthOptions,
+  type StateDict,
+  type StateDictMetadata,
+  type WritableTensor,
+  type WritePthOptions,
+} from './pth/index.js';
+
+// The reference's generator and discriminator, NHWC, with its state_dict names.
+export { ResnetGenerator, type LayerRef, type ResnetGeneratorOptions } from './generator.js';
+export { NLayerDiscriminator, type NLayerDiscriminatorOptions } from './discriminator.js';
+export { SequentialNetwork, type TorchArray, type TorchStateDict } from './network.js';
+export type { Module, ModuleType } from './modules.js';
+export { networkOptionsFrom, parseOptionsFile, type NetworkOptions } from './options.js';
+
+// The reference's checkpoint files (`<epoch>_net_{G,D,F}.pth` + train_opt.txt).
+export {
+  floatStateDict,
+  loadNetworkWeights,
+  loadPatchSamplerWeights,
+  loadReferenceCheckpoint,
+  networkMetadata,
+  saveNetworkWeights,
+  savePatchSamplerWeights,
+  type CheckpointSource,
+  type LoadReferenceCheckpointOptions,
+  type LoadWeightsOptions,
+  type PatchSamplerConfig,
+  type PatchSamplerWeights,
+  type ReferenceCheckpoint,
+  type SaveWeightsOptions,
+} from './checkpoint.js';
+
+// TensorFlow.js-native model files (model.json + weights.bin), loadable in a browser.
+export {
+  TFJS_MODEL_FILE,
+  TFJS_MODEL_FORMAT,
+  TFJS_MODEL_FORMAT_VERSION,
+  TFJS_WEIGHTS_FILE,
+  loadTfjsGenerator,
+  loadTfjsModel,
+  saveTfjsModel,
+  tfjsModelArtifacts,
+  type CutModelJson,
+  type CutModelTopology,
+  type CutNetwork,
+  type TfjsModelFiles,
+  type TfjsModelSource,
+} from './tfjs-model.js';

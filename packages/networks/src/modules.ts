@@ -1,0 +1,190 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  blurDownsample,
+  blurUpsample,
+  binomialFilter,
+  conv2dTransposeTorch,
+  initBias,
+  initWeight,
+  instanceNorm,
+  pad2d,
+  type InitOptions,
+  type LayerKind,
+  type SeededRng,
+} from '@cut/core-tensors';
+
+/** How a parameter is laid out in PyTorch, so it can be converted at the import/export boundary. */
+export type ParamKind = LayerKind | 'bias';
+
+/** A trainable parameter under its reference name (`model.1.weight`), held in our layout. */
+export interface Param {
+  name: string;
+  kind: ParamKind;
+  variable: tf.Variable;
+}
+
+/** A constant buffer the reference stores in its state_dict (the blur filters, `*.filt`). */
+export interface Buffer {
+  name: string;
+  /** PyTorch shape, e.g. `[C, 1, 3, 3]`. */
+  shape: number[];
+  /** PyTorch-layout values. */
+  data: Float32Array;
+}
+
+/** The reference's `nn.Module` class names, as they appear in its module listings. */
+export type ModuleType =
+  | 'ReflectionPad2d'
+  | 'Conv2d'
+  | 'ConvTranspose2d'
+  | 'InstanceNorm2d'
+  | 'ReLU'
+  | 'LeakyReLU'
+  | 'Downsample'
+  | 'Upsample'
+  | 'ResnetBlock'
+  | 'Dropout'
+  | 'Tanh';
+
+/** One entry of the reference's `nn.Sequential` `model`, at the same index. */
+export interface Module {
+  type: ModuleType;
+  /** A readable name (`down1.conv`, `block3`), usable instead of the index. */
+  name: string;
+  /** ReLU / LeakyReLU with `inplace=True`: it overwrites the output of the module before it. */
+  inplace: boolean;
+  apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D;
+}
+
+/** Collects parameters and buffers in the reference's state_dict order while a network is built. */
+export class ParamBuilder {
+  readonly params: Param[] = [];
+  readonly buffers: Buffer[] = [];
+  readonly order: string[] = [];
+
+  constructor(
+    private readonly init: InitOptions,
+    private readonly rng: SeededRng,
+  ) {}
+
+  /** A weight in our layout, initialised as the reference's `init_weights` does. */
+  weight(name: string, shape: number[], kind: LayerKind): tf.Variable {
+    const value = initWeight(shape, kind, this.init, this.rng);
+    return this.add(name, kind, value);
+  }
+
+  bias(name: string, size: number): tf.Variable {
+    return this.add(name, 'bias', initBias(size));
+  }
+
+  buffer(name: string, shape: number[], data: Float32Array): void {
+    this.buffers.push({ name, shape, data });
+    this.order.push(name);
+  }
+
+  private add(name: string, kind: ParamKind, value: tf.Tensor): tf.Variable {
+    const variable = tf.variable(value, true);
+    value.dispose();
+    this.params.push({ name, kind, variable });
+    this.order.push(name);
+    return variable;
+  }
+}
+
+type Conv2dPadding = number | 'valid';
+
+/** torch `Conv2d(cin, cout, k, stride, padding)` with bias, zero padding. Weight HWIO. */
+export function conv2d(
+  p: ParamBuilder,
+  prefix: string,
+  name: string,
+  cin: number,
+  cout: number,
+  k: number,
+  stride: number,
+  padding: Conv2dPadding,
+): Module {
+  const w = p.weight(`${prefix}.weight`, [k, k, cin, cout], 'conv2d');
+  const b = p.bias(`${prefix}.bias`, cout);
+  const pad: 'valid' | [[number, number], [number, number], [number, number], [number, number]] =
+    padding === 'valid' || padding === 0 ? 'valid' : [[0, 0], [padding, padding], [padding, padding], [0, 0]];
+  return {
+    type: 'Conv2d',
+    name,
+    inplace: false,
+    apply: (x) => tf.tidy(() => tf.add(tf.conv2d(x, w as tf.Tensor4D, stride, pad), b) as tf.Tensor4D),
+  };
+}
+
+/** torch `ConvTranspose2d(cin, cout, 3, stride 2, padding 1, output_padding 1)` with bias. Weight [kh, kw, out, in]. */
+export function convTranspose2d(p: ParamBuilder, prefix: string, name: string, cin: number, cout: number): Module {
+  const w = p.weight(`${prefix}.weight`, [3, 3, cout, cin], 'conv2dTranspose');
+  const b = p.bias(`${prefix}.bias`, cout);
+  return {
+    type: 'ConvTranspose2d',
+    name,
+    inplace: false,
+    apply: (x) => conv2dTransposeTorch(x, w as tf.Tensor4D, { stride: 2, padding: 1, outputPadding: 1, bias: b as tf.Tensor1D }),
+  };
+}
+
+export function reflectionPad(name: string, pad: number): Module {
+  return { type: 'ReflectionPad2d', name, inplace: false, apply: (x) => pad2d(x, pad, 'reflect') };
+}
+
+export function norm(name: string): Module {
+  return { type: 'InstanceNorm2d', name, inplace: false, apply: (x) => instanceNorm(x) };
+}
+
+export function relu(name: string): Module {
+  return { type: 'ReLU', name, inplace: true, apply: (x) => tf.relu(x) };
+}
+
+export function leakyRelu(name: string): Module {
+  return { type: 'LeakyReLU', name, inplace: true, apply: (x) => tf.leakyRelu(x, 0.2) };
+}
+
+export function tanh(name: string): Module {
+  return { type: 'Tanh', name, inplace: false, apply: (x) => tf.tanh(x) };
+}
+
+/** The reference's `Downsample(C)`: reflect pad, 3x3 binomial blur, stride 2. Its filter is a state_dict buffer. */
+export function downsample(p: ParamBuilder, prefix: string, name: string, channels: number): Module {
+  p.buffer(`${prefix}.filt`, [channels, 1, 3, 3], filterBuffer(3, channels, 1));
+  return { type: 'Downsample', name, inplace: false, apply: (x) => blurDownsample(x) };
+}
+
+/** The reference's `Upsample(C)`: replicate pad, 4x4 binomial transposed blur, x2. Its filter (x4) is a buffer. */
+export function upsample(p: ParamBuilder, prefix: string, name: string, channels: number): Module {
+  p.buffer(`${prefix}.filt`, [channels, 1, 4, 4], filterBuffer(4, channels, 4));
+  return { type: 'Upsample', name, inplace: false, apply: (x) => blurUpsample(x) };
+}
+
+/** The reference's `filt` buffer `[C, 1, k, k]`: the normalised binomial filter times `scale`. */
+export function filterBuffer(k: number, channels: number, scale: number): Float32Array {
+  const f = binomialFilter(k);
+  const out = new Float32Array(channels * k * k);
+  for (let c = 0; c < channels; c++) for (let i = 0; i < k * k; i++) out[c * k * k + i] = f[i]! * scale;
+  return out;
+}
+
+/**
+ * The reference's `ResnetBlock(dim)`: x + [reflect pad 1, conv 3x3, IN, ReLU, (Dropout 0.5),
+ * reflect pad 1, conv 3x3, IN]. Parameter names follow its `conv_block` Sequential indices.
+ */
+export function resnetBlock(p: ParamBuilder, prefix: string, name: string, dim: number, useDropout: boolean): Module {
+  const c1 = conv2d(p, `${prefix}.conv_block.1`, `${name}.conv1`, dim, dim, 3, 1, 'valid');
+  const c2 = conv2d(p, `${prefix}.conv_block.${useDropout ? 6 : 5}`, `${name}.conv2`, dim, dim, 3, 1, 'valid');
+  return {
+    type: 'ResnetBlock',
+    name,
+    inplace: false,
+    apply: (x, training) =>
+      tf.tidy(() => {
+        let h = tf.relu(instanceNorm(c1.apply(pad2d(x, 1, 'reflect'), training)));
+        if (useDropout && training) h = tf.dropout(h, 0.5) as tf.Tensor4D;
+        h = instanceNorm(c2.apply(pad2d(h, 1, 'reflect'), training));
+        return tf.add(x, h) as tf.Tensor4D;
+      }),
+  };
+}

@@ -1,0 +1,212 @@
+// Our own model format for TensorFlow.js users: `model.json` (tf.io's ModelJSON shape: the
+// network class and options as `modelTopology`, a `weightsManifest`) plus `weights.bin` (float32,
+// in our NHWC layout, under the reference's parameter names). A browser can fetch the two files
+// (or use `tf.io.http(url).load()`) and build the network without reading PyTorch's format.
+// No static Node imports here: files are read through a dynamic import, only for a directory.
+import * as tf from '@tensorflow/tfjs-core';
+import { NLayerDiscriminator, type NLayerDiscriminatorOptions } from './discriminator.js';
+import { ResnetGenerator, type ResnetGeneratorOptions } from './generator.js';
+
+export const TFJS_MODEL_FORMAT = 'cut-networks';
+export const TFJS_MODEL_FORMAT_VERSION = 1;
+export const TFJS_MODEL_FILE = 'model.json';
+export const TFJS_WEIGHTS_FILE = 'weights.bin';
+
+/** The networks this format holds. */
+export type CutNetwork = ResnetGenerator | NLayerDiscriminator;
+
+const LAYOUT =
+  'NHWC activations; Conv2d weights HWIO [kh, kw, in, out]; ConvTranspose2d weights HWOI [kh, kw, out, in]; ' +
+  'names and order of the PyTorch state_dict, blur-filter buffers left out (constants)';
+
+export type CutModelTopology =
+  | { formatVersion: number; network: 'ResnetGenerator'; options: Required<Omit<ResnetGeneratorOptions, 'rng' | 'seed'>>; layout: string }
+  | { formatVersion: number; network: 'NLayerDiscriminator'; options: Required<Omit<NLayerDiscriminatorOptions, 'rng' | 'seed'>>; layout: string };
+
+/** `model.json`: a tf.io ModelJSON whose topology names one of our networks. */
+export interface CutModelJson {
+  format: typeof TFJS_MODEL_FORMAT;
+  generatedBy: string;
+  convertedBy: null;
+  modelTopology: CutModelTopology;
+  weightsManifest: tf.io.WeightsManifestConfig;
+}
+
+/** Both files in memory, e.g. after `fetch`: the JSON (parsed or text) and the weight bytes. */
+export interface TfjsModelFiles {
+  modelJson: CutModelJson | string;
+  /** `weights.bin`'s bytes; several buffers are the manifest's paths in order. */
+  weights: ArrayBuffer | ArrayBufferView | ArrayBuffer[];
+}
+
+/** A saved model: anything `loadTfjsModel` reads. */
+export type TfjsModelSource = string | TfjsModelFiles | tf.io.ModelArtifacts;
+
+/** The network as `model.json` + `weights.bin` contents. */
+export async function tfjsModelArtifacts(net: CutNetwork): Promise<{ modelJson: CutModelJson; weights: ArrayBuffer }> {
+  const names = net.parameterNames();
+  const variables = net.trainableVariables();
+  const { data, specs } = await tf.io.encodeWeights(names.map((name, i) => ({ name, tensor: variables[i]! })));
+  const modelTopology: CutModelTopology =
+    net instanceof ResnetGenerator
+      ? { formatVersion: TFJS_MODEL_FORMAT_VERSION, network: 'ResnetGenerator', options: { ...net.options }, layout: LAYOUT }
+      : { formatVersion: TFJS_MODEL_FORMAT_VERSION, network: 'NLayerDiscriminator', options: { ...net.options }, layout: LAYOUT };
+  return {
+    modelJson: {
+      format: TFJS_MODEL_FORMAT,
+      generatedBy: '@cut/networks',
+      convertedBy: null,
+      modelTopology,
+      weightsManifest: [{ paths: [TFJS_WEIGHTS_FILE], weights: specs }],
+    },
+    weights: data,
+  };
+}
+
+/** Writes `<dir>/model.json` and `<dir>/weights.bin` (each atomically; the folder is created). Node only. */
+export async function saveTfjsModel(net: CutNetwork, dir: string): Promise<{ modelJson: string; weights: string }> {
+  const { mkdir, rename, writeFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { modelJson, weights } = await tfjsModelArtifacts(net);
+  await mkdir(dir, { recursive: true });
+  const paths = { modelJson: join(dir, TFJS_MODEL_FILE), weights: join(dir, TFJS_WEIGHTS_FILE) };
+  const put = async (path: string, data: string | Uint8Array) => {
+    const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`;
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  };
+  // Weights first: a model.json never points at weights that are not there yet.
+  await put(paths.weights, new Uint8Array(weights));
+  await put(paths.modelJson, `${JSON.stringify(modelJson, null, 1)}\n`);
+  return paths;
+}
+
+/**
+ * Builds the network a saved model describes and loads its weights. `source`: a directory with
+ * `model.json` and its weight files (Node), both files' contents (`{ modelJson, weights }`), or the
+ * `ModelArtifacts` of a tf.io handler (`await tf.io.http(url).load()`, `tf.io.fromMemory`).
+ */
+export async function loadTfjsModel(source: TfjsModelSource): Promise<CutNetwork> {
+  if (typeof source === 'string') return fromFiles(await readModelDir(source), source);
+  if ('modelJson' in source) return fromFiles(source, 'model.json');
+  return fromArtifacts(source, source.format === TFJS_MODEL_FORMAT ? 'model artifacts' : `model artifacts (format '${source.format}')`);
+}
+
+/** `loadTfjsModel` for a generator: an error if the saved model is another network. */
+export async function loadTfjsGenerator(source: TfjsModelSource): Promise<ResnetGenerator> {
+  const net = await loadTfjsModel(source);
+  if (net instanceof ResnetGenerator) return net;
+  net.dispose();
+  throw new Error(`${typeof source === 'string' ? source : 'model'}: holds a ${net.constructor.name}, not a ResnetGenerator`);
+}
+
+async function readModelDir(dir: string): Promise<TfjsModelFiles> {
+  const { readFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const jsonPath = join(dir, TFJS_MODEL_FILE);
+  let text: string;
+  try {
+    text = await readFile(jsonPath, 'utf8');
+  } catch (e) {
+    throw new Error(`${jsonPath}: cannot read the model (${(e as Error).message})`, { cause: e });
+  }
+  const modelJson = parseModelJson(text, jsonPath);
+  const weights: ArrayBuffer[] = [];
+  for (const path of modelJson.weightsManifest.flatMap((group) => group.paths)) {
+    const bytes = await readFile(join(dir, path)).catch((e: Error) => {
+      throw new Error(`${join(dir, path)}: cannot read the weights (${e.message})`, { cause: e });
+    });
+    weights.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  }
+  return { modelJson, weights };
+}
+
+function parseModelJson(text: string, where: string): CutModelJson {
+  try {
+    return JSON.parse(text) as CutModelJson;
+  } catch (e) {
+    throw new Error(`${where}: not JSON (${(e as Error).message})`, { cause: e });
+  }
+}
+
+function fromFiles(files: TfjsModelFiles, where: string): CutNetwork {
+  const json = typeof files.modelJson === 'string' ? parseModelJson(files.modelJson, where) : files.modelJson;
+  if (json?.format !== TFJS_MODEL_FORMAT) {
+    throw new Error(`${where}: format '${String(json?.format)}' is not '${TFJS_MODEL_FORMAT}' (a model saved by @cut/networks)`);
+  }
+  if (!Array.isArray(json.weightsManifest)) throw new Error(`${where}: no weightsManifest`);
+  const w = files.weights;
+  const weightData: tf.io.WeightData = Array.isArray(w)
+    ? w
+    : ArrayBuffer.isView(w)
+      ? (w.buffer.slice(w.byteOffset, w.byteOffset + w.byteLength) as ArrayBuffer)
+      : w;
+  return fromArtifacts(
+    {
+      format: json.format,
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest.flatMap((group) => group.weights),
+      weightData,
+    },
+    where,
+  );
+}
+
+function fromArtifacts(artifacts: tf.io.ModelArtifacts, where: string): CutNetwork {
+  if (artifacts.format !== TFJS_MODEL_FORMAT) {
+    throw new Error(`${where}: format '${String(artifacts.format)}' is not '${TFJS_MODEL_FORMAT}' (a model saved by @cut/networks)`);
+  }
+  const topology = artifacts.modelTopology as CutModelTopology | undefined;
+  if (!topology || topology instanceof ArrayBuffer || typeof topology !== 'object') throw new Error(`${where}: no modelTopology`);
+  if (topology.formatVersion !== TFJS_MODEL_FORMAT_VERSION) {
+    throw new Error(`${where}: format version ${String(topology.formatVersion)} is not supported (this reader knows ${TFJS_MODEL_FORMAT_VERSION})`);
+  }
+  const specs = artifacts.weightSpecs ?? [];
+  if (!artifacts.weightData) throw new Error(`${where}: no weight data`);
+  const bytes = Array.isArray(artifacts.weightData)
+    ? artifacts.weightData.reduce((n, b) => n + b.byteLength, 0)
+    : artifacts.weightData.byteLength;
+  let want = 0;
+  for (const spec of specs) {
+    if (spec.dtype !== 'float32' || spec.quantization) {
+      throw new Error(`${where}: weight '${spec.name}' is ${spec.quantization ? 'quantized' : spec.dtype}, expected float32`);
+    }
+    want += 4 * spec.shape.reduce((a, b) => a * b, 1);
+  }
+  if (bytes !== want) throw new Error(`${where}: the weights hold ${bytes} bytes, the manifest describes ${want}`);
+
+  let net: CutNetwork;
+  if (topology.network === 'ResnetGenerator') net = new ResnetGenerator({ ...topology.options });
+  else if (topology.network === 'NLayerDiscriminator') net = new NLayerDiscriminator({ ...topology.options });
+  else throw new Error(`${where}: unknown network '${String((topology as { network?: unknown }).network)}'`);
+  try {
+    assignWeights(net, specs, artifacts.weightData, where);
+  } catch (e) {
+    net.dispose();
+    throw e;
+  }
+  return net;
+}
+
+/** Strict: exactly the network's parameters, each with its shape in our layout. */
+function assignWeights(net: CutNetwork, specs: tf.io.WeightsManifestEntry[], data: tf.io.WeightData, where: string): void {
+  const names = net.parameterNames();
+  const variables = net.trainableVariables();
+  const byName = new Map(specs.map((s) => [s.name, s]));
+  const unexpected = specs.find((s) => !names.includes(s.name));
+  if (unexpected) throw new Error(`${where}: unexpected weight '${unexpected.name}' for this ${net.constructor.name}`);
+  names.forEach((name, i) => {
+    const spec = byName.get(name);
+    if (!spec) throw new Error(`${where}: missing weight '${name}'`);
+    const shape = variables[i]!.shape;
+    if (spec.shape.length !== shape.length || spec.shape.some((d, k) => d !== shape[k])) {
+      throw new Error(`${where}: '${name}' has shape [${spec.shape}], the network needs [${shape}]`);
+    }
+  });
+  const decoded = tf.io.decodeWeights(data, specs);
+  try {
+    names.forEach((name, i) => variables[i]!.assign(decoded[name]!));
+  } finally {
+    tf.dispose(Object.values(decoded));
+  }
+}
