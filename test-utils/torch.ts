@@ -5,7 +5,7 @@ export const torchPython = process.env.CUT_TORCH_PYTHON ?? '/usr/bin/python3';
 
 let checked: { reason: string | undefined } | undefined;
 
-/** Why PyTorch cannot be used here, or undefined when `torchPython` imports torch. Checked once. */
+/** Why PyTorch cannot be used here, or undefined when `torchPython` imports torch. Checked once; throws when CUT_REQUIRE_TORCH=1. */
 export function torchUnavailable(): string | undefined {
   if (!checked) {
     const r = spawnSync(torchPython, ['-c', 'import torch'], { encoding: 'utf8' });
@@ -14,6 +14,8 @@ export function torchUnavailable(): string | undefined {
     else if (r.status !== 0) reason = `${torchPython} cannot import torch (${r.stderr.trim().split('\n').pop()})`;
     checked = { reason };
   }
+  // CI installs PyTorch and sets CUT_REQUIRE_TORCH=1: there a missing torch is a failure, not a skip.
+  if (checked.reason && process.env.CUT_REQUIRE_TORCH === '1') throw new Error(`CUT_REQUIRE_TORCH=1 but ${checked.reason}`);
   return checked.reason;
 }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { torchPython, torchUnavailable } from '../../../../test-utils/torch';
 import {
   PthError,
   encodePth,
@@ -217,17 +218,7 @@ describe('writePth', () => {
   });
 });
 
-/** Debian's PyTorch by default; CUT_TORCH_PYTHON names another interpreter. */
-const python = process.env.CUT_TORCH_PYTHON ?? '/usr/bin/python3';
-
-function torchAvailable(): string | undefined {
-  const r = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (r.error) return `${python} is not available (${r.error.message})`;
-  if (r.status !== 0) return `${python} cannot import torch (${r.stderr.trim().split('\n').pop()})`;
-  return undefined;
-}
-
-const noTorch = torchAvailable();
+const noTorch = torchUnavailable();
 if (noTorch) console.warn(`skipping the PyTorch round trip: ${noTorch}`);
 
 describe('writePth -> PyTorch -> readPth', () => {
@@ -250,7 +241,7 @@ describe('writePth -> PyTorch -> readPth', () => {
     );
     const expectedMetadata = { module: { version: 1 }, 'module.model.1': { version: 2 } };
     writeFileSync(expPath, JSON.stringify({ prefix: 'module.', metadata: expectedMetadata, tensors }));
-    const r = spawnSync(python, [join(root, 'tools/golden/pth_roundtrip.py'), expPath, inPath, outPath], {
+    const r = spawnSync(torchPython, [join(root, 'tools/golden/pth_roundtrip.py'), expPath, inPath, outPath], {
       encoding: 'utf8',
       env: { ...process.env, OMP_NUM_THREADS: '1' },
     });

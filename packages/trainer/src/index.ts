@@ -1,0 +1,37 @@
+// Data pipeline (UnalignedDataset, transforms, prefetching BatchLoader).
+export * from './data/index.js';
+// The CUT model: options, GAN losses, learning-rate schedules, CUTModel.
+export {
+  CUT_MODE_PRESETS,
+  OPTION_NAMES,
+  OPTION_SPECS,
+  OptionError,
+  defaultOptions,
+  formatTrainOpt,
+  optionStrings,
+  parseCutMode,
+  parseNceLayers,
+  parseOptionValue,
+  pythonFloat,
+  pythonString,
+  validateOptions,
+  type CUTMode,
+  type CUTOptions,
+  type GanMode,
+  type InitTypeOption,
+  type LrPolicy,
+  type OptionKind,
+  type OptionName,
+  type OptionSpec,
+} from './options.js';
+export { GAN_MODES, ganLoss } from './gan-loss.js';
+export { lastEpoch, learningRateAt, lrFactor, type ScheduleOptions } from './schedule.js';
+export {
+  CUTModel,
+  type CUTModelInit,
+  type EvaluateOptions,
+  type LossEvaluation,
+  type LossName,
+  type NetName,
+  type PatchIds,
+} from './cut-model.js';
