@@ -64,7 +64,7 @@ describeBackends('weight initialisers vs torch.nn.init', () => {
       const ours = oursFromTorch(c.torch_weight_shape, c.kind);
       const rng = new SeededRng(c.id.length * 1000 + c.fan_in);
       for (const type of TYPES) {
-        const want = c.stats[type];
+        const want = c.stats[type]!;
         let n = 0;
         let s = 0;
         let s2 = 0;
