@@ -12,7 +12,6 @@ output, a seeded upstream gradient `dy` and the gradients of sum(output * dy) wi
 respect to the input (and the parameters, where there are any). All arrays are in
 PyTorch's layouts (NCHW activations, OIHW / IOHW / [out, in] weights).
 """
-import json
 import os
 import sys
 
@@ -21,38 +20,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-torch.set_num_threads(1)
-torch.manual_seed(20240611)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_common as gc  # noqa: E402
+from golden_common import dumps, enc  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'fixtures', 'golden', 'blocks.json')
-
-
-def enc(t, layout=None):
-    """A tensor as {shape, dtype, layout, data} with shortest round-trip float32 decimals."""
-    a = t.detach().cpu().numpy().astype(np.float32)
-    out = {'shape': list(a.shape), 'dtype': 'float32'}
-    if layout:
-        out['layout'] = layout
-    # repr of np.float32 is the shortest decimal that parses back to the same float32.
-    out['data'] = RawList([repr(np.float32(v)) for v in a.ravel()])
-    return out
-
-
-class RawList(list):
-    """Number tokens already formatted; spliced into the JSON text verbatim."""
-
-
-def dumps(obj, indent=0):
-    pad = ' ' * indent
-    if isinstance(obj, RawList):
-        return '[' + ','.join(obj) + ']'
-    if isinstance(obj, dict):
-        items = [f'{pad} {json.dumps(k)}: {dumps(v, indent + 1)}' for k, v in obj.items()]
-        return '{\n' + ',\n'.join(items) + '\n' + pad + '}'
-    if isinstance(obj, list) and obj and isinstance(obj[0], dict):
-        items = [pad + ' ' + dumps(v, indent + 1) for v in obj]
-        return '[\n' + ',\n'.join(items) + '\n' + pad + ']'
-    return json.dumps(obj)
+gc.setup(seed=20240611)
+OUT = os.path.join(gc.GOLDEN, 'blocks.json')
 
 
 def randn(*shape, scale=1.0, shift=0.0):
@@ -230,8 +203,7 @@ def main():
             'generator': 'tools/golden/blocks.py',
             'torch_version': torch.__version__,
             'numpy_version': np.__version__,
-            'float_format': 'float32 values written as the shortest decimal that round-trips to the same float32; '
-                            'parse as double then Math.fround()',
+            'float_format': gc.FLOAT_FORMAT + '; parse as double then Math.fround()',
             'array_format': '{shape, dtype, layout?, data}: data is the row-major (C-order) flattening of the tensor',
             'what': 'Building blocks computed with torch modules. dy is a seeded upstream gradient; dx (dweight, dbias) '
                     'are the gradients of sum(y * dy). pad_tblr is [top, bottom, left, right] (torch modules take '
@@ -249,12 +221,9 @@ def main():
         'conv': conv_cases(),
         'linear': linear_cases(),
     }
-    text = dumps(doc) + '\n'
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, 'w') as f:
-        f.write(text)
+    size = gc.write_text(OUT, dumps(doc))
     worst = max(c.get('max_abs_diff_vs_bilinear', 0) for c in up)
-    print(f'wrote {os.path.relpath(OUT)} ({len(text)} bytes); blur_up vs bilinear max |d| = {worst:.3g}', file=sys.stderr)
+    print(f'wrote {os.path.relpath(OUT)} ({size} bytes); blur_up vs bilinear max |d| = {worst:.3g}', file=sys.stderr)
 
 
 if __name__ == '__main__':

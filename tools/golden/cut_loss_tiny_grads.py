@@ -30,46 +30,18 @@ import json
 import os
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_common as gc  # noqa: E402
 import torch_networks as tn  # noqa: E402
 
-torch.set_num_threads(1)
-FIXTURES = os.path.join(HERE, '..', '..', 'fixtures', 'golden')
-SRC = os.path.join(FIXTURES, 'cut_loss_tiny.json')
-OUT = os.path.join(FIXTURES, 'cut_loss_tiny_grads_g.json')
+gc.setup()
+SRC = os.path.join(gc.GOLDEN, 'cut_loss_tiny.json')
+OUT = os.path.join(gc.GOLDEN, 'cut_loss_tiny_grads_g.json')
 NCE_LAYERS = [0, 4, 8, 12, 16]
 NCE_T = 0.07
-
-
-class RawList(list):
-    """Number tokens already formatted; spliced into the JSON text verbatim."""
-
-
-def enc(t):
-    a = t.detach().cpu().numpy().astype(np.float32)
-    return {'shape': list(a.shape), 'dtype': 'float32', 'data': RawList([repr(np.float32(v)) for v in a.ravel()])}
-
-
-def dumps(obj, indent=0):
-    pad = ' ' * indent
-    if isinstance(obj, RawList):
-        return '[' + ','.join(obj) + ']'
-    if isinstance(obj, dict):
-        items = [f'{pad} {json.dumps(k)}: {dumps(v, indent + 1)}' for k, v in obj.items()]
-        return '{\n' + ',\n'.join(items) + '\n' + pad + '}'
-    if isinstance(obj, list) and obj and isinstance(obj[0], dict):
-        items = [pad + ' ' + dumps(v, indent + 1) for v in obj]
-        return '[\n' + ',\n'.join(items) + '\n' + pad + ']'
-    return json.dumps(obj)
-
-
-def tensor(t, dtype):
-    return torch.tensor(t['data'], dtype=dtype).view(*t['shape'])
 
 
 class Setup:
@@ -79,13 +51,13 @@ class Setup:
         self.g = golden
         self.G = tn.Generator(ngf=8, n_blocks=2).to(dtype)
         self.D = tn.Discriminator(ndf=8).to(dtype)
-        self.G.load_state_dict({w['name']: tensor(w, dtype) for w in golden['weights_G']})
-        self.D.load_state_dict({w['name']: tensor(w, dtype) for w in golden['weights_D']})
+        self.G.load_state_dict({w['name']: gc.decode(w, dtype) for w in golden['weights_G']})
+        self.D.load_state_dict({w['name']: gc.decode(w, dtype) for w in golden['weights_D']})
         for p in self.D.parameters():
             p.requires_grad_(False)  # D frozen in the G step
-        self.F = {w['name']: tensor(w, dtype).requires_grad_(True) for w in golden['weights_F']}
-        self.A = tensor(golden['inputs']['real_A'], dtype)
-        self.B = tensor(golden['inputs']['real_B'], dtype)
+        self.F = {w['name']: gc.decode(w, dtype).requires_grad_(True) for w in golden['weights_F']}
+        self.A = gc.decode(golden['inputs']['real_A'], dtype)
+        self.B = gc.decode(golden['inputs']['real_B'], dtype)
         self.ids_A = golden['netF_calls'][0]['ids']
         self.ids_B = golden['netF_calls'][2]['ids']
 
@@ -145,7 +117,7 @@ def max_dev(a, b):
 
 def main():
     golden = json.load(open(SRC))
-    ref = {w['name']: tensor(w, torch.float64) for w in golden['grads_G']}
+    ref = {w['name']: gc.decode(w, torch.float64) for w in golden['grads_G']}
 
     s32 = Setup(golden, torch.float32)
     loss, parts, plain = s32.grads_g(contiguous_grads=False)
@@ -198,10 +170,9 @@ def main():
             'float32_vs_float64_max_abs_deviation': max_dev(fixed32, fixed64),
             'finite_difference_checks': checks,
         },
-        'grads_G': [dict(name=n, **enc(g)) for n, g in fixed32.items()],
+        'grads_G': [dict(name=n, **gc.enc(g)) for n, g in fixed32.items()],
     }
-    with open(OUT, 'w') as f:
-        f.write(dumps(out) + '\n')
+    gc.write_text(OUT, gc.dumps(out))
     print(json.dumps(out['meta'], indent=1))
 
 

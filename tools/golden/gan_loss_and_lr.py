@@ -18,21 +18,21 @@ step = StepLR(step_size=lr_decay_iters, gamma=0.1), cosine = CosineAnnealingLR(T
 """
 import json
 import os
+import sys
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-torch.set_num_threads(1)
-torch.manual_seed(20240620)
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'fixtures', 'golden', 'gan_loss_and_lr.json')
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_common as gc  # noqa: E402
+
+gc.setup(seed=20240620)
+OUT = os.path.join(gc.GOLDEN, 'gan_loss_and_lr.json')
 
 
 def enc(t):
-    a = t.detach().numpy().astype(np.float32)
-    return {'shape': list(a.shape), 'dtype': 'float32', 'layout': 'NCHW',
-            'data': [float(repr(np.float32(v))) for v in a.ravel()]}
+    return gc.enc_floats(t, 'NCHW')
 
 
 def gan_loss(mode, pred, real):
@@ -101,9 +101,7 @@ def main():
             lr_run('cosine', 0.0002, 4, 7),
         ],
     }
-    with open(OUT, 'w') as f:
-        json.dump(out, f)
-        f.write('\n')
+    gc.write_text(OUT, json.dumps(out))
 
 
 if __name__ == '__main__':

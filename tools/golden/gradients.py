@@ -17,51 +17,20 @@ inputs differentiated); `dy` (seeded upstream gradient, one per output); `output
 (forward value(s)); `grads` = d/d(input) of sum(output * dy) for each name in `wrt`.
 Integer inputs (indices, 0/1 conditions) are stored with dtype int64.
 """
-import json
 import math
 import os
+import sys
 import zlib
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-torch.set_num_threads(1)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_common as gc  # noqa: E402
+from golden_common import dumps, enc  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'fixtures', 'golden', 'gradients.json')
-
-
-class RawList(list):
-    """Number tokens already formatted; spliced into the JSON text verbatim."""
-
-
-def enc(t, layout=None):
-    """A tensor as {shape, dtype, layout, data}; floats as shortest round-trip float32 decimals."""
-    a = t.detach().cpu().numpy()
-    out = {'shape': list(a.shape)}
-    if a.dtype.kind in 'iub':
-        out['dtype'] = 'int64'
-        data = [str(int(v)) for v in a.ravel()]
-    else:
-        out['dtype'] = 'float32'
-        data = [repr(np.float32(v)) for v in a.astype(np.float32).ravel()]
-    if layout:
-        out['layout'] = layout
-    out['data'] = RawList(data)
-    return out
-
-
-def dumps(obj, indent=0):
-    pad = ' ' * indent
-    if isinstance(obj, RawList):
-        return '[' + ','.join(obj) + ']'
-    if isinstance(obj, dict):
-        items = [f'{pad} {json.dumps(k)}: {dumps(v, indent + 1)}' for k, v in obj.items()]
-        return '{\n' + ',\n'.join(items) + '\n' + pad + '}'
-    if isinstance(obj, list) and obj and isinstance(obj[0], dict):
-        items = [pad + ' ' + dumps(v, indent + 1) for v in obj]
-        return '[\n' + ',\n'.join(items) + '\n' + pad + ']'
-    return json.dumps(obj)
+gc.setup()
+OUT = os.path.join(gc.GOLDEN, 'gradients.json')
 
 
 class Inputs:
@@ -524,9 +493,8 @@ def main():
         },
         'cases': CASES,
     }
-    with open(OUT, 'w') as f:
-        f.write(dumps(doc) + '\n')
-    print(f'wrote {len(CASES)} cases to {os.path.relpath(OUT)} ({os.path.getsize(OUT)} bytes)')
+    size = gc.write_text(OUT, dumps(doc))
+    print(f'wrote {len(CASES)} cases to {os.path.relpath(OUT)} ({size} bytes)')
 
 
 if __name__ == '__main__':

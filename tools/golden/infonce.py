@@ -13,7 +13,6 @@ The formula (documented in infonce.ts), written with torch's F.normalize and F.c
 Per case: the inputs, the loss for each reduction, and the gradients of the mean loss with
 respect to query, positive_key and negatives.
 """
-import json
 import os
 import sys
 
@@ -21,32 +20,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-torch.set_num_threads(1)
-torch.manual_seed(20240613)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_common as gc  # noqa: E402
+from golden_common import enc  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'fixtures', 'golden', 'infonce.json')
-
-
-class RawList(list):
-    """Number tokens already formatted; spliced into the JSON text verbatim."""
-
-
-def enc(t):
-    a = t.detach().cpu().numpy().astype(np.float32)
-    return {'shape': list(a.shape), 'dtype': 'float32', 'data': RawList([repr(np.float32(v)) for v in a.ravel()])}
-
-
-def dumps(obj, indent=0):
-    pad = ' ' * indent
-    if isinstance(obj, RawList):
-        return '[' + ','.join(obj) + ']'
-    if isinstance(obj, dict):
-        items = [f'{pad} {json.dumps(k)}: {dumps(v, indent + 1)}' for k, v in obj.items()]
-        return '{\n' + ',\n'.join(items) + '\n' + pad + '}'
-    if isinstance(obj, list) and obj and isinstance(obj[0], dict):
-        items = [pad + ' ' + dumps(v, indent + 1) for v in obj]
-        return '[\n' + ',\n'.join(items) + '\n' + pad + ']'
-    return json.dumps(obj)
+gc.setup(seed=20240613)
+OUT = os.path.join(gc.GOLDEN, 'infonce.json')
 
 
 def info_nce(q, k, neg, mode, temperature, reduction):
@@ -109,18 +88,15 @@ def main():
             'generator': 'tools/golden/infonce.py',
             'torch_version': torch.__version__,
             'numpy_version': np.__version__,
-            'float_format': 'float32 values written as the shortest decimal that round-trips to the same float32',
+            'float_format': gc.FLOAT_FORMAT,
             'array_format': '{shape, dtype, data}: data is the row-major (C-order) flattening of the tensor',
             'what': 'InfoNCE on F.normalize-d rows with F.cross_entropy (see the docstring of tools/golden/infonce.py); '
                     'negative_mode inbatch = no negatives given. Gradients are of the mean loss.',
         },
         'cases': cases,
     }
-    text = dumps(doc) + '\n'
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, 'w') as f:
-        f.write(text)
-    print(f'wrote {os.path.relpath(OUT)} ({len(text)} bytes)', file=sys.stderr)
+    size = gc.write_text(OUT, gc.dumps(doc))
+    print(f'wrote {os.path.relpath(OUT)} ({size} bytes)', file=sys.stderr)
 
 
 if __name__ == '__main__':

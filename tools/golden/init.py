@@ -24,10 +24,11 @@ import torch
 import torch.nn as nn
 from torch.nn import init
 
-torch.set_num_threads(1)
-torch.manual_seed(20240612)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_common as gc  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'fixtures', 'golden', 'init.json')
+gc.setup(seed=20240612)
+OUT = os.path.join(gc.GOLDEN, 'init.json')
 GAIN = 0.02
 MIN_SAMPLES = 200_000
 
@@ -109,9 +110,7 @@ def main():
         },
         'cases': cases,
     }
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, 'w') as f:
-        f.write(json.dumps(doc, indent=1) + '\n')
+    gc.write_text(OUT, json.dumps(doc, indent=1))
     print(f'wrote {os.path.relpath(OUT)} ({len(cases)} layers)', file=sys.stderr)
 
 

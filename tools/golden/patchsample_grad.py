@@ -17,7 +17,6 @@ gradients of sum(output * dy) with respect to every feature map and MLP paramete
 Repeated ids are included on purpose (two patches at the same position add up their
 gradients, as a scatter-add / UnsortedSegmentSum must).
 """
-import json
 import os
 import sys
 
@@ -25,37 +24,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-torch.set_num_threads(1)
-torch.manual_seed(20240614)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_common as gc  # noqa: E402
+from golden_common import enc  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'fixtures', 'golden',
-                   'patchsample_grad.json')
-
-
-class RawList(list):
-    """Number tokens already formatted; spliced into the JSON text verbatim."""
-
-
-def enc(t, layout=None):
-    a = t.detach().cpu().numpy().astype(np.float32)
-    out = {'shape': list(a.shape), 'dtype': 'float32'}
-    if layout:
-        out['layout'] = layout
-    out['data'] = RawList([repr(np.float32(v)) for v in a.ravel()])
-    return out
-
-
-def dumps(obj, indent=0):
-    pad = ' ' * indent
-    if isinstance(obj, RawList):
-        return '[' + ','.join(obj) + ']'
-    if isinstance(obj, dict):
-        items = [f'{pad} {json.dumps(k)}: {dumps(v, indent + 1)}' for k, v in obj.items()]
-        return '{\n' + ',\n'.join(items) + '\n' + pad + '}'
-    if isinstance(obj, list) and obj and isinstance(obj[0], dict):
-        items = [pad + ' ' + dumps(v, indent + 1) for v in obj]
-        return '[\n' + ',\n'.join(items) + '\n' + pad + ']'
-    return json.dumps(obj)
+gc.setup(seed=20240614)
+OUT = os.path.join(gc.GOLDEN, 'patchsample_grad.json')
 
 
 def sample_level(feat, ids, mlp):
@@ -116,18 +90,15 @@ def main():
             'generator': 'tools/golden/patchsample_grad.py',
             'torch_version': torch.__version__,
             'numpy_version': np.__version__,
-            'float_format': 'float32 values written as the shortest decimal that round-trips to the same float32',
+            'float_format': gc.FLOAT_FORMAT,
             'array_format': '{shape, dtype, layout?, data}: data is the row-major (C-order) flattening of the tensor',
             'what': 'PatchSampleF forward (CUT_SPEC 5) and gradients of sum(output * dy) w.r.t. the feature maps and '
                     'the MLP parameters (Linear weights [out, in]); num_patches 0 outputs are NCHW, normalised over H*W.',
         },
         'cases': cases,
     }
-    text = dumps(doc) + '\n'
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, 'w') as f:
-        f.write(text)
-    print(f'wrote {os.path.relpath(OUT)} ({len(text)} bytes)', file=sys.stderr)
+    size = gc.write_text(OUT, gc.dumps(doc))
+    print(f'wrote {os.path.relpath(OUT)} ({size} bytes)', file=sys.stderr)
 
 
 if __name__ == '__main__':

@@ -16,12 +16,14 @@ which torch sets to zero).
 import collections
 import json
 import os
+import sys
 
 import torch
 
-torch.manual_seed(7)
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
-FIX = os.path.join(ROOT, 'fixtures')
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_common as gc  # noqa: E402
+
+gc.setup(seed=7)
 
 
 def dtype_name(t):
@@ -55,7 +57,7 @@ def dump_h2z():
            'files': {}}
     for net in 'GDF':
         name = f'latest_net_{net}.pth'
-        sd = torch.load(os.path.join(FIX, 'checkpoints', 'h2z_tiny', name), map_location='cpu')
+        sd = torch.load(os.path.join(gc.FIXTURES, 'checkpoints', 'h2z_tiny', name), map_location='cpu')
         tensors = collections.OrderedDict()
         for k, t in sd.items():
             tensors[k] = {'shape': list(t.shape), 'dtype': dtype_name(t),
@@ -64,9 +66,7 @@ def dump_h2z():
         meta = getattr(sd, '_metadata', None)
         out['files'][name] = {'keys': list(sd.keys()), 'tensors': tensors,
                               'metadata': {k: dict(v) for k, v in meta.items()} if meta is not None else None}
-    with open(os.path.join(FIX, 'golden', 'pth_h2z_tiny.json'), 'w') as f:
-        json.dump(out, f, indent=1, allow_nan=False)
-        f.write('\n')
+    gc.write_text(os.path.join(gc.GOLDEN, 'pth_h2z_tiny.json'), json.dumps(out, indent=1, allow_nan=False))
 
 
 def dump_views():
@@ -91,7 +91,7 @@ def dump_views():
     sd['empty'] = torch.zeros(0, 3)
     sd['num_batches_tracked'] = torch.tensor(12345)
     sd._metadata = collections.OrderedDict([('', {'version': 1}), ('bn', {'version': 2})])
-    torch.save(sd, os.path.join(FIX, 'checkpoints', 'pth_views.pth'))
+    torch.save(sd, os.path.join(gc.FIXTURES, 'checkpoints', 'pth_views.pth'))
     out = {'meta': {'torch': torch.__version__,
                     'what': 'every value of fixtures/checkpoints/pth_views.pth, row-major; '
                             'int64 as decimal strings, bool as 0/1, float16/bfloat16 as float32, '
@@ -99,9 +99,7 @@ def dump_views():
            'tensors': collections.OrderedDict(
                (k, {'shape': list(t.shape), 'dtype': dtype_name(t), 'data': values(t.detach())})
                for k, t in sd.items())}
-    with open(os.path.join(FIX, 'golden', 'pth_views.json'), 'w') as f:
-        json.dump(out, f, allow_nan=False)
-        f.write('\n')
+    gc.write_text(os.path.join(gc.GOLDEN, 'pth_views.json'), json.dumps(out, allow_nan=False))
 
 
 if __name__ == '__main__':

@@ -16,10 +16,14 @@ Exits non-zero with a message on any mismatch.
 """
 import collections
 import json
+import os
 import sys
 
 import torch
 import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_common as gc  # noqa: E402
 
 
 class Net(nn.Module):
@@ -36,12 +40,6 @@ def fail(msg):
     sys.exit(1)
 
 
-def expected_tensor(spec):
-    if spec['dtype'] == 'int64':
-        return torch.tensor([int(v) for v in spec['data']], dtype=torch.int64).reshape(spec['shape'])
-    return torch.tensor(spec['data'], dtype=torch.float32).reshape(spec['shape'])
-
-
 def check(sd, expected, metadata, how):
     if not isinstance(sd, collections.OrderedDict):
         fail(f'{how}: loaded a {type(sd).__name__}, not an OrderedDict')
@@ -53,7 +51,7 @@ def check(sd, expected, metadata, how):
         fail(f'{how}: keys {list(sd.keys())} != {list(expected.keys())}')
     for k, spec in expected.items():
         t = sd[k]
-        want = expected_tensor(spec)
+        want = gc.decode(spec)
         if t.dtype != want.dtype or list(t.shape) != spec['shape']:
             fail(f'{how}: {k} is {t.dtype} {list(t.shape)}, expected {want.dtype} {spec["shape"]}')
         if not t.is_contiguous():

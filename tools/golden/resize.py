@@ -27,8 +27,10 @@ import torch
 from PIL import Image
 import torchvision.transforms as T
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
-OUT = os.path.join(ROOT, 'fixtures', 'golden', 'resize.json')
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_common as gc  # noqa: E402
+
+OUT = os.path.join(gc.GOLDEN, 'resize.json')
 DEMO = 'datasets/horse2zebra_demo/trainA/n02381460_1001.jpg'
 BICUBIC = Image.BICUBIC
 
@@ -109,14 +111,14 @@ def record(img, p):
         'channels': pix.shape[2],
         'pixels_sha256': sha(pix.tobytes()),
         'float_sha256': sha(f.tobytes()),
-        'first_floats': [repr(np.float32(v)) for v in f.ravel()[:16]],
+        'first_floats': gc.f32_decimals(f.ravel()[:16]),
         'rows': {str(r): pix[r].ravel().tolist() for r in rows},
     }
 
 
 def main():
     norm = T.Normalize((0.5,), (0.5,))(T.ToTensor()(Image.fromarray(np.arange(256, dtype=np.uint8)[None, :], 'L')))
-    normalize = [repr(np.float32(v)) for v in norm.numpy().ravel()]
+    normalize = gc.f32_decimals(norm.numpy())
 
     synth = []
     for mode, (w, h), (ow, oh) in [
@@ -132,7 +134,7 @@ def main():
         synth.append({'mode': mode, 'width': w, 'height': h, 'out_width': ow, 'out_height': oh,
                       'input': hwc(a).ravel().tolist(), 'output': hwc(out).ravel().tolist()})
 
-    demo = Image.open(os.path.join(ROOT, DEMO)).convert('RGB')
+    demo = Image.open(os.path.join(gc.ROOT, DEMO)).convert('RGB')
     demo286 = hwc(demo.resize((286, 286), BICUBIC))
     demo_resize = {
         'file': DEMO,
@@ -170,10 +172,8 @@ def main():
         'checked_against_reference_get_transform': 'CUT_REFERENCE' in os.environ,
         'note': 'uint8 arrays are HWC row-major; floats are float32 shortest round-trip decimals',
     }
-    with open(OUT, 'w') as f:
-        json.dump({'meta': meta, 'normalize': normalize, 'synthetic': synth, 'demo_resize': demo_resize,
-                   'transforms': transforms}, f, separators=(',', ':'))
-        f.write('\n')
+    doc = {'meta': meta, 'normalize': normalize, 'synthetic': synth, 'demo_resize': demo_resize, 'transforms': transforms}
+    gc.write_text(OUT, json.dumps(doc, separators=(',', ':')))
     print('wrote', OUT)
 
 

@@ -34,7 +34,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-torch.set_num_threads(1)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_common as gc  # noqa: E402
+
+gc.setup()
 TOLERANCE = 1e-5
 
 
@@ -175,11 +178,8 @@ def fail(msg):
     sys.exit(1)
 
 
-def tensor_from(spec):
-    return torch.tensor(spec['data'], dtype=torch.float32).reshape(spec['shape'])
-
-
 def encode(t):
+    """NCHW tensor with its float32 values written as float64 decimals (not the shortest float32 ones)."""
     t = t.detach().contiguous().float()
     return {'shape': list(t.shape), 'dtype': 'float32', 'layout': 'NCHW',
             'data': [float(v) for v in t.reshape(-1).tolist()]}
@@ -218,7 +218,7 @@ def run(spec_path, out_path):
             net.load_state_dict(state, strict=True)
         except Exception as e:  # noqa: BLE001 -- the message is the point
             fail(f"{case['id']}: {case['pth']} does not load strictly: {e}")
-        x = tensor_from(case['input'])
+        x = gc.decode(case['input'])
         result = {'keys': list(state.keys())}
         with torch.no_grad():
             result['output'] = encode(net(x))
@@ -234,7 +234,7 @@ def run(spec_path, out_path):
 # --------------------------------------------------------------------------- check
 
 def named_state(weights):
-    return {w['name']: tensor_from(w) for w in weights}
+    return {w['name']: gc.decode(w) for w in weights}
 
 
 def check_golden(path, kind, report):
@@ -248,12 +248,12 @@ def check_golden(path, kind, report):
     net.load_state_dict(named_state(g['weights']), strict=True)
     entry = {}
     with torch.no_grad():
-        entry['output'] = max_abs(net(tensor_from(g['input'])), tensor_from(g['output']))
+        entry['output'] = max_abs(net(gc.decode(g['input'])), gc.decode(g['output']))
         if kind == 'generator':
-            feats = net(tensor_from(g['input']), g['nce_layers'], encode_only=True)
-            entry['features'] = max(max_abs(f, tensor_from(w)) for f, w in zip(feats, g['encode_only_features']))
-            x = tensor_from(g['extra_nonsquare']['input'])
-            entry['nonsquare_output'] = max_abs(net(x), tensor_from(g['extra_nonsquare']['output']))
+            feats = net(gc.decode(g['input']), g['nce_layers'], encode_only=True)
+            entry['features'] = max(max_abs(f, gc.decode(w)) for f, w in zip(feats, g['encode_only_features']))
+            x = gc.decode(g['extra_nonsquare']['input'])
+            entry['nonsquare_output'] = max_abs(net(x), gc.decode(g['extra_nonsquare']['output']))
     report[os.path.basename(path)] = entry
 
 
@@ -289,7 +289,7 @@ def check_h2z(ckpt_dir, report):
     if os.path.exists(expected):
         first = load_json(expected)['first']
         with torch.no_grad():
-            entry['output'] = max_abs(g(tensor_from(first['input'])), tensor_from(first['output']))
+            entry['output'] = max_abs(g(gc.decode(first['input'])), gc.decode(first['output']))
     report['h2z_tiny'] = entry
 
 

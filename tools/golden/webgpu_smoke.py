@@ -12,22 +12,18 @@ gradients of sum(y * dy) with respect to x, weight and bias (conv2d backprop-inp
 """
 import json
 import os
+import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-torch.set_num_threads(1)
-torch.manual_seed(4242)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import golden_common as gc  # noqa: E402
+from golden_common import enc_floats as enc  # noqa: E402
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'fixtures', 'golden', 'webgpu_smoke.json')
-
-
-def enc(t, layout):
-    """{shape, dtype, layout, data}; data as shortest round-trip float32 decimals."""
-    a = t.detach().numpy().astype(np.float32)
-    return {'shape': list(a.shape), 'dtype': 'float32', 'layout': layout,
-            'data': [float(repr(np.float32(v))) for v in a.ravel()]}
+gc.setup(seed=4242)
+OUT = os.path.join(gc.GOLDEN, 'webgpu_smoke.json')
 
 
 def case(name, x_shape, out_ch, stride, padding, tfjs_pad):
@@ -59,10 +55,8 @@ def main():
             case('valid_s2', [2, 3, 7, 6], 4, 2, 0, 'valid'),
         ],
     }
-    with open(OUT, 'w') as f:
-        json.dump(doc, f, indent=1)
-        f.write('\n')
-    print(f'wrote {os.path.normpath(OUT)}')
+    gc.write_text(OUT, json.dumps(doc, indent=1))
+    print(f'wrote {OUT}')
 
 
 if __name__ == '__main__':
