@@ -59,3 +59,5 @@ export {
   type TfjsModelFiles,
   type TfjsModelSource,
 } from './tfjs-model.js';
+// Crash-safe file writes (temp file, fsync, rename), used for checkpoints.
+export { fsyncDir, publishFile, writeFileAtomic } from './atomic.js';

@@ -127,6 +127,11 @@ export class CUTModel {
     return this.optimizerG.lr;
   }
 
+  /** One network's Adam optimiser (F's exists after `dataDependentInitialize`), to save or restore its state. */
+  optimizer(net: NetName): tf.AdamOptimizer | null {
+    return net === 'G' ? this.optimizerG : net === 'D' ? this.optimizerD : this.optimizerF;
+  }
+
   /** Sets the learning rate of all optimisers (G, D and F), as the reference's schedulers do once per epoch. */
   setLearningRate(lr: number): void {
     if (!(lr >= 0) || !Number.isFinite(lr)) throw new Error(`CUTModel.setLearningRate: lr must be a finite number >= 0, got ${lr}`);

@@ -35,3 +35,5 @@ export {
   type NetName,
   type PatchIds,
 } from './cut-model.js';
+// The training driver: runTraining (train.py), checkpoints with exact resume, loss logs, the results page.
+export * from './train/index.js';

@@ -1,8 +1,8 @@
 // PyTorch `.pth` state_dicts without PyTorch: read what `torch.save(model.state_dict(), f)` writes
 // (the zip format of torch >= 1.6) and write files that `torch.load` + `load_state_dict(strict=True)`
 // accept.
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { writeFileAtomic } from '../atomic.js';
 import {
   ITEM_SIZE,
   PyDict,
@@ -444,38 +444,11 @@ export function writePth(
   } catch (e) {
     throw new PthError(path, (e as Error).message, { cause: e });
   }
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
-  let fd: number | undefined;
   try {
-    fd = openSync(tmp, 'wx');
-    for (const c of chunks) {
-      let done = 0;
-      while (done < c.byteLength) done += writeSync(fd, c, done, c.byteLength - done);
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
+    writeFileAtomic(path, chunks);
   } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing was created
-    }
-    throw new PthError(path, `cannot write the checkpoint (${(e as Error).message})`, { cause: e });
-  }
-  // Make the rename itself durable where directories can be synced (not on Windows).
-  try {
-    const dfd = openSync(dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // best effort
+    const cause = (e as Error).cause as Error | undefined;
+    throw new PthError(path, `cannot write the checkpoint (${(cause ?? (e as Error)).message})`, { cause: e });
   }
 }
 

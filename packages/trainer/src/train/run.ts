@@ -1,0 +1,355 @@
+// The reference's train.py: epochs epoch_count .. n_epochs + n_epochs_decay over the unaligned
+// dataset, the learning-rate schedule, loss printing, the HTML results page and checkpoints,
+// plus what the reference lacks: exact resumption, a clean stop on a signal, a stop on a
+// non-finite loss, and a machine-readable log.
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { SeededRng } from '@cut/core-tensors';
+import { CUTModel, type LossName } from '../cut-model.js';
+import { BatchLoader, type Batch } from '../data/loader.js';
+import { UnalignedDataset } from '../data/dataset.js';
+import { formatTrainOpt, optionStrings, validateOptions, type CUTOptions } from '../options.js';
+import { lastEpoch, learningRateAt } from '../schedule.js';
+import { writeFileAtomic } from '@cut/networks';
+import { loadOptimizers, loadWeights, readTrainState, saveCheckpoint, stateFileName, type TrainState } from './checkpoint.js';
+import { formatLossLine, lossLogHeader, pyFixed } from './loss-log.js';
+import { ResultsPage, tensorToImage, type LossPoint } from './web.js';
+
+/** What `onIteration` receives after every training iteration. */
+export interface IterationInfo {
+  epoch: number;
+  /** Iterations (batches) done in this epoch, 1..itersPerEpoch. */
+  epochIter: number;
+  /** Images trained since the run began (the reference's total_iters; iterations × batch_size). */
+  totalIters: number;
+  /** Iterations (batches) per epoch. */
+  itersPerEpoch: number;
+  /** The last epoch, n_epochs + n_epochs_decay. */
+  nEpochs: number;
+  losses: Partial<Record<LossName, number>>;
+  lr: number;
+  /** Wall-clock seconds per iteration (data wait included), mean over the last 10 iterations. */
+  secondsPerIter: number;
+  imagesPerSecond: number;
+}
+
+export interface TrainingHooks {
+  /** Console lines, as the reference prints them (losses, saves, epoch ends, learning rate). */
+  log?(line: string): void;
+  onIteration?(info: IterationInfo): void;
+  /** When aborted: the current iteration finishes, `latest` is saved, and the run returns. */
+  signal?: AbortSignal;
+}
+
+export interface TrainingResult {
+  stoppedBy: 'done' | 'signal';
+  /** Epoch of the last iteration trained (the epoch the run would continue in, when none was). */
+  epoch: number;
+  totalIters: number;
+  /** `<checkpoints_dir>/<name>`. */
+  checkpointDir: string;
+}
+
+/** One line of `log.jsonl`, written at every `print_freq`. */
+export interface TrainLogRecord {
+  time: string;
+  epoch: number;
+  /** Images done in the epoch (the reference's epoch_iter) and since the run began. */
+  epochIter: number;
+  totalIters: number;
+  /** Epochs done, with the fraction of the current one (the x of the loss curves). */
+  progress: number;
+  losses: Partial<Record<LossName, number>>;
+  lr: number;
+  /** Since the previous record: wall-clock seconds per iteration and images per second. */
+  secondsPerIter: number;
+  imagesPerSecond: number;
+  /** The reference's smoothed compute seconds per image and this interval's data wait. */
+  optimizeTime: number;
+  dataTime: number;
+  numTensors: number;
+  rss: number;
+  backend: string;
+}
+
+/** The data loader's seed, derived from the model's so one `seed` fixes the whole run. */
+function loaderSeed(modelSeed: number): number {
+  return new SeededRng(modelSeed ^ 0x5bd1e995).nextUint32();
+}
+
+/**
+ * The loss history for the curves from `log.jsonl`: when a run restarted from an earlier
+ * checkpoint, the records it superseded (same or later total_iters) are dropped.
+ */
+function readHistory(file: string): TrainLogRecord[] {
+  if (!existsSync(file)) return [];
+  const out: TrainLogRecord[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    let r: TrainLogRecord;
+    try {
+      r = JSON.parse(line) as TrainLogRecord;
+    } catch {
+      continue; // a line cut short by a crash
+    }
+    while (out.length > 0 && out[out.length - 1]!.totalIters >= r.totalIters) out.pop();
+    out.push(r);
+  }
+  return out;
+}
+
+const now = () => performance.now() / 1000;
+
+/**
+ * Trains CUT / FastCUT as the reference's train.py does, on the current tfjs backend, writing
+ * `<checkpoints_dir>/<name>/`: train_opt.txt, loss_log.txt, log.jsonl, web/index.html, and
+ * checkpoints (`latest_net_{G,D,F}.pth`, `<epoch>_net_*.pth`, with our resume state).
+ * With `continue_train`, resumes from the checkpoint named by `epoch` (latest, a number or
+ * iter_<n>): exactly, when our state file is there; from the weights alone (fresh optimisers,
+ * `epoch_count`, like the reference) when only .pth files are (e.g. written by the reference).
+ */
+export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}): Promise<TrainingResult> {
+  const opts = validateOptions(options as unknown as Record<string, unknown>, 'runTraining');
+  const log = hooks.log ?? (() => undefined);
+  const runDir = join(opts.checkpoints_dir, opts.name);
+  const nEpochs = lastEpoch(opts);
+  if (hooks.signal?.aborted) return { stoppedBy: 'signal', epoch: opts.epoch_count, totalIters: 0, checkpointDir: runDir };
+  mkdirSync(runDir, { recursive: true });
+
+  // Where to start: our state (exact), reference weights, or nothing.
+  const loadDir = opts.continue_train && opts.pretrained_name ? join(opts.checkpoints_dir, opts.pretrained_name) : runDir;
+  const resumeState = opts.continue_train && loadDir === runDir ? readTrainState(loadDir, opts.epoch) : null;
+  if (resumeState) warnAboutChangedOptions(resumeState, opts, log);
+
+  const dataset = await UnalignedDataset.create(opts);
+  log(`The number of training images = ${Math.min(dataset.length, opts.max_dataset_size)}`);
+
+  const model = new CUTModel(opts, resumeState?.seeds.model != null ? { seed: resumeState.seeds.model } : {});
+  let loader: BatchLoader | null = null;
+  try {
+    if (opts.continue_train) {
+      if (resumeState) loadWeights(model, loadDir, { state: resumeState });
+      else {
+        loadWeights(model, loadDir, { label: opts.epoch });
+        log(`loaded the weights of '${opts.epoch}' from ${loadDir} without a training state (${stateFileName(opts.epoch)}): fresh optimizers, starting at epoch ${opts.epoch_count}`);
+      }
+    }
+    const seeds = resumeState?.seeds ?? { model: model.seed, loader: model.seed === null ? null : loaderSeed(model.seed) };
+    loader = resumeState
+      ? new BatchLoader(dataset, { state: resumeState.rng.loader, endEpoch: nEpochs })
+      : new BatchLoader(dataset, { seed: seeds.loader ?? undefined, startEpoch: opts.epoch_count, endEpoch: nEpochs });
+    const firstEpoch = resumeState?.firstEpoch ?? opts.epoch_count;
+    const schedule = { ...opts, epoch_count: firstEpoch };
+    const itersPerEpoch = loader.batchesPerEpoch;
+    const imagesPerEpoch = itersPerEpoch * opts.batch_size;
+
+    // Files of the run.
+    writeFileAtomic(join(runDir, 'train_opt.txt'), formatTrainOpt(opts));
+    const lossLog = join(runDir, 'loss_log.txt');
+    appendFileSync(lossLog, `${lossLogHeader(new Date())}\n`);
+    const jsonLog = join(runDir, 'log.jsonl');
+    const history = readHistory(jsonLog).filter((r) => r.totalIters <= (resumeState?.totalIters ?? 0));
+    const page = opts.no_html ? null : new ResultsPage(join(runDir, 'web'), opts.name, opts.display_winsize);
+    const labels = ['real_A', 'fake_B', 'real_B', ...(opts.nce_idt ? ['idt_B'] : [])];
+    const points = (): LossPoint[] => history.map((r) => ({ x: r.progress, losses: r.losses as Record<string, number> }));
+    page?.writeIndex(points(), model.lossNames, labels, loader.epoch);
+
+    let totalIters = resumeState?.totalIters ?? 0;
+    let steps = resumeState?.steps ?? 0;
+    let optimizeTime = resumeState?.optimizeTime ?? 0.1;
+    let dataTime = 0;
+    let lastEpochTrained = loader.epoch;
+    const recent: number[] = [];
+    let lastLog = { time: now(), totalIters, steps };
+    /** Step of the last checkpoint written (the resumed one counts). */
+    let savedAtStep = resumeState?.steps ?? -1;
+
+    const stateNow = (epoch: number, epochIter: number) => ({
+      epoch,
+      epochIter,
+      totalIters,
+      steps,
+      firstEpoch,
+      optimizeTime,
+      seeds,
+      rng: { model: model.rng.getState(), loader: loader!.state() },
+      backend: tf.getBackend(),
+      options: Object.fromEntries(optionStrings(opts)),
+    });
+    const save = async (labelsToSave: string[], epoch: number, epochIter: number) => {
+      try {
+        await saveCheckpoint({ runDir, model, labels: labelsToSave, state: stateNow(epoch, epochIter) });
+      } catch (e) {
+        throw new Error(`iteration ${steps} (epoch ${epoch}): ${(e as Error).message}`, { cause: e });
+      }
+      savedAtStep = steps;
+    };
+
+    if (loader.hasNext) log(`starting at epoch ${loader.epoch} (iteration ${loader.batchIndex + 1} of ${itersPerEpoch}), learning rate = ${pyFixed(learningRateAt(schedule, loader.epoch), 7)}`);
+    for (let epoch = loader.epoch; epoch <= nEpochs && loader.hasNext; epoch++) {
+      const epochStart = now();
+      let epochIter = resumeState && epoch === resumeState.epoch ? resumeState.epochIter : 0;
+      let htmlSavedThisEpoch = false;
+      const lr = learningRateAt(schedule, epoch);
+      model.setLearningRate(lr);
+      let iterDataTime = now();
+      let iterEnd = now();
+      while (loader.hasNext && loader.epoch === epoch) {
+        const batch: Batch = await loader.next();
+        const iterStart = now();
+        if (totalIters % opts.print_freq === 0) dataTime = iterStart - iterDataTime;
+        const batchSize = batch.shapeA[0];
+        totalIters += batchSize;
+        epochIter += batchSize;
+        steps += 1;
+        const realA = tf.tensor4d(batch.A, batch.shapeA);
+        const realB = tf.tensor4d(batch.B, batch.shapeB);
+        try {
+          const optimizeStart = now();
+          if (!model.isInitialized) {
+            model.dataDependentInitialize(realA, realB);
+            if (resumeState) {
+              // The initialisation drew from the model's generator; continue from the saved stream.
+              model.rng.setState(resumeState.rng.model);
+              loadOptimizers(model, loadDir, resumeState);
+            }
+            model.setLearningRate(lr);
+          }
+          model.optimizeParameters(realA, realB);
+          const losses = await model.currentLosses(); // waits for the step to finish
+          optimizeTime = ((now() - optimizeStart) / batchSize) * 0.005 + 0.995 * optimizeTime;
+          for (const [name, value] of Object.entries(losses)) {
+            if (!Number.isFinite(value)) {
+              throw new Error(
+                `iteration ${steps} (epoch ${epoch}): loss ${name} is ${value}; training stopped, ` +
+                  `${savedAtStep >= 0 ? `the last checkpoint (iteration ${savedAtStep}) was kept` : 'no checkpoint was written'} (a lower --lr may help)`,
+              );
+            }
+          }
+          lastEpochTrained = epoch;
+
+          if (page && totalIters % opts.display_freq === 0 && (totalIters % opts.update_html_freq === 0 || !htmlSavedThisEpoch)) {
+            htmlSavedThisEpoch = true;
+            await page.saveVisuals(epoch, await visuals(model, realA, realB));
+            page.writeIndex(points(), model.lossNames, labels, epoch);
+          }
+
+          const t = now();
+          recent.push(t - iterEnd);
+          iterEnd = t;
+          if (recent.length > 10) recent.shift();
+          const secondsPerIter = recent.reduce((a, b) => a + b, 0) / recent.length;
+
+          if (totalIters % opts.print_freq === 0) {
+            const line = formatLossLine(epoch, epochIter, optimizeTime, dataTime, losses as Record<string, number>);
+            log(line);
+            appendFileSync(lossLog, `${line}\n`);
+            const span = t - lastLog.time;
+            const record: TrainLogRecord = {
+              time: new Date().toISOString(),
+              epoch,
+              epochIter,
+              totalIters,
+              progress: epoch - 1 + epochIter / imagesPerEpoch,
+              losses,
+              lr,
+              secondsPerIter: span / Math.max(1, steps - lastLog.steps),
+              imagesPerSecond: (totalIters - lastLog.totalIters) / span,
+              optimizeTime,
+              dataTime,
+              numTensors: tf.memory().numTensors,
+              rss: process.memoryUsage().rss,
+              backend: tf.getBackend(),
+            };
+            appendFileSync(jsonLog, `${JSON.stringify(record)}\n`);
+            history.push(record);
+            lastLog = { time: t, totalIters, steps };
+            page?.writeIndex(points(), model.lossNames, labels, epoch);
+          }
+
+          hooks.onIteration?.({
+            epoch,
+            epochIter: batch.index + 1,
+            totalIters,
+            itersPerEpoch,
+            nEpochs,
+            losses,
+            lr,
+            secondsPerIter,
+            imagesPerSecond: batchSize / secondsPerIter,
+          });
+        } finally {
+          tf.dispose([realA, realB]);
+        }
+
+        // Checkpoints: latest every save_latest_freq images, latest + <epoch> every save_epoch_freq epochs.
+        const endOfEpoch = loader.epoch !== epoch;
+        const toSave: string[] = [];
+        if (totalIters % opts.save_latest_freq === 0) {
+          log(`saving the latest model (epoch ${epoch}, total_iters ${totalIters})`);
+          toSave.push(opts.save_by_iter ? `iter_${totalIters}` : 'latest');
+        }
+        if (endOfEpoch && epoch % opts.save_epoch_freq === 0) {
+          log(`saving the model at the end of epoch ${epoch}, iters ${totalIters}`);
+          toSave.push('latest', String(epoch));
+        }
+        const stopping = hooks.signal?.aborted === true;
+        if (stopping && !toSave.includes('latest')) toSave.push('latest');
+        if (toSave.length > 0) await save(toSave, endOfEpoch ? epoch + 1 : epoch, endOfEpoch ? 0 : epochIter);
+        if (stopping) {
+          log(`stopped at epoch ${epoch}, total_iters ${totalIters}; saved the latest model (continue with --continue_train)`);
+          return { stoppedBy: 'signal', epoch, totalIters, checkpointDir: runDir };
+        }
+        iterDataTime = now();
+      }
+      log(`End of epoch ${epoch} / ${nEpochs} \t Time Taken: ${Math.trunc(now() - epochStart)} sec`);
+      log(`learning rate = ${pyFixed(learningRateAt(schedule, epoch + 1), 7)}`);
+    }
+    // The reference saves only on its save frequencies; keep the final weights in any case.
+    if (steps > 0 && savedAtStep !== steps) {
+      log(`saving the latest model at the end of training (epoch ${lastEpochTrained}, total_iters ${totalIters})`);
+      await save(['latest'], loader.epoch, 0);
+    }
+    return { stoppedBy: 'done', epoch: lastEpochTrained, totalIters, checkpointDir: runDir };
+  } finally {
+    loader?.close();
+    model.dispose();
+  }
+}
+
+/** The sample images of the current batch: the reference's visual_names (idt_B with nce_idt). */
+async function visuals(model: CUTModel, realA: tf.Tensor4D, realB: tf.Tensor4D) {
+  const fakeB = model.translate(realA);
+  const idtB = model.options.nce_idt ? model.translate(realB) : null;
+  try {
+    const out: Array<[string, Awaited<ReturnType<typeof tensorToImage>>]> = [
+      ['real_A', await tensorToImage(realA)],
+      ['fake_B', await tensorToImage(fakeB)],
+      ['real_B', await tensorToImage(realB)],
+    ];
+    if (idtB) out.push(['idt_B', await tensorToImage(idtB)]);
+    return out;
+  } finally {
+    tf.dispose([fakeB, ...(idtB ? [idtB] : [])]);
+  }
+}
+
+/** Options that change what a resumed run computes; a difference is reported, not refused. */
+const RUN_DEFINING: readonly (keyof CUTOptions)[] = [
+  'CUT_mode', 'netG', 'netD', 'netF', 'ngf', 'ndf', 'netF_nc', 'n_layers_D', 'normG', 'normD', 'init_type', 'init_gain',
+  'no_dropout', 'no_antialias', 'no_antialias_up', 'input_nc', 'output_nc', 'nce_layers', 'num_patches', 'nce_idt',
+  'nce_T', 'lambda_GAN', 'lambda_NCE', 'nce_includes_all_negatives_from_minibatch', 'flip_equivariance', 'gan_mode',
+  'lr', 'beta1', 'beta2', 'lr_policy', 'lr_decay_iters', 'n_epochs', 'n_epochs_decay', 'batch_size', 'load_size',
+  'crop_size', 'preprocess', 'no_flip', 'serial_batches', 'direction', 'max_dataset_size', 'phase',
+];
+
+function warnAboutChangedOptions(state: TrainState, opts: CUTOptions, log: (line: string) => void): void {
+  const current = optionStrings(opts);
+  const changed = RUN_DEFINING.filter((k) => state.options[k] !== undefined && state.options[k] !== current.get(k)).map(
+    (k) => `${k} ${state.options[k]} -> ${current.get(k)}`,
+  );
+  if (changed.length > 0) {
+    log(`note: resuming with options that differ from the saved run (${changed.join(', ')}); the result will differ from an uninterrupted run`);
+  }
+}

@@ -1,0 +1,237 @@
+// The results page of a training run, `<checkpoints_dir>/<name>/web/index.html`: the loss curves
+// (inline SVG, drawn here) and, newest epoch first like the reference's HTML visualiser, the
+// sample images of each epoch (`web/images/epoch%03d_<label>.png`). Plain files with relative
+// links: open index.html straight from the disk, no server needed.
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import sharp from 'sharp';
+import { writeFileAtomic } from '@cut/networks';
+
+/** One point of the loss curves: x in epochs (epoch − 1 + fraction of the epoch done). */
+export interface LossPoint {
+  x: number;
+  losses: Record<string, number>;
+}
+
+/** An 8-bit image, interleaved channels (1 or 3). */
+export interface ImageU8 {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+/**
+ * The reference's `tensor2im`: the first image of an NHWC batch, clamped to [−1, 1], mapped by
+ * (x + 1) / 2 · 255 in float32 and truncated to uint8.
+ */
+export async function tensorToImage(batch: tf.Tensor4D): Promise<ImageU8> {
+  const [, height, width, channels] = batch.shape;
+  const first = tf.tidy(() => tf.clipByValue(tf.slice(batch, [0, 0, 0, 0], [1, -1, -1, -1]), -1, 1));
+  const values = (await first.data()) as Float32Array;
+  first.dispose();
+  const data = new Uint8Array(values.length);
+  const f = Math.fround;
+  for (let i = 0; i < values.length; i++) data[i] = Math.trunc(f(f(f(values[i]! + 1) / 2) * 255));
+  return { data, width, height, channels };
+}
+
+/** PNG bytes of an 8-bit image. */
+export async function encodePng(image: ImageU8): Promise<Uint8Array> {
+  const { data, width, height, channels } = image;
+  if (channels !== 1 && channels !== 3) throw new Error(`encodePng: 1 or 3 channels expected, got ${channels}`);
+  return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels } })
+    .png()
+    .toBuffer();
+}
+
+const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** Colours of the curves, in the order of the loss names (Tableau 10). */
+const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+
+/** Round step (1, 2 or 5 · 10^k) for about `count` intervals over `span`. */
+function niceStep(span: number, count: number): number {
+  const raw = span / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const m = raw / power;
+  return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * power;
+}
+
+function ticks(lo: number, hi: number, count: number): { lo: number; hi: number; values: number[] } {
+  if (!(hi > lo)) {
+    const pad = Math.abs(lo) > 0 ? Math.abs(lo) * 0.5 : 1;
+    lo -= pad;
+    hi += pad;
+  }
+  const step = niceStep(hi - lo, count);
+  const start = Math.floor(lo / step) * step;
+  const end = Math.ceil(hi / step) * step;
+  const values: number[] = [];
+  for (let v = start; v <= end + step * 1e-9; v += step) values.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  return { lo: start, hi: end, values };
+}
+
+/** A tick label without float noise (0.30000000000000004 → 0.3). */
+const tickLabel = (v: number) => String(Number(v.toPrecision(6)));
+
+/** At most `max` points: means over equal runs of consecutive points (curves stay readable). */
+function decimate(points: LossPoint[], max: number): LossPoint[] {
+  if (points.length <= max) return points;
+  const out: LossPoint[] = [];
+  const per = points.length / max;
+  for (let b = 0; b < max; b++) {
+    const group = points.slice(Math.floor(b * per), Math.floor((b + 1) * per));
+    const losses: Record<string, number> = {};
+    for (const name of Object.keys(group[0]!.losses)) {
+      const vals = group.map((p) => p.losses[name]!).filter(Number.isFinite);
+      losses[name] = vals.length ? vals.reduce((a, c) => a + c, 0) / vals.length : NaN;
+    }
+    out.push({ x: group.reduce((a, p) => a + p.x, 0) / group.length, losses });
+  }
+  return out;
+}
+
+/** The loss curves as a standalone SVG element: axes with ticks, one colour per loss, a legend. */
+export function lossChartSvg(points: LossPoint[], names: readonly string[], size = { width: 900, height: 360 }): string {
+  const { width, height } = size;
+  const m = { left: 56, right: 110, top: 16, bottom: 44 };
+  const plotW = width - m.left - m.right;
+  const plotH = height - m.top - m.bottom;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect x="0" y="0" width="${width}" height="${height}" fill="#fff"/>`,
+  ];
+  const shown = decimate(points, 2000);
+  const finite = shown.flatMap((p) => names.map((n) => p.losses[n]).filter((v): v is number => v !== undefined && Number.isFinite(v)));
+  if (shown.length === 0 || finite.length === 0) {
+    parts.push(`<text x="${width / 2}" y="${height / 2}" text-anchor="middle" fill="#666">no losses logged yet</text></svg>`);
+    return parts.join('');
+  }
+  const xs = ticks(Math.min(...shown.map((p) => p.x)), Math.max(...shown.map((p) => p.x)), 8);
+  const ys = ticks(Math.min(0, ...finite), Math.max(...finite), 6);
+  const px = (x: number) => m.left + ((x - xs.lo) / (xs.hi - xs.lo)) * plotW;
+  const py = (y: number) => m.top + plotH - ((y - ys.lo) / (ys.hi - ys.lo)) * plotH;
+  const f = (v: number) => v.toFixed(1);
+  // Grid, ticks and labels.
+  for (const v of ys.values) {
+    parts.push(`<line x1="${m.left}" x2="${m.left + plotW}" y1="${f(py(v))}" y2="${f(py(v))}" stroke="#e5e5e5"/>`);
+    parts.push(`<text x="${m.left - 6}" y="${f(py(v) + 4)}" text-anchor="end">${tickLabel(v)}</text>`);
+  }
+  for (const v of xs.values) {
+    parts.push(`<line x1="${f(px(v))}" x2="${f(px(v))}" y1="${m.top + plotH}" y2="${m.top + plotH + 5}" stroke="#333"/>`);
+    parts.push(`<text x="${f(px(v))}" y="${m.top + plotH + 18}" text-anchor="middle">${tickLabel(v)}</text>`);
+  }
+  parts.push(`<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${m.top + plotH}" stroke="#333"/>`);
+  parts.push(`<line x1="${m.left}" x2="${m.left + plotW}" y1="${m.top + plotH}" y2="${m.top + plotH}" stroke="#333"/>`);
+  parts.push(`<text x="${m.left + plotW / 2}" y="${height - 6}" text-anchor="middle">epoch</text>`);
+  parts.push(`<text x="14" y="${m.top + plotH / 2}" text-anchor="middle" transform="rotate(-90 14 ${m.top + plotH / 2})">loss</text>`);
+  // One polyline per loss (a gap where a value is not finite), then the legend.
+  names.forEach((name, i) => {
+    const colour = PALETTE[i % PALETTE.length]!;
+    const runs: string[][] = [[]];
+    for (const p of shown) {
+      const v = p.losses[name];
+      if (v === undefined || !Number.isFinite(v)) {
+        if (runs[runs.length - 1]!.length > 0) runs.push([]);
+        continue;
+      }
+      runs[runs.length - 1]!.push(`${f(px(p.x))},${f(py(v))}`);
+    }
+    for (const run of runs) {
+      if (run.length === 1) parts.push(`<circle cx="${run[0]!.split(',')[0]}" cy="${run[0]!.split(',')[1]}" r="2" fill="${colour}"/>`);
+      else if (run.length > 1) parts.push(`<polyline fill="none" stroke="${colour}" stroke-width="1.5" points="${run.join(' ')}"/>`);
+    }
+    const ly = m.top + 10 + i * 18;
+    const lx = m.left + plotW + 14;
+    parts.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="3"/>`);
+    parts.push(`<text x="${lx + 28}" y="${ly + 4}">${escapeHtml(name)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+/** Writes sample images and rewrites the page; one per run directory. */
+export class ResultsPage {
+  readonly webDir: string;
+  readonly imageDir: string;
+  private readonly title: string;
+  private readonly winSize: number;
+
+  constructor(webDir: string, runName: string, winSize: number) {
+    this.webDir = webDir;
+    this.imageDir = join(webDir, 'images');
+    this.title = `Experiment name = ${runName}`;
+    this.winSize = winSize;
+    mkdirSync(this.imageDir, { recursive: true });
+  }
+
+  /** File name of one epoch's image of `label` (the reference's `epoch%.3d_<label>.png`). */
+  static imageName(epoch: number, label: string): string {
+    return `epoch${String(epoch).padStart(3, '0')}_${label}.png`;
+  }
+
+  /** Saves the visuals of `epoch` (replacing that epoch's earlier ones), each as a PNG. */
+  async saveVisuals(epoch: number, visuals: ReadonlyArray<readonly [string, ImageU8]>): Promise<void> {
+    for (const [label, image] of visuals) {
+      writeFileAtomic(join(this.imageDir, ResultsPage.imageName(epoch, label)), await encodePng(image));
+    }
+  }
+
+  /** Epochs up to `last` that have an image for every label, newest first. */
+  private epochsWithImages(labels: readonly string[], last: number): number[] {
+    const files = new Set(existsSync(this.imageDir) ? readdirSync(this.imageDir) : []);
+    const epochs = new Set<number>();
+    for (const f of files) {
+      const match = /^epoch(\d+)_/.exec(f);
+      if (match) epochs.add(Number(match[1]));
+    }
+    return [...epochs]
+      .filter((e) => e <= last && labels.every((l) => files.has(ResultsPage.imageName(e, l))))
+      .sort((a, b) => b - a);
+  }
+
+  /**
+   * Rewrites index.html: the loss curves, then the images of epochs `epoch` down to 1, newest
+   * first (like the reference, a restarted run does not show an older run's later epochs).
+   */
+  writeIndex(points: LossPoint[], lossNames: readonly string[], labels: readonly string[], epoch: number): void {
+    const w = this.winSize;
+    const rows = this.epochsWithImages(labels, epoch).map((epoch) => {
+      const cells = labels.map((label) => {
+        const src = `images/${ResultsPage.imageName(epoch, label)}`;
+        return (
+          `<td><a href="${src}"><img src="${src}" alt="${escapeHtml(label)}" style="width:${w}px"></a>` +
+          `<p>${escapeHtml(label)}</p></td>`
+        );
+      });
+      return `<h3>epoch [${epoch}]</h3>\n<table><tr>${cells.join('')}</tr></table>`;
+    });
+    const html = [
+      '<!DOCTYPE html>',
+      '<html lang="en">',
+      '<head>',
+      '<meta charset="utf-8">',
+      `<title>${escapeHtml(this.title)}</title>`,
+      '<style>',
+      'body { font-family: sans-serif; margin: 16px; }',
+      'table { border-collapse: collapse; table-layout: fixed; }',
+      'td { border: 1px solid #ccc; padding: 4px; text-align: center; vertical-align: top; word-wrap: break-word; }',
+      'td p { margin: 4px 0 0; }',
+      'img { image-rendering: pixelated; }',
+      '</style>',
+      '</head>',
+      '<body>',
+      `<h1>${escapeHtml(this.title)}</h1>`,
+      '<h2>Losses</h2>',
+      lossChartSvg(points, lossNames),
+      '<h2>Samples</h2>',
+      rows.length ? rows.join('\n') : '<p>no samples yet</p>',
+      '</body>',
+      '</html>',
+      '',
+    ].join('\n');
+    writeFileAtomic(join(this.webDir, 'index.html'), html);
+  }
+}
