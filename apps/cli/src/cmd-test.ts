@@ -1,0 +1,117 @@
+// `cutjs test`: the reference's test.py. Translates the first --num_test images of
+// <dataroot>/<phase>A with the run's generator and writes
+// <results_dir>/<name>/<phase>_<epoch>/images/{real_A,fake_B,real_B}/<name>.png and index.html.
+import { basename, extname, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { BatchLoader, UnalignedDataset, pythonString, type CUTOptions } from '@cut/trainer';
+import { loadGenerator, resolveGeneratorFile } from './checkpoint.js';
+import { GENERATOR_FLAGS, testFlags } from './command-flags.js';
+import { backendChoice, boolFlag, cutOptionsFrom, intFlag, stringFlag, type Context } from './context.js';
+import { formatHelp, parseFlags } from './flags.js';
+import { writeResultsPage, type PageRow } from './html.js';
+import { saveImage } from './png.js';
+
+const USAGE = `Usage: cutjs test --dataroot <dir> --name <run> [options]
+
+The reference's test.py: loads <checkpoints_dir>/<name>/<epoch>_net_G.pth (ours or the
+reference's own; the network is built from the train_opt.txt beside it, flags override), runs it on
+<dataroot>/<phase>A (preprocess as given, load_size 256, no flip) and writes
+<results_dir>/<name>/<phase>_<epoch>/images/{real_A,fake_B,real_B}/<image>.png and index.html.`;
+
+export interface TestSettings {
+  options: CUTOptions;
+  resultsDir: string;
+  /** Images to translate; negative: all. */
+  numTest: number;
+  eval: boolean;
+  /** Generator options given on the command line, which override train_opt.txt. */
+  overrides: Map<string, string>;
+}
+
+export interface TestResult {
+  webDir: string;
+  page: string;
+  images: number;
+}
+
+/** The reference's test options: its defaults, then the settings test.py forces. */
+export function testSettings(parsed: ReturnType<typeof parseFlags>, base: Record<string, string> = {}): TestSettings {
+  const options = cutOptionsFrom(parsed, { phase: 'test', load_size: '256', ...base });
+  // test.py overrides these whatever the command line says.
+  Object.assign(options, { num_threads: 0, batch_size: 1, serial_batches: true, no_flip: true, display_id: -1 });
+  const overrides = new Map<string, string>();
+  for (const name of GENERATOR_FLAGS) {
+    if (parsed.values.has(name) || base[name] !== undefined) overrides.set(name, pythonString(name, options[name]));
+  }
+  return {
+    options,
+    resultsDir: stringFlag(parsed, 'results_dir', './results/'),
+    numTest: intFlag(parsed, 'num_test', 50, () => null),
+    eval: boolFlag(parsed, 'eval'),
+    overrides,
+  };
+}
+
+export async function testCommand(argv: readonly string[], ctx: Context): Promise<number> {
+  const table = testFlags();
+  const parsed = parseFlags(argv, table);
+  if (parsed.help) {
+    ctx.print(formatHelp(USAGE, table));
+    return 0;
+  }
+  const backend = backendChoice(parsed);
+  const settings = testSettings(parsed);
+  await ctx.loadBackend(backend);
+  const r = await runTest(settings, ctx);
+  ctx.print(`results: ${r.page}`);
+  return 0;
+}
+
+/** Runs test.py's loop with a loaded backend. */
+export async function runTest(s: TestSettings, ctx: Context): Promise<TestResult> {
+  const o = s.options;
+  const runDir = join(o.checkpoints_dir, o.name);
+  resolveGeneratorFile(runDir, o.epoch); // a missing checkpoint is reported before anything else
+  const loaded = await loadGenerator(runDir, { epoch: o.epoch, overrides: s.overrides, note: (l) => ctx.warn(l) });
+  const { G } = loaded;
+  try {
+    ctx.print(`model: ${loaded.file} (${G.parameterCount().toLocaleString('en-US')} parameters; configured by ${loaded.configuredBy})`);
+    // The data's channels follow the network the checkpoint holds.
+    const dataset = await UnalignedDataset.create({ ...o, input_nc: loaded.inputNc, output_nc: loaded.outputNc, isTrain: false });
+    const total = s.numTest < 0 ? dataset.length : Math.min(s.numTest, dataset.length);
+    const webDir = join(s.resultsDir, o.name, `${o.phase}_${o.epoch}`);
+    ctx.print(`test: ${total} of ${dataset.length} images from ${dataset.dirA}, preprocess ${o.preprocess} (load_size ${o.load_size}, crop_size ${o.crop_size})`);
+    const loader = new BatchLoader(dataset, { seed: o.seed ?? 0, startEpoch: 1, endEpoch: 1, shuffle: false, dropLast: false });
+    const rows: PageRow[] = [];
+    try {
+      for await (const batch of loader.epochBatches()) {
+        if (rows.length >= total) break;
+        const name = basename(batch.pathsA[0]!, extname(batch.pathsA[0]!));
+        const [, h, w, c] = batch.shapeA;
+        const fake = tf.tidy(() => G.forward(tf.tensor4d(batch.A, batch.shapeA), !s.eval));
+        const fakeData = (await fake.data()) as Float32Array;
+        const [, fh, fw, fc] = fake.shape;
+        fake.dispose();
+        const visuals: Array<[string, Float32Array, number, number, number]> = [
+          ['real_A', batch.A, w, h, c],
+          ['fake_B', fakeData, fw, fh, fc],
+          ['real_B', batch.B, batch.shapeB[2], batch.shapeB[1], batch.shapeB[3]],
+        ];
+        const images: PageRow['images'] = [];
+        for (const [label, data, vw, vh, vc] of visuals) {
+          const rel = `images/${label}/${name}.png`;
+          await saveImage(join(webDir, rel), data, vw, vh, vc);
+          images.push({ path: rel, label });
+        }
+        rows.push({ header: name, images });
+        if ((rows.length - 1) % 5 === 0) ctx.print(`processing (${String(rows.length - 1).padStart(4, '0')})-th image... ${batch.pathsA[0]}`);
+      }
+    } finally {
+      loader.close();
+    }
+    const page = await writeResultsPage(webDir, `Experiment = ${o.name}, Phase = ${o.phase}, Epoch = ${o.epoch}`, rows, o.display_winsize);
+    return { webDir, page, images: rows.length };
+  } finally {
+    G.dispose();
+  }
+}

@@ -1,0 +1,106 @@
+// `cutjs train`: the reference's train.py. Flags and config are checked, then every image of the
+// dataset, and only then the backend starts and @cut/trainer's runTraining writes anything.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { lastEpoch, runTraining, type CUTOptions, type TrainingResult } from '@cut/trainer';
+import { resolveGeneratorFile } from './checkpoint.js';
+import { trainFlags } from './command-flags.js';
+import { EXIT, backendChoice, cutOptionsFrom, type Context } from './context.js';
+import { formatHelp, parseFlags } from './flags.js';
+import { checkDataset } from './preflight.js';
+import { Progress, formatDuration } from './progress.js';
+import type { BackendChoice } from './backends.js';
+
+const USAGE = `Usage: cutjs train --dataroot <dir> --name <run> [flags]
+
+The reference's train.py: 'python train.py --dataroot ./datasets/grumpifycat --name grumpycat_CUT
+--CUT_mode CUT' becomes 'cutjs train --dataroot ./datasets/grumpifycat --name grumpycat_CUT
+--CUT_mode CUT'. Writes <checkpoints_dir>/<name>/: train_opt.txt, loss_log.txt, log.jsonl,
+web/index.html (loss curves and samples), latest_net_{G,D,F}.pth and <epoch>_net_*.pth (PyTorch
+format, loadable by the reference) with train_state.json (exact resume: --continue_train).
+Ctrl-C saves the latest checkpoint and stops (exit code 130).`;
+
+/** Checks everything that can be checked before a run starts: the resume checkpoint and every image. */
+export async function prepareTraining(options: CUTOptions, ctx: Context): Promise<{ imagesA: number; imagesB: number }> {
+  if (options.continue_train) {
+    resolveGeneratorFile(join(options.checkpoints_dir, options.pretrained_name ?? options.name), options.epoch);
+  }
+  const { dataset, checked } = await checkDataset(options);
+  ctx.print(`data: ${dataset.pathsA.length} images in ${dataset.dirA}, ${dataset.pathsB.length} in ${dataset.dirB} (${checked} checked)`);
+  return { imagesA: dataset.pathsA.length, imagesB: dataset.pathsB.length };
+}
+
+/** Runs the training with progress output and Ctrl-C handling, on an already loaded backend. */
+export async function train(options: CUTOptions, ctx: Context): Promise<TrainingResult> {
+  const runDir = join(options.checkpoints_dir, options.name);
+  if (!options.continue_train && existsSync(join(runDir, 'latest_net_G.pth'))) {
+    ctx.warn(`note: ${runDir} already holds a run; this new run replaces its checkpoints (the reference does too; --continue_train resumes it instead)`);
+  }
+  ctx.print(
+    `train: ${options.name} (${options.CUT_mode}, ${options.netG}, ngf ${options.ngf}, ndf ${options.ndf}), crop ${options.crop_size} from ${options.preprocess} ${options.load_size}, ` +
+      `epochs ${options.epoch_count}..${lastEpoch(options)} (lr decays after ${options.n_epochs}), seed ${options.seed}`,
+  );
+  const stdout = ctx.io.stdout;
+  const progress = new Progress(stdout, { tty: stdout.isTTY === true && !process.env.CI, columns: stdout.columns });
+  const controller = new AbortController();
+  const stopOnExternal = () => controller.abort();
+  ctx.io.signal?.addEventListener('abort', stopOnExternal);
+  if (ctx.io.signal?.aborted) controller.abort();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      progress.log('interrupted: saving the latest checkpoint after this iteration (Ctrl-C again quits without saving)');
+      controller.abort();
+    } else {
+      progress.finish();
+      ctx.warn('cutjs train: interrupted twice; quitting without saving');
+      process.exit(EXIT.interrupted);
+    }
+  };
+  if (ctx.io.handleSigint) process.on('SIGINT', onSigint);
+  const start = Date.now();
+  try {
+    const result = await runTraining(options, {
+      log: (line) => progress.log(line),
+      onIteration: (info) => progress.update(info),
+      signal: controller.signal,
+    });
+    progress.finish();
+    const took = formatDuration((Date.now() - start) / 1000);
+    ctx.print(
+      result.stoppedBy === 'signal'
+        ? `stopped in epoch ${result.epoch} after ${result.totalIters} images (${took}); resume with --continue_train`
+        : `done: ${result.totalIters} images in ${took}`,
+    );
+    ctx.print(`checkpoints: ${result.checkpointDir}`);
+    if (!options.no_html) ctx.print(`training page: ${join(result.checkpointDir, 'web', 'index.html')}`);
+    return result;
+  } catch (e) {
+    progress.finish();
+    throw e;
+  } finally {
+    if (ctx.io.handleSigint) process.off('SIGINT', onSigint);
+    ctx.io.signal?.removeEventListener('abort', stopOnExternal);
+  }
+}
+
+/** `seed None`: draw one here, so that it is printed and recorded in train_opt.txt. */
+export function withSeed(options: CUTOptions): CUTOptions {
+  return options.seed === null ? { ...options, seed: Math.floor(Math.random() * 2 ** 31) } : options;
+}
+
+export async function trainCommand(argv: readonly string[], ctx: Context): Promise<number> {
+  const table = trainFlags();
+  const parsed = parseFlags(argv, table);
+  if (parsed.help) {
+    ctx.print(formatHelp(USAGE, table));
+    return 0;
+  }
+  const backend: BackendChoice = backendChoice(parsed);
+  const options = withSeed(cutOptionsFrom(parsed));
+  await prepareTraining(options, ctx);
+  await ctx.loadBackend(backend);
+  const result = await train(options, ctx);
+  return result.stoppedBy === 'signal' ? EXIT.interrupted : 0;
+}

@@ -1,0 +1,117 @@
+// The flags of each command: the reference's options (from @cut/trainer's option table, under
+// their own names and defaults) plus the few that only the CLI has.
+import { CUT_MODE_PRESETS, OPTION_NAMES, OPTION_SPECS, defaultOptions, pythonString, type OptionName } from '@cut/trainer';
+import { BACKENDS } from './backends.js';
+import { FlagTable, type FlagDef } from './flags.js';
+
+/** The reference's `util.str2bool` flags (`nargs='?', const=True`); its other booleans are store_true switches. */
+export const OPTIONAL_BOOL_FLAGS: readonly OptionName[] = ['no_dropout', 'nce_idt', 'nce_includes_all_negatives_from_minibatch', 'flip_equivariance'];
+
+/** Options that decide the generator's shape: read from a checkpoint's train_opt.txt, overridable by flags. */
+export const GENERATOR_FLAGS: readonly OptionName[] = [
+  'input_nc',
+  'output_nc',
+  'ngf',
+  'netG',
+  'normG',
+  'no_dropout',
+  'no_antialias',
+  'no_antialias_up',
+  'init_type',
+  'init_gain',
+];
+
+/** Every option of the networks in train_opt.txt (G, D, F): test takes these from the checkpoint. */
+export const NETWORK_FLAGS: readonly OptionName[] = [...GENERATOR_FLAGS, 'ndf', 'netD', 'n_layers_D', 'normD', 'netF', 'netF_nc', 'nce_layers'];
+
+const GROUP_TITLES = {
+  base: 'Base options (as the reference\'s train.py and test.py)',
+  train: 'Training options',
+  cut: 'CUT model options',
+  ours: 'cutjs options',
+} as const;
+
+/** The default as --help shows it, with the FastCUT preset's where it differs. */
+function defaultText(name: OptionName, override?: string): string {
+  if (override !== undefined) return override;
+  const cut = pythonString(name, defaultOptions('CUT')[name]) || "''";
+  const fast = (CUT_MODE_PRESETS.FastCUT as Record<string, unknown>)[name];
+  return fast === undefined || pythonString(name, fast) === cut ? cut : `${cut}; FastCUT: ${pythonString(name, fast)}`;
+}
+
+function optionFlag(name: OptionName, overrides: { default?: string; help?: string; group?: string } = {}): FlagDef {
+  const spec = OPTION_SPECS[name];
+  let help = overrides.help ?? spec.help;
+  if (spec.choices && !help.includes(spec.choices[0]!)) help += ` (${spec.choices.join(', ')})`;
+  return {
+    name,
+    kind: spec.kind,
+    boolStyle: spec.kind === 'bool' ? (OPTIONAL_BOOL_FLAGS.includes(name) ? 'optional' : 'switch') : undefined,
+    default: defaultText(name, overrides.default),
+    help,
+    group: overrides.group ?? GROUP_TITLES[spec.group],
+  };
+}
+
+const backendFlag: FlagDef = {
+  name: 'backend',
+  kind: 'str',
+  default: 'auto',
+  help: `TensorFlow.js backend: ${BACKENDS.join(', ')} (auto: tensorflow, then a hardware WebGPU adapter, then wasm)`,
+  group: GROUP_TITLES.ours,
+};
+
+const resultsDirFlag: FlagDef = { name: 'results_dir', kind: 'str', default: './results/', help: 'saves results here', group: 'Test options' };
+
+/** `cutjs train`: every option of the reference's train.py, plus --backend. */
+export function trainFlags(): FlagTable {
+  return new FlagTable([...OPTION_NAMES.map((n) => optionFlag(n)), backendFlag]);
+}
+
+/**
+ * `cutjs test`: the reference's test.py options (base and CUT options, not the training ones),
+ * its test options, and --backend.
+ */
+export function testFlags(): FlagTable {
+  const defs = OPTION_NAMES.filter((n) => OPTION_SPECS[n].group !== 'train').map((n) =>
+    n === 'load_size' ? optionFlag(n, { default: '256', help: 'images are resized to this size first (test.py: the default crop_size, 256)' }) : optionFlag(n),
+  );
+  return new FlagTable([
+    ...defs,
+    optionFlag('phase', { default: 'test', group: 'Test options' }),
+    resultsDirFlag,
+    { name: 'num_test', kind: 'int', default: '50', help: 'how many test images to translate (a negative number: all)', group: 'Test options' },
+    { name: 'eval', kind: 'bool', boolStyle: 'switch', default: 'False', help: 'run the generator in eval mode (only matters with dropout)', group: 'Test options' },
+    backendFlag,
+  ]);
+}
+
+/** `cutjs translate`: a checkpoint, images in, PNGs out; generator flags override the checkpoint's train_opt.txt. */
+export function translateFlags(): FlagTable {
+  const group = 'Translate options';
+  return new FlagTable([
+    { name: 'checkpoint', kind: 'str', default: '<checkpoints_dir>/<name>', help: 'a run folder (train_opt.txt + <epoch>_net_G.pth), a _net_G.pth file, or a tfjs model folder / model.json', group },
+    { name: 'out', kind: 'str', default: './results/translated', help: 'folder for the translated PNGs (one per input, same base name)', group },
+    { name: 'tile', kind: 'int', default: '0 (whole image)', help: 'translate in tiles of this many pixels (a multiple of 4) for images too large for memory; each tile is normalised on its own, so use the largest that fits', group },
+    { name: 'tile_overlap', kind: 'int', default: '32', help: 'overlap of neighbouring tiles in pixels, blended with linear ramps', group },
+    optionFlag('epoch'),
+    optionFlag('name', { help: 'run name: with --checkpoints_dir, where the checkpoint is when --checkpoint is not given' }),
+    optionFlag('checkpoints_dir'),
+    ...GENERATOR_FLAGS.map((n) => optionFlag(n, { default: 'from train_opt.txt' })),
+    backendFlag,
+  ]);
+}
+
+/** `cutjs demo`: the training flags (with the demo's preset as defaults) and --results_dir. */
+export function demoFlags(preset: Readonly<Record<string, string>>): FlagTable {
+  return new FlagTable([
+    ...OPTION_NAMES.map((n) => (preset[n] !== undefined ? optionFlag(n, { default: `${preset[n]} (demo)` }) : optionFlag(n))),
+    resultsDirFlag,
+    backendFlag,
+  ]);
+}
+
+/** `cutjs info`. */
+export function infoFlags(): FlagTable {
+  return new FlagTable([backendFlag]);
+}

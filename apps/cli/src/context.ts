@@ -1,0 +1,100 @@
+// What every command gets: where to print, how to stop, and the shared validation helpers.
+import {
+  OPTION_SPECS,
+  OptionError,
+  parseOptionValue,
+  validateOptions,
+  type CUTOptions,
+  type OptionName,
+} from '@cut/trainer';
+import { BACKENDS, loadBackend, type BackendChoice, type BackendInfo } from './backends.js';
+import { UsageError, type ParsedFlags, type RawValue } from './flags.js';
+import type { TextSink } from './progress.js';
+
+/** Exit codes: 0 done, 1 failed (bad data, checkpoint, I/O), 2 bad command line, 130 interrupted (Ctrl-C). */
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+
+export interface CliIO {
+  stdout: TextSink;
+  stderr: TextSink;
+  /** Stops a training run as Ctrl-C does (saves, then exit code 130). */
+  signal?: AbortSignal;
+  /** Install a SIGINT (Ctrl-C) handler while training; the `cutjs` binary does. */
+  handleSigint?: boolean;
+}
+
+export class Context {
+  constructor(readonly io: CliIO) {}
+
+  print(line = ''): void {
+    this.io.stdout.write(`${line}\n`);
+  }
+
+  warn(line: string): void {
+    this.io.stderr.write(`${line}\n`);
+  }
+
+  /** Loads the chosen backend and prints it with its adapter or package. */
+  async loadBackend(choice: BackendChoice): Promise<BackendInfo> {
+    const info = await loadBackend(choice, (why) => this.warn(`backend: skipped (${why})`));
+    this.print(`backend: ${info.name} — ${info.detail}`);
+    return info;
+  }
+}
+
+const isOptionName = (name: string): name is OptionName => Object.hasOwn(OPTION_SPECS, name);
+
+/** The --backend value, checked. */
+export function backendChoice(parsed: ParsedFlags): BackendChoice {
+  const value = String(parsed.values.get('backend') ?? 'auto');
+  if (!(BACKENDS as readonly string[]).includes(value)) {
+    throw new UsageError(`--backend: unknown backend '${value}' (expected one of ${BACKENDS.join(', ')})`);
+  }
+  return value as BackendChoice;
+}
+
+/**
+ * The CUT options the flags give, over `base` (a command's own defaults, e.g. test's load_size
+ * 256 or the demo's preset). Every value is checked with the trainer's option table; errors name
+ * the flag and where it came from, and are usage errors.
+ */
+export function cutOptionsFrom(parsed: ParsedFlags, base: Readonly<Record<string, RawValue>> = {}): CUTOptions {
+  try {
+    const partial: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(base)) partial[name] = parseOptionValue(name, value, 'defaults');
+    for (const [name, value] of parsed.values) {
+      if (isOptionName(name)) partial[name] = parseOptionValue(name, value, parsed.sources.get(name) ?? 'command line');
+    }
+    return validateOptions(partial, parsed.config ? `command line and ${parsed.config}` : 'command line');
+  } catch (e) {
+    if (e instanceof OptionError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** An integer flag of the CLI's own (not a CUT option), checked. */
+export function intFlag(parsed: ParsedFlags, name: string, fallback: number, check: (n: number) => string | null): number {
+  const raw = parsed.values.get(name);
+  if (raw === undefined || raw === null) return fallback;
+  const n = typeof raw === 'number' ? raw : Number(String(raw).trim() === '' ? NaN : raw);
+  if (!Number.isInteger(n)) throw new UsageError(`--${name}: expected an integer, got '${String(raw)}'`);
+  const problem = check(n);
+  if (problem) throw new UsageError(`--${name}: ${problem}, got ${n}`);
+  return n;
+}
+
+/** A string flag of the CLI's own. */
+export function stringFlag(parsed: ParsedFlags, name: string, fallback: string): string {
+  const raw = parsed.values.get(name);
+  if (raw === undefined || raw === null) return fallback;
+  if (typeof raw === 'boolean') throw new UsageError(`--${name}: expected a value`);
+  return String(raw);
+}
+
+/** A boolean flag of the CLI's own. */
+export function boolFlag(parsed: ParsedFlags, name: string): boolean {
+  const raw = parsed.values.get(name);
+  if (raw === undefined || raw === null) return false;
+  if (typeof raw !== 'boolean') throw new UsageError(`--${name}: expected True or False, got '${String(raw)}'`);
+  return raw;
+}
