@@ -1,18 +1,17 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { readPth } from '@cut/networks';
 import { describeBackends } from '../../../../test-utils/backends';
-import { formatTrainOpt, validateOptions, type CUTOptions } from '../options.js';
+import { formatTrainOpt, type CUTOptions } from '../options.js';
 import { decodeOptimizerStates } from './optimizer-state.js';
 import { formatLossLine, pyFixed } from './loss-log.js';
 import { readTrainState, type TrainState } from './checkpoint.js';
 import { runTraining, type IterationInfo, type TrainLogRecord } from './run.js';
+import { tinyRunOptions } from './tiny-run.test-helper.js';
 
-const DEMO = fileURLToPath(new URL('../../../../datasets/horse2zebra_demo', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'cut-train-test-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -21,22 +20,9 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
  * fine-tuning data phase), so 8 iterations that cross an epoch boundary and an lr change.
  */
 const tiny = (name: string, extra: Partial<CUTOptions> = {}): CUTOptions =>
-  validateOptions({
-    dataroot: DEMO,
-    checkpoints_dir: root,
-    name,
-    netG: 'resnet_1blocks',
-    ngf: 4,
-    ndf: 4,
-    netF_nc: 16,
-    num_patches: 8,
-    load_size: 36,
-    crop_size: 32,
+  tinyRunOptions(root, name, {
     max_dataset_size: 4,
-    n_epochs: 1,
-    n_epochs_decay: 1,
     seed: 7,
-    print_freq: 1,
     display_freq: 2,
     update_html_freq: 4,
     save_latest_freq: 3,

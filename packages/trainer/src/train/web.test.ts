@@ -2,15 +2,14 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { describeBackends } from '../../../../test-utils/backends';
-import { validateOptions } from '../options.js';
+import { tinyRunOptions } from './tiny-run.test-helper.js';
 import { runTraining } from './run.js';
 import { lossChartSvg } from './web.js';
 
-const DEMO = fileURLToPath(new URL('../../../../datasets/horse2zebra_demo', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'cut-web-test-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -56,25 +55,7 @@ describeBackends(
     it.skipIf(!chromium && !required)('renders in headless Chromium: a non-blank screenshot, every image present', async () => {
       if (!chromium) throw new Error('CUT_REQUIRE_CHROMIUM=1 but no chromium on PATH (apt-get install -y chromium)');
       const result = await runTraining(
-        validateOptions({
-          dataroot: DEMO,
-          checkpoints_dir: root,
-          name: 'web',
-          netG: 'resnet_1blocks',
-          ngf: 4,
-          ndf: 4,
-          netF_nc: 16,
-          num_patches: 8,
-          load_size: 36,
-          crop_size: 32,
-          max_dataset_size: 2,
-          n_epochs: 1,
-          n_epochs_decay: 1,
-          seed: 3,
-          print_freq: 1,
-          display_freq: 1,
-          save_latest_freq: 100,
-        }),
+        tinyRunOptions(root, 'web', { max_dataset_size: 2, seed: 3, display_freq: 1, save_latest_freq: 100 }),
         {},
       );
       const webDir = join(result.checkpointDir, 'web');
