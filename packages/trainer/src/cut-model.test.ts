@@ -155,6 +155,65 @@ describeBackends('CUTModel vs the reference CUTModel (cut_loss_tiny)', (backend)
 });
 
 describeBackends(
+  'CUTModel: the split G/F step equals one pass over cat(real_A, real_B)',
+  () => {
+    // G's gradients are computed in two passes (real_A's terms, then real_B's) and summed; here
+    // they are checked against the reference's single pass over the concatenated batch,
+    // assembled by hand from the networks, with batch 1 and 2 per side (NCE groups per image).
+    for (const batch of [1, 2]) {
+      it(`batch_size ${batch}`, async () => {
+        const model = new CUTModel({ ...TINY, batch_size: batch }, { seed: 5 });
+        const x = tf.randomUniform([batch, 24, 24, 3], -1, 1, 'float32', 21) as tf.Tensor4D;
+        const y = tf.randomUniform([batch, 24, 24, 3], -1, 1, 'float32', 22) as tf.Tensor4D;
+        model.dataDependentInitialize(x, y);
+        const before = tf.memory().numTensors;
+        const r = model.computeLosses(x, y);
+        const ids = r.patchIds as { NCE: number[][]; NCE_Y: number[][] };
+
+        const o = model.options;
+        const nce = (q: tf.Tensor2D[], k: tf.Tensor2D[]) =>
+          tf.div(tf.addN(q.map((ql, l) => tf.mean(tf.mul(patchNCELoss(ql, k[l]!, { batchSize: batch, temperature: o.nce_T }), o.lambda_NCE)))), q.length);
+        const pool = (img: tf.Tensor4D, pick: number[][]) =>
+          model.netF.forward(model.netG.encode(img, model.nceLayers, true), o.num_patches, pick).features as tf.Tensor2D[];
+        const [kA, kB] = tf.tidy(() => [pool(x, ids.NCE), pool(y, ids.NCE_Y)]);
+        const named = [...model.named('G'), ...model.named('F')];
+        const whole = tf.variableGrads(() => {
+          const fake = model.netG.forward(tf.concat([x, y], 0) as tf.Tensor4D, true);
+          const fakeB = tf.slice(fake, [0, 0, 0, 0], [batch, -1, -1, -1]);
+          const idtB = tf.slice(fake, [batch, 0, 0, 0], [-1, -1, -1, -1]);
+          const gan = tf.mean(tf.square(tf.sub(model.netD.forward(fakeB), 1)));
+          return tf.add(gan, tf.mul(0.5, tf.add(nce(pool(fakeB, ids.NCE), kA), nce(pool(idtB, ids.NCE_Y), kB)))) as tf.Scalar;
+        }, named.map(([, v]) => v));
+
+        const lossG = (await r.losses.G!.data())[0]!;
+        expect(relDiff(lossG, (await whole.value.data())[0]!)).toBeLessThan(1e-6);
+        const report: Record<string, number> = {};
+        for (const net of ['G', 'F'] as const) {
+          let worst = 0;
+          let scale = 0;
+          for (const [name, v] of model.named(net)) {
+            const ours = await r.grads[net].get(name)!.data();
+            const ref = await whole.grads[v.name]!.data();
+            worst = Math.max(worst, maxAbsDiff(ours, ref));
+            scale = Math.max(scale, ...Array.from(ref, Math.abs));
+          }
+          report[net] = worst / scale;
+          expect(scale).toBeGreaterThan(0);
+          expect(worst / scale, `${net}: max |split − whole| ${worst}, max |grad| ${scale}`).toBeLessThan(1e-5);
+        }
+        console.log(`split vs whole, batch ${batch}: max diff / max |grad|`, JSON.stringify(report));
+        tf.dispose([whole.value, ...Object.values(whole.grads), ...kA!, ...kB!]);
+        r.dispose();
+        expect(tf.memory().numTensors).toBe(before);
+        tf.dispose([x, y]);
+        model.dispose();
+      });
+    }
+  },
+  { backends: ['wasm'] },
+);
+
+describeBackends(
   'CUTModel: FastCUT',
   () => {
     it('a flipped step translates the flipped input and flips the query features back', async () => {

@@ -173,9 +173,10 @@ export class CUTModel {
     if (!this.initialized) this.dataDependentInitialize(realA, realB);
     const flipped = this.drawFlip();
 
-    // D step. The G step below recomputes G(real) on its own gradient tape (same weights,
-    // same values): tfjs records a tape only inside the function it differentiates.
-    const fakeB = tf.tidy(() => this.generate(realA, realB, flipped).fakeB);
+    // D step. The G step below recomputes G(real_A) on its own gradient tape (same weights,
+    // same values): tfjs records a tape only inside the function it differentiates. D needs
+    // only fake_B, so G runs on real_A alone here (instance norm is per image).
+    const fakeB = this.generate(realA, flipped);
     const d = this.discriminatorGradients(fakeB, realB);
     fakeB.dispose();
     applyAdam(this.optimizerD, this.named('D'), d.grads);
@@ -217,12 +218,8 @@ export class CUTModel {
     this.checkAlive();
     this.checkInputs(realA, realB);
     const flipped = options.flipped ?? this.drawFlip();
-    const images = tf.tidy(() => {
-      const r = this.generate(realA, realB, flipped);
-      return r.idtB ? [r.fakeB, r.idtB] : [r.fakeB];
-    }) as tf.Tensor4D[];
-    const fakeB = images[0]!;
-    const idtB = images[1] ?? null;
+    const fakeB = this.generate(realA, flipped);
+    const idtB = this.options.nce_idt ? this.generate(realB, flipped) : null;
     const d = this.discriminatorGradients(fakeB, realB);
     const keys = this.pairKeys(realA, realB, options.patchIds ?? {});
     const g = this.generatorGradients(realA, realB, flipped, keys);
@@ -304,18 +301,13 @@ export class CUTModel {
     return this.options.flip_equivariance && this.rng.random() < 0.5;
   }
 
-  /** `forward`: one G pass over real_A (and real_B with nce_idt), flipped along W when asked. */
-  private generate(realA: tf.Tensor4D, realB: tf.Tensor4D, flipped: boolean): { fakeB: tf.Tensor4D; idtB: tf.Tensor4D | null } {
-    const idt = this.options.nce_idt;
-    let real = idt ? tf.concat([realA, realB], 0) : realA;
-    if (flipped) real = tf.reverse(real, 2);
-    const fake = this.netG.forward(real, true);
-    if (!idt) return { fakeB: fake, idtB: null };
-    const n = realA.shape[0];
-    return {
-      fakeB: tf.slice(fake, [0, 0, 0, 0], [n, -1, -1, -1]),
-      idtB: tf.slice(fake, [n, 0, 0, 0], [-1, -1, -1, -1]),
-    };
+  /**
+   * `forward` for one half of the reference's batch: G(real) in training mode, the input
+   * flipped along W when asked. The reference runs G once on cat(real_A, real_B); G's
+   * instance norms are per image, so G(real_A) and G(real_B) apart give the same images.
+   */
+  private generate(real: tf.Tensor4D, flipped: boolean): tf.Tensor4D {
+    return tf.tidy(() => this.netG.forward(flipped ? (tf.reverse(real, 2) as tf.Tensor4D) : real, true));
   }
 
   /** `compute_D_loss` on a fake that is not on any tape (detached). */
@@ -374,30 +366,47 @@ export class CUTModel {
     return tf.div(tf.addN(perLayer), perLayer.length) as tf.Scalar;
   }
 
-  /** `compute_G_loss`. */
-  private generatorLoss(fakeB: tf.Tensor4D, idtB: tf.Tensor4D | null, keys: [Keys?, Keys?], flipped: boolean) {
-    const o = this.options;
-    const zero = () => tf.scalar(0);
-    const G_GAN =
-      o.lambda_GAN > 0 ? (tf.mul(ganLoss(this.netD.forward(fakeB), true, o.gan_mode), o.lambda_GAN) as tf.Scalar) : zero();
-    const NCE = keys[0] ? this.nceLoss(fakeB, keys[0], flipped) : zero();
-    const NCE_Y = keys[1] && idtB ? this.nceLoss(idtB, keys[1], flipped) : zero();
-    const both = keys[1] ? tf.mul(0.5, tf.add(NCE, NCE_Y)) : NCE;
-    return { G_GAN, NCE, NCE_Y, G: tf.add(G_GAN, both) as tf.Scalar };
-  }
-
+  /**
+   * `compute_G_loss` and its G and F gradients (D frozen), in two passes: loss_G =
+   * G_GAN(fake_B) + w·NCE(real_A, fake_B) + w·NCE_Y(real_B, idt_B), w = 0.5 with nce_idt
+   * (else 1, no NCE_Y). G's norms are per image, so the first two terms depend on real_A
+   * alone and the last on real_B alone: each pass differentiates its terms on a tape of one
+   * half of the reference's [real_A; real_B] batch, and the gradients are summed. The
+   * result equals the reference's one pass over both, at about half its peak memory.
+   */
   private generatorGradients(realA: tf.Tensor4D, realB: tf.Tensor4D, flipped: boolean, keys: [Keys?, Keys?]) {
-    const parts: Partial<Record<LossName, tf.Scalar>> = {};
+    const o = this.options;
     const vars = [...this.named('G'), ...this.named('F')].map(([, v]) => v);
-    const { value, grads } = tf.variableGrads(() => {
-      const { fakeB, idtB } = this.generate(realA, realB, flipped);
-      const l = this.generatorLoss(fakeB, idtB, keys, flipped);
-      parts.G_GAN = tf.keep(l.G_GAN);
-      parts.NCE = tf.keep(l.NCE);
-      if (this.options.nce_idt) parts.NCE_Y = tf.keep(l.NCE_Y);
-      parts.G = tf.keep(l.G.clone());
-      return l.G;
+    const w = keys[1] ? 0.5 : 1;
+    let G_GAN: tf.Scalar | null = null;
+    let NCE: tf.Scalar | null = null;
+    const a = tf.variableGrads(() => {
+      const fakeB = this.generate(realA, flipped);
+      G_GAN = tf.keep(o.lambda_GAN > 0 ? (tf.mul(ganLoss(this.netD.forward(fakeB), true, o.gan_mode), o.lambda_GAN) as tf.Scalar) : tf.scalar(0));
+      NCE = tf.keep(keys[0] ? this.nceLoss(fakeB, keys[0], flipped) : tf.scalar(0));
+      return tf.add(G_GAN, tf.mul(w, NCE)) as tf.Scalar;
     }, vars);
+    const parts: Partial<Record<LossName, tf.Scalar>> = { G_GAN: G_GAN!, NCE: NCE! };
+    let grads = a.grads;
+    let value = a.value;
+    if (o.nce_idt) {
+      let NCE_Y: tf.Scalar | null = null;
+      const keysB = keys[1];
+      const b = keysB
+        ? tf.variableGrads(() => {
+            const idtB = this.generate(realB, flipped);
+            NCE_Y = tf.keep(this.nceLoss(idtB, keysB, flipped));
+            return tf.mul(w, NCE_Y) as tf.Scalar;
+          }, vars)
+        : null;
+      parts.NCE_Y = NCE_Y ?? tf.scalar(0);
+      if (b) {
+        grads = sumGradients(a.grads, b.grads);
+        value = tf.add(a.value, b.value) as tf.Scalar;
+        tf.dispose([a.value, b.value]);
+      }
+    }
+    parts.G = value.clone();
     return { value, grads, parts };
   }
 
@@ -409,7 +418,7 @@ export class CUTModel {
       }
     }
     if (this.options.nce_idt && realA.shape.some((d, i) => d !== realB.shape[i])) {
-      throw new Error(`CUTModel: realA [${realA.shape}] and realB [${realB.shape}] must have the same shape (nce_idt batches them together)`);
+      throw new Error(`CUTModel: realA [${realA.shape}] and realB [${realB.shape}] must have the same shape (with nce_idt the reference runs G on them as one batch)`);
     }
   }
 
@@ -426,4 +435,16 @@ export class CUTModel {
 function applyAdam(opt: Adam, vars: Named, grads: tf.NamedTensorMap): void {
   const list = vars.map(([, v]) => ({ name: v.name, tensor: grads[v.name] ?? null }));
   opt.applyGradients(list as unknown as Parameters<Adam['applyGradients']>[0]);
+}
+
+/** Sums two gradient maps name by name (a name in one only is kept as is); frees both inputs. */
+function sumGradients(a: tf.NamedTensorMap, b: tf.NamedTensorMap): tf.NamedTensorMap {
+  const out: tf.NamedTensorMap = {};
+  for (const name of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const x = a[name];
+    const y = b[name];
+    out[name] = x && y ? tf.add(x, y) : (x ?? y)!.clone();
+  }
+  tf.dispose([...Object.values(a), ...Object.values(b)]);
+  return out;
 }
