@@ -1,8 +1,9 @@
 import { defineConfig } from 'tsup';
 
-// The CLI ships as one ESM entry with a shebang; packages stay external.
+// The CLI ships as one ESM entry with a shebang; packages stay external. backends.js is also
+// its own entry: the two-thread trainer's worker imports it to load the same backend.
 export default defineConfig({
-  entry: ['src/index.ts'],
+  entry: { index: 'src/index.ts', backends: 'src/backends.ts' },
   format: ['esm'],
   dts: true,
   sourcemap: true,

@@ -1,11 +1,12 @@
 // `cutjs train`: the reference's train.py. Flags and config are checked, then every image of the
 // dataset, and only then the backend starts and @cut/trainer's runTraining writes anything.
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { lastEpoch, runTraining, type CUTOptions, type TrainingResult } from '@cut/trainer';
+import { lastEpoch, runTraining, type CUTOptions, type TrainingResult, type WorkerBackend } from '@cut/trainer';
 import { resolveGeneratorFile } from './checkpoint.js';
 import { trainFlags } from './command-flags.js';
-import { EXIT, backendChoice, cutOptionsFrom, type Context } from './context.js';
+import { EXIT, backendChoice, cutOptionsFrom, threadsChoice, type Context, type ThreadsChoice } from './context.js';
 import { formatHelp, parseFlags } from './flags.js';
 import { checkDataset } from './preflight.js';
 import { Progress, formatDuration } from './progress.js';
@@ -30,8 +31,36 @@ export async function prepareTraining(options: CUTOptions, ctx: Context): Promis
   return { imagesA: dataset.pathsA.length, imagesB: dataset.pathsB.length };
 }
 
+/** This module's built twin that exports loadBackend, for the worker thread (the dist file when running from sources). */
+function backendModuleUrl(): string {
+  const here = import.meta.url;
+  return (here.endsWith('.ts') ? new URL('../dist/backends.js', here) : new URL('./backends.js', here)).href;
+}
+
+/**
+ * The worker thread's backend when training runs on two threads, else null (with a note when
+ * 2 were asked for but can't be used): CUT's identity half on the wasm or cpu backend, whose
+ * kernels run on the calling thread (GPU backends already run in parallel).
+ */
+export function workerBackendFor(options: CUTOptions, threads: ThreadsChoice, ctx: Context): WorkerBackend | null {
+  if (threads === 1) return null;
+  const backend = ctx.backend?.name ?? '';
+  const why = !['wasm', 'cpu'].includes(backend)
+    ? `the ${backend} backend runs its own threads`
+    : !(options.nce_idt && options.lambda_NCE > 0)
+      ? `${options.CUT_mode === 'FastCUT' ? 'FastCUT' : 'this configuration'} has no identity half (nce_idt) to run beside the main one`
+      : threads === 'auto' && availableParallelism() < 2
+        ? 'this machine has 1 core'
+        : null;
+  if (why) {
+    if (threads === 2) ctx.warn(`--threads 2: training on 1 thread (${why})`);
+    return null;
+  }
+  return { module: backendModuleUrl(), backend };
+}
+
 /** Runs the training with progress output and Ctrl-C handling, on an already loaded backend. */
-export async function train(options: CUTOptions, ctx: Context): Promise<TrainingResult> {
+export async function train(options: CUTOptions, ctx: Context, threads: ThreadsChoice = 'auto'): Promise<TrainingResult> {
   const runDir = join(options.checkpoints_dir, options.name);
   if (!options.continue_train && existsSync(join(runDir, 'latest_net_G.pth'))) {
     ctx.warn(`note: ${runDir} already holds a run; this new run replaces its checkpoints (the reference does too; --continue_train resumes it instead)`);
@@ -60,8 +89,11 @@ export async function train(options: CUTOptions, ctx: Context): Promise<Training
   };
   if (ctx.io.handleSigint) process.on('SIGINT', onSigint);
   const start = Date.now();
+  const workerBackend = workerBackendFor(options, threads, ctx);
+  ctx.print(workerBackend ? `threads: 2 (G on real_A and the D step here, G on real_B in a worker, both ${workerBackend.backend})` : 'threads: 1');
   try {
     const result = await runTraining(options, {
+      workerBackend: workerBackend ?? undefined,
       log: (line) => progress.log(line),
       onIteration: (info) => progress.update(info),
       signal: controller.signal,
@@ -98,9 +130,10 @@ export async function trainCommand(argv: readonly string[], ctx: Context): Promi
     return 0;
   }
   const backend: BackendChoice = backendChoice(parsed);
+  const threads = threadsChoice(parsed);
   const options = withSeed(cutOptionsFrom(parsed));
   await prepareTraining(options, ctx);
   await ctx.loadBackend(backend);
-  const result = await train(options, ctx);
+  const result = await train(options, ctx, threads);
   return result.stoppedBy === 'signal' ? EXIT.interrupted : 0;
 }

@@ -61,11 +61,21 @@ const backendFlag: FlagDef = {
   group: GROUP_TITLES.ours,
 };
 
+const threadsFlag: FlagDef = {
+  name: 'threads',
+  kind: 'str',
+  default: 'auto',
+  help:
+    "training threads on the wasm and cpu backends: 1, 2, or auto (2 when the machine has 2+ cores). " +
+    "With 2, CUT's identity half (G on real_B) runs in a worker thread; same numbers as 1. FastCUT has no second half",
+  group: GROUP_TITLES.ours,
+};
+
 const resultsDirFlag: FlagDef = { name: 'results_dir', kind: 'str', default: './results/', help: 'saves results here', group: 'Test options' };
 
 /** `cutjs train`: every option of the reference's train.py, plus --backend. */
 export function trainFlags(): FlagTable {
-  return new FlagTable([...OPTION_NAMES.map((n) => optionFlag(n)), backendFlag]);
+  return new FlagTable([...OPTION_NAMES.map((n) => optionFlag(n)), backendFlag, threadsFlag]);
 }
 
 /**

@@ -34,15 +34,29 @@ export class Context {
     this.io.stderr.write(`${line}\n`);
   }
 
+  /** The backend loaded by `loadBackend` (null before). */
+  backend: BackendInfo | null = null;
+
   /** Loads the chosen backend and prints it with its adapter or package. */
   async loadBackend(choice: BackendChoice): Promise<BackendInfo> {
     const info = await loadBackend(choice, (why) => this.warn(`backend: skipped (${why})`));
     this.print(`backend: ${info.name} — ${info.detail}`);
+    this.backend = info;
     return info;
   }
 }
 
 const isOptionName = (name: string): name is OptionName => Object.hasOwn(OPTION_SPECS, name);
+
+export type ThreadsChoice = 'auto' | 1 | 2;
+
+/** The --threads value, checked. */
+export function threadsChoice(parsed: ParsedFlags): ThreadsChoice {
+  const value = String(parsed.values.get('threads') ?? 'auto');
+  if (value === 'auto') return 'auto';
+  if (value === '1' || value === '2') return Number(value) as 1 | 2;
+  throw new UsageError(`--threads: expected 1, 2 or auto, got '${value}'`);
+}
 
 /** The --backend value, checked. */
 export function backendChoice(parsed: ParsedFlags): BackendChoice {

@@ -10,7 +10,7 @@ export {
   registerBackendPatch,
 } from './backend-registry.js';
 export { registerGradients, gradientConfigs } from './gradients/index.js';
-export { stopGradient } from './stop-gradient.js';
+export { offTape, stopGradient } from './stop-gradient.js';
 export { SeededRng, type RngState } from './rng.js';
 export {
   computeFans,

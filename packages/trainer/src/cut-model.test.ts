@@ -214,6 +214,58 @@ describeBackends(
 );
 
 describeBackends(
+  'CUTModel: one optimizeParameters = the reference\'s D step, then its G/F step against the updated D',
+  () => {
+    // optimizeParameters runs the D step inside the G step's pass over real_A and takes the
+    // PatchNCE keys from G's forward on real_A / real_B. Checked against the plain order, by
+    // hand: all gradients at the current weights, Adam on D, then G and F gradients against
+    // the updated D with the keys from a separate encoder pass (reuseEncoderFeatures: false).
+    for (const mode of ['CUT', 'FastCUT'] as const) {
+      it(mode, async () => {
+        const x = tf.randomUniform([1, 24, 24, 3], -1, 1, 'float32', 31) as tf.Tensor4D;
+        const y = tf.randomUniform([1, 24, 24, 3], -1, 1, 'float32', 32) as tf.Tensor4D;
+        const fused = new CUTModel({ ...TINY, CUT_mode: mode }, { seed: 11 });
+        const plain = new CUTModel({ ...TINY, CUT_mode: mode }, { seed: 11, reuseEncoderFeatures: false });
+        for (const m of [fused, plain]) m.dataDependentInitialize(x, y);
+        const apply = (m: CUTModel, net: NetName, grads: Map<string, tf.Tensor>) =>
+          m.optimizer(net)!.applyGradients(m.named(net).map(([name, v]) => ({ name: v.name, tensor: grads.get(name)! })));
+        let flips = 0;
+        for (let step = 0; step < 3; step++) {
+          fused.optimizeParameters(x, y);
+          const first = plain.computeLosses(x, y); // draws the flip and ids as the step does
+          flips += first.flipped ? 1 : 0;
+          apply(plain, 'D', first.grads.D);
+          const second = plain.computeLosses(x, y, { patchIds: { NCE: first.patchIds.NCE!, NCE_Y: first.patchIds.NCE_Y ?? undefined }, flipped: first.flipped });
+          apply(plain, 'G', second.grads.G);
+          apply(plain, 'F', second.grads.F);
+          const losses = await fused.currentLosses();
+          for (const [name, v] of Object.entries(losses)) {
+            const expected = (await (name.startsWith('D_') ? first : second).losses[name as LossName]!.data())[0]!;
+            expect(relDiff(v, expected), `step ${step} ${name}`).toBeLessThan(1e-6);
+          }
+          first.dispose();
+          second.dispose();
+        }
+        let worst = 0;
+        for (const net of ['G', 'D', 'F'] as const) {
+          const b = plain.named(net);
+          for (const [i, [name, v]] of fused.named(net).entries()) {
+            const d = maxAbsDiff(await v.data(), await b[i]![1].data());
+            expect(d, `${net} ${name}`).toBeLessThan(1e-6);
+            worst = Math.max(worst, d);
+          }
+        }
+        console.log(`${mode}: 3 fused steps vs plain (${flips} flipped): max |weight difference| ${worst}`);
+        tf.dispose([x, y]);
+        fused.dispose();
+        plain.dispose();
+      });
+    }
+  },
+  { backends: ['wasm'] },
+);
+
+describeBackends(
   'CUTModel: FastCUT',
   () => {
     it('a flipped step translates the flipped input and flips the query features back', async () => {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { hwioToOihwArray, hwoiToIohwArray, SeededRng, tfToLinearArray, type HostArray } from '@cut/core-tensors';
+import { hwioToOihwArray, hwoiToIohwArray, offTape, SeededRng, tfToLinearArray, type HostArray } from '@cut/core-tensors';
 import { patchNCELoss } from '@cut/nce-loss';
 import { PatchSampleF } from '@cut/patch-sampler';
 import { NLayerDiscriminator, ResnetGenerator, networkOptionsFrom, type SequentialNetwork, type TorchArray } from '@cut/networks';
@@ -18,6 +18,12 @@ export interface CUTModelInit {
   rng?: SeededRng;
   /** Seed for a new SeededRng; default the `seed` option, else a random one. */
   seed?: number;
+  /**
+   * Take the PatchNCE keys (G's encoder features of real_A / real_B) from the generator's own
+   * forward pass on them instead of running the encoder again as the reference does: the same
+   * weights and input, so the same numbers. Default true; false recomputes (for checks).
+   */
+  reuseEncoderFeatures?: boolean;
 }
 
 export interface EvaluateOptions {
@@ -66,6 +72,24 @@ class Adam extends tf.AdamOptimizer {
 type Named = Array<[string, tf.Variable]>;
 /** Pooled key features of one PatchNCE pair (constants) and the ids drawn for them. */
 type Keys = { feats: tf.Tensor2D[]; ids: PatchIds };
+/** The discriminator's loss parts and gradients of one D step. */
+type DResult = { value: tf.Scalar; grads: tf.NamedTensorMap; parts: Partial<Record<LossName, tf.Scalar>> };
+/** Work done on fake_B between G's forward on real_A and the G loss, off G's tape (the D step). */
+type BetweenHook = (fakeB: tf.Tensor4D) => void;
+/** Whether a half step skips the other half's patch-id draws before or after its own. */
+type Skip = 'before' | 'after' | null;
+
+/** One replica's share of a two-thread iteration (`CUTModel.trainHalf`). */
+export interface HalfStep {
+  /** Gradients of G's, then F's variables (`generatorVariables` order); zeros where none. */
+  grads: tf.Tensor[];
+  /** Half 'A': the D step's gradients (`named('D')` order), already applied to this replica's D. */
+  dGrads: tf.Tensor[] | null;
+  /** This half's part of loss_G (G_GAN + w·NCE, or w·NCE_Y). */
+  value: tf.Scalar;
+  /** This half's logged losses: D_real, D_fake, G_GAN, NCE for 'A'; NCE_Y for 'B'. */
+  losses: Partial<Record<LossName, tf.Scalar>>;
+}
 
 /**
  * The reference's `CUTModel` (CUT and FastCUT) on NHWC tensors: generator G, PatchGAN
@@ -86,6 +110,7 @@ export class CUTModel {
   private readonly optimizerG: Adam;
   private readonly optimizerD: Adam;
   private optimizerF: Adam | null = null;
+  private readonly reuseFeatures: boolean;
   private initialized = false;
   private lastLosses: Partial<Record<LossName, tf.Scalar>> = {};
   private disposed = false;
@@ -95,6 +120,7 @@ export class CUTModel {
     this.options = o;
     this.seed = init.rng ? null : (init.seed ?? o.seed ?? Math.floor(Math.random() * 0x100000000));
     this.rng = init.rng ?? new SeededRng(this.seed!);
+    this.reuseFeatures = init.reuseEncoderFeatures ?? true;
     const nets = networkOptionsFrom(optionStrings(o), 'CUTModel options');
     // Same order of construction (and so of random draws) as the reference: G, F, D.
     this.netG = new ResnetGenerator({ ...nets.generator, rng: this.rng });
@@ -173,25 +199,22 @@ export class CUTModel {
     if (!this.initialized) this.dataDependentInitialize(realA, realB);
     const flipped = this.drawFlip();
 
-    // D step. The G step below recomputes G(real_A) on its own gradient tape (same weights,
-    // same values): tfjs records a tape only inside the function it differentiates. D needs
-    // only fake_B, so G runs on real_A alone here (instance norm is per image).
-    const fakeB = this.generate(realA, flipped);
-    const d = this.discriminatorGradients(fakeB, realB);
-    fakeB.dispose();
-    applyAdam(this.optimizerD, this.named('D'), d.grads);
-    tf.dispose([d.value, ...Object.values(d.grads)]);
-
-    // G and F step, with D frozen (not differentiated).
-    const keys = this.pairKeys(realA, realB, {});
-    const g = this.generatorGradients(realA, realB, flipped, keys);
-    tf.dispose(keys.flatMap((k) => (k ? k.feats : [])));
+    // The D step runs inside the G step, right after G's forward on real_A: D learns from that
+    // fake_B (not differentiated into G), then the G loss sees the updated D, as in the
+    // reference's order. G's forward thus runs once per image and iteration, not twice
+    // (tfjs records a gradient tape only inside the function it differentiates).
+    let d: DResult | null = null;
+    const g = this.generatorGradients(realA, realB, flipped, {}, (fakeB) => {
+      d = this.discriminatorGradients(fakeB, realB);
+      applyAdam(this.optimizerD, this.named('D'), d.grads);
+      tf.dispose([d.value, ...Object.values(d.grads)]);
+    });
     applyAdam(this.optimizerG, this.named('G'), g.grads);
     if (this.optimizerF) applyAdam(this.optimizerF, this.named('F'), g.grads);
-    tf.dispose([g.value, ...Object.values(g.grads)]);
+    tf.dispose([g.value, g.fakeB, g.idtB ?? [], ...Object.values(g.grads)]);
 
     tf.dispose(Object.values(this.lastLosses));
-    this.lastLosses = { ...d.parts, ...g.parts };
+    this.lastLosses = { ...d!.parts, ...g.parts };
   }
 
   /**
@@ -218,12 +241,13 @@ export class CUTModel {
     this.checkAlive();
     this.checkInputs(realA, realB);
     const flipped = options.flipped ?? this.drawFlip();
-    const fakeB = this.generate(realA, flipped);
-    const idtB = this.options.nce_idt ? this.generate(realB, flipped) : null;
-    const d = this.discriminatorGradients(fakeB, realB);
-    const keys = this.pairKeys(realA, realB, options.patchIds ?? {});
-    const g = this.generatorGradients(realA, realB, flipped, keys);
-    tf.dispose(keys.flatMap((k) => (k ? k.feats : [])));
+    let d: DResult | null = null;
+    const g = this.generatorGradients(realA, realB, flipped, options.patchIds ?? {}, (fakeB) => {
+      d = this.discriminatorGradients(fakeB, realB);
+      tf.keep(d.value);
+      for (const t of Object.values(d.grads)) tf.keep(t);
+    });
+    const dr: DResult = d!;
     const byName = (net: NetName, grads: tf.NamedTensorMap) => {
       const out = new Map<string, tf.Tensor>();
       for (const [name, v] of this.named(net)) {
@@ -233,12 +257,12 @@ export class CUTModel {
       return out;
     };
     const result: LossEvaluation = {
-      losses: { ...d.parts, ...g.parts },
-      lossD: d.value,
-      fakeB,
-      idtB,
-      grads: { G: byName('G', g.grads), D: byName('D', d.grads), F: byName('F', g.grads) },
-      patchIds: { NCE: keys[0]?.ids ?? null, NCE_Y: keys[1]?.ids ?? null },
+      losses: { ...dr.parts, ...g.parts },
+      lossD: dr.value,
+      fakeB: g.fakeB,
+      idtB: g.idtB,
+      grads: { G: byName('G', g.grads), D: byName('D', dr.grads), F: byName('F', g.grads) },
+      patchIds: g.patchIds,
       flipped,
       dispose: () => {
         tf.dispose([...Object.values(result.losses), result.lossD, result.fakeB, g.value]);
@@ -247,6 +271,89 @@ export class CUTModel {
       },
     };
     return result;
+  }
+
+  /** The variables a half step differentiates, in the order of `HalfStep.grads`: G's, then F's. */
+  get generatorVariables(): tf.Variable[] {
+    return [...this.named('G'), ...this.named('F')].map(([, v]) => v);
+  }
+
+  /**
+   * Two-thread training (`TwoThreadTrainer`): this replica's half of one `optimizeParameters`.
+   * 'A' (given real_A and real_B): the D step, applied here, then the gradients of
+   * G_GAN + w·NCE; 'B' (given real_B): those of w·NCE_Y (CUT's identity term). Each half draws
+   * the flip and steps the rng past the other half's patch ids, so two replicas in the same
+   * state stay in step. Finish with `applyHalves` on both replicas. The caller disposes the result.
+   */
+  trainHalf(half: 'A' | 'B', real: tf.Tensor4D, realB?: tf.Tensor4D): HalfStep {
+    this.checkAlive();
+    if (!this.initialized) throw new Error('CUTModel.trainHalf: call dataDependentInitialize first');
+    if (!this.options.nce_idt || !(this.options.lambda_NCE > 0)) {
+      throw new Error('CUTModel.trainHalf: two halves need nce_idt and lambda_NCE > 0 (CUT); otherwise B has no G loss');
+    }
+    const flipped = this.drawFlip();
+    const vars = this.generatorVariables;
+    const ordered = (grads: tf.NamedTensorMap) => vars.map((v) => grads[v.name] ?? tf.zerosLike(v));
+    if (half === 'A') {
+      if (!realB) throw new Error("CUTModel.trainHalf: half 'A' needs real_B for the D step");
+      this.checkInputs(real, realB);
+      let d: DResult | null = null;
+      const a = this.halfA(real, flipped, null, (fakeB) => {
+        d = this.discriminatorGradients(fakeB, realB);
+        applyAdam(this.optimizerD, this.named('D'), d.grads);
+        d.value.dispose();
+        for (const t of Object.values(d.grads)) tf.keep(t);
+      }, 'after');
+      const dr: DResult = d!;
+      a.fakeB.dispose();
+      const dGrads = this.named('D').map(([, v]) => dr.grads[v.name] ?? tf.zerosLike(v));
+      const grads = ordered(a.grads);
+      return { grads, dGrads, value: a.value, losses: { ...dr.parts, G_GAN: a.G_GAN, NCE: a.NCE } };
+    }
+    this.checkInputs(real, real);
+    const b = this.halfB(real, flipped, null, 'before');
+    b.idtB.dispose();
+    return { grads: ordered(b.grads!), dGrads: null, value: b.value, losses: { NCE_Y: b.NCE_Y } };
+  }
+
+  /**
+   * Ends a two-thread iteration on one replica: D's Adam step with `dGrads` (the replica that
+   * ran half 'A' already took it: pass null), then G's and F's with the halves' gradients
+   * summed (A + B, as `optimizeParameters` sums them). `losses` become `currentLosses()`.
+   * Takes ownership of every tensor given.
+   */
+  applyHalves(gradsA: tf.Tensor[], gradsB: tf.Tensor[], dGrads: tf.Tensor[] | null, losses: Partial<Record<LossName, tf.Scalar>> = {}): void {
+    this.checkAlive();
+    const vars = this.generatorVariables;
+    if (gradsA.length !== vars.length || gradsB.length !== vars.length) {
+      throw new Error(`CUTModel.applyHalves: expected ${vars.length} gradients per half, got ${gradsA.length} and ${gradsB.length}`);
+    }
+    if (dGrads) {
+      const dVars = this.named('D');
+      applyAdam(this.optimizerD, dVars, Object.fromEntries(dVars.map(([, v], i) => [v.name, dGrads[i]!])));
+    }
+    const summed: tf.NamedTensorMap = {};
+    vars.forEach((v, i) => (summed[v.name] = tf.add(gradsA[i]!, gradsB[i]!)));
+    applyAdam(this.optimizerG, this.named('G'), summed);
+    if (this.optimizerF) applyAdam(this.optimizerF, this.named('F'), summed);
+    tf.dispose([...gradsA, ...gradsB, ...(dGrads ?? []), ...Object.values(summed)]);
+    tf.dispose(Object.values(this.lastLosses));
+    this.lastLosses = losses;
+  }
+
+  /**
+   * For a replica whose F weights were set from an initialised model (`netF.setWeights`):
+   * creates F's optimiser and marks the model initialised, as `dataDependentInitialize` does.
+   */
+  markInitialized(): void {
+    this.checkAlive();
+    if (this.options.lambda_NCE > 0 && this.netF.trainableVariables().length === 0 && this.options.netF === 'mlp_sample') {
+      throw new Error('CUTModel.markInitialized: F has no MLP weights yet');
+    }
+    if (this.options.lambda_NCE > 0 && this.netF.trainableVariables().length > 0 && !this.optimizerF) {
+      this.optimizerF = new Adam(this.optimizerG.lr, this.options.beta1, this.options.beta2);
+    }
+    this.initialized = true;
   }
 
   /** The test-time path: G(real_A), no flip, no identity batch. */
@@ -301,15 +408,6 @@ export class CUTModel {
     return this.options.flip_equivariance && this.rng.random() < 0.5;
   }
 
-  /**
-   * `forward` for one half of the reference's batch: G(real) in training mode, the input
-   * flipped along W when asked. The reference runs G once on cat(real_A, real_B); G's
-   * instance norms are per image, so G(real_A) and G(real_B) apart give the same images.
-   */
-  private generate(real: tf.Tensor4D, flipped: boolean): tf.Tensor4D {
-    return tf.tidy(() => this.netG.forward(flipped ? (tf.reverse(real, 2) as tf.Tensor4D) : real, true));
-  }
-
   /** `compute_D_loss` on a fake that is not on any tape (detached). */
   private discriminatorLoss(fakeB: tf.Tensor4D, realB: tf.Tensor4D) {
     const mode = this.options.gan_mode;
@@ -318,7 +416,7 @@ export class CUTModel {
     return { D_fake, D_real, D: tf.mul(0.5, tf.add(D_fake, D_real)) as tf.Scalar };
   }
 
-  private discriminatorGradients(fakeB: tf.Tensor4D, realB: tf.Tensor4D) {
+  private discriminatorGradients(fakeB: tf.Tensor4D, realB: tf.Tensor4D): DResult {
     const parts: Partial<Record<LossName, tf.Scalar>> = {};
     const { value, grads } = tf.variableGrads(() => {
       const l = this.discriminatorLoss(fakeB, realB);
@@ -331,21 +429,40 @@ export class CUTModel {
 
   /**
    * The key side of `calculate_NCE_loss` for one pair: G's encoder features of the source
-   * image, pooled by F at new ids (or the given ones). PatchNCE detaches the keys, so they
-   * are computed here, off the gradient tape.
+   * image (given, or computed here), pooled by F at new ids (or the given ones). PatchNCE
+   * detaches the keys, so they are computed off any gradient tape.
    */
-  private keys(src: tf.Tensor4D, ids: PatchIds | null): Keys {
-    const feats = this.netG.encode(src, this.nceLayers, true);
-    const pooled = this.netF.forward(feats, this.options.num_patches, ids);
-    tf.dispose(feats);
-    return { feats: pooled.features as tf.Tensor2D[], ids: pooled.ids };
+  private keys(src: tf.Tensor4D, ids: PatchIds | null, feats: tf.Tensor4D[] | null = null, skip: Skip = null): Keys {
+    return offTape(() =>
+      tf.tidy(() => {
+        const f = feats ?? this.netG.encode(src, this.nceLayers, true);
+        if (skip === 'before') this.skipPatchDraws(f);
+        const pooled = this.netF.forward(f, this.options.num_patches, ids);
+        if (skip === 'after') this.skipPatchDraws(f);
+        return { feats: pooled.features as tf.Tensor2D[], ids: pooled.ids };
+      }),
+    );
   }
 
-  /** Keys of (real_A → fake_B) and, with nce_idt, (real_B → idt_B), drawn in the reference's order. */
-  private pairKeys(realA: tf.Tensor4D, realB: tf.Tensor4D, given: NonNullable<EvaluateOptions['patchIds']>): [Keys?, Keys?] {
-    if (!(this.options.lambda_NCE > 0)) return [];
-    const a = this.keys(realA, given.NCE ?? null);
-    return this.options.nce_idt ? [a, this.keys(realB, given.NCE_Y ?? null)] : [a];
+  /**
+   * Advances the rng past the patch ids F would draw for features of these sizes: a replica
+   * that runs one half of an iteration skips the other half's draws, so that its rng stays in
+   * step with a replica running the other half (both pairs have the same feature sizes).
+   */
+  private skipPatchDraws(feats: tf.Tensor4D[]): void {
+    const n = this.options.num_patches;
+    if (n > 0) for (const f of feats) this.rng.randomPatchIds(f.shape[1] * f.shape[2], n);
+  }
+
+  /**
+   * Whether G's full forward on the source image yields its PatchNCE keys: not when the input
+   * was flipped (the keys are features of the unflipped image), and not when the last NCE layer
+   * is followed by an in-place op (a full forward would overwrite what encode-only returns).
+   */
+  private sharesKeys(flipped: boolean): boolean {
+    if (!this.reuseFeatures || flipped) return false;
+    const next = this.netG.modules[Math.max(...this.nceLayers) + 1];
+    return !next?.inplace;
   }
 
   /**
@@ -367,47 +484,125 @@ export class CUTModel {
   }
 
   /**
+   * One half of the reference's [real_A; real_B] batch through G on a gradient tape of G's and
+   * F's variables: the translated image, then `between` on it (off the tape), then the keys of
+   * the pair (from this forward when `sharesKeys`), then the loss terms `terms` returns.
+   */
+  private halfPass(
+    real: tf.Tensor4D,
+    flipped: boolean,
+    ids: PatchIds | null,
+    between: BetweenHook | null,
+    terms: (out: tf.Tensor4D, keys: Keys | null) => tf.Scalar,
+    skip: Skip = null,
+  ) {
+    const vars = [...this.named('G'), ...this.named('F')].map(([, v]) => v);
+    let usedIds: PatchIds | null = null;
+    let out: tf.Tensor4D | null = null;
+    const r = tf.variableGrads(() => {
+      const input = flipped ? (tf.reverse(real, 2) as tf.Tensor4D) : real;
+      const needKeys = this.options.lambda_NCE > 0;
+      const share = needKeys && this.sharesKeys(flipped);
+      const run = share
+        ? this.netG.forwardWithFeatures(input, this.nceLayers, true)
+        : { output: this.netG.forward(input, true), features: null };
+      out = tf.keep(offTape(() => run.output.clone()));
+      if (between) offTape(() => between(run.output));
+      const keys = needKeys ? this.keys(real, ids, run.features, skip) : null;
+      usedIds = keys?.ids ?? null;
+      return terms(run.output, keys);
+    }, vars);
+    return { ...r, out: out!, ids: usedIds as PatchIds | null };
+  }
+
+  /**
    * `compute_G_loss` and its G and F gradients (D frozen), in two passes: loss_G =
    * G_GAN(fake_B) + w·NCE(real_A, fake_B) + w·NCE_Y(real_B, idt_B), w = 0.5 with nce_idt
    * (else 1, no NCE_Y). G's norms are per image, so the first two terms depend on real_A
    * alone and the last on real_B alone: each pass differentiates its terms on a tape of one
    * half of the reference's [real_A; real_B] batch, and the gradients are summed. The
    * result equals the reference's one pass over both, at about half its peak memory.
+   * `between` runs on fake_B before the G loss (the D step).
    */
-  private generatorGradients(realA: tf.Tensor4D, realB: tf.Tensor4D, flipped: boolean, keys: [Keys?, Keys?]) {
+  private generatorGradients(
+    realA: tf.Tensor4D,
+    realB: tf.Tensor4D,
+    flipped: boolean,
+    given: NonNullable<EvaluateOptions['patchIds']>,
+    between: BetweenHook,
+  ) {
     const o = this.options;
-    const vars = [...this.named('G'), ...this.named('F')].map(([, v]) => v);
-    const w = keys[1] ? 0.5 : 1;
-    let G_GAN: tf.Scalar | null = null;
-    let NCE: tf.Scalar | null = null;
-    const a = tf.variableGrads(() => {
-      const fakeB = this.generate(realA, flipped);
-      G_GAN = tf.keep(o.lambda_GAN > 0 ? (tf.mul(ganLoss(this.netD.forward(fakeB), true, o.gan_mode), o.lambda_GAN) as tf.Scalar) : tf.scalar(0));
-      NCE = tf.keep(keys[0] ? this.nceLoss(fakeB, keys[0], flipped) : tf.scalar(0));
-      return tf.add(G_GAN, tf.mul(w, NCE)) as tf.Scalar;
-    }, vars);
-    const parts: Partial<Record<LossName, tf.Scalar>> = { G_GAN: G_GAN!, NCE: NCE! };
+    const a = this.halfA(realA, flipped, given.NCE ?? null, between, null);
+    const parts: Partial<Record<LossName, tf.Scalar>> = { G_GAN: a.G_GAN, NCE: a.NCE };
     let grads = a.grads;
     let value = a.value;
+    let idtB: tf.Tensor4D | null = null;
+    let idsB: PatchIds | null = null;
     if (o.nce_idt) {
-      let NCE_Y: tf.Scalar | null = null;
-      const keysB = keys[1];
-      const b = keysB
-        ? tf.variableGrads(() => {
-            const idtB = this.generate(realB, flipped);
-            NCE_Y = tf.keep(this.nceLoss(idtB, keysB, flipped));
-            return tf.mul(w, NCE_Y) as tf.Scalar;
-          }, vars)
-        : null;
-      parts.NCE_Y = NCE_Y ?? tf.scalar(0);
-      if (b) {
+      const b = this.halfB(realB, flipped, given.NCE_Y ?? null, null);
+      parts.NCE_Y = b.NCE_Y;
+      idtB = b.idtB;
+      idsB = b.ids;
+      if (b.grads) {
         grads = sumGradients(a.grads, b.grads);
         value = tf.add(a.value, b.value) as tf.Scalar;
         tf.dispose([a.value, b.value]);
+      } else {
+        b.value.dispose();
       }
     }
     parts.G = value.clone();
-    return { value, grads, parts };
+    return { value, grads, parts, fakeB: a.fakeB, idtB, patchIds: { NCE: a.ids, NCE_Y: idsB } };
+  }
+
+  /** The weight of each PatchNCE term in loss_G: 0.5 when NCE_Y also counts, else 1. */
+  private get nceWeight(): number {
+    return this.options.nce_idt && this.options.lambda_NCE > 0 ? 0.5 : 1;
+  }
+
+  /** real_A's half of loss_G, G_GAN + w·NCE, and its G and F gradients; `between` (the D step) runs on fake_B first. */
+  private halfA(realA: tf.Tensor4D, flipped: boolean, ids: PatchIds | null, between: BetweenHook, skip: Skip) {
+    const o = this.options;
+    let G_GAN: tf.Scalar | null = null;
+    let NCE: tf.Scalar | null = null;
+    const r = this.halfPass(
+      realA,
+      flipped,
+      ids,
+      between,
+      (fakeB, keys) => {
+        G_GAN = tf.keep(o.lambda_GAN > 0 ? (tf.mul(ganLoss(this.netD.forward(fakeB), true, o.gan_mode), o.lambda_GAN) as tf.Scalar) : tf.scalar(0));
+        NCE = tf.keep(keys ? this.nceLoss(fakeB, keys, flipped) : tf.scalar(0));
+        return tf.add(G_GAN, tf.mul(this.nceWeight, NCE)) as tf.Scalar;
+      },
+      skip,
+    );
+    return { grads: r.grads, value: r.value, G_GAN: G_GAN!, NCE: NCE!, fakeB: r.out, ids: r.ids };
+  }
+
+  /** real_B's half, w·NCE_Y, and its G and F gradients (none when lambda_NCE is 0: then only idt_B). */
+  private halfB(realB: tf.Tensor4D, flipped: boolean, ids: PatchIds | null, skip: Skip) {
+    if (!(this.options.lambda_NCE > 0)) {
+      return { grads: null, value: tf.scalar(0), NCE_Y: tf.scalar(0), idtB: this.generate(realB, flipped), ids: null };
+    }
+    let NCE_Y: tf.Scalar | null = null;
+    const r = this.halfPass(
+      realB,
+      flipped,
+      ids,
+      null,
+      (idtB, keys) => {
+        NCE_Y = tf.keep(this.nceLoss(idtB, keys!, flipped));
+        return tf.mul(this.nceWeight, NCE_Y) as tf.Scalar;
+      },
+      skip,
+    );
+    return { grads: r.grads, value: r.value, NCE_Y: NCE_Y!, idtB: r.out, ids: r.ids };
+  }
+
+  /** G(real) in training mode, the input flipped along W when asked (off any tape). */
+  private generate(real: tf.Tensor4D, flipped: boolean): tf.Tensor4D {
+    return offTape(() => tf.tidy(() => this.netG.forward(flipped ? (tf.reverse(real, 2) as tf.Tensor4D) : real, true)));
   }
 
   private checkInputs(realA: tf.Tensor4D, realB: tf.Tensor4D): void {

@@ -30,6 +30,7 @@ export {
   CUTModel,
   type CUTModelInit,
   type EvaluateOptions,
+  type HalfStep,
   type LossEvaluation,
   type LossName,
   type NetName,
@@ -37,3 +38,7 @@ export {
 } from './cut-model.js';
 // The training driver: runTraining (train.py), checkpoints with exact resume, loss logs, the results page.
 export * from './train/index.js';
+// Two-thread training: CUT's real_A and real_B halves on the main thread and a worker.
+export { TwoThreadTrainer, splitsIntoHalves } from './parallel/two-thread.js';
+export { exportReplicaState, importReplicaState } from './parallel/replica.js';
+export type { ReplicaState, WorkerBackend } from './parallel/protocol.js';

@@ -10,6 +10,8 @@ import { CUTModel, type LossName } from '../cut-model.js';
 import { BatchLoader, type Batch } from '../data/loader.js';
 import { UnalignedDataset } from '../data/dataset.js';
 import { formatTrainOpt, optionStrings, validateOptions, type CUTOptions } from '../options.js';
+import { TwoThreadTrainer } from '../parallel/two-thread.js';
+import type { WorkerBackend } from '../parallel/protocol.js';
 import { lastEpoch, learningRateAt } from '../schedule.js';
 import { writeFileAtomic } from '@cut/networks';
 import { loadOptimizers, loadWeights, readTrainState, saveCheckpoint, stateFileName, type TrainState } from './checkpoint.js';
@@ -40,6 +42,11 @@ export interface TrainingHooks {
   onIteration?(info: IterationInfo): void;
   /** When aborted: the current iteration finishes, `latest` is saved, and the run returns. */
   signal?: AbortSignal;
+  /**
+   * Train on two threads (`TwoThreadTrainer`, CUT with nce_idt only): a worker thread with this
+   * backend runs the real_B half of every iteration. Same numbers as one thread.
+   */
+  workerBackend?: WorkerBackend;
 }
 
 export interface TrainingResult {
@@ -127,7 +134,9 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
 
   const model = new CUTModel(opts, resumeState?.seeds.model != null ? { seed: resumeState.seeds.model } : {});
   let loader: BatchLoader | null = null;
+  let twoThreads: TwoThreadTrainer | null = null;
   try {
+    if (hooks.workerBackend) twoThreads = await TwoThreadTrainer.start(model, hooks.workerBackend);
     if (opts.continue_train) {
       if (resumeState) loadWeights(model, loadDir, { state: resumeState });
       else {
@@ -215,8 +224,10 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
               loadOptimizers(model, loadDir, resumeState);
             }
             model.setLearningRate(lr);
+            twoThreads?.invalidate();
           }
-          model.optimizeParameters(realA, realB);
+          if (twoThreads) await twoThreads.optimizeParameters(realA, realB);
+          else model.optimizeParameters(realA, realB);
           const losses = await model.currentLosses(); // waits for the step to finish
           optimizeTime = ((now() - optimizeStart) / batchSize) * 0.005 + 0.995 * optimizeTime;
           for (const [name, value] of Object.entries(losses)) {
@@ -314,6 +325,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
     return { stoppedBy: 'done', epoch: lastEpochTrained, totalIters, checkpointDir: runDir };
   } finally {
     loader?.close();
+    await twoThreads?.close();
     model.dispose();
   }
 }

@@ -169,6 +169,28 @@ describeBackends(
       expect(lossLog.match(/Training Loss/g)).toHaveLength(3);
     });
 
+    it('on two threads (the real_B half in a worker), stopped and resumed: the same files as one thread, straight', async () => {
+      const workerBackend = { module: new URL('../../../../test-utils/worker-backend.mjs', import.meta.url).href, backend: 'wasm' };
+      const controller = new AbortController();
+      const losses: IterationInfo['losses'][] = [];
+      await runTraining(tiny('two-threads'), {
+        workerBackend,
+        signal: controller.signal,
+        onIteration: (info) => {
+          losses.push(info.losses);
+          if (info.totalIters === 3) controller.abort();
+        },
+      });
+      const result = await runTraining(tiny('two-threads', { continue_train: true }), { workerBackend, onIteration: (info) => losses.push(info.losses) });
+      expect(result).toMatchObject({ stoppedBy: 'done', totalIters: 8 });
+      expect(losses).toEqual(straight.losses);
+      const a = finalFiles(join(root, 'straight'));
+      const b = finalFiles(join(root, 'two-threads'));
+      NETS.forEach((n, i) => expect(Buffer.compare(a.weights[i]!, b.weights[i]!), `latest_net_${n}.pth`).toBe(0));
+      expect(Buffer.compare(a.optimizers, b.optimizers)).toBe(0);
+      expect(b.rng).toEqual(a.rng);
+    });
+
     it('resumes exactly from an epoch checkpoint (continue_train, epoch 1)', async () => {
       const losses: IterationInfo['losses'][] = [];
       // Copy only what the epoch-1 checkpoint needs: run into a fresh name from the straight run's files.
