@@ -1,9 +1,10 @@
 import { defineConfig } from 'tsup';
 
 // The CLI ships as one ESM entry with a shebang; packages stay external. backends.js is also
-// its own entry: the two-thread trainer's worker imports it to load the same backend.
+// its own entry (the two-thread trainer's worker imports it to load the same backend), and so is
+// the worker of `cutjs translate --threads 2`.
 export default defineConfig({
-  entry: { index: 'src/index.ts', backends: 'src/backends.ts' },
+  entry: { index: 'src/index.ts', backends: 'src/backends.ts', 'translate-worker': 'src/translate-worker.ts' },
   format: ['esm'],
   dts: true,
   sourcemap: true,

@@ -225,6 +225,21 @@ describe('cutjs translate', () => {
     expect(levels(ours.data, new Uint8Array(region)).max).toBe(0);
   });
 
+  it('--threads 2 translates two images at a time (a worker thread) into the same files as --threads 1', async () => {
+    const outs = [fresh('one'), fresh('two')];
+    const runs = [];
+    for (const [i, threads] of ['1', '2'].entries()) {
+      runs.push(await cli(['translate', join(H2Z_TINY, 'testA'), '--checkpoint', H2Z_TINY, '--out', outs[i]!, '--backend', 'wasm', '--threads', threads]));
+      expect(runs[i]!.code, runs[i]!.stderr).toBe(0);
+    }
+    expect(runs[0]!.stdout).not.toContain('threads: 2');
+    expect(runs[1]!.stdout).toContain('threads: 2 (an image at a time on each)');
+    const names = readdirSync(outs[0]!).sort();
+    expect(names).toHaveLength(5);
+    expect(readdirSync(outs[1]!).sort()).toEqual(names);
+    for (const n of names) expect(Buffer.compare(readFileSync(join(outs[0]!, n)), readFileSync(join(outs[1]!, n))), n).toBe(0);
+  });
+
   it('tiles: one tile as large as the image is the whole-image result; smaller tiles differ by instance norm alone', async () => {
     const outs = { whole: fresh('whole'), big: fresh('big'), small: fresh('small') };
     const run = async (out: string, ...extra: string[]) => {

@@ -1,14 +1,16 @@
 // `cutjs translate <image or folder>...`: G(image) at each image's own size (or in tiles), one PNG
 // per input under --out with the same base name.
 import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
-import { decodeImage, listImages, normalizeImage, pythonString, toChannels } from '@cut/trainer';
+import { Worker } from 'node:worker_threads';
+import { listImages, pythonString } from '@cut/trainer';
 import { loadGenerator, resolveGeneratorFile } from './checkpoint.js';
 import { GENERATOR_FLAGS, translateFlags } from './command-flags.js';
-import { backendChoice, cutOptionsFrom, intFlag, stringFlag, type Context } from './context.js';
+import { backendChoice, cutOptionsFrom, intFlag, stringFlag, threadsChoice, type Context } from './context.js';
 import { UsageError, formatHelp, parseFlags } from './flags.js';
-import { translateImage } from './inference.js';
-import { saveImage } from './png.js';
+import { translateFile, type TranslateJob, type TranslateSettings } from './translate-job.js';
+import type { TranslateWorkerData, TranslateWorkerReply } from './translate-worker.js';
 
 const USAGE = `Usage: cutjs translate <image or folder>... --checkpoint <run folder | _net_G.pth | tfjs model> [--out <dir>]
 
@@ -16,11 +18,6 @@ Translates each image at its own size (any size: reflect-padded to a multiple of
 generator and cropped back), folders recursively, into <out>/<same relative path>.png.
 --tile <n> translates large images in overlapping n x n tiles blended with linear ramps (each tile
 is normalised on its own, so tiled output differs slightly from whole-image output).`;
-
-export interface TranslateJob {
-  input: string;
-  output: string;
-}
 
 /** Each input file with its output path; folders are listed recursively and keep their layout. */
 export async function planOutputs(inputs: readonly string[], outDir: string): Promise<TranslateJob[]> {
@@ -57,6 +54,7 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
     return 0;
   }
   const backend = backendChoice(parsed);
+  const threads = threadsChoice(parsed);
   if (parsed.positionals.length === 0) throw new UsageError('give one or more images or folders to translate (see --help)');
   const options = cutOptionsFrom(parsed);
   const tile = intFlag(parsed, 'tile', 0, (n) => (n === 0 || (n >= 8 && n % 4 === 0) ? null : 'must be 0 (whole images) or a multiple of 4, at least 8'));
@@ -70,18 +68,17 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
   // Everything that can be checked without a backend comes first.
   resolveGeneratorFile(checkpoint, options.epoch);
   const jobs = await planOutputs(parsed.positionals, outDir);
-  await ctx.loadBackend(backend);
+  const info = await ctx.loadBackend(backend);
   const loaded = await loadGenerator(checkpoint, { epoch: options.epoch, overrides, note: (l) => ctx.warn(l) });
+  const settings: TranslateSettings = { tile, overlap };
   const failures: string[] = [];
-  try {
-    ctx.print(`model: ${loaded.file} (${loaded.G.parameterCount().toLocaleString('en-US')} parameters; configured by ${loaded.configuredBy})`);
-    for (const job of jobs) {
+  const queue = [...jobs];
+  // Each thread takes the next image when it is free.
+  const run = async (translate: (job: TranslateJob) => Promise<{ width: number; height: number }>) => {
+    for (let job = queue.shift(); job; job = queue.shift()) {
       const start = Date.now();
       try {
-        const raw = toChannels(await decodeImage(job.input), loaded.inputNc);
-        const img = { data: normalizeImage(raw), width: raw.width, height: raw.height, channels: raw.channels };
-        const out = await translateImage(loaded.G, img, { tile, overlap });
-        await saveImage(job.output, out.data, out.width, out.height, out.channels);
+        const out = await translate(job);
         ctx.print(`${job.input} -> ${job.output} (${out.width}x${out.height}, ${((Date.now() - start) / 1000).toFixed(1)} s)`);
       } catch (e) {
         const message = (e as Error).message;
@@ -89,8 +86,23 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
         ctx.warn(`cutjs: ${failures.at(-1)}`);
       }
     }
+  };
+  // The wasm and cpu backends compute on the calling thread: with 2 threads a worker translates
+  // every other image (GPU backends run their own threads).
+  const twoThreads = jobs.length > 1 && ['wasm', 'cpu'].includes(info.name) && (threads === 2 || (threads === 'auto' && availableParallelism() >= 2));
+  if (threads === 2 && !twoThreads) ctx.warn(`--threads 2: translating on 1 thread (${jobs.length > 1 ? `the ${info.name} backend runs its own threads` : 'one image'})`);
+  let helper: TranslateHelper | null = null;
+  try {
+    ctx.print(`model: ${loaded.file} (${loaded.G.parameterCount().toLocaleString('en-US')} parameters; configured by ${loaded.configuredBy})`);
+    if (twoThreads) {
+      helper = await TranslateHelper.start({ backend: info.name as TranslateWorkerData['backend'], checkpoint, epoch: options.epoch, overrides: [...overrides], settings });
+      ctx.print('threads: 2 (an image at a time on each)');
+    }
+    const local = (job: TranslateJob) => translateFile(loaded.G, loaded.inputNc, job, settings);
+    await Promise.all([run(local), ...(helper ? [run((job) => helper!.translate(job))] : [])]);
   } finally {
     loaded.G.dispose();
+    helper?.close();
   }
   if (failures.length) {
     ctx.warn(`cutjs: ${failures.length} of ${jobs.length} images failed`);
@@ -98,4 +110,46 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
   }
   ctx.print(`translated ${jobs.length} image${jobs.length === 1 ? '' : 's'} into ${outDir}`);
   return 0;
+}
+
+/** The worker thread of `--threads 2`, translating one job at a time. */
+class TranslateHelper {
+  private pending: { resolve: (r: { width: number; height: number }) => void; reject: (e: Error) => void } | null = null;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (m: TranslateWorkerReply) => {
+      const p = this.pending;
+      this.pending = null;
+      if (m.type === 'done') p?.resolve({ width: m.width, height: m.height });
+      else if (m.type === 'error') p?.reject(new Error(m.message));
+    });
+    worker.on('error', (e) => this.pending?.reject(e));
+  }
+
+  static async start(data: TranslateWorkerData): Promise<TranslateHelper> {
+    const here = import.meta.url;
+    // The built worker beside this module (the dist file when running from sources).
+    const url = here.endsWith('.ts') ? new URL('../dist/translate-worker.js', here) : new URL('./translate-worker.js', here);
+    const worker = new Worker(url, { workerData: data });
+    const first = await new Promise<TranslateWorkerReply>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    if (first.type !== 'ready') {
+      await worker.terminate();
+      throw new Error(`translate worker failed to start: ${first.type === 'error' ? first.message : first.type}`);
+    }
+    return new TranslateHelper(worker);
+  }
+
+  translate(job: TranslateJob): Promise<{ width: number; height: number }> {
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker.postMessage(job);
+    });
+  }
+
+  close(): void {
+    this.worker.postMessage(null);
+  }
 }

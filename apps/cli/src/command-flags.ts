@@ -109,6 +109,13 @@ export function translateFlags(): FlagTable {
     optionFlag('checkpoints_dir'),
     ...GENERATOR_FLAGS.map((n) => optionFlag(n, { default: 'from train_opt.txt' })),
     backendFlag,
+    {
+      name: 'threads',
+      kind: 'str',
+      default: 'auto',
+      help: 'images translated at a time on the wasm and cpu backends: 1, 2, or auto (2 when the machine has 2+ cores and there are 2+ images)',
+      group: GROUP_TITLES.ours,
+    },
   ]);
 }
 
