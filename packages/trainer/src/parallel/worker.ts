@@ -46,7 +46,8 @@ function handle(msg: ToWorker): void {
       const own = pending!;
       pending = null;
       const gradsA = msg.gradsA.map((d, i) => tf.tensor(d, own.grads[i]!.shape, 'float32'));
-      const dGrads = msg.dGrads.map((d, i) => tf.tensor(d, m.named('D')[i]![1].shape, 'float32'));
+      const dVars = m.named('D');
+      const dGrads = msg.dGrads.map((d, i) => tf.tensor(d, dVars[i]![1].shape, 'float32'));
       tf.dispose([own.value, ...Object.values(own.losses)]);
       m.applyHalves(gradsA, own.grads, dGrads);
       return;
