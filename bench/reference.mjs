@@ -637,7 +637,7 @@ generator (the reference's weights, saved by the driver as a \`.pth\`) on demo t
 to SxS (${sizes.join(', ') || 'K'} per process): after the first image (a warm-up) where a process had more than one, the time
 from the first image's output line to the last's over the images in it (each: JPEG decode, generator, PNG encode; with
 \`--threads 2\` cutjs translates two images at a time, one per thread); else the one image's time. At sizes above ${report.settings.tile}, cutjs ran in ${report.settings.tile}x${report.settings.tile} tiles
-(\`--tile ${report.settings.tile}\`, 32-pixel overlap) and on whole images; the reference on whole images.
+(\`--tile ${report.settings.tile}\`, which gives the whole-image result) and on whole images; the reference on whole images.
 
 Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}; Node ${machine.node}, tfjs ${machine.tfjs};
 Python ${machine.python}, torch ${machine.torch}, torchvision ${machine.torchvision}; reference ${machine.referenceCommit ? `commit ${machine.referenceCommit.slice(0, 10)}` : 'checkout without git metadata'};

@@ -99,8 +99,8 @@ describe('cutjs: bad command lines (exit code 2, nothing started)', () => {
       [['train', '--dataroot', 'x', '--crop', '64'], 'cutjs train: unknown flag --crop (did you mean --crop_size?) (see --help)'],
       [['train', '--dataroot', 'x', '--lr', '-0.0002'], 'cutjs train: command line: --lr: must be > 0, got -0.0002'],
       [['test', '--backend', 'cuda'], "cutjs test: --backend: unknown backend 'cuda' (expected one of auto, tensorflow, webgpu, wasm, cpu)"],
-      [['translate', 'a.png', '--tile', '30'], 'cutjs translate: --tile: must be 0 (whole images) or a multiple of 4, at least 8, got 30'],
-      [['translate', 'a.png', '--tile', '64', '--tile_overlap', '64'], 'cutjs translate: --tile_overlap: must be smaller than --tile 64, got 64'],
+      [['translate', 'a.png', '--tile', '30'], "cutjs translate: --tile: must be 'auto', 0 (whole images) or a multiple of 4, at least 16, got 30"],
+      [['translate', 'a.png', '--tile', '12'], "cutjs translate: --tile: must be 'auto', 0 (whole images) or a multiple of 4, at least 16, got 12"],
       [['translate', '--checkpoint', H2Z_TINY], 'cutjs translate: give one or more images or folders to translate (see --help)'],
       [['trian'], "cutjs: unknown command 'trian' (expected train, test, translate, demo, info; see cutjs --help)"],
     ];
@@ -114,7 +114,7 @@ describe('cutjs: bad command lines (exit code 2, nothing started)', () => {
   });
 
   it('--help of each command exits 0 and lists its flags', async () => {
-    for (const [command, flag] of [['train', '--lambda_NCE'], ['test', '--results_dir'], ['translate', '--tile_overlap'], ['demo', '--n_epochs'], ['info', '--backend']]) {
+    for (const [command, flag] of [['train', '--lambda_NCE'], ['test', '--results_dir'], ['translate', '--tile'], ['demo', '--n_epochs'], ['info', '--backend']]) {
       const r = await cli([command!, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(flag);
@@ -240,8 +240,8 @@ describe('cutjs translate', () => {
     for (const n of names) expect(Buffer.compare(readFileSync(join(outs[0]!, n)), readFileSync(join(outs[1]!, n))), n).toBe(0);
   });
 
-  it('tiles: one tile as large as the image is the whole-image result; smaller tiles differ by instance norm alone', async () => {
-    const outs = { whole: fresh('whole'), big: fresh('big'), small: fresh('small') };
+  it('tiles: 128- and 48-pixel tiles give the whole-image PNG (within a grey level); a tile as large as the image exactly', async () => {
+    const outs = { whole: fresh('whole'), big: fresh('big'), small: fresh('small'), tiny: fresh('tiny') };
     const run = async (out: string, ...extra: string[]) => {
       const r = await cli(['translate', src, '--checkpoint', H2Z_TINY, '--out', out, '--backend', 'wasm', ...extra]);
       expect(r.code, r.stderr).toBe(0);
@@ -250,13 +250,33 @@ describe('cutjs translate', () => {
     const whole = await run(outs.whole);
     const big = await run(outs.big, '--tile', '256');
     expect(levels(big.data, whole.data).max).toBe(0);
-    // 128-pixel tiles overlapping by 64: each tile is normalised on its own statistics.
-    const small = await run(outs.small, '--tile', '128', '--tile-overlap', '64');
-    const d = levels(small.data, whole.data);
-    console.info(`translate 256x256 in 128-pixel tiles (overlap 64) vs whole: max ${d.max}, mean ${d.mean.toFixed(2)} levels`);
-    expect([small.width, small.height]).toEqual([256, 256]);
-    expect(d.mean).toBeLessThan(7);
-    expect(d.mean).toBeGreaterThan(0.5);
+    // Smaller tiles: the same image up to float rounding (a pixel may land on the other side of a level).
+    for (const [out, tile] of [[outs.small, '128'], [outs.tiny, '48']] as const) {
+      const tiled = await run(out, '--tile', tile);
+      const d = levels(tiled.data, whole.data);
+      expect([tiled.width, tiled.height]).toEqual([256, 256]);
+      expect(d.max, `tile ${tile}`).toBeLessThanOrEqual(1);
+      expect(d.mean, `tile ${tile}`).toBeLessThan(0.01);
+    }
+  });
+
+  it('--tile auto (the default) tiles an image above 1024x1024 pixels, with the whole-image result; --tile 0 keeps it whole', async () => {
+    const dir = fresh('large');
+    mkdirSync(dir, { recursive: true });
+    // 1040x1032: the photo enlarged, just above a megapixel.
+    await sharp(src).resize(1040, 1032).png().toFile(join(dir, 'large.png'));
+    const outs = { auto: fresh('large-auto'), whole: fresh('large-whole') };
+    const auto = await cli(['translate', join(dir, 'large.png'), '--checkpoint', H2Z_TINY, '--out', outs.auto, '--backend', 'wasm']);
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(auto.stdout).toContain('(1040x1032, 512-pixel tiles,');
+    const whole = await cli(['translate', join(dir, 'large.png'), '--checkpoint', H2Z_TINY, '--out', outs.whole, '--backend', 'wasm', '--tile', '0']);
+    expect(whole.code, whole.stderr).toBe(0);
+    expect(whole.stdout).toMatch(/\(1040x1032, [0-9.]+ s\)/);
+    const [a, b] = await Promise.all([pixels(join(outs.auto, 'large.png')), pixels(join(outs.whole, 'large.png'))]);
+    const d = levels(a.data, b.data);
+    expect([a.width, a.height]).toEqual([1040, 1032]);
+    expect(d.max).toBeLessThanOrEqual(1);
+    expect(d.mean).toBeLessThan(0.01);
   });
 
   it('a tfjs model folder (model.json + weights.bin) translates exactly as the .pth it was made from', async () => {

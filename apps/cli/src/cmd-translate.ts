@@ -9,15 +9,15 @@ import { loadGenerator, resolveGeneratorFile } from './checkpoint.js';
 import { GENERATOR_FLAGS, translateFlags } from './command-flags.js';
 import { backendChoice, cutOptionsFrom, intFlag, stringFlag, threadsChoice, type Context } from './context.js';
 import { UsageError, formatHelp, parseFlags } from './flags.js';
-import { translateFile, type TranslateJob, type TranslateSettings } from './translate-job.js';
+import { translateFile, type TranslateJob, type TranslatedSize, type TranslateSettings } from './translate-job.js';
 import type { TranslateWorkerData, TranslateWorkerReply } from './translate-worker.js';
 
 const USAGE = `Usage: cutjs translate <image or folder>... --checkpoint <run folder | _net_G.pth | tfjs model> [--out <dir>]
 
 Translates each image at its own size (any size: reflect-padded to a multiple of 4 for the
 generator and cropped back), folders recursively, into <out>/<same relative path>.png.
---tile <n> translates large images in overlapping n x n tiles blended with linear ramps (each tile
-is normalised on its own, so tiled output differs slightly from whole-image output).`;
+--tile <n> translates in n x n tiles with the whole image's result, for images too large for memory
+(default auto: 512-pixel tiles above 1024x1024 pixels; 0: always whole).`;
 
 /** Each input file with its output path; folders are listed recursively and keep their layout. */
 export async function planOutputs(inputs: readonly string[], outDir: string): Promise<TranslateJob[]> {
@@ -57,8 +57,10 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
   const threads = threadsChoice(parsed);
   if (parsed.positionals.length === 0) throw new UsageError('give one or more images or folders to translate (see --help)');
   const options = cutOptionsFrom(parsed);
-  const tile = intFlag(parsed, 'tile', 0, (n) => (n === 0 || (n >= 8 && n % 4 === 0) ? null : 'must be 0 (whole images) or a multiple of 4, at least 8'));
-  const overlap = intFlag(parsed, 'tile_overlap', 32, (n) => (n < 0 ? 'must be >= 0' : tile && n >= tile ? `must be smaller than --tile ${tile}` : null));
+  const tile =
+    stringFlag(parsed, 'tile', 'auto') === 'auto'
+      ? 'auto'
+      : intFlag(parsed, 'tile', 0, (n) => (n === 0 || (n >= 16 && n % 4 === 0) ? null : "must be 'auto', 0 (whole images) or a multiple of 4, at least 16"));
   const checkpoint = stringFlag(parsed, 'checkpoint', parsed.values.has('name') ? join(options.checkpoints_dir, options.name) : '');
   if (!checkpoint) throw new UsageError('say which generator with --checkpoint <run folder or _net_G.pth file> (or --name <run>)');
   const outDir = stringFlag(parsed, 'out', './results/translated');
@@ -70,16 +72,26 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
   const jobs = await planOutputs(parsed.positionals, outDir);
   const info = await ctx.loadBackend(backend);
   const loaded = await loadGenerator(checkpoint, { epoch: options.epoch, overrides, note: (l) => ctx.warn(l) });
-  const settings: TranslateSettings = { tile, overlap };
+  const settings: TranslateSettings = { tile };
   const failures: string[] = [];
   const queue = [...jobs];
   // Each thread takes the next image when it is free.
-  const run = async (translate: (job: TranslateJob) => Promise<{ width: number; height: number }>) => {
+  // A tiled image can take minutes: say how far it got, every 10 s at most.
+  const progress = (job: TranslateJob, start: number) => {
+    let last = start;
+    return (done: number, total: number) => {
+      const now = Date.now();
+      if (done === total || now - last < 10_000) return;
+      last = now;
+      ctx.print(`${job.input}: stage ${done} of ${total} (${Math.round((now - start) / 1000)} s)`);
+    };
+  };
+  const run = async (translate: (job: TranslateJob, onStage: (done: number, total: number) => void) => Promise<TranslatedSize>) => {
     for (let job = queue.shift(); job; job = queue.shift()) {
       const start = Date.now();
       try {
-        const out = await translate(job);
-        ctx.print(`${job.input} -> ${job.output} (${out.width}x${out.height}, ${((Date.now() - start) / 1000).toFixed(1)} s)`);
+        const out = await translate(job, progress(job, start));
+        ctx.print(`${job.input} -> ${job.output} (${out.width}x${out.height}${out.tile ? `, ${out.tile}-pixel tiles` : ''}, ${((Date.now() - start) / 1000).toFixed(1)} s)`);
       } catch (e) {
         const message = (e as Error).message;
         failures.push(message.startsWith(job.input) ? message : `${job.input}: ${message}`);
@@ -98,8 +110,8 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
       helper = await TranslateHelper.start({ backend: info.name as TranslateWorkerData['backend'], checkpoint, epoch: options.epoch, overrides: [...overrides], settings });
       ctx.print('threads: 2 (an image at a time on each)');
     }
-    const local = (job: TranslateJob) => translateFile(loaded.G, loaded.inputNc, job, settings);
-    await Promise.all([run(local), ...(helper ? [run((job) => helper!.translate(job))] : [])]);
+    const local = (job: TranslateJob, onStage: (done: number, total: number) => void) => translateFile(loaded.G, loaded.inputNc, job, settings, onStage);
+    await Promise.all([run(local), ...(helper ? [run((job, onStage) => helper!.translate(job, onStage))] : [])]);
   } finally {
     loaded.G.dispose();
     helper?.close();
@@ -114,13 +126,21 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
 
 /** The worker thread of `--threads 2`, translating one job at a time. */
 class TranslateHelper {
-  private pending: { resolve: (r: { width: number; height: number }) => void; reject: (e: Error) => void } | null = null;
+  private pending: {
+    resolve: (r: TranslatedSize) => void;
+    reject: (e: Error) => void;
+    onStage: (done: number, total: number) => void;
+  } | null = null;
 
   private constructor(private readonly worker: Worker) {
     worker.on('message', (m: TranslateWorkerReply) => {
+      if (m.type === 'stage') {
+        this.pending?.onStage(m.done, m.total);
+        return;
+      }
       const p = this.pending;
       this.pending = null;
-      if (m.type === 'done') p?.resolve({ width: m.width, height: m.height });
+      if (m.type === 'done') p?.resolve({ width: m.width, height: m.height, tile: m.tile });
       else if (m.type === 'error') p?.reject(new Error(m.message));
     });
     worker.on('error', (e) => this.pending?.reject(e));
@@ -142,9 +162,9 @@ class TranslateHelper {
     return new TranslateHelper(worker);
   }
 
-  translate(job: TranslateJob): Promise<{ width: number; height: number }> {
+  translate(job: TranslateJob, onStage: (done: number, total: number) => void): Promise<TranslatedSize> {
     return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
+      this.pending = { resolve, reject, onStage };
       this.worker.postMessage(job);
     });
   }

@@ -102,8 +102,7 @@ export function translateFlags(): FlagTable {
   return new FlagTable([
     { name: 'checkpoint', kind: 'str', default: '<checkpoints_dir>/<name>', help: 'a run folder (train_opt.txt + <epoch>_net_G.pth), a _net_G.pth file, or a tfjs model folder / model.json', group },
     { name: 'out', kind: 'str', default: './results/translated', help: 'folder for the translated PNGs (one per input, same base name)', group },
-    { name: 'tile', kind: 'int', default: '0 (whole image)', help: 'translate in tiles of this many pixels (a multiple of 4) for images too large for memory; each tile is normalised on its own, so use the largest that fits', group },
-    { name: 'tile_overlap', kind: 'int', default: '32', help: 'overlap of neighbouring tiles in pixels, blended with linear ramps', group },
+    { name: 'tile', kind: 'str', default: 'auto', help: 'translate in tiles of this many pixels (a multiple of 4, at least 16; same result as the whole image); 0: whole images; auto: 512-pixel tiles for images above 1024x1024 pixels', group },
     optionFlag('epoch'),
     optionFlag('name', { help: 'run name: with --checkpoints_dir, where the checkpoint is when --checkpoint is not given' }),
     optionFlag('checkpoints_dir'),

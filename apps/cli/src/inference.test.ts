@@ -1,40 +1,38 @@
 import { describe, expect, it } from 'vitest';
-import { paddedSize, rampWeights, tileStarts } from './inference.js';
+import { ResnetGenerator } from '@cut/networks';
+import { describeBackends } from '../../../test-utils/backends';
+import { paddedSize, translateImage, translateWhole, type HostImage } from './inference.js';
 
-describe('tiling geometry', () => {
-  it('tiles cover the side, start at 0 and end at the border, and overlap by at least the overlap', () => {
-    for (const [length, tile, overlap] of [[600, 128, 32], [256, 128, 64], [257, 128, 32], [129, 128, 0], [100, 128, 32], [1000, 200, 199]] as const) {
-      const starts = tileStarts(length, tile, overlap);
-      expect(starts[0]).toBe(0);
-      if (length <= tile) expect(starts).toEqual([0]);
-      else {
-        expect(starts.at(-1)).toBe(length - tile);
-        for (let i = 1; i < starts.length; i++) {
-          expect(starts[i]! - starts[i - 1]!).toBeGreaterThan(0);
-          expect(starts[i - 1]! + tile - starts[i]!, `${length}/${tile}/${overlap}`).toBeGreaterThanOrEqual(overlap);
-        }
-      }
-    }
-  });
-
-  it('blending weights of neighbouring tiles add up to 1 across their shared band and are positive everywhere', () => {
-    const length = 600;
-    const tile = 128;
-    const starts = tileStarts(length, tile, 32);
-    const sum = new Float64Array(length);
-    for (const [i, s] of starts.entries()) {
-      const before = i > 0 ? starts[i - 1]! + tile - s : 0;
-      const after = i < starts.length - 1 ? s + tile - starts[i + 1]! : 0;
-      const w = rampWeights(tile, before, after);
-      for (let x = 0; x < tile; x++) {
-        expect(w[x]).toBeGreaterThan(0);
-        sum[s + x]! += w[x]!;
-      }
-    }
-    for (let x = 0; x < length; x++) expect(sum[x]).toBeCloseTo(1, 6);
-  });
-
+describe('inference geometry', () => {
   it('the generator gets sides that are multiples of 4 and at least 8', () => {
     expect([5, 8, 9, 190, 250, 256].map(paddedSize)).toEqual([8, 8, 12, 192, 252, 256]);
   });
 });
+
+describeBackends(
+  'translateImage',
+  () => {
+    it('tiles of an image whose sides are not multiples of 4 (padded, tiled, cropped back) give the whole-image result', async () => {
+      const G = new ResnetGenerator({ ngf: 8, nBlocks: 2, init: { type: 'xavier', gain: 1 }, seed: 3 });
+      const [h, w] = [37, 58];
+      const data = new Float32Array(h * w * 3);
+      for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.013) * Math.cos(i * 0.0007);
+      const img: HostImage = { data, width: w, height: h, channels: 3 };
+      const whole = await translateWhole(G, img);
+      let spread = 0;
+      for (const v of whole.data) spread = Math.max(spread, Math.abs(v));
+      expect(spread).toBeGreaterThan(0.5);
+      for (const tile of [16, 24, 40]) {
+        const stages: number[] = [];
+        const tiled = await translateImage(G, img, { tile, onStage: (done, total) => stages.push(total - done) });
+        expect([tiled.width, tiled.height, tiled.channels]).toEqual([w, h, 3]);
+        let d = 0;
+        for (let i = 0; i < whole.data.length; i++) d = Math.max(d, Math.abs(tiled.data[i]! - whole.data[i]!));
+        expect(d, `tile ${tile}`).toBeLessThan(2e-5);
+        expect(stages.at(-1)).toBe(0);
+      }
+      G.dispose();
+    });
+  },
+  { backends: ['wasm'] },
+);

@@ -1,6 +1,7 @@
 // Running a generator on whole images of any size, or tile by tile for images too large for memory.
 import * as tf from '@tensorflow/tfjs-core';
 import { pad2d } from '@cut/core-tensors';
+import { forwardTiled, type Module } from '@cut/networks';
 
 /** An image in host memory: HWC float32 in [-1, 1]. */
 export interface HostImage {
@@ -10,16 +11,17 @@ export interface HostImage {
   channels: number;
 }
 
-/** What translation needs of a generator (`ResnetGenerator` fits). */
+/** What translation needs of a generator (`ResnetGenerator` fits): its forward, and its modules for tiles. */
 export interface ImageGenerator {
+  readonly modules: readonly Module[];
   forward(x: tf.Tensor4D, training?: boolean): tf.Tensor4D;
 }
 
 export interface TranslateImageOptions {
-  /** Tile size in pixels (a multiple of 4); 0 or absent: the whole image at once. */
+  /** Tile size in pixels (a multiple of 4, at least 16); 0 or absent: the whole image at once. */
   tile?: number;
-  /** Overlap of neighbouring tiles in pixels (< tile). Default 32. */
-  overlap?: number;
+  /** Progress of a tiled translation: stages done of all. */
+  onStage?: (done: number, total: number) => void;
   /** Run the generator in training mode (only dropout differs). Default false. */
   training?: boolean;
 }
@@ -60,81 +62,45 @@ export async function translateWhole(G: ImageGenerator, img: HostImage, training
   }
 }
 
-/** Where tiles of `tile` pixels start along a side of `length`, neighbours overlapping by at least `overlap`. */
-export function tileStarts(length: number, tile: number, overlap: number): number[] {
-  if (length <= tile) return [0];
-  const stride = tile - overlap;
-  const starts: number[] = [];
-  for (let s = 0; s + tile < length; s += stride) starts.push(s);
-  starts.push(length - tile);
-  return starts;
-}
-
-/**
- * Blending weights along one side of a tile: 1 inside, ramping linearly towards 0 across the band
- * shared with the previous tile (`before` pixels) and the next one (`after`). The neighbour's ramp
- * runs over the same pixels the other way, so the two add up to 1 across the band. Sides on the
- * image's border keep weight 1.
- */
-export function rampWeights(length: number, before: number, after: number): Float32Array {
-  const w = new Float32Array(length);
-  for (let i = 0; i < length; i++) {
-    const up = i < before ? (i + 1) / (before + 1) : 1;
-    const down = i >= length - after ? (length - i) / (after + 1) : 1;
-    w[i] = Math.min(up, down);
-  }
-  return w;
-}
-
-/** Copies rows [y0, y0+h) and columns [x0, x0+w) of an image. */
-function cropHost(img: HostImage, x0: number, y0: number, w: number, h: number): HostImage {
+/** Reflect-pads a host image at the bottom and right (as `pad2d(..., 'reflect')` does). */
+function padHost(img: HostImage, h: number, w: number): HostImage {
   const c = img.channels;
-  const data = new Float32Array(w * h * c);
+  const reflect = (i: number, n: number) => (i < n ? i : 2 * (n - 1) - i);
+  const data = new Float32Array(h * w * c);
   for (let y = 0; y < h; y++) {
-    const from = ((y0 + y) * img.width + x0) * c;
-    data.set(img.data.subarray(from, from + w * c), y * w * c);
+    const sy = reflect(y, img.height);
+    data.set(img.data.subarray(sy * img.width * c, (sy + 1) * img.width * c), y * w * c);
+    for (let x = img.width; x < w; x++) {
+      const from = (sy * img.width + reflect(x, img.width)) * c;
+      data.set(img.data.subarray(from, from + c), (y * w + x) * c);
+    }
   }
   return { data, width: w, height: h, channels: c };
 }
 
+/** Copies rows [0, h) and columns [0, w) of an image. */
+function cropHost(img: HostImage, w: number, h: number): HostImage {
+  const c = img.channels;
+  const data = new Float32Array(w * h * c);
+  for (let y = 0; y < h; y++) data.set(img.data.subarray(y * img.width * c, (y * img.width + w) * c), y * w * c);
+  return { data, width: w, height: h, channels: c };
+}
+
 /**
- * G(image), whole or in overlapping tiles blended with linear ramps. Tiles are independent
- * forwards, so peak memory is that of one tile; but each tile's instance normalisation sees only
- * that tile, so tiled results differ from whole-image ones (more with smaller tiles).
+ * G(image), whole or in tiles of `options.tile` pixels. Tiles give the whole-image result (up to
+ * float rounding): the generator runs stage by stage, each stage tile by tile with a halo, and
+ * every instance norm takes its statistics over the whole image (`forwardTiled`). Backend memory
+ * is that of one tile; host memory holds a few of the image's full feature maps.
  */
 export async function translateImage(G: ImageGenerator, img: HostImage, options: TranslateImageOptions = {}): Promise<HostImage> {
   const tile = options.tile ?? 0;
   const training = options.training ?? false;
   if (!tile || (img.width <= tile && img.height <= tile)) return translateWhole(G, img, training);
-  const overlap = options.overlap ?? 32;
-  if (!Number.isInteger(tile) || tile % 4 !== 0 || tile < 8) throw new Error(`tile must be a multiple of 4 and at least 8, got ${tile}`);
-  if (!Number.isInteger(overlap) || overlap < 0 || overlap >= tile) throw new Error(`tile overlap must be an integer in [0, ${tile}), got ${overlap}`);
-  const ys = tileStarts(img.height, tile, overlap);
-  const xs = tileStarts(img.width, tile, overlap);
-  let acc: Float32Array | undefined;
-  let channels = 0;
-  const weight = new Float32Array(img.width * img.height);
-  for (const [iy, y0] of ys.entries()) {
-    const th = Math.min(tile, img.height);
-    const wy = rampWeights(th, iy > 0 ? ys[iy - 1]! + th - y0 : 0, iy < ys.length - 1 ? y0 + th - ys[iy + 1]! : 0);
-    for (const [ix, x0] of xs.entries()) {
-      const tw = Math.min(tile, img.width);
-      const wx = rampWeights(tw, ix > 0 ? xs[ix - 1]! + tw - x0 : 0, ix < xs.length - 1 ? x0 + tw - xs[ix + 1]! : 0);
-      const out = await translateWhole(G, cropHost(img, x0, y0, tw, th), training);
-      channels = out.channels;
-      acc ??= new Float32Array(img.width * img.height * channels);
-      for (let y = 0; y < th; y++) {
-        for (let x = 0; x < tw; x++) {
-          const wgt = wy[y]! * wx[x]!;
-          const p = (y0 + y) * img.width + (x0 + x);
-          weight[p]! += wgt;
-          for (let c = 0; c < channels; c++) acc[p * channels + c]! += wgt * out.data[(y * tw + x) * channels + c]!;
-        }
-      }
-    }
-  }
-  for (let p = 0; p < weight.length; p++) {
-    for (let c = 0; c < channels; c++) acc![p * channels + c]! /= weight[p]!;
-  }
-  return { data: acc!, width: img.width, height: img.height, channels };
+  const { width: w, height: h } = img;
+  if (Math.min(w, h) < MIN_IMAGE_SIDE) throw new Error(`image is ${w}x${h}, too small to translate (at least ${MIN_IMAGE_SIDE}x${MIN_IMAGE_SIDE})`);
+  const ph = paddedSize(h);
+  const pw = paddedSize(w);
+  const padded = ph === h && pw === w ? img : padHost(img, ph, pw);
+  const out = await forwardTiled(G, padded, { tile, training, onStage: options.onStage });
+  return ph === h && pw === w ? out : cropHost(out, w, h);
 }

@@ -3,7 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadBackend, type BackendChoice } from './backends.js';
 import { loadGenerator } from './checkpoint.js';
-import { translateFile, type TranslateJob, type TranslateSettings } from './translate-job.js';
+import { translateFile, type TranslateJob, type TranslatedSize, type TranslateSettings } from './translate-job.js';
 
 export interface TranslateWorkerData {
   backend: BackendChoice;
@@ -13,7 +13,11 @@ export interface TranslateWorkerData {
   settings: TranslateSettings;
 }
 
-export type TranslateWorkerReply = { type: 'ready' } | { type: 'done'; width: number; height: number } | { type: 'error'; message: string };
+export type TranslateWorkerReply =
+  | { type: 'ready' }
+  | { type: 'stage'; done: number; total: number }
+  | ({ type: 'done' } & TranslatedSize)
+  | { type: 'error'; message: string };
 
 const port = parentPort!;
 const data = workerData as TranslateWorkerData;
@@ -30,7 +34,8 @@ async function start(): Promise<void> {
     }
     queue = queue.then(async () => {
       try {
-        port.postMessage({ type: 'done', ...(await translateFile(loaded.G, loaded.inputNc, job, data.settings)) } satisfies TranslateWorkerReply);
+        const onStage = (done: number, total: number) => port.postMessage({ type: 'stage', done, total } satisfies TranslateWorkerReply);
+        port.postMessage({ type: 'done', ...(await translateFile(loaded.G, loaded.inputNc, job, data.settings, onStage)) } satisfies TranslateWorkerReply);
       } catch (e) {
         port.postMessage({ type: 'error', message: (e as Error).message } satisfies TranslateWorkerReply);
       }

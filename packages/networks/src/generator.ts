@@ -144,10 +144,14 @@ export class ResnetGenerator extends SequentialNetwork {
       let h = x;
       for (let i = 0; i <= last; i++) {
         const mod = this.modules[i]!;
-        h = mod.apply(h, training);
+        const prev = h;
+        h = tf.tidy(() => mod.apply(prev, training));
         // An in-place ReLU overwrites the stored output of the module before it.
         if (mod.inplace && kept.has(i - 1)) kept.set(i - 1, h);
         if (wanted.includes(i)) kept.set(i, h);
+        // Free each output once the next module has used it, so a large image holds two
+        // activations at a time, not all of them (a gradient tape keeps its own copies).
+        if (prev !== x && prev !== h && ![...kept.values()].includes(prev)) prev.dispose();
       }
       return { output: encodeOnly ? undefined : h, features: wanted.map((i) => kept.get(i)!) };
     });

@@ -23,6 +23,8 @@ export { ResnetGenerator, type LayerRef, type ResnetGeneratorOptions } from './g
 export { NLayerDiscriminator, type NLayerDiscriminatorOptions } from './discriminator.js';
 export { SequentialNetwork, type TorchArray, type TorchStateDict } from './network.js';
 export type { Module, ModuleType } from './modules.js';
+// The generator's forward in tiles, equal to the whole-image forward (instance norm over the whole image).
+export { forwardTiled, type HostMap, type TiledForwardOptions } from './tiled.js';
 export { networkOptionsFrom, parseOptionsFile, type NetworkOptions } from './options.js';
 
 // The reference's checkpoint files (`<epoch>_net_{G,D,F}.pth` + train_opt.txt).

@@ -53,8 +53,20 @@ export interface Module {
   name: string;
   /** ReLU / LeakyReLU with `inplace=True`: it overwrites the output of the module before it. */
   inplace: boolean;
+  /**
+   * How many input pixels away an output pixel looks: (k - 1) / 2 for a k x k convolution or
+   * blur, 0 for pads and pointwise modules. Tiled inference sums these to size each tile's halo.
+   */
+  reach: number;
+  /** Output side / input side: 0.5 for stride-2 modules, 2 for upsampling ones, else 1 (a pad and the valid convolution after it together keep the size). */
+  scale: number;
+  /** A residual block's branch (output = input + branch(input)), so tiled inference can look inside it. */
+  residual?: readonly Module[];
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D;
 }
+
+/** A module that neither looks at neighbours nor changes the size. */
+const pointwise = { reach: 0, scale: 1 } as const;
 
 /** Collects parameters and buffers in the reference's state_dict order while a network is built. */
 export class ParamBuilder {
@@ -112,6 +124,8 @@ export function conv2d(
     type: 'Conv2d',
     name,
     inplace: false,
+    reach: (k - 1) / 2,
+    scale: 1 / stride,
     apply: (x) => tf.tidy(() => tf.add(tf.conv2d(x, w as tf.Tensor4D, stride, pad), b) as tf.Tensor4D),
   };
 }
@@ -124,40 +138,42 @@ export function convTranspose2d(p: ParamBuilder, prefix: string, name: string, c
     type: 'ConvTranspose2d',
     name,
     inplace: false,
+    reach: 1,
+    scale: 2,
     apply: (x) => conv2dTransposeTorch(x, w as tf.Tensor4D, { stride: 2, padding: 1, outputPadding: 1, bias: b as tf.Tensor1D }),
   };
 }
 
 export function reflectionPad(name: string, pad: number): Module {
-  return { type: 'ReflectionPad2d', name, inplace: false, apply: (x) => pad2d(x, pad, 'reflect') };
+  return { type: 'ReflectionPad2d', name, inplace: false, ...pointwise, apply: (x) => pad2d(x, pad, 'reflect') };
 }
 
 export function norm(name: string): Module {
-  return { type: 'InstanceNorm2d', name, inplace: false, apply: (x) => instanceNorm(x) };
+  return { type: 'InstanceNorm2d', name, ...pointwise, inplace: false, apply: (x) => instanceNorm(x) };
 }
 
 export function relu(name: string): Module {
-  return { type: 'ReLU', name, inplace: true, apply: (x) => tf.relu(x) };
+  return { type: 'ReLU', name, ...pointwise, inplace: true, apply: (x) => tf.relu(x) };
 }
 
 export function leakyRelu(name: string): Module {
-  return { type: 'LeakyReLU', name, inplace: true, apply: (x) => tf.leakyRelu(x, 0.2) };
+  return { type: 'LeakyReLU', name, ...pointwise, inplace: true, apply: (x) => tf.leakyRelu(x, 0.2) };
 }
 
 export function tanh(name: string): Module {
-  return { type: 'Tanh', name, inplace: false, apply: (x) => tf.tanh(x) };
+  return { type: 'Tanh', name, ...pointwise, inplace: false, apply: (x) => tf.tanh(x) };
 }
 
 /** The reference's `Downsample(C)`: reflect pad, 3x3 binomial blur, stride 2. Its filter is a state_dict buffer. */
 export function downsample(p: ParamBuilder, prefix: string, name: string, channels: number): Module {
   p.buffer(`${prefix}.filt`, [channels, 1, 3, 3], filterBuffer(3, channels, 1));
-  return { type: 'Downsample', name, inplace: false, apply: (x) => blurDownsample(x) };
+  return { type: 'Downsample', name, inplace: false, reach: 1, scale: 0.5, apply: (x) => blurDownsample(x) };
 }
 
 /** The reference's `Upsample(C)`: replicate pad, 4x4 binomial transposed blur, x2. Its filter (x4) is a buffer. */
 export function upsample(p: ParamBuilder, prefix: string, name: string, channels: number): Module {
   p.buffer(`${prefix}.filt`, [channels, 1, 4, 4], filterBuffer(4, channels, 4));
-  return { type: 'Upsample', name, inplace: false, apply: (x) => blurUpsample(x) };
+  return { type: 'Upsample', name, inplace: false, reach: 1, scale: 2, apply: (x) => blurUpsample(x) };
 }
 
 /** The reference's `filt` buffer `[C, 1, k, k]`: the normalised binomial filter times `scale`. */
@@ -168,22 +184,36 @@ export function filterBuffer(k: number, channels: number, scale: number): Float3
   return out;
 }
 
+/** torch `Dropout(0.5)`: active only in training mode. */
+export function dropout(name: string): Module {
+  return { type: 'Dropout', name, inplace: false, ...pointwise, apply: (x, training) => (training ? (tf.dropout(x, 0.5) as tf.Tensor4D) : x) };
+}
+
 /**
  * The reference's `ResnetBlock(dim)`: x + [reflect pad 1, conv 3x3, IN, ReLU, (Dropout 0.5),
  * reflect pad 1, conv 3x3, IN]. Parameter names follow its `conv_block` Sequential indices.
  */
 export function resnetBlock(p: ParamBuilder, prefix: string, name: string, dim: number, useDropout: boolean): Module {
-  const c1 = conv2d(p, `${prefix}.conv_block.1`, `${name}.conv1`, dim, dim, 3, 1, 'valid');
-  const c2 = conv2d(p, `${prefix}.conv_block.${useDropout ? 6 : 5}`, `${name}.conv2`, dim, dim, 3, 1, 'valid');
+  const branch: Module[] = [
+    reflectionPad(`${name}.pad1`, 1),
+    conv2d(p, `${prefix}.conv_block.1`, `${name}.conv1`, dim, dim, 3, 1, 'valid'),
+    norm(`${name}.norm1`),
+    relu(`${name}.relu`),
+    ...(useDropout ? [dropout(`${name}.dropout`)] : []),
+    reflectionPad(`${name}.pad2`, 1),
+    conv2d(p, `${prefix}.conv_block.${useDropout ? 6 : 5}`, `${name}.conv2`, dim, dim, 3, 1, 'valid'),
+    norm(`${name}.norm2`),
+  ];
   return {
     type: 'ResnetBlock',
     name,
     inplace: false,
+    ...pointwise,
+    residual: branch,
     apply: (x, training) =>
       tf.tidy(() => {
-        let h = tf.relu(instanceNorm(c1.apply(pad2d(x, 1, 'reflect'), training)));
-        if (useDropout && training) h = tf.dropout(h, 0.5) as tf.Tensor4D;
-        h = instanceNorm(c2.apply(pad2d(h, 1, 'reflect'), training));
+        let h = x;
+        for (const mod of branch) h = mod.apply(h, training);
         return tf.add(x, h) as tf.Tensor4D;
       }),
   };
