@@ -399,7 +399,7 @@ async function oursTranslate(size, tile, threads, checkpoint) {
       const ours = /^threads: (\d+)/.exec(line); // cutjs translate --threads 2: two images in flight
       if (ours) reported = Number(ours[1]);
       if (line.startsWith('model: ')) previous = at;
-      const done = / -> .*\((\d+)x(\d+), ([\d.]+) s\)$/.exec(line);
+      const done = / -> .*\((\d+)x(\d+)(?:, \d+-pixel tiles)?, ([\d.]+) s\)$/.exec(line);
       if (!done) return;
       // Between consecutive images' lines: decode, G (or its tiles), PNG encode; the printed
       // time (0.1 s steps) is kept as a check.

@@ -278,7 +278,10 @@ ${table}
 
 "G forward" is the generator's test-time forward on one image of the run's crop size, timed
 before the iterations. The cpu backend (tfjs-backend-cpu, plain JavaScript kernels) is far too
-slow for these sizes; its rows say how far it got within its share of a ${Math.round(report.runs.filter((r) => r.backend === 'cpu').reduce((a, r) => a + r.limitSeconds, 0))} s budget.
+slow for these sizes (its convolutions run at 0.15–0.35 GFLOP/s, its filter gradient reads every
+element through \`TensorBuffer.get\`); each of its rows says how far that configuration got within
+its time limit (the "> N s"), so a measured cpu row at crop 256 would take hours. The cpu backend is
+the tests' correctness reference, not a training backend.
 ${runs
   .filter((r) => r.failure)
   .map((r) => `\n${r.mode} at crop ${r.crop} on ${r.backend} failed: ${r.failure}; wasm32 can't address more than 4 GiB, and this step's tape does not fit (the error and the peak sampled before it: \`bench/results/train.json\`).`)
