@@ -3,8 +3,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { listImages, pythonString } from '@cut/trainer';
+import type { Worker } from 'node:worker_threads';
+import { builtWorkerUrl, listImages, pythonString, startWorker } from '@cut/trainer';
 import { loadGenerator, resolveGeneratorFile } from './checkpoint.js';
 import { GENERATOR_FLAGS, translateFlags } from './command-flags.js';
 import { backendChoice, cutOptionsFrom, intFlag, stringFlag, threadsChoice, type Context } from './context.js';
@@ -147,18 +147,8 @@ class TranslateHelper {
   }
 
   static async start(data: TranslateWorkerData): Promise<TranslateHelper> {
-    const here = import.meta.url;
-    // The built worker beside this module (the dist file when running from sources).
-    const url = here.endsWith('.ts') ? new URL('../dist/translate-worker.js', here) : new URL('./translate-worker.js', here);
-    const worker = new Worker(url, { workerData: data });
-    const first = await new Promise<TranslateWorkerReply>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    });
-    if (first.type !== 'ready') {
-      await worker.terminate();
-      throw new Error(`translate worker failed to start: ${first.type === 'error' ? first.message : first.type}`);
-    }
+    const url = builtWorkerUrl(import.meta.url, 'translate-worker.js', '../');
+    const { worker } = await startWorker<TranslateWorkerReply>(url, data, 'translate worker');
     return new TranslateHelper(worker);
   }
 

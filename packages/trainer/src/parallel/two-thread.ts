@@ -1,14 +1,9 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type { CUTModel, LossName } from '../cut-model.js';
 import type { FromWorker, ToWorker, WorkerBackend } from './protocol.js';
 import { exportReplicaState } from './replica.js';
-
-/** The worker script: built beside this module; under a test runner (sources) the package's build. */
-function workerUrl(): URL {
-  const here = import.meta.url;
-  return here.endsWith('.ts') ? new URL('../../dist/two-thread-worker.js', here) : new URL('./two-thread-worker.js', here);
-}
+import { builtWorkerUrl, startWorker } from './start-worker.js';
 
 /** Whether an iteration of this model splits into two halves (CUT: the identity term on real_B). */
 export function splitsIntoHalves(model: CUTModel): boolean {
@@ -39,15 +34,8 @@ export class TwoThreadTrainer {
   /** Starts the worker and its backend (`backend.module` exports `loadBackend(name)`). */
   static async start(model: CUTModel, backend: WorkerBackend): Promise<TwoThreadTrainer> {
     if (!splitsIntoHalves(model)) throw new Error('TwoThreadTrainer: only CUT with nce_idt and lambda_NCE > 0 splits into two halves');
-    const worker = new Worker(workerUrl(), { workerData: backend });
-    const ready = await new Promise<FromWorker>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', (e) => reject(new Error(`two-thread worker failed to start: ${e.message}`, { cause: e })));
-    });
-    if (ready.type !== 'ready') {
-      await worker.terminate();
-      throw new Error(`two-thread worker failed to start: ${ready.type === 'error' ? ready.message : ready.type}`);
-    }
+    const url = builtWorkerUrl(import.meta.url, 'two-thread-worker.js', '../../');
+    const { worker, ready } = await startWorker<FromWorker>(url, backend, 'two-thread worker');
     const t = new TwoThreadTrainer(model, worker, ready.backend);
     worker.on('message', (m: FromWorker) => t.receive(m));
     worker.on('error', (e) => t.fail(new Error(`two-thread worker: ${e.message}`, { cause: e })));
