@@ -62,20 +62,14 @@ export async function translateWhole(G: ImageGenerator, img: HostImage, training
   }
 }
 
-/** Reflect-pads a host image at the bottom and right (as `pad2d(..., 'reflect')` does). */
-function padHost(img: HostImage, h: number, w: number): HostImage {
-  const c = img.channels;
-  const reflect = (i: number, n: number) => (i < n ? i : 2 * (n - 1) - i);
-  const data = new Float32Array(h * w * c);
-  for (let y = 0; y < h; y++) {
-    const sy = reflect(y, img.height);
-    data.set(img.data.subarray(sy * img.width * c, (sy + 1) * img.width * c), y * w * c);
-    for (let x = img.width; x < w; x++) {
-      const from = (sy * img.width + reflect(x, img.width)) * c;
-      data.set(img.data.subarray(from, from + c), (y * w + x) * c);
-    }
+/** Reflect-pads a host image at the bottom and right to `h` x `w`, as `translateWhole` pads its tensor. */
+async function padHost(img: HostImage, h: number, w: number): Promise<HostImage> {
+  const padded = tf.tidy(() => pad2d(tf.tensor4d(img.data, [1, img.height, img.width, img.channels]), [0, h - img.height, 0, w - img.width], 'reflect'));
+  try {
+    return { data: (await padded.data()) as Float32Array, width: w, height: h, channels: img.channels };
+  } finally {
+    padded.dispose();
   }
-  return { data, width: w, height: h, channels: c };
 }
 
 /** Copies rows [0, h) and columns [0, w) of an image. */
@@ -100,7 +94,7 @@ export async function translateImage(G: ImageGenerator, img: HostImage, options:
   if (Math.min(w, h) < MIN_IMAGE_SIDE) throw new Error(`image is ${w}x${h}, too small to translate (at least ${MIN_IMAGE_SIDE}x${MIN_IMAGE_SIDE})`);
   const ph = paddedSize(h);
   const pw = paddedSize(w);
-  const padded = ph === h && pw === w ? img : padHost(img, ph, pw);
+  const padded = ph === h && pw === w ? img : await padHost(img, ph, pw);
   const out = await forwardTiled(G, padded, { tile, training, onStage: options.onStage });
   return ph === h && pw === w ? out : cropHost(out, w, h);
 }

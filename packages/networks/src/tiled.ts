@@ -32,31 +32,24 @@ export interface TiledForwardOptions {
   onStage?: (done: number, total: number) => void;
 }
 
-type Step = { kind: 'local'; module: Module } | { kind: 'norm' } | { kind: 'save' } | { kind: 'add' };
+type Op = { kind: 'stage'; modules: Module[] } | { kind: 'norm' } | { kind: 'save' } | { kind: 'add' };
 
-/** The modules as a flat program: residual blocks opened up into save / branch / add. */
-function program(modules: readonly Module[]): Step[] {
-  const steps: Step[] = [];
+/**
+ * The modules as a flat program: each run of modules between norms is one stage (computed in
+ * tiles); residual blocks are opened up into save / branch / add.
+ */
+function program(modules: readonly Module[], ops: Op[] = []): Op[] {
   for (const m of modules) {
-    if (m.type === 'InstanceNorm2d') steps.push({ kind: 'norm' });
-    else if (m.residual) steps.push({ kind: 'save' }, ...program(m.residual), { kind: 'add' });
-    else steps.push({ kind: 'local', module: m });
+    const last = ops.at(-1);
+    if (m.type === 'InstanceNorm2d') ops.push({ kind: 'norm' });
+    else if (m.residual) {
+      ops.push({ kind: 'save' });
+      program(m.residual, ops);
+      ops.push({ kind: 'add' });
+    } else if (last?.kind === 'stage') last.modules.push(m);
+    else ops.push({ kind: 'stage', modules: [m] });
   }
-  return steps;
-}
-
-/** Number of tiled stages `forwardTiled` runs for these modules. */
-function countStages(steps: readonly Step[]): number {
-  let n = 0;
-  let pending = false;
-  for (const s of steps) {
-    if (s.kind === 'local') pending = true;
-    else if (pending) {
-      n++;
-      pending = false;
-    }
-  }
-  return n + (pending ? 1 : 0);
+  return ops;
 }
 
 /** Per-channel statistics of a full map, gathered tile by tile: count, mean, sum of squared deviations (float64). */
@@ -112,39 +105,28 @@ export async function forwardTiled(network: { readonly modules: readonly Module[
   if (!Number.isInteger(tile) || tile < 16 || tile % 4 !== 0) throw new Error(`tile must be a multiple of 4 and at least 16, got ${tile}`);
   if (image.height % 4 !== 0 || image.width % 4 !== 0) throw new Error(`tiled forward: image sides must be multiples of 4, got ${image.width}x${image.height}`);
   if (image.data.length !== image.height * image.width * image.channels) throw new Error('tiled forward: image data does not match its size');
-  const steps = program(network.modules);
-  const total = countStages(steps);
+  const ops = program(network.modules);
+  const total = ops.filter((op) => op.kind === 'stage').length;
   let done = 0;
   let current: StageMap = { map: image };
+  /** Moments of the last stage's output, when a norm follows it. */
+  let moments: ChannelMoments | null = null;
   /** Resolution of `current` relative to the input image. */
   let res = 1;
-  let pending: Module[] = [];
   const saved: HostMap[] = [];
-  const flush = async (moments: boolean) => {
-    if (!pending.length) return null;
-    const stage = pending;
-    pending = [];
-    const scale = stage.reduce((s, m) => s * m.scale, 1);
-    const out = await runStage(stage, current, tile * res * scale, training, moments);
-    current = { map: out.map };
-    res *= scale;
-    options.onStage?.(++done, total);
-    return out.moments;
-  };
-  for (const step of steps) {
-    if (step.kind === 'local') {
-      pending.push(step.module);
-      continue;
-    }
-    if (step.kind === 'norm') {
-      const moments = await flush(true);
-      if (!moments) throw new Error('tiled forward: an instance norm must follow a convolution');
+  for (const [i, op] of ops.entries()) {
+    if (op.kind === 'stage') {
+      const scale = op.modules.reduce((s, m) => s * m.scale, 1);
+      const out = await runStage(op.modules, current, tile * res * scale, training, ops[i + 1]?.kind === 'norm');
+      current = { map: out.map };
+      moments = out.moments;
+      res *= scale;
+      options.onStage?.(++done, total);
+    } else if (op.kind === 'norm') {
+      if (ops[i - 1]?.kind !== 'stage' || !moments) throw new Error('tiled forward: an instance norm must follow a convolution');
       current = { map: current.map, norm: moments.normalization(eps) };
-      continue;
-    }
-    await flush(false);
-    if (step.kind === 'save') {
-      const map = materialize(current, image);
+    } else if (op.kind === 'save') {
+      const map = materialize(current);
       current = { map };
       saved.push(map);
     } else {
@@ -154,14 +136,13 @@ export async function forwardTiled(network: { readonly modules: readonly Module[
       current = { map };
     }
   }
-  await flush(false);
-  return materialize(current, image);
+  return materialize(current);
 }
 
-/** The map with its pending norm applied (in place unless it is the caller's image). */
-function materialize(m: StageMap, image: HostMap): HostMap {
+/** The map with its pending norm applied, in place (a pending norm is only ever on a stage's own output). */
+function materialize(m: StageMap): HostMap {
   if (!m.norm) return m.map;
-  const map = m.map === image ? { ...image, data: image.data.slice() } : m.map;
+  const { map } = m;
   const { mean, rstd } = m.norm;
   const { data, channels: c } = map;
   for (let i = 0; i < data.length; i += c) for (let k = 0; k < c; k++) data[i + k] = (data[i + k]! - mean[k]!) * rstd[k]!;
