@@ -3,6 +3,8 @@ import { defineConfig } from 'tsup';
 // The CLI ships as one ESM entry with a shebang; packages stay external. backends.js is also
 // its own entry (the two-thread trainer's worker imports it to load the same backend), and so is
 // the worker of `cutjs translate --threads 2`.
+// tsup bundles optionalDependencies unless told otherwise; Dawn must stay a package of its own so
+// it finds its native dawn.node beside itself.
 export default defineConfig({
   entry: { index: 'src/index.ts', backends: 'src/backends.ts', 'translate-worker': 'src/translate-worker.ts' },
   format: ['esm'],
@@ -11,4 +13,5 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   banner: { js: '#!/usr/bin/env node' },
+  external: ['webgpu', '@tensorflow/tfjs-backend-webgpu'],
 });
