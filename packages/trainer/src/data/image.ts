@@ -47,6 +47,32 @@ export async function decodeImage(file: string): Promise<RawImage> {
   return toRgb(img, file);
 }
 
+/**
+ * Checks that `file` decodes, cheaply where the format allows (JPEG, PNG and TIFF are decoded by
+ * sharp at a reduced size, which still reads the whole compressed stream, so a truncated file
+ * fails), and returns its size. Errors name the file, as `decodeImage`'s do.
+ */
+export async function probeImage(file: string): Promise<{ width: number; height: number }> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    throw new Error(`${file}: cannot read image file (${(e as Error).message})`);
+  }
+  try {
+    if ((bytes.length >= 2 && bytes[0] === 0x42 && bytes[1] === 0x4d) || isNetpbm(bytes)) {
+      const img = bytes[0] === 0x42 ? decodeBmpPixels(bytes) : decodeNetpbm(bytes);
+      return { width: img.width, height: img.height };
+    }
+    const meta = await sharp(bytes).metadata();
+    await sharp(bytes, { ignoreIcc: true }).resize(16, 16, { fit: 'inside' }).raw().toBuffer();
+    if (!meta.width || !meta.height) throw new Error('no image size in the file');
+    return { width: meta.width, height: meta.height };
+  } catch (e) {
+    throw new Error(`${file}: not a readable image (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
 /** Decoded samples before the conversion to RGB. */
 interface DecodedPixels {
   data: Uint8Array | Uint16Array;
