@@ -41,7 +41,7 @@ export async function decodeImage(file: string): Promise<RawImage> {
     else if (isNetpbm(bytes)) img = decodeNetpbm(bytes);
     else img = await decodeWithSharp(bytes);
   } catch (e) {
-    throw new Error(`${file}: not a readable image (${(e as Error).message})`);
+    throw new Error(`${file}: not a readable image (${oneLine(e)})`);
   }
   if (img.bitDepth === 16) noticeSixteenBit(file);
   return toRgb(img, file);
@@ -69,8 +69,14 @@ export async function probeImage(file: string): Promise<{ width: number; height:
     if (!meta.width || !meta.height) throw new Error('no image size in the file');
     return { width: meta.width, height: meta.height };
   } catch (e) {
-    throw new Error(`${file}: not a readable image (${(e as Error).message.split('\n')[0]})`);
+    throw new Error(`${file}: not a readable image (${oneLine(e)})`);
   }
+}
+
+/** An error's message on one line: libvips can report several lines, the cause not always first. */
+function oneLine(e: unknown): string {
+  const lines = (e as Error).message.split('\n').map((l) => l.trim());
+  return [...new Set(lines.filter((l) => l.length > 0))].join('; ');
 }
 
 /** Decoded samples before the conversion to RGB. */
