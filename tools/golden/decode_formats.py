@@ -6,7 +6,7 @@ repo root. Writes the small files to fixtures/decode/ and fixtures/golden/decode
 
 The reference reads every image with `Image.open(path).convert('RGB')`. Each file here is written by
 PIL from a 24x20 crop of a real photo (datasets/horse2zebra_demo), in one format and colour model
-(JPEG baseline / progressive / grey / CMYK with and without Adobe's inversion / ICC-tagged, PNG at
+(JPEG baseline / progressive / grey / CMYK with and without an Adobe marker / YCCK / ICC-tagged, PNG at
 1/2/4/8/16 bits, grey, grey+alpha, palette with and without transparency, RGBA, ICC-tagged, BMP 1/8/24/32-bit,
 PPM/PGM binary and ASCII, TIFF RGB / grey / palette / raw, LZW and deflate). For each file the JSON
 records its name, what PIL opened it as, and the bytes of `convert('RGB')` (HWC, base64).
@@ -54,6 +54,25 @@ def strip_app14(data):
     return bytes(out)
 
 
+def ycck_jpeg(rgb, save):
+    """A YCCK JPEG (Adobe transform 2): PIL cannot write one, so the Y, Cb, Cr and K planes are
+    stored through PIL's CMYK encoder (which writes 255 - value) and the Adobe marker's transform
+    byte is set to 2, as a YCCK encoder leaves the file. Decoders convert YCC -> CMY themselves."""
+    a = np.asarray(rgb.convert('YCbCr'), dtype=np.int32)
+    k = np.asarray(rgb.convert('L'), dtype=np.int32)[:, :, None] // 3
+    planes = np.concatenate([a, 255 - k], axis=2)  # K stored as YCCK encoders store it (inverted)
+    data = bytearray(save(Image.fromarray((255 - planes).astype(np.uint8), 'CMYK'), format='JPEG', quality=92))
+    i = 2
+    while True:
+        marker, length = data[i + 1], (data[i + 2] << 8) | data[i + 3]
+        if marker == 0xEE and data[i + 4:i + 9] == b'Adobe':
+            data[i + 4 + 11] = 2
+            return bytes(data)
+        if marker == 0xDA:
+            raise RuntimeError('no Adobe marker in the CMYK JPEG')
+        i += 2 + length
+
+
 def ascii_pnm(im, maxval=255):
     """Plain (ASCII) PPM or PGM of an RGB or L image (PIL reads these; it only writes the binary kind)."""
     a = np.asarray(im)
@@ -99,6 +118,7 @@ def main():
         ('jpeg_grey.jpg', save(grey, format='JPEG', quality=90)),
         ('jpeg_cmyk_adobe.jpg', cmyk_adobe),  # libjpeg writes an Adobe marker; PIL stores CMYK inverted
         ('jpeg_cmyk_plain.jpg', strip_app14(cmyk_adobe)),  # no Adobe marker: read as non-inverted CMYK
+        ('jpeg_ycck.jpg', ycck_jpeg(rgb, save)),
         ('jpeg_icc.jpg', save(rgb, format='JPEG', quality=90, icc_profile=icc)),
         ('png_rgb.png', save(rgb, format='PNG')),
         ('png_rgba.png', save(rgba, format='PNG')),
