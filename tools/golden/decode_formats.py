@@ -73,6 +73,13 @@ def ycck_jpeg(rgb, save):
         i += 2 + length
 
 
+def junk_before_sos(data):
+    """Three stray bytes before the start-of-scan marker: libjpeg warns ("Corrupt JPEG data:
+    3 extraneous bytes before marker"), PIL reads the image regardless (ImageNet has such files)."""
+    i = data.index(b'\xff\xda')
+    return data[:i] + b'\x00\x01\x02' + data[i:]
+
+
 def ascii_pnm(im, maxval=255):
     """Plain (ASCII) PPM or PGM of an RGB or L image (PIL reads these; it only writes the binary kind)."""
     a = np.asarray(im)
@@ -119,6 +126,7 @@ def main():
         ('jpeg_cmyk_adobe.jpg', cmyk_adobe),  # libjpeg writes an Adobe marker; PIL stores CMYK inverted
         ('jpeg_cmyk_plain.jpg', strip_app14(cmyk_adobe)),  # no Adobe marker: read as non-inverted CMYK
         ('jpeg_ycck.jpg', ycck_jpeg(rgb, save)),
+        ('jpeg_warning.jpg', junk_before_sos(save(rgb, format='JPEG', quality=90))),
         ('jpeg_icc.jpg', save(rgb, format='JPEG', quality=90, icc_profile=icc)),
         ('png_rgb.png', save(rgb, format='PNG')),
         ('png_rgba.png', save(rgba, format='PNG')),

@@ -64,8 +64,8 @@ export async function probeImage(file: string): Promise<{ width: number; height:
       const img = bytes[0] === 0x42 ? decodeBmpPixels(bytes) : decodeNetpbm(bytes);
       return { width: img.width, height: img.height };
     }
-    const meta = await sharp(bytes).metadata();
-    await sharp(bytes, { ignoreIcc: true }).resize(16, 16, { fit: 'inside' }).raw().toBuffer();
+    const meta = await sharp(bytes, SHARP_INPUT).metadata();
+    await sharp(bytes, SHARP_INPUT).resize(16, 16, { fit: 'inside' }).raw().toBuffer();
     if (!meta.width || !meta.height) throw new Error('no image size in the file');
     return { width: meta.width, height: meta.height };
   } catch (e) {
@@ -88,6 +88,13 @@ interface DecodedPixels {
   bitDepth: 8 | 16;
 }
 
+/**
+ * ignoreIcc: PIL does no colour management, it returns the stored values. failOn 'truncated': PIL
+ * reads files that make libjpeg warn (stray bytes before a marker, common in ImageNet) and refuses
+ * truncated ones; sharp's default ('warning') would refuse both.
+ */
+const SHARP_INPUT = { ignoreIcc: true, failOn: 'truncated' } as const;
+
 let sixteenBitNoticed = false;
 
 /** Once per process: the reference (PIL) would clip this file's values, we scale them. */
@@ -100,12 +107,11 @@ function noticeSixteenBit(file: string): void {
 }
 
 async function decodeWithSharp(bytes: Buffer): Promise<DecodedPixels> {
-  const meta = await sharp(bytes).metadata();
-  // ignoreIcc: PIL does not colour-manage; it returns the stored values.
+  const meta = await sharp(bytes, SHARP_INPUT).metadata();
   if (meta.space === 'cmyk') {
     // Raw CMYK samples (libvips inverts Adobe JPEG CMYK exactly as PIL does: every CMYK JPEG),
     // then PIL's CMYK -> RGB formula rather than a colour-managed conversion.
-    const { data, info } = await sharp(bytes, { ignoreIcc: true })
+    const { data, info } = await sharp(bytes, SHARP_INPUT)
       .pipelineColourspace('cmyk')
       .toColourspace('cmyk')
       .raw()
@@ -114,7 +120,7 @@ async function decodeWithSharp(bytes: Buffer): Promise<DecodedPixels> {
     return { data: cmykToRgb(data), width: info.width, height: info.height, channels: 3, bitDepth: 8 };
   }
   const sixteen = meta.depth === 'ushort' || meta.depth === 'short';
-  let pipeline = sharp(bytes, { ignoreIcc: true });
+  let pipeline = sharp(bytes, SHARP_INPUT);
   // Without an explicit 16-bit colourspace sharp would reduce to 8 bits before the cast.
   if (sixteen) pipeline = pipeline.toColourspace((meta.channels ?? 3) <= 2 ? 'grey16' : 'rgb16');
   const { data, info } = await pipeline.raw(sixteen ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
