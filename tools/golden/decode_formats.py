@@ -11,9 +11,11 @@ PIL from a 24x20 crop of a real photo (datasets/horse2zebra_demo), in one format
 PPM/PGM binary and ASCII, TIFF RGB / grey / palette / raw, LZW and deflate). For each file the JSON
 records its name, what PIL opened it as, and the bytes of `convert('RGB')` (HWC, base64).
 
-16-bit PNG: PIL's `convert('RGB')` clips 16-bit grey to 255; @cut/trainer deliberately scales to
-8 bits instead (see packages/trainer/README.md), so for that file the JSON also records the 16-bit
-samples (`samples16`, little-endian base64) that our decoder must return.
+16-bit PNG and PGM: PIL's `convert('RGB')` clips 16-bit grey to 255 and keeps the high byte of 16-bit
+RGB; @cut/trainer deliberately keeps the 16 bits (see packages/trainer/README.md), so for those files
+the JSON also records the 16-bit samples (`samples16`, little-endian base64) our decoder must return.
+PIL cannot write the YCCK JPEG, the stray-byte JPEG or the 16-bit RGB PNG: each is derived from a
+PIL-written file or written by a short function below (see its comment); PIL reads all of them.
 
 The ICC-tagged files carry the profile of ../shared/datasets/apple2orange/testA/n07740461_12630.jpg
 (an Apple scanner RGB profile, far enough from sRGB that converting through it changes the pixels);
@@ -24,7 +26,9 @@ import hashlib
 import io
 import json
 import os
+import struct
 import sys
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -80,6 +84,19 @@ def junk_before_sos(data):
     return data[:i] + b'\x00\x01\x02' + data[i:]
 
 
+def png_rgb16(samples):
+    """A 16-bit RGB PNG of `samples` (HxWx3 uint16). PIL cannot write one; the chunks are written
+    here (IHDR bit depth 16, colour type 2, filter 0 on every row)."""
+    h, w, _ = samples.shape
+
+    def chunk(kind, body):
+        return struct.pack('>I', len(body)) + kind + body + struct.pack('>I', zlib.crc32(kind + body))
+
+    rows = b''.join(b'\x00' + samples[y].astype('>u2').tobytes() for y in range(h))
+    return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 16, 2, 0, 0, 0))
+            + chunk(b'IDAT', zlib.compress(rows, 9)) + chunk(b'IEND', b''))
+
+
 def ascii_pnm(im, maxval=255):
     """Plain (ASCII) PPM or PGM of an RGB or L image (PIL reads these; it only writes the binary kind)."""
     a = np.asarray(im)
@@ -112,6 +129,10 @@ def main():
     bilevel = grey.convert('1')  # Floyd-Steinberg dithered 1-bit
     grey16 = Image.fromarray((np.asarray(grey, dtype=np.uint16) * 257 + 3).astype('<u2'), 'I;16')
 
+    # 16-bit RGB: the 8-bit values spread over 16 bits with a per-channel offset (low bytes vary).
+    rgb16 = np.asarray(rgb, dtype=np.uint16) * 257 + np.array([5, 9, 250], dtype=np.uint16)
+    rgb16 = np.minimum(rgb16.astype(np.int64), 65535).astype(np.uint16)
+
     def save(im, **kw):
         buf = io.BytesIO()
         im.save(buf, **kw)
@@ -141,6 +162,7 @@ def main():
         ('png_1bit.png', save(bilevel, format='PNG')),
         ('png_icc.png', save(rgb, format='PNG', icc_profile=icc)),
         ('png_grey_16bit.png', save(grey16, format='PNG')),
+        ('png_rgb_16bit.png', png_rgb16(rgb16)),
         ('bmp_24bit.bmp', save(rgb, format='BMP')),
         ('bmp_32bit.bmp', save(rgba, format='BMP')),
         ('bmp_8bit_palette.bmp', save(pal, format='BMP')),
@@ -182,6 +204,8 @@ def main():
         }
         if mode == 'I' or mode.startswith('I;16'):  # 16-bit grey PNG or PGM
             case['samples16'] = base64.b64encode(np.asarray(opened, dtype='<u2').tobytes()).decode('ascii')
+        elif name == 'png_rgb_16bit.png':  # PIL keeps the high bytes only; these are the samples
+            case['samples16'] = base64.b64encode(rgb16.astype('<u2').tobytes()).decode('ascii')
         cases.append(case)
     # The ICC-tagged photo of the shared dataset itself: too big to commit, so its hash and first row.
     shared = np.asarray(Image.open(ICC_SOURCE).convert('RGB'))
