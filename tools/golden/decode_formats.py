@@ -14,7 +14,7 @@ records its name, what PIL opened it as, and the bytes of `convert('RGB')` (HWC,
 16-bit PNG and PGM: PIL's `convert('RGB')` clips 16-bit grey to 255 and keeps the high byte of 16-bit
 RGB; @cut/trainer deliberately keeps the 16 bits (see packages/trainer/README.md), so for those files
 the JSON also records the 16-bit samples (`samples16`, little-endian base64) our decoder must return.
-PIL cannot write the YCCK JPEG, the stray-byte JPEG or the 16-bit RGB PNG: each is derived from a
+PIL cannot write the YCCK JPEG, the stray-byte JPEG, the 16-bit RGB PNG or PPM: each is derived from a
 PIL-written file or written by a short function below (see its comment); PIL reads all of them.
 
 The ICC-tagged files carry the profile of ../shared/datasets/apple2orange/testA/n07740461_12630.jpg
@@ -174,6 +174,8 @@ def main():
         ('pgm_ascii.pgm', ascii_pnm(grey)),
         ('ppm_ascii_maxval100.ppm', ascii_pnm(rgb, 100)),  # PIL rescales to 0..255
         ('pgm_binary_16bit.pgm', save(grey16.convert('I'), format='PPM')),
+        # PIL cannot write 16-bit RGB PPM; PIL reads it as 8-bit RGB, round(v / 65535 * 255).
+        ('ppm_binary_16bit.ppm', f'P6\n{W} {H}\n65535\n'.encode('ascii') + rgb16.astype('>u2').tobytes()),
         ('tiff_rgb.tif', save(rgb, format='TIFF')),
         ('tiff_rgb_lzw.tiff', save(rgb, format='TIFF', compression='tiff_lzw')),
         ('tiff_rgb_deflate.tif', save(rgb, format='TIFF', compression='tiff_adobe_deflate')),
