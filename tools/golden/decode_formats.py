@@ -209,6 +209,26 @@ def main():
         elif name == 'png_rgb_16bit.png':  # PIL keeps the high bytes only; these are the samples
             case['samples16'] = base64.b64encode(rgb16.astype('<u2').tobytes()).decode('ascii')
         cases.append(case)
+    # Damaged files PIL refuses (so must we): truncated JPEG and PNG, a JPEG with its entropy-coded
+    # data overwritten. Not listed with the readable cases; named `refused_*`.
+    good_jpeg, good_png = dict(files)['jpeg_baseline.jpg'], dict(files)['png_rgb.png']
+    garbled = bytearray(good_jpeg)
+    for i in range(len(garbled) * 2 // 3, len(garbled) - 2, 7):
+        garbled[i] = 0xFF
+    refused = []
+    for name, data in [('refused_truncated.jpg', good_jpeg[:len(good_jpeg) * 2 // 3]),
+                       ('refused_garbled.jpg', bytes(garbled)),
+                       ('refused_truncated.png', good_png[:len(good_png) * 2 // 3])]:
+        path = os.path.join(OUT_DIR, name)
+        with open(path, 'wb') as f:
+            f.write(data)
+        try:
+            Image.open(path).convert('RGB')
+        except OSError as e:
+            refused.append({'file': name, 'pil_error': str(e)})
+        else:
+            sys.exit(f'{name}: PIL read it; it was meant to be a file PIL refuses')
+
     # The ICC-tagged photo of the shared dataset itself: too big to commit, so its hash and first row.
     shared = np.asarray(Image.open(ICC_SOURCE).convert('RGB'))
     shared_case = {
@@ -223,6 +243,7 @@ def main():
         'pillow': Image.__version__,
         'source_photo': os.path.relpath(PHOTO, ROOT),
         'cases': cases,
+        'refused': refused,
         'shared_icc_jpeg': shared_case,
     }
     with open(OUT_JSON, 'w') as f:

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { loadFixture } from '../../../../test-utils/golden';
-import { decodeImage } from './image.js';
+import { decodeImage, probeImage } from './image.js';
 import { decodeNetpbm } from './netpbm.js';
 import { tempDir } from './test-images.js';
 
@@ -23,6 +23,7 @@ interface DecodeCase {
 interface DecodeGolden {
   pillow: string;
   cases: DecodeCase[];
+  refused: Array<{ file: string; pil_error: string }>;
   shared_icc_jpeg: { path: string; width: number; height: number; rgb_sha256: string; first_row: number[] };
 }
 
@@ -79,6 +80,19 @@ describe("decodeImage equals PIL's convert('RGB')", () => {
       }
     });
   }
+
+  // Damaged files PIL refuses are refused too (jpeg_warning.jpg above: stray bytes, PIL reads it).
+  for (const r of golden.refused) {
+    it(`${r.file}: refused as PIL refuses it ("${r.pil_error}"), naming the file`, async () => {
+      const file = join(DIR, r.file);
+      await expect(decodeImage(file)).rejects.toThrow(`${file}: not a readable image`);
+      await expect(probeImage(file)).rejects.toThrow(`${file}: not a readable image`);
+    });
+  }
+
+  it('probeImage accepts what PIL reads (every readable case) and returns its size', async () => {
+    for (const c of golden.cases) expect(await probeImage(join(DIR, c.file)), c.file).toEqual({ width: c.width, height: c.height });
+  });
 
   it('prints one notice for the first 16-bit file it meets, naming it', async () => {
     vi.resetModules();

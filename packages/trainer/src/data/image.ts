@@ -64,10 +64,12 @@ export async function probeImage(file: string): Promise<{ width: number; height:
       const img = bytes[0] === 0x42 ? decodeBmpPixels(bytes) : decodeNetpbm(bytes);
       return { width: img.width, height: img.height };
     }
-    const meta = await sharp(bytes, SHARP_INPUT).metadata();
-    await sharp(bytes, SHARP_INPUT).resize(16, 16, { fit: 'inside' }).raw().toBuffer();
-    if (!meta.width || !meta.height) throw new Error('no image size in the file');
-    return { width: meta.width, height: meta.height };
+    return await withStrayBytesAllowed(async (input) => {
+      const meta = await sharp(bytes, input).metadata();
+      await sharp(bytes, input).resize(16, 16, { fit: 'inside' }).raw().toBuffer();
+      if (!meta.width || !meta.height) throw new Error('no image size in the file');
+      return { width: meta.width, height: meta.height };
+    });
   } catch (e) {
     throw new Error(`${file}: not a readable image (${oneLine(e)})`);
   }
@@ -88,12 +90,25 @@ interface DecodedPixels {
   bitDepth: 8 | 16;
 }
 
+/** ignoreIcc: PIL does no colour management, it returns the stored values. */
+type SharpInput = { ignoreIcc: true; failOn: 'warning' | 'truncated' };
+
 /**
- * ignoreIcc: PIL does no colour management, it returns the stored values. failOn 'truncated': PIL
- * reads files that make libjpeg warn (stray bytes before a marker, common in ImageNet) and refuses
- * truncated ones; sharp's default ('warning') would refuse both.
+ * Runs a sharp decode that refuses anything libjpeg warns about (a corrupt entropy stream, a
+ * truncated file: PIL refuses these too), except stray bytes between a JPEG's segments
+ * ("extraneous bytes before marker"): libjpeg skips them and the pixels are intact, PIL reads
+ * such files (ImageNet has some), so for those alone the decode is run again tolerating warnings.
  */
-const SHARP_INPUT = { ignoreIcc: true, failOn: 'truncated' } as const;
+async function withStrayBytesAllowed<T>(decode: (input: SharpInput) => Promise<T>): Promise<T> {
+  try {
+    return await decode({ ignoreIcc: true, failOn: 'warning' });
+  } catch (e) {
+    const lines = (e as Error).message.split('\n').filter((l) => l.trim() && !l.includes('failOn'));
+    const strayBytesOnly = lines.length > 0 && lines.every((l) => /extraneous bytes before marker/.test(l));
+    if (!strayBytesOnly) throw e;
+    return await decode({ ignoreIcc: true, failOn: 'truncated' });
+  }
+}
 
 let sixteenBitNoticed = false;
 
@@ -107,11 +122,15 @@ function noticeSixteenBit(file: string): void {
 }
 
 async function decodeWithSharp(bytes: Buffer): Promise<DecodedPixels> {
-  const meta = await sharp(bytes, SHARP_INPUT).metadata();
+  return withStrayBytesAllowed((input) => decodeSharpInput(bytes, input));
+}
+
+async function decodeSharpInput(bytes: Buffer, input: SharpInput): Promise<DecodedPixels> {
+  const meta = await sharp(bytes, input).metadata();
   if (meta.space === 'cmyk') {
     // Raw CMYK samples (libvips inverts Adobe JPEG CMYK exactly as PIL does: every CMYK JPEG),
     // then PIL's CMYK -> RGB formula rather than a colour-managed conversion.
-    const { data, info } = await sharp(bytes, SHARP_INPUT)
+    const { data, info } = await sharp(bytes, input)
       .pipelineColourspace('cmyk')
       .toColourspace('cmyk')
       .raw()
@@ -120,7 +139,7 @@ async function decodeWithSharp(bytes: Buffer): Promise<DecodedPixels> {
     return { data: cmykToRgb(data), width: info.width, height: info.height, channels: 3, bitDepth: 8 };
   }
   const sixteen = meta.depth === 'ushort' || meta.depth === 'short';
-  let pipeline = sharp(bytes, SHARP_INPUT);
+  let pipeline = sharp(bytes, input);
   // Without an explicit 16-bit colourspace sharp would reduce to 8 bits before the cast.
   if (sixteen) pipeline = pipeline.toColourspace((meta.channels ?? 3) <= 2 ? 'grey16' : 'rgb16');
   const { data, info } = await pipeline.raw(sixteen ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
