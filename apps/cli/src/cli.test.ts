@@ -171,6 +171,37 @@ describe('cutjs test on the reference checkpoint h2z_tiny', () => {
     console.info(`cutjs test h2z_tiny: fake_B vs the reference's PNGs, max ${worst} levels`);
   });
 
+  it('one corrupt image among good ones (BMP and PPM too): names it and stops before writing, earlier results kept; without it every format goes through', async () => {
+    const dataroot = smallDataset(fresh('data'), 3, ['test']);
+    copyFileSync('fixtures/decode/bmp_24bit.bmp', join(dataroot, 'testA', 'x_photo.bmp'));
+    copyFileSync('fixtures/decode/ppm_binary.ppm', join(dataroot, 'testA', 'y_photo.ppm'));
+    const spoiled = join(dataroot, 'testA', readdirSync(join(dataroot, 'testA')).sort()[1]!);
+    const good = readFileSync(spoiled);
+    writeFileSync(spoiled, good.subarray(0, 3000));
+    const results = fresh('results');
+    const earlier = join(results, 'h2z_tiny', 'test_latest', 'images', 'fake_B', 'earlier.png');
+    mkdirSync(join(earlier, '..'), { recursive: true });
+    writeFileSync(earlier, 'an earlier result');
+    const before = snapshot(results);
+    const checkpoints = fresh('checkpoints');
+    mkdirSync(join(checkpoints, 'h2z_tiny'), { recursive: true });
+    for (const f of ['latest_net_G.pth', 'train_opt.txt']) copyFileSync(join(H2Z_TINY, f), join(checkpoints, 'h2z_tiny', f));
+    const argv = ['test', '--dataroot', dataroot, '--name', 'h2z_tiny', '--checkpoints_dir', checkpoints, '--results_dir', results, '--backend', 'wasm'];
+    const r = await cli(argv);
+    expect(r.code).toBe(1);
+    expect(r.stderr, r.stderr).toMatch(/cutjs test: 1 of 8 images cannot be used:\n {2}(\S+): not a readable image \(.*premature end of JPEG/i);
+    expect(r.stderr).toContain(`${spoiled}: not a readable image`);
+    expect(r.stderr).toContain('nothing was written');
+    expect(snapshot(results)).toEqual(before);
+
+    writeFileSync(spoiled, good);
+    const ok = await cli(argv);
+    expect(ok.code, ok.stderr).toBe(0);
+    const fakes = readdirSync(join(earlier, '..')).sort();
+    expect(fakes).toHaveLength(6);
+    expect(fakes).toEqual(expect.arrayContaining(['earlier.png', 'x_photo.png', 'y_photo.png']));
+  });
+
   it('a checkpoint for another architecture: names the file, the first mismatching key and both shapes', async () => {
     const checkpoints = fresh('checkpoints');
     const run = join(checkpoints, 'other');

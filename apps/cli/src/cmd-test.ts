@@ -10,6 +10,7 @@ import { backendChoice, boolFlag, cutOptionsFrom, intFlag, stringFlag, type Cont
 import { formatHelp, parseFlags } from './flags.js';
 import { writeResultsPage, type PageRow } from './html.js';
 import { saveImage } from './png.js';
+import { checkImages, problemsMessage } from './preflight.js';
 
 const USAGE = `Usage: cutjs test --dataroot <dir> --name <run> [options]
 
@@ -81,6 +82,12 @@ export async function runTest(s: TestSettings, ctx: Context): Promise<TestResult
     const total = s.numTest < 0 ? dataset.length : Math.min(s.numTest, dataset.length);
     const webDir = join(s.resultsDir, o.name, `${o.phase}_${o.epoch}`);
     ctx.print(`test: ${total} of ${dataset.length} images from ${dataset.dirA}, preprocess ${o.preprocess} (load_size ${o.load_size}, crop_size ${o.crop_size})`);
+    // Every image the loop will read (A[i] and its B[i % |B|]) is checked before the first result
+    // is written: a bad file stops the command here, naming it, rather than half-way through.
+    const used = new Set<string>();
+    for (let i = 0; i < total; i++) used.add(dataset.pathsA[i]!).add(dataset.pathsB[i % dataset.pathsB.length]!);
+    const problems = await checkImages([...used], o);
+    if (problems.length) throw new Error(`${problemsMessage(problems, used.size)}\nnothing was written to ${webDir}`);
     const loader = new BatchLoader(dataset, { seed: o.seed ?? 0, startEpoch: 1, endEpoch: 1, shuffle: false, dropLast: false });
     const rows: PageRow[] = [];
     try {
@@ -106,6 +113,9 @@ export async function runTest(s: TestSettings, ctx: Context): Promise<TestResult
         rows.push({ header: name, images });
         if ((rows.length - 1) % 5 === 0) ctx.print(`processing (${String(rows.length - 1).padStart(4, '0')})-th image... ${batch.pathsA[0]}`);
       }
+    } catch (e) {
+      // Something that changed after the check (a file removed or rewritten): say what was kept.
+      throw new Error(`${(e as Error).message}\nstopped after ${rows.length} of ${total} images; their results are kept in ${webDir}`);
     } finally {
       loader.close();
     }

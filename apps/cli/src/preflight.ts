@@ -1,7 +1,6 @@
 // Checks a dataset before training starts, so that a bad file stops the run at once with its
 // name instead of hours later in the middle of an epoch.
-import sharp from 'sharp';
-import { PREPROCESS_MODES, UnalignedDataset, resizedSize, type CUTOptions, type PreprocessMode } from '@cut/trainer';
+import { PREPROCESS_MODES, UnalignedDataset, probeImage, resizedSize, type CUTOptions, type PreprocessMode } from '@cut/trainer';
 
 export interface DatasetSummary {
   dataset: UnalignedDataset;
@@ -9,21 +8,14 @@ export interface DatasetSummary {
   checked: number;
 }
 
-/** Decodes a file at a reduced size: reads the whole compressed stream (a truncated JPEG fails) at little cost. */
-async function probe(file: string): Promise<{ width: number; height: number }> {
-  const meta = await sharp(file).metadata();
-  await sharp(file).resize(16, 16, { fit: 'inside' }).raw().toBuffer();
-  if (!meta.width || !meta.height) throw new Error('no image size in the file');
-  return { width: meta.width, height: meta.height };
-}
-
 /** Why `file` cannot go through the training transform, or null. */
 async function checkImage(file: string, o: CUTOptions): Promise<string | null> {
   let size: { width: number; height: number };
   try {
-    size = await probe(file);
+    // Every format the reference reads (BMP and netpbm too), at a reduced size where it can.
+    size = await probeImage(file);
   } catch (e) {
-    return `${file}: not a readable image (${(e as Error).message.split('\n')[0]})`;
+    return (e as Error).message;
   }
   const preprocess = o.preprocess as PreprocessMode;
   if (preprocess.endsWith('crop')) {
@@ -48,6 +40,13 @@ export async function checkDataset(o: CUTOptions, onProgress?: (done: number, to
   }
   const dataset = await UnalignedDataset.create({ ...o, isTrain: o.phase === 'train' });
   const files = [...new Set([...dataset.pathsA, ...dataset.pathsB])];
+  const problems = await checkImages(files, o, onProgress);
+  if (problems.length) throw new Error(problemsMessage(problems, files.length));
+  return { dataset, checked: files.length };
+}
+
+/** Checks each file (decode, size against the crop); the problems found, sorted, one line each. */
+export async function checkImages(files: readonly string[], o: CUTOptions, onProgress?: (done: number, total: number) => void): Promise<string[]> {
   const problems: string[] = [];
   let next = 0;
   let done = 0;
@@ -61,11 +60,12 @@ export async function checkDataset(o: CUTOptions, onProgress?: (done: number, to
     }
   };
   await Promise.all(Array.from({ length: 4 }, worker));
-  if (problems.length) {
-    problems.sort();
-    const shown = problems.slice(0, 10).map((p) => `  ${p}`);
-    if (problems.length > 10) shown.push(`  ... and ${problems.length - 10} more`);
-    throw new Error(`${problems.length} of ${files.length} images cannot be used:\n${shown.join('\n')}`);
-  }
-  return { dataset, checked: files.length };
+  return problems.sort();
+}
+
+/** One error message for the problems found among `total` files: the first ten, and how many more. */
+export function problemsMessage(problems: readonly string[], total: number): string {
+  const shown = problems.slice(0, 10).map((p) => `  ${p}`);
+  if (problems.length > 10) shown.push(`  ... and ${problems.length - 10} more`);
+  return `${problems.length} of ${total} images cannot be used:\n${shown.join('\n')}`;
 }

@@ -5,7 +5,9 @@
  */
 
 import { readFile } from 'node:fs/promises';
+import { decode as decodeBmp } from 'bmp-ts';
 import sharp from 'sharp';
+import { decodeNetpbm, isNetpbm } from './netpbm.js';
 
 /** Pixels, HWC row-major. 8-bit data is 0..255, 16-bit data 0..65535. */
 export interface RawImage {
@@ -17,10 +19,13 @@ export interface RawImage {
 }
 
 /**
- * Reads and decodes an image file to RGB (3 channels) at its own size, without any
- * colour or orientation change beyond what `PIL.Image.convert('RGB')` does:
- * grey is replicated, palettes are expanded, alpha is dropped (not composited), EXIF
- * orientation is ignored. 16-bit files keep their 16 bits (see `README.md`).
+ * Reads and decodes an image file to RGB (3 channels) at its own size, to the bytes of the
+ * reference's `PIL.Image.open(file).convert('RGB')`: embedded ICC profiles are ignored (PIL returns
+ * the stored values), grey is replicated, palettes are expanded, alpha is dropped (not
+ * composited), EXIF orientation is ignored, CMYK goes through PIL's own formula. JPEG, PNG and
+ * TIFF are decoded by sharp, BMP by bmp-ts, PBM/PGM/PPM by `netpbm.ts`.
+ * One deliberate difference: 16-bit files keep their 16 bits (scaled, not clipped as PIL does;
+ * see `README.md`), with a one-line notice on stderr the first time such a file is met.
  * Errors name the file.
  */
 export async function decodeImage(file: string): Promise<RawImage> {
@@ -30,36 +35,172 @@ export async function decodeImage(file: string): Promise<RawImage> {
   } catch (e) {
     throw new Error(`${file}: cannot read image file (${(e as Error).message})`);
   }
-  let decoded: { data: Buffer; info: sharp.OutputInfo };
+  let img: DecodedPixels;
   try {
-    const meta = await sharp(bytes).metadata();
-    const sixteen = meta.depth === 'ushort' || meta.depth === 'short';
-    let pipeline = sharp(bytes);
-    // Without an explicit 16-bit colourspace sharp would reduce to 8 bits before the cast.
-    if (sixteen) pipeline = pipeline.toColourspace((meta.channels ?? 3) <= 2 ? 'grey16' : 'rgb16');
-    decoded = await pipeline.raw(sixteen ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
+    if (bytes.length >= 2 && bytes[0] === 0x42 && bytes[1] === 0x4d) img = decodeBmpPixels(bytes);
+    else if (isNetpbm(bytes)) img = decodeNetpbm(bytes);
+    else img = await decodeWithSharp(bytes);
   } catch (e) {
-    throw new Error(`${file}: not a readable image (${(e as Error).message})`);
+    throw new Error(`${file}: not a readable image (${oneLine(e)})`);
   }
-  const { data, info } = decoded;
+  if (img.bitDepth === 16) noticeSixteenBit(file);
+  return toRgb(img, file);
+}
+
+/**
+ * Checks that `file` decodes, cheaply where the format allows (JPEG, PNG and TIFF are decoded by
+ * sharp at a reduced size, which still reads the whole compressed stream, so a truncated file
+ * fails), and returns its size. Errors name the file, as `decodeImage`'s do.
+ */
+export async function probeImage(file: string): Promise<{ width: number; height: number }> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    throw new Error(`${file}: cannot read image file (${(e as Error).message})`);
+  }
+  try {
+    if ((bytes.length >= 2 && bytes[0] === 0x42 && bytes[1] === 0x4d) || isNetpbm(bytes)) {
+      const img = bytes[0] === 0x42 ? decodeBmpPixels(bytes) : decodeNetpbm(bytes);
+      return { width: img.width, height: img.height };
+    }
+    return await withStrayBytesAllowed(async (input) => {
+      const meta = await sharp(bytes, input).metadata();
+      await sharp(bytes, input).resize(16, 16, { fit: 'inside' }).raw().toBuffer();
+      if (!meta.width || !meta.height) throw new Error('no image size in the file');
+      return { width: meta.width, height: meta.height };
+    });
+  } catch (e) {
+    throw new Error(`${file}: not a readable image (${oneLine(e)})`);
+  }
+}
+
+/** An error's message on one line: libvips can report several lines, the cause not always first. */
+function oneLine(e: unknown): string {
+  const lines = (e as Error).message.split('\n').map((l) => l.trim());
+  return [...new Set(lines.filter((l) => l.length > 0))].join('; ');
+}
+
+/** Decoded samples before the conversion to RGB. */
+interface DecodedPixels {
+  data: Uint8Array | Uint16Array;
+  width: number;
+  height: number;
+  channels: number;
+  bitDepth: 8 | 16;
+}
+
+/** ignoreIcc: PIL does no colour management, it returns the stored values. */
+type SharpInput = { ignoreIcc: true; failOn: 'warning' | 'truncated' };
+
+/**
+ * Runs a sharp decode that refuses anything libjpeg warns about (a corrupt entropy stream, a
+ * truncated file: PIL refuses these too), except stray bytes between a JPEG's segments
+ * ("extraneous bytes before marker"): libjpeg skips them and the pixels are intact, PIL reads
+ * such files (ImageNet has some), so for those alone the decode is run again tolerating warnings.
+ */
+async function withStrayBytesAllowed<T>(decode: (input: SharpInput) => Promise<T>): Promise<T> {
+  try {
+    return await decode({ ignoreIcc: true, failOn: 'warning' });
+  } catch (e) {
+    const lines = (e as Error).message.split('\n').filter((l) => l.trim() && !l.includes('failOn'));
+    const strayBytesOnly = lines.length > 0 && lines.every((l) => /extraneous bytes before marker/.test(l));
+    if (!strayBytesOnly) throw e;
+    return await decode({ ignoreIcc: true, failOn: 'truncated' });
+  }
+}
+
+let sixteenBitNoticed = false;
+
+/** Once per process: the reference (PIL) would clip this file's values, we scale them. */
+function noticeSixteenBit(file: string): void {
+  if (sixteenBitNoticed) return;
+  sixteenBitNoticed = true;
+  console.warn(
+    `note: ${file} has 16-bit samples; cutjs scales them to the 0..1 range, while the reference (PIL convert('RGB')) clips them to 255 (further 16-bit files are not reported)`,
+  );
+}
+
+async function decodeWithSharp(bytes: Buffer): Promise<DecodedPixels> {
+  return withStrayBytesAllowed((input) => decodeSharpInput(bytes, input));
+}
+
+async function decodeSharpInput(bytes: Buffer, input: SharpInput): Promise<DecodedPixels> {
+  const meta = await sharp(bytes, input).metadata();
+  if (meta.space === 'cmyk') {
+    // Raw CMYK samples (libvips inverts Adobe JPEG CMYK exactly as PIL does: every CMYK JPEG),
+    // then PIL's CMYK -> RGB formula rather than a colour-managed conversion.
+    const { data, info } = await sharp(bytes, input)
+      .pipelineColourspace('cmyk')
+      .toColourspace('cmyk')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 4) throw new Error(`CMYK image decoded to ${info.channels} channels`);
+    return { data: cmykToRgb(data), width: info.width, height: info.height, channels: 3, bitDepth: 8 };
+  }
+  const sixteen = meta.depth === 'ushort' || meta.depth === 'short';
+  let pipeline = sharp(bytes, input);
+  // Without an explicit 16-bit colourspace sharp would reduce to 8 bits before the cast.
+  if (sixteen) pipeline = pipeline.toColourspace((meta.channels ?? 3) <= 2 ? 'grey16' : 'rgb16');
+  const { data, info } = await pipeline.raw(sixteen ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
   // sharp reports the raw depth at run time; its typings omit it.
   const depth = (info as { depth?: string }).depth ?? 'uchar';
-  const sixteen = depth === 'ushort';
-  if (!sixteen && depth !== 'uchar') throw new Error(`${file}: unsupported pixel depth '${depth}'`);
-  const width = info.width;
-  const height = info.height;
-  const n = width * height;
-  const src = sixteen
-    ? new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))
-    : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  if (src.length !== n * info.channels) {
-    throw new Error(`${file}: decoded ${src.length} samples for ${width}x${height}x${info.channels}`);
+  if (depth !== 'ushort' && depth !== 'uchar') throw new Error(`unsupported pixel depth '${depth}'`);
+  const src =
+    depth === 'ushort'
+      ? new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength))
+      : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return { data: src, width: info.width, height: info.height, channels: info.channels, bitDepth: depth === 'ushort' ? 16 : 8 };
+}
+
+/**
+ * PIL's CMYK -> RGB (Pillow's `Convert.c`, no colour management): with k' = 255 - K, each of
+ * R, G, B is k' - C*k'/255, the product divided by 255 with PIL's rounding ((t + (t >> 8)) >> 8,
+ * t = C*k' + 128).
+ */
+export function cmykToRgb(cmyk: Uint8Array): Uint8Array {
+  const n = cmyk.length / 4;
+  const out = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    const nk = 255 - cmyk[4 * i + 3]!;
+    for (let c = 0; c < 3; c++) {
+      const t = cmyk[4 * i + c]! * nk + 128;
+      out[3 * i + c] = nk - ((t + (t >> 8)) >> 8);
+    }
   }
+  return out;
+}
+
+/**
+ * BMP through bmp-ts (sharp has no BMP loader); palettes expanded, rows top to bottom. Read in
+ * bmp-ts's default A,B,G,R byte order: its `toRGBA` option overwrites colour bytes of 1-, 4- and
+ * 8-bit images (bmp-ts 1.0.9).
+ */
+function decodeBmpPixels(bytes: Buffer): DecodedPixels {
+  const bmp = decodeBmp(bytes);
+  const { width, height, data: abgr } = bmp;
+  const n = width * height;
+  if (!(width > 0 && height > 0) || abgr.length !== n * 4) {
+    throw new Error(`BMP decoded to ${abgr.length} bytes for ${width}x${height}`);
+  }
+  const rgb = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    rgb[3 * i] = abgr[4 * i + 3]!;
+    rgb[3 * i + 1] = abgr[4 * i + 2]!;
+    rgb[3 * i + 2] = abgr[4 * i + 1]!;
+  }
+  return { data: rgb, width, height, channels: 3, bitDepth: 8 };
+}
+
+/** Grey, grey+alpha, RGB or RGBA samples to RGB: grey replicated, alpha dropped (PIL's convert('RGB')). */
+function toRgb(img: DecodedPixels, file: string): RawImage {
+  const { width, height, channels: c, data: src } = img;
+  const n = width * height;
+  if (src.length !== n * c) throw new Error(`${file}: decoded ${src.length} samples for ${width}x${height}x${c}`);
+  const sixteen = img.bitDepth === 16;
+  if (c === 3) return { data: src, width, height, channels: 3, bitDepth: img.bitDepth };
   const rgb = sixteen ? new Uint16Array(n * 3) : new Uint8Array(n * 3);
-  const c = info.channels;
-  if (c === 3) {
-    rgb.set(src);
-  } else if (c === 4) {
+  if (c === 4) {
     // RGBA: alpha dropped, as PIL's convert('RGB') does.
     for (let i = 0; i < n; i++) {
       rgb[3 * i] = src[4 * i]!;
@@ -77,7 +218,7 @@ export async function decodeImage(file: string): Promise<RawImage> {
   } else {
     throw new Error(`${file}: unsupported channel count ${c}`);
   }
-  return { data: rgb, width, height, channels: 3, bitDepth: sixteen ? 16 : 8 };
+  return { data: rgb, width, height, channels: 3, bitDepth: img.bitDepth };
 }
 
 /**

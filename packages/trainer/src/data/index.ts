@@ -1,5 +1,5 @@
 // The data pipeline: the reference's UnalignedDataset + get_transform, and a prefetching batch loader.
-export { decodeImage, rgbToLuma, toChannels, cropImage, flipHorizontal, normalizeImage, type RawImage } from './image.js';
+export { decodeImage, probeImage, rgbToLuma, toChannels, cropImage, flipHorizontal, normalizeImage, type RawImage } from './image.js';
 export { resizeBicubic } from './resample.js';
 export {
   DEFAULT_TRANSFORM_OPTIONS,
