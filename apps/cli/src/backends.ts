@@ -32,23 +32,46 @@ async function installDawn(): Promise<GPUAdapterInfo | undefined> {
   return adapter?.info;
 }
 
+/** True when `e` says that `pkg` itself is not installed (not that something inside it failed). */
+function isMissingPackage(e: unknown, pkg: string): boolean {
+  const { code, message } = e as { code?: string; message?: string };
+  return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && (message ?? '').includes(`'${pkg}'`);
+}
+
+// What to install, as a user of the published CLI would (both are its optional dependencies).
+const WEBGPU_INSTALL = "npm install webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu@4.22.0";
+
 async function loadWebGpu(requireHardware: boolean): Promise<BackendInfo> {
   let info: GPUAdapterInfo | undefined;
   try {
     info = await installDawn();
   } catch (e) {
-    throw new Error(`webgpu: the 'webgpu' package (Dawn for Node) failed to load: ${(e as Error).message}. Install it with 'pnpm add webgpu'.`);
+    if (isMissingPackage(e, 'webgpu')) {
+      throw new Error(`webgpu: the optional package 'webgpu' (Dawn for Node) is not installed. Install it with '${WEBGPU_INSTALL}'.`);
+    }
+    throw new Error(
+      `webgpu: the 'webgpu' package (Dawn for Node) is installed but failed to load: ${(e as Error).message}. ` +
+        'Its native build (dawn.node) exists for some platforms only; reinstalling it may help.',
+    );
   }
   if (!info) {
     // Dawn needs a Vulkan driver recent enough for WebGPU (Debian 12's own Mesa is too old).
     throw new Error(
-      'webgpu: no WebGPU adapter found (no usable Vulkan driver). For a software one (Mesa lavapipe): ' +
-        "'bash .ci/setup-webgpu.sh && source .cache/vulkan/env.sh'",
+      'webgpu: no WebGPU adapter found (Dawn needs a Vulkan driver recent enough for WebGPU). Without a GPU, ' +
+        "Mesa's software driver lavapipe works: see 'WebGPU without a GPU' in the @cut/cli README " +
+        '(https://www.npmjs.com/package/@cut/cli, or node_modules/@cut/cli/README.md).',
     );
   }
   const software = /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.vendor} ${info.architecture} ${info.description} ${info.device}`);
   if (requireHardware && software) throw new Error(`webgpu: only a software adapter (${info.description || info.device})`);
-  await import('@tensorflow/tfjs-backend-webgpu');
+  try {
+    await import('@tensorflow/tfjs-backend-webgpu');
+  } catch (e) {
+    if (isMissingPackage(e, '@tensorflow/tfjs-backend-webgpu')) {
+      throw new Error(`webgpu: the optional package '@tensorflow/tfjs-backend-webgpu' is not installed. Install it with '${WEBGPU_INSTALL}'.`);
+    }
+    throw e;
+  }
   await activateBackend('webgpu');
   return { name: 'webgpu', detail: `Dawn, adapter ${[info.vendor, info.architecture, info.description].filter(Boolean).join(' ')}` };
 }

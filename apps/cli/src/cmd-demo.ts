@@ -2,6 +2,7 @@
 // cores with wasm), then the test set translated into a results page. Any train flag overrides
 // the preset.
 import { join } from 'node:path';
+import { horse2zebraDemo } from '@cut/demo-data';
 import { runTest, testSettings } from './cmd-test.js';
 import { prepareTraining, train, withSeed } from './cmd-train.js';
 import { demoFlags, testFlags } from './command-flags.js';
@@ -14,7 +15,8 @@ import { formatHelp, parseFlags, type ParsedFlags } from './flags.js';
  * 24 photos (5 at the full learning rate, 3 decaying), the rest at the reference's defaults.
  */
 export const DEMO_PRESET: Readonly<Record<string, string>> = {
-  dataroot: 'datasets/horse2zebra_demo',
+  // The photos come with the CLI (package @cut/demo-data), wherever it is installed.
+  dataroot: horse2zebraDemo,
   name: 'horse2zebra_demo',
   CUT_mode: 'FastCUT',
   netG: 'resnet_6blocks',
@@ -32,8 +34,9 @@ export const DEMO_PRESET: Readonly<Record<string, string>> = {
 
 const USAGE = `Usage: cutjs demo [flags]
 
-Trains FastCUT on the bundled photos (datasets/horse2zebra_demo: 24 horses, 24 zebras) with a
-small generator at 64x64, then translates the test horses into a results page:
+Trains FastCUT on the bundled photos (package @cut/demo-data: 24 horses, 24 zebras from
+horse2zebra, for non-commercial research and teaching only) with a small generator at 64x64,
+then translates the test horses into a results page:
   checkpoints/horse2zebra_demo/          checkpoints, loss log, training page (web/index.html)
   results/horse2zebra_demo/test_latest/  real_A / fake_B / real_B images and index.html
 Every train flag works and overrides the preset (e.g. --n_epochs 20, --CUT_mode CUT, --backend cpu).`;

@@ -13,7 +13,9 @@ import {
   square,
   sum,
   tidy,
+  type Scalar,
   type Tensor,
+  type Tensor1D,
   type Tensor2D,
   type Tensor3D,
 } from '@tensorflow/tfjs-core';
@@ -28,7 +30,7 @@ export interface InfoNCEOptions {
    * Explicit negative keys: [M, D] shared by every query ('unpaired') or [N, M, D], M per
    * query ('paired'). Without them the other rows' positive keys are the negatives.
    */
-  negatives?: Tensor2D | Tensor3D | null;
+  negatives?: Tensor | null;
   /** How `negatives` is laid out. Default 'unpaired'. */
   negativeMode?: NegativeMode;
   /** Softmax temperature τ, at least 1e-30. Default 0.1. */
@@ -99,8 +101,19 @@ function validate(query: Tensor, positiveKey: Tensor, negatives: Tensor | null, 
  * do not overflow, |logits| ≤ 1/τ, and the log-sum-exp subtracts the row max. The loss is
  * finite for every τ ≥ 1e-30; gradients are finite unless 1/(τ·max(‖x‖, 1e-12)) itself
  * leaves the float32 range.
+ *
+ * Inputs are typed `Tensor` (what `tf.layers` models and most ops return); their ranks are
+ * checked when called. The result is a `Scalar` for 'mean' and 'sum' (ready for
+ * `optimizer.minimize`) and a `Tensor1D` for 'none'.
  */
-export function infoNCELoss(query: Tensor2D, positiveKey: Tensor2D, options: InfoNCEOptions = {}): Tensor {
+export function infoNCELoss(
+  query: Tensor,
+  positiveKey: Tensor,
+  options?: InfoNCEOptions & { reduction?: 'mean' | 'sum' },
+): Scalar;
+export function infoNCELoss(query: Tensor, positiveKey: Tensor, options: InfoNCEOptions & { reduction: 'none' }): Tensor1D;
+export function infoNCELoss(query: Tensor, positiveKey: Tensor, options?: InfoNCEOptions): Scalar | Tensor1D;
+export function infoNCELoss(query: Tensor, positiveKey: Tensor, options: InfoNCEOptions = {}): Scalar | Tensor1D {
   const {
     negatives = null,
     negativeMode = 'unpaired',
@@ -115,14 +128,14 @@ export function infoNCELoss(query: Tensor2D, positiveKey: Tensor2D, options: Inf
   if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
     throw new Error(`infoNCELoss: reduction must be 'mean', 'sum' or 'none', got '${String(reduction)}'`);
   }
-  const [n, d] = query.shape;
+  const [n, d] = query.shape as [number, number];
   const invT = 1 / temperature; // ≤ 1e30: finite in float32, and so are the logits
 
   return tidy(() => {
     const keep = <T extends Tensor>(t: T): T => (detachKeys ? stopGradient(t) : t);
-    const q = safeL2Normalize(query);
-    const k = safeL2Normalize(keep(positiveKey));
-    let perQuery: Tensor;
+    const q = safeL2Normalize(query as Tensor2D);
+    const k = safeL2Normalize(keep(positiveKey as Tensor2D));
+    let perQuery: Tensor1D;
     if (negatives == null) {
       const logits = mul(matMul(q, k, false, true), invT) as Tensor2D; // [N, N]
       perQuery = crossEntropyOneHot(logits, eye(n) as Tensor2D);

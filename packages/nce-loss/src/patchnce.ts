@@ -63,9 +63,9 @@ function validateFeatures(featQ: Tensor, featK: Tensor): void {
  *
  * The masked diagonal stays in the softmax (as exp(−10/τ) ≈ 0), exactly as the reference.
  * Returns the loss vector [N] (the caller takes the mean); computed with a stable
- * log-sum-exp.
+ * log-sum-exp. Inputs are typed `Tensor` (what models return); their ranks are checked here.
  */
-export function patchNCELoss(featQ: Tensor2D, featK: Tensor2D, options: PatchNCEOptions): Tensor1D {
+export function patchNCELoss(featQ: Tensor, featK: Tensor, options: PatchNCEOptions): Tensor1D {
   const { batchSize, temperature = 0.07, negatives = 'image' } = options;
   validateFeatures(featQ, featK);
   if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -77,7 +77,7 @@ export function patchNCELoss(featQ: Tensor2D, featK: Tensor2D, options: PatchNCE
   if (negatives !== 'image' && negatives !== 'minibatch') {
     throw new Error(`patchNCELoss: negatives must be 'image' or 'minibatch', got '${String(negatives)}'`);
   }
-  const [n, d] = featQ.shape;
+  const [n, d] = featQ.shape as [number, number];
   if (negatives === 'image' && n % batchSize !== 0) {
     throw new Error(`patchNCELoss: N = ${n} rows are not divisible by batchSize = ${batchSize}`);
   }

@@ -1,0 +1,9 @@
+// Strict TypeScript as CommonJS: the packages' require types (index.d.cts) compile too.
+import { infoNCELoss } from '@cut/nce-loss';
+import { horse2zebraDemo } from '@cut/demo-data';
+import type { Scalar, Tensor } from '@tensorflow/tfjs-core';
+
+export function lossOf(q: Tensor, k: Tensor): Scalar {
+  return infoNCELoss(q, k, { reduction: 'sum' });
+}
+export const photos: string = horse2zebraDemo;

@@ -1,0 +1,39 @@
+// Compiled with strict TypeScript (tsconfig.json here) against the installed packages' types, then
+// run: a few InfoNCE steps of a tiny SimCLR-style embedding with optimizer.minimize (no casts),
+// and the CLI's library entry (loadBackend), which must not run the command when imported.
+import * as tf from '@tensorflow/tfjs-core';
+import { activateBackend } from '@cut/core-tensors';
+import { infoNCELoss, patchNCELoss } from '@cut/nce-loss';
+import { BACKENDS, loadBackend, type BackendInfo } from '@cut/cli';
+import { horse2zebraDemo } from '@cut/demo-data';
+import * as networks from '@cut/networks';
+import * as sampler from '@cut/patch-sampler';
+import * as trainer from '@cut/trainer';
+
+const info: BackendInfo = await loadBackend('cpu');
+console.log(`ts: @cut/cli loadBackend('cpu') -> ${info.name} (${info.detail}); backends ${BACKENDS.join(', ')}`);
+await activateBackend('cpu');
+
+// Two views of 8 points: the embedding must map each view near its partner.
+const x = tf.randomNormal([8, 6], 0, 1, 'float32', 1);
+const views = tf.add(x, tf.randomNormal([8, 6], 0, 0.05, 'float32', 2));
+const w = tf.variable(tf.randomNormal([6, 4], 0, 0.5, 'float32', 3));
+const embed = (t: tf.Tensor): tf.Tensor => tf.matMul(t, w); // a plain Tensor, as models return
+const optimizer = tf.train.adam(0.05);
+const losses: number[] = [];
+for (let step = 0; step < 20; step++) {
+  const cost = optimizer.minimize(() => infoNCELoss(embed(x), embed(views), { temperature: 0.5 }), true);
+  if (cost) losses.push((await cost.data())[0] ?? NaN);
+  cost?.dispose();
+}
+const first = losses[0] ?? NaN;
+const last = losses[losses.length - 1] ?? NaN;
+console.log(`ts: InfoNCE over 20 Adam steps ${first.toFixed(4)} -> ${last.toFixed(4)}`);
+if (!(last < first)) throw new Error('ts: InfoNCE did not decrease');
+
+const perPatch: tf.Tensor1D = patchNCELoss(embed(x), embed(views), { batchSize: 2 });
+const mean: tf.Scalar = tf.mean(perPatch);
+console.log(`ts: PatchNCE mean ${(await mean.data())[0]?.toFixed(4)} over ${perPatch.shape[0]} rows`);
+console.log(
+  `ts: exports: networks ${Object.keys(networks).length}, patch-sampler ${Object.keys(sampler).length}, trainer ${Object.keys(trainer).length}; photos ${horse2zebraDemo}`,
+);
