@@ -357,7 +357,9 @@ function resumedLoader(dataset: UnalignedDataset, state: TrainState, nEpochs: nu
     return new BatchLoader(dataset, { state: state.rng.loader, endEpoch: nEpochs });
   } catch (e) {
     throw new Error(
-      `${stateFile}: the dataset is not the one this run was trained on (${(e as Error).message.replace(/^BatchLoader: /, '')}), ` +
+      `${stateFile}: the dataset is not the one this run was trained on (${(e as Error).message
+        .replace(/^BatchLoader: saved state does not fit this data \((.*)\)$/, '$1')
+        .replace(/\|([AB])\| (\d+) vs (\d+)/g, (_, d: string, then: string, now: string) => `${d === 'A' ? dataset.dirA : dataset.dirB}: ${then} images then, ${now} now`)}), ` +
         `so the exact resume cannot continue its data order. Put the data back as it was; or, to go on with this data from the ` +
         `weights alone (fresh optimizers and data order), delete or rename ${stateFile}`,
       { cause: e },
