@@ -12,13 +12,15 @@ type Walk = { size: number } | { fails: string };
 
 /** Reflection padding by `pad` needs a side longer than `pad` (the reference's ReflectionPad2d). */
 function reflectPad(size: number, pad: number, where: string): Walk {
-  return size > pad ? { size: size + 2 * pad } : { fails: `${where} pads ${pad} by reflection and needs more than ${pad} pixels, has ${size}` };
+  return size > pad ? { size: size + 2 * pad } : { fails: `${where} pads ${pad} by reflection and needs more than ${pixels(pad)}, has ${size}` };
 }
+
+const pixels = (n: number) => `${n} pixel${n === 1 ? '' : 's'}`;
 
 /** A convolution's output length (PyTorch's formula); at least 1 or it fails. */
 function conv(size: number, kernel: number, stride: number, pad: number, where: string): Walk {
   const out = Math.floor((size + 2 * pad - kernel) / stride) + 1;
-  return out >= 1 ? { size: out } : { fails: `${where} (${kernel}x${kernel}) gets ${size} pixels and leaves none` };
+  return out >= 1 ? { size: out } : { fails: `${where} (${kernel}x${kernel}) gets ${pixels(size)} and leaves none` };
 }
 
 /** The reference's Downsample (antialiased): reflect pad 1, 3x3 blur, stride 2. */
