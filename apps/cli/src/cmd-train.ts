@@ -30,7 +30,6 @@ export async function prepareTraining(options: CUTOptions, ctx: Context): Promis
   }
   const tooSmall = cropSizeProblem(options);
   if (tooSmall) throw new UsageError(tooSmall);
-  if (options.lr > 0.01) ctx.warn(`warning: --lr ${options.lr} is far above the usual 0.0002; training is likely to diverge`);
   if (options.continue_train) {
     resolveGeneratorFile(join(options.checkpoints_dir, options.pretrained_name ?? options.name), options.epoch);
   }
