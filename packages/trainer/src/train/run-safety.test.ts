@@ -1,7 +1,7 @@
 // What a run does when things around it go wrong: a second run on the same folder, a stale
 // lock, a changed dataset or a missing snapshot on resume, bad names, a full disk.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -139,4 +139,18 @@ it('a run folder that cannot be created names the file in the way', () => {
 
 it.skipIf(!existsSync('/dev/full'))('a log write on a full disk names the log file', () => {
   expect(() => appendLog('/dev/full', 'line\n')).toThrow(/^\/dev\/full: cannot append to the log \(ENOSPC/);
+});
+
+// Root may write anywhere: the check only means something for an ordinary user.
+it.skipIf(process.getuid?.() === 0)('a run folder under a read-only folder says it is not writable (not ENOENT)', () => {
+  const ro = join(root, 'read-only');
+  mkdirSync(ro);
+  chmodSync(ro, 0o555);
+  try {
+    expect(() => makeRunDir(join(ro, 'ck', 'run'))).toThrow(
+      `${join(ro, 'ck', 'run')}: cannot create the run folder (${ro} is not writable); choose another --checkpoints_dir or --name`,
+    );
+  } finally {
+    chmodSync(ro, 0o755);
+  }
 });
