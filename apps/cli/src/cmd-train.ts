@@ -102,13 +102,17 @@ export async function train(options: CUTOptions, ctx: Context, threads: ThreadsC
   const stopListening = ctx.onStdoutClosed((code) => stop(EXIT.brokenPipe, `standard output closed (${code})`));
   if (ctx.io.handleSigint) for (const signal of Object.keys(SIGNAL_EXIT)) process.on(signal, onSignal);
   const start = Date.now();
+  let iterations = 0;
   const workerBackend = workerBackendFor(options, threads, ctx);
   ctx.print(workerBackend ? `threads: 2 (G on real_A and the D step here, G on real_B in a worker, both ${workerBackend.backend})` : 'threads: 1');
   try {
     const result = await runTraining(options, {
       workerBackend: workerBackend ?? undefined,
       log: (line) => progress.log(line),
-      onIteration: (info) => progress.update(info),
+      onIteration: (info) => {
+        iterations++;
+        progress.update(info);
+      },
       signal: controller.signal,
     });
     progress.finish();
@@ -116,7 +120,9 @@ export async function train(options: CUTOptions, ctx: Context, threads: ThreadsC
     ctx.print(
       result.stoppedBy === 'signal'
         ? `stopped in epoch ${result.epoch} after ${result.totalIters} images (${took}); resume with --continue_train`
-        : `done: ${result.totalIters} images in ${took}`,
+        : iterations === 0
+          ? `nothing trained: the run had already finished (${result.totalIters} images)`
+          : `done: ${result.totalIters} images in ${took}`,
     );
     ctx.print(`checkpoints: ${result.checkpointDir}`);
     if (!options.no_html) ctx.print(`training page: ${join(result.checkpointDir, 'web', 'index.html')}`);

@@ -65,4 +65,16 @@ describe('cutjs train: sizes and names checked before anything starts', () => {
     expect(r.code, r.stderr).toBe(130);
     expect(r.stdout).toContain('warning: --lr 0.05 is far above the usual 0.0002; training is likely to diverge\n');
   });
+
+  it('--continue_train on a finished run says so (and what to change) instead of silently doing nothing', async () => {
+    const args = ['train', '--dataroot', data, '--checkpoints_dir', checkpoints, '--name', 'finished', ...TINY, '--CUT_mode', 'FastCUT',
+      '--load_size', '36', '--crop_size', '32', '--n_epochs', '1', '--n_epochs_decay', '0', '--no_html'];
+    expect((await cli(args)).code).toBe(0);
+    const again = await cli([...args, '--continue_train']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(
+      `note: ${join(checkpoints, 'finished', 'train_state.json')} is the end of a finished run (2 images, epochs 1..1); nothing to train. Raise --n_epochs or --n_epochs_decay to train longer\n`,
+    );
+    expect(again.stdout).toContain('nothing trained: the run had already finished (2 images)\n');
+  });
 });
