@@ -3,9 +3,10 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { lastEpoch, runTraining, type CUTOptions, type TrainingResult, type WorkerBackend } from '@cut/trainer';
+import { cropSizeProblem, lastEpoch, runTraining, type CUTOptions, type TrainingResult, type WorkerBackend } from '@cut/trainer';
 import { resolveGeneratorFile } from './checkpoint.js';
 import { trainFlags } from './command-flags.js';
+import { UsageError } from './flags.js';
 import { EXIT, backendChoice, cutOptionsFrom, threadsChoice, type Context, type ThreadsChoice } from './context.js';
 import { formatHelp, parseFlags } from './flags.js';
 import { checkDataset } from './preflight.js';
@@ -19,10 +20,16 @@ The reference's train.py: 'python train.py --dataroot ./datasets/grumpifycat --n
 --CUT_mode CUT'. Writes <checkpoints_dir>/<name>/: train_opt.txt, loss_log.txt, log.jsonl,
 web/index.html (loss curves and samples), latest_net_{G,D,F}.pth and <epoch>_net_*.pth (PyTorch
 format, loadable by the reference) with train_state.json (exact resume: --continue_train).
-Ctrl-C saves the latest checkpoint and stops (exit code 130).`;
+Ctrl-C, SIGTERM, SIGHUP and a closed standard output (| head) save the latest checkpoint and
+stop (exit codes 130, 143, 129, 141). One run at a time per folder (train.lock).`;
 
 /** Checks everything that can be checked before a run starts: the resume checkpoint and every image. */
 export async function prepareTraining(options: CUTOptions, ctx: Context): Promise<{ imagesA: number; imagesB: number }> {
+  if (options.dataroot === 'placeholder' && !existsSync('placeholder')) {
+    throw new UsageError('--dataroot is required: the dataset folder holding trainA/ and trainB/');
+  }
+  const tooSmall = cropSizeProblem(options);
+  if (tooSmall) throw new UsageError(tooSmall);
   if (options.continue_train) {
     resolveGeneratorFile(join(options.checkpoints_dir, options.pretrained_name ?? options.name), options.epoch);
   }
@@ -60,7 +67,7 @@ export function workerBackendFor(options: CUTOptions, threads: ThreadsChoice, ct
 }
 
 /** Runs the training with progress output and Ctrl-C handling, on an already loaded backend. */
-export async function train(options: CUTOptions, ctx: Context, threads: ThreadsChoice = 'auto'): Promise<TrainingResult> {
+export async function train(options: CUTOptions, ctx: Context, threads: ThreadsChoice = 'auto'): Promise<TrainingResult & { exitCode: number }> {
   const runDir = join(options.checkpoints_dir, options.name);
   if (!options.continue_train && existsSync(join(runDir, 'latest_net_G.pth'))) {
     ctx.warn(`note: ${runDir} already holds a run; this new run replaces its checkpoints (the reference does too; --continue_train resumes it instead)`);
@@ -75,27 +82,37 @@ export async function train(options: CUTOptions, ctx: Context, threads: ThreadsC
   const stopOnExternal = () => controller.abort();
   ctx.io.signal?.addEventListener('abort', stopOnExternal);
   if (ctx.io.signal?.aborted) controller.abort();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts === 1) {
-      progress.log('interrupted: saving the latest checkpoint after this iteration (Ctrl-C again quits without saving)');
+  // Ctrl-C, SIGTERM (docker stop, kill), SIGHUP (a closed terminal or SSH session) and a
+  // closed standard output all stop the run the same way: the iteration finishes, latest is saved.
+  const SIGNAL_EXIT: Record<string, number> = { SIGINT: EXIT.interrupted, SIGTERM: EXIT.terminated, SIGHUP: EXIT.hangup };
+  let stoppedBy: { code: number; why: string } | null = null;
+  const stop = (code: number, why: string) => {
+    if (stoppedBy === null) {
+      stoppedBy = { code, why };
+      progress.log(`${why}: saving the latest checkpoint after this iteration (again quits without saving)`);
+      if (ctx.stdoutClosed !== null) ctx.warn(`cutjs train: ${why}: saving the latest checkpoint after this iteration`);
       controller.abort();
     } else {
       progress.finish();
-      ctx.warn('cutjs train: interrupted twice; quitting without saving');
-      process.exit(EXIT.interrupted);
+      ctx.warn(`cutjs train: ${why} again; quitting without saving`);
+      process.exit(code);
     }
   };
-  if (ctx.io.handleSigint) process.on('SIGINT', onSigint);
+  const onSignal = (signal: NodeJS.Signals) => stop(SIGNAL_EXIT[signal] ?? EXIT.interrupted, signal === 'SIGINT' ? 'interrupted' : `${signal} received`);
+  const stopListening = ctx.onStdoutClosed((code) => stop(EXIT.brokenPipe, `standard output closed (${code})`));
+  if (ctx.io.handleSigint) for (const signal of Object.keys(SIGNAL_EXIT)) process.on(signal, onSignal);
   const start = Date.now();
+  let iterations = 0;
   const workerBackend = workerBackendFor(options, threads, ctx);
   ctx.print(workerBackend ? `threads: 2 (G on real_A and the D step here, G on real_B in a worker, both ${workerBackend.backend})` : 'threads: 1');
   try {
     const result = await runTraining(options, {
       workerBackend: workerBackend ?? undefined,
       log: (line) => progress.log(line),
-      onIteration: (info) => progress.update(info),
+      onIteration: (info) => {
+        iterations++;
+        progress.update(info);
+      },
       signal: controller.signal,
     });
     progress.finish();
@@ -103,16 +120,19 @@ export async function train(options: CUTOptions, ctx: Context, threads: ThreadsC
     ctx.print(
       result.stoppedBy === 'signal'
         ? `stopped in epoch ${result.epoch} after ${result.totalIters} images (${took}); resume with --continue_train`
-        : `done: ${result.totalIters} images in ${took}`,
+        : iterations === 0
+          ? `nothing trained: the run had already finished (${result.totalIters} images)`
+          : `done: ${result.totalIters} images in ${took}`,
     );
     ctx.print(`checkpoints: ${result.checkpointDir}`);
     if (!options.no_html) ctx.print(`training page: ${join(result.checkpointDir, 'web', 'index.html')}`);
-    return result;
+    return { ...result, exitCode: result.stoppedBy === 'signal' ? (stoppedBy as { code: number } | null)?.code ?? EXIT.interrupted : EXIT.ok };
   } catch (e) {
     progress.finish();
     throw e;
   } finally {
-    if (ctx.io.handleSigint) process.off('SIGINT', onSigint);
+    if (ctx.io.handleSigint) for (const signal of Object.keys(SIGNAL_EXIT)) process.off(signal, onSignal);
+    stopListening();
     ctx.io.signal?.removeEventListener('abort', stopOnExternal);
   }
 }
@@ -135,5 +155,5 @@ export async function trainCommand(argv: readonly string[], ctx: Context): Promi
   await prepareTraining(options, ctx);
   await ctx.loadBackend(backend);
   const result = await train(options, ctx, threads);
-  return result.stoppedBy === 'signal' ? EXIT.interrupted : 0;
+  return result.exitCode;
 }

@@ -11,20 +11,77 @@ import { BACKENDS, loadBackend, type BackendChoice, type BackendInfo } from './b
 import { UsageError, type ParsedFlags, type RawValue } from './flags.js';
 import type { TextSink } from './progress.js';
 
-/** Exit codes: 0 done, 1 failed (bad data, checkpoint, I/O), 2 bad command line, 130 interrupted (Ctrl-C). */
-export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+/**
+ * Exit codes: 0 done, 1 failed (bad data, checkpoint, I/O), 2 bad command line; a training run
+ * stopped with its latest checkpoint saved exits 128 + the signal's number, as a shell reports
+ * a process that signal ended: 130 interrupted (Ctrl-C), 143 SIGTERM, 129 SIGHUP, 141 standard
+ * output closed (a broken pipe).
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130, terminated: 143, hangup: 129, brokenPipe: 141 } as const;
 
 export interface CliIO {
   stdout: TextSink;
   stderr: TextSink;
   /** Stops a training run as Ctrl-C does (saves, then exit code 130). */
   signal?: AbortSignal;
-  /** Install a SIGINT (Ctrl-C) handler while training; the `cutjs` binary does. */
+  /** Install SIGINT (Ctrl-C), SIGTERM and SIGHUP handlers while training; the `cutjs` binary does. */
   handleSigint?: boolean;
 }
 
+/** A stream that reports write errors as events (process.stdout). */
+interface EventSink extends TextSink {
+  on?(event: 'error', listener: (e: Error) => void): unknown;
+  off?(event: 'error', listener: (e: Error) => void): unknown;
+}
+
 export class Context {
-  constructor(readonly io: CliIO) {}
+  readonly io: CliIO;
+  /** Why standard output stopped taking text (EPIPE: its reader went away), or null. */
+  stdoutClosed: string | null = null;
+  private readonly closedListeners = new Set<(why: string) => void>();
+  private readonly detach: () => void;
+
+  /** `io.stdout` is wrapped: once it fails (a closed pipe), text to it is dropped and the listeners hear it once. */
+  constructor(io: CliIO) {
+    const raw = io.stdout as EventSink;
+    const failed = (e: unknown) => {
+      if (this.stdoutClosed !== null) return;
+      this.stdoutClosed = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      for (const l of this.closedListeners) l(this.stdoutClosed);
+    };
+    raw.on?.('error', failed);
+    this.detach = () => raw.off?.('error', failed);
+    const self = this;
+    const stdout: TextSink = {
+      write(text: string) {
+        if (self.stdoutClosed !== null) return true;
+        try {
+          return raw.write(text);
+        } catch (e) {
+          failed(e);
+          return true;
+        }
+      },
+      get isTTY() {
+        return raw.isTTY;
+      },
+      get columns() {
+        return raw.columns;
+      },
+    };
+    this.io = { ...io, stdout };
+  }
+
+  /** Calls `listener` once standard output fails; returns the undo. */
+  onStdoutClosed(listener: (why: string) => void): () => void {
+    this.closedListeners.add(listener);
+    return () => this.closedListeners.delete(listener);
+  }
+
+  /** Stops listening to the streams (the end of a command). */
+  close(): void {
+    this.detach();
+  }
 
   print(line = ''): void {
     this.io.stdout.write(`${line}\n`);

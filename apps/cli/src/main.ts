@@ -26,7 +26,8 @@ Usage:
 reference's (--crop_size 128); kebab-case works too (--crop-size 128), and --config <file.json>
 reads the same names as keys (flags given on the command line win).
 
-Exit codes: 0 done, 1 failed, 2 bad command line, 130 interrupted.
+Exit codes: 0 done, 1 failed, 2 bad command line; a training run stopped with its latest
+checkpoint saved: 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP, 141 standard output closed.
 `;
 
 function version(): string {
@@ -76,5 +77,7 @@ export async function main(argv: readonly string[], io: Partial<CliIO> = {}): Pr
     if (err instanceof UsageError) return EXIT.usage;
     if (process.env.CUT_DEBUG) ctx.warn(err.stack ?? '');
     return EXIT.failed;
+  } finally {
+    ctx.close();
   }
 }

@@ -1,6 +1,6 @@
 // Checks a dataset before training starts, so that a bad file stops the run at once with its
 // name instead of hours later in the middle of an epoch.
-import { PREPROCESS_MODES, UnalignedDataset, probeImage, resizedSize, type CUTOptions, type PreprocessMode } from '@cut/trainer';
+import { PREPROCESS_MODES, UnalignedDataset, minimumSide, outputSize, probeImage, resizedSize, sideProblem, type CUTOptions, type PreprocessMode } from '@cut/trainer';
 
 export interface DatasetSummary {
   dataset: UnalignedDataset;
@@ -24,8 +24,14 @@ async function checkImage(file: string, o: CUTOptions): Promise<string | null> {
       const resized = w !== size.width || h !== size.height ? ` (resized to ${w}x${h})` : '';
       return `${file}: image is ${size.width}x${size.height}${resized}, smaller than crop_size ${o.crop_size}x${o.crop_size} (preprocess '${preprocess}')`;
     }
-  } else if (Math.min(size.width, size.height) < 4) {
-    return `${file}: image is ${size.width}x${size.height}, too small to train on`;
+  } else {
+    // Without a crop the networks get the whole image (sides rounded to multiples of 4).
+    const [w, h] = outputSize(size.width, size.height, { preprocess, loadSize: o.load_size, cropSize: o.crop_size, finetune: false });
+    const why = Math.min(w, h) < 4 ? 'a side rounds to 0 pixels' : (sideProblem(h, o) ?? sideProblem(w, o));
+    if (why) {
+      const as = w !== size.width || h !== size.height ? ` (${w}x${h} as the networks get it with --preprocess ${preprocess})` : '';
+      return `${file}: image is ${size.width}x${size.height}${as}, too small: ${why}; these networks need at least ${minimumSide(o)} pixels a side`;
+    }
   }
   return null;
 }

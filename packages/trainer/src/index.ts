@@ -8,6 +8,7 @@ export {
   OptionError,
   defaultOptions,
   formatTrainOpt,
+  keepStateEpochs,
   optionStrings,
   parseCutMode,
   parseNceLayers,
@@ -25,6 +26,8 @@ export {
   type OptionSpec,
 } from './options.js';
 export { GAN_MODES, ganLoss } from './gan-loss.js';
+// The smallest image side the networks take (checked before a run starts).
+export { cropSizeProblem, minimumSide, sideProblem } from './input-size.js';
 export { lastEpoch, learningRateAt, lrFactor, type ScheduleOptions } from './schedule.js';
 export {
   CUTModel,

@@ -121,11 +121,12 @@ describe('formatTrainOpt', () => {
       save_epoch_freq: 1,
     });
     const ours = formatTrainOpt(opts).split('\n');
-    // Our own option (seed) is the only extra line.
+    // Our own options (seed, keep_state_epochs) are the only extra lines.
     expect(ours.filter((l) => /^\s+seed: None\s*$/.test(l))).toHaveLength(1);
+    expect(ours.filter((l) => /^\s+keep_state_epochs: \s*$/.test(l))).toHaveLength(1);
     const comparable = (lines: string[]) =>
       lines
-        .filter((l) => !/^\s+seed: /.test(l))
+        .filter((l) => !/^\s+(seed|keep_state_epochs): /.test(l))
         // The reference file's checkpoints_dir line was rewritten after the fact (its value is
         // padded to 19 characters, not 30, and equals its default): compare its name only.
         .map((l) => (/^\s+checkpoints_dir: /.test(l) ? '          checkpoints_dir: <path>' : l));

@@ -92,6 +92,12 @@ export interface CUTOptions {
   // --- ours ---
   /** Seed of every random draw (initialisation, patch ids, flips); null = a random seed. */
   seed: number | null;
+  /**
+   * Epoch checkpoints that keep the full resume state (optimizers, for an exact --continue_train
+   * --epoch N): a comma list of epochs, `all`, or empty (weights only, like the reference).
+   * `latest` always keeps it.
+   */
+  keep_state_epochs: string;
 }
 
 export type OptionName = keyof CUTOptions;
@@ -249,6 +255,7 @@ export const OPTION_SPECS: { readonly [K in OptionName]: OptionSpec } = {
   flip_equivariance: bool(false, 'randomly flip the generator input horizontally and undo it on the query features (FastCUT)', 'cut'),
 
   seed: int(null, 'seed of all random draws (None: a random seed)', 'ours', { nullable: true, min: 0 }),
+  keep_state_epochs: str('', "epoch checkpoints that keep the optimizer state for an exact resume: '5,10', 'all' or '' (weights only; latest always keeps it)", 'ours'),
 };
 
 export const OPTION_NAMES = Object.keys(OPTION_SPECS) as OptionName[];
@@ -386,6 +393,26 @@ function checkCombination(o: CUTOptions, source: string): void {
     fail('epoch_count', `is ${o.epoch_count}, after the last epoch n_epochs + n_epochs_decay = ${o.n_epochs + o.n_epochs_decay}`);
   }
   if (o.seed !== null && o.seed > 0xffffffff) fail('seed', `must be below 2^32, got ${o.seed}`);
+  if (o.name === '' || o.name === '.' || o.name === '..' || /[/\\]/.test(o.name)) {
+    fail('name', `'${o.name}' is not a plain folder name (no '/', '\\' or '..'): the run goes to <checkpoints_dir>/<name>`);
+  }
+  keepStateEpochs(o, source);
+}
+
+/**
+ * The epochs `keep_state_epochs` names ('all': every epoch; empty: none), checked.
+ */
+export function keepStateEpochs(o: Pick<CUTOptions, 'keep_state_epochs'>, source = 'options'): 'all' | number[] {
+  const raw = o.keep_state_epochs.trim();
+  if (raw === 'all') return 'all';
+  if (raw === '') return [];
+  return raw.split(',').map((part) => {
+    const n = Number(part.trim());
+    if (!Number.isInteger(n) || n < 1 || part.trim() === '') {
+      throw new OptionError(`${source}: --keep_state_epochs: expected epochs like '5,10', 'all' or '', got '${o.keep_state_epochs}'`, 'keep_state_epochs');
+    }
+    return n;
+  });
 }
 
 /** The value as the reference's Python prints it (str()): True, None, 1.0, 2e-05, inf. */

@@ -9,13 +9,18 @@
 //                                             what a state file refers to; never modified once written
 //
 // Crash safety: a save writes a new snapshot folder (each file atomic: temp + fsync + rename),
-// then points the reference names at its files (hard links, renamed into place), then renames
+// then copies its weights to the reference names (temp copy + fsync + rename; never hard links,
+// so that rewriting one of those files in place, as cp or torch.save do, changes nothing else), then renames
 // the state file into place last. A state file only ever names a complete snapshot that is
 // not touched again, so a process killed at any point leaves the previous state loadable
 // (even when the reference-named files were already replaced). Snapshots no state file
 // names any more are deleted after each save.
+//
+// Disk: the full state (snapshot with optimizers.bin) is kept for `latest` (and iter_<n>) and for
+// the epochs asked for (`fullStateLabels`); other epoch checkpoints are the weights alone, as the
+// reference writes them (resuming from one starts fresh optimisers).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { RngState } from '@cut/core-tensors';
@@ -25,12 +30,12 @@ import {
   fsyncDir,
   loadNetworkWeights,
   loadPatchSamplerWeights,
-  publishFile,
   saveNetworkWeights,
   savePatchSamplerWeights,
   writeFileAtomic,
 } from '@cut/networks';
 import { encodeOptimizerStates, restoreOptimizerStates } from './optimizer-state.js';
+import { copyFileAtomic } from './run-files.js';
 
 export const TRAIN_STATE_FORMAT = 'cut-train-state';
 const SNAPSHOTS = 'snapshots';
@@ -114,6 +119,11 @@ export interface SaveCheckpointArgs {
   model: CUTModel;
   /** Labels to save under (e.g. ['latest'] or ['latest', '5']): one snapshot, several names. */
   labels: readonly string[];
+  /**
+   * Labels that get a state file (exact resume); the others get the weights alone, and any old
+   * state file of theirs is removed. Default: all of them.
+   */
+  fullStateLabels?: readonly string[];
   /** The state minus what the save fills in (label, savedAt, files). */
   state: Omit<TrainState, 'format' | 'version' | 'label' | 'savedAt' | 'files'>;
 }
@@ -122,7 +132,7 @@ export interface SaveCheckpointArgs {
  * Saves the model (weights and optimiser state) under every label: the reference's weight
  * files and our state files. Refuses (before writing anything) when a weight is not finite.
  */
-export async function saveCheckpoint({ runDir, model, labels, state }: SaveCheckpointArgs): Promise<void> {
+export async function saveCheckpoint({ runDir, model, labels, state, fullStateLabels }: SaveCheckpointArgs): Promise<void> {
   const bad = await nonFiniteParameters(model);
   if (bad.length > 0) {
     throw new Error(`weights are not finite (${bad.slice(0, 3).join(', ')}${bad.length > 3 ? `, and ${bad.length - 3} more` : ''}); checkpoint not written`);
@@ -150,8 +160,14 @@ export async function saveCheckpoint({ runDir, model, labels, state }: SaveCheck
     optimizers: fileRecord(runDir, paths.optimizers),
   };
   for (const label of new Set(labels)) {
-    for (const net of NETS) publishFile(paths[net], join(runDir, weightFileName(label, net)));
+    const full = fullStateLabels === undefined || fullStateLabels.includes(label);
+    if (!full) {
+      // An older state file of this label would describe other weights: it goes first.
+      removeIfPresent(join(runDir, stateFileName(label)));
+    }
+    for (const net of NETS) copyFileAtomic(paths[net], join(runDir, weightFileName(label, net)));
     fsyncDir(runDir);
+    if (!full) continue;
     const record: TrainState = {
       format: TRAIN_STATE_FORMAT,
       version: 1,
@@ -163,6 +179,14 @@ export async function saveCheckpoint({ runDir, model, labels, state }: SaveCheck
     writeFileAtomic(join(runDir, stateFileName(label)), `${JSON.stringify(record, null, 1)}\n`);
   }
   removeUnusedSnapshots(runDir);
+}
+
+function removeIfPresent(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${file}: cannot remove (${(e as Error).message})`, { cause: e });
+  }
 }
 
 /** Deletes snapshot folders that no state file of the run refers to (left by older saves or interrupted ones). */
@@ -200,13 +224,18 @@ export function readTrainState(runDir: string, label: string): TrainState | null
     const r = s.files?.[key];
     if (!r) throw new Error(`${file}: no '${key}' file recorded`);
     const path = join(runDir, r.path);
-    if (!existsSync(path)) throw new Error(`${file}: ${path} is missing`);
+    if (!existsSync(path)) {
+      throw new Error(
+        `${file}: ${path} is missing (the ${SNAPSHOTS}/ folder holds the exact resume state; was it deleted or moved?). ` +
+          `Put it back, resume from another checkpoint (--epoch), or delete ${stateFileName(s.label)} to load the weights ${weightFileName(s.label, 'G').replace('_G', '_{G,D,F}')} alone (fresh optimizers).`,
+      );
+    }
     const got = fileRecord(runDir, path);
     if (got.bytes !== r.bytes || got.sha256 !== r.sha256) {
-      const shared = key === 'optimizers' ? '' : ` It shares its data with ${weightFileName(s.label, key)} (a hard link): was that file changed in place, e.g. by cp?`;
+      const shared = key === 'optimizers' ? '' : ' (this file is written once and never changed: was it edited or copied over?)';
       throw new Error(
         `${file}: ${path} does not match the state (${got.bytes} bytes, sha256 ${got.sha256.slice(0, 12)}…; recorded ${r.bytes}, ` +
-          `${r.sha256.slice(0, 12)}…).${shared} Resume from another checkpoint (--epoch), or delete ${stateFileName(s.label)} to load the weights alone.`,
+          `${r.sha256.slice(0, 12)}…)${shared}. Resume from another checkpoint (--epoch), or delete ${stateFileName(s.label)} to load the weights alone.`,
       );
     }
   }

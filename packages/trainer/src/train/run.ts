@@ -2,20 +2,22 @@
 // dataset, the learning-rate schedule, loss printing, the HTML results page and checkpoints,
 // plus what the reference lacks: exact resumption, a clean stop on a signal, a stop on a
 // non-finite loss, and a machine-readable log.
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { SeededRng } from '@cut/core-tensors';
 import { CUTModel, type LossName } from '../cut-model.js';
 import { BatchLoader, type Batch } from '../data/loader.js';
 import { UnalignedDataset } from '../data/dataset.js';
-import { formatTrainOpt, optionStrings, validateOptions, type CUTOptions } from '../options.js';
+import { formatTrainOpt, keepStateEpochs, optionStrings, validateOptions, type CUTOptions } from '../options.js';
+import { cropSizeProblem } from '../input-size.js';
 import { TwoThreadTrainer } from '../parallel/two-thread.js';
 import type { WorkerBackend } from '../parallel/protocol.js';
 import { lastEpoch, learningRateAt } from '../schedule.js';
 import { writeFileAtomic } from '@cut/networks';
 import { loadOptimizers, loadWeights, readTrainState, saveCheckpoint, stateFileName, type TrainState } from './checkpoint.js';
 import { formatLossLine, lossLogHeader, pyFixed } from './loss-log.js';
+import { acquireRunLock, appendLog, makeRunDir, type RunLock } from './run-files.js';
 import { ResultsPage, tensorToImage, type LossPoint } from './web.js';
 
 /** What `onIteration` receives after every training iteration. */
@@ -122,20 +124,31 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
   const runDir = join(opts.checkpoints_dir, opts.name);
   const nEpochs = lastEpoch(opts);
   if (hooks.signal?.aborted) return { stoppedBy: 'signal', epoch: opts.epoch_count, totalIters: 0, checkpointDir: runDir };
-  mkdirSync(runDir, { recursive: true });
-
-  // Where to start: our state (exact), reference weights, or nothing.
+  // What can be checked without writing: sizes, the dataset, the networks (e.g. nce_layers).
+  const tooSmall = cropSizeProblem(opts);
+  if (tooSmall) throw new Error(tooSmall);
+  const fullStateEpochs = keepStateEpochs(opts);
+  const dataset = await UnalignedDataset.create(opts);
   const loadDir = opts.continue_train && opts.pretrained_name ? join(opts.checkpoints_dir, opts.pretrained_name) : runDir;
   const resumeState = opts.continue_train && loadDir === runDir ? readTrainState(loadDir, opts.epoch) : null;
-  if (resumeState) warnAboutChangedOptions(resumeState, opts, log);
-
-  const dataset = await UnalignedDataset.create(opts);
-  log(`The number of training images = ${Math.min(dataset.length, opts.max_dataset_size)}`);
-
   const model = new CUTModel(opts, resumeState?.seeds.model != null ? { seed: resumeState.seeds.model } : {});
+  let lock: RunLock | null = null;
   let loader: BatchLoader | null = null;
   let twoThreads: TwoThreadTrainer | null = null;
   try {
+    makeRunDir(runDir);
+    lock = acquireRunLock(runDir, log);
+    // Where to start: our state (exact), reference weights, or nothing.
+    if (resumeState) warnAboutChangedOptions(resumeState, opts, log);
+    if (resumeState && resumeState.epoch > nEpochs) {
+      log(
+        `note: ${join(runDir, stateFileName(opts.epoch))} is the end of a finished run (${resumeState.totalIters} images, ` +
+          `epochs ${resumeState.firstEpoch}..${resumeState.epoch - 1}); nothing to train. Raise --n_epochs or --n_epochs_decay to train longer`,
+      );
+      return { stoppedBy: 'done', epoch: resumeState.epoch - 1, totalIters: resumeState.totalIters, checkpointDir: runDir };
+    }
+    log(`The number of training images = ${Math.min(dataset.length, opts.max_dataset_size)}`);
+    if (opts.lr > 0.01) log(`warning: --lr ${opts.lr} is far above the usual 0.0002; training is likely to diverge`);
     if (hooks.workerBackend) twoThreads = await TwoThreadTrainer.start(model, hooks.workerBackend);
     if (opts.continue_train) {
       if (resumeState) loadWeights(model, loadDir, { state: resumeState });
@@ -146,7 +159,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
     }
     const seeds = resumeState?.seeds ?? { model: model.seed, loader: model.seed === null ? null : loaderSeed(model.seed) };
     loader = resumeState
-      ? new BatchLoader(dataset, { state: resumeState.rng.loader, endEpoch: nEpochs })
+      ? resumedLoader(dataset, resumeState, nEpochs, join(runDir, stateFileName(opts.epoch)))
       : new BatchLoader(dataset, { seed: seeds.loader ?? undefined, startEpoch: opts.epoch_count, endEpoch: nEpochs });
     const firstEpoch = resumeState?.firstEpoch ?? opts.epoch_count;
     const schedule = { ...opts, epoch_count: firstEpoch };
@@ -156,7 +169,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
     // Files of the run.
     writeFileAtomic(join(runDir, 'train_opt.txt'), formatTrainOpt(opts));
     const lossLog = join(runDir, 'loss_log.txt');
-    appendFileSync(lossLog, `${lossLogHeader(new Date())}\n`);
+    appendLog(lossLog, `${lossLogHeader(new Date())}\n`);
     const jsonLog = join(runDir, 'log.jsonl');
     const history = readHistory(jsonLog).filter((r) => r.totalIters <= (resumeState?.totalIters ?? 0));
     const page = opts.no_html ? null : new ResultsPage(join(runDir, 'web'), opts.name, opts.display_winsize);
@@ -169,6 +182,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
     let optimizeTime = resumeState?.optimizeTime ?? 0.1;
     let dataTime = 0;
     let lastEpochTrained = loader.epoch;
+    let warnedDiverging = false;
     const recent: number[] = [];
     let lastLog = { time: now(), totalIters, steps };
     /** Step of the last checkpoint written (the resumed one counts). */
@@ -188,7 +202,8 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
     });
     const save = async (labelsToSave: string[], epoch: number, epochIter: number) => {
       try {
-        await saveCheckpoint({ runDir, model, labels: labelsToSave, state: stateNow(epoch, epochIter) });
+        const fullStateLabels = labelsToSave.filter((l) => !/^\d+$/.test(l) || fullStateEpochs === 'all' || fullStateEpochs.includes(Number(l)));
+        await saveCheckpoint({ runDir, model, labels: labelsToSave, fullStateLabels, state: stateNow(epoch, epochIter) });
       } catch (e) {
         throw new Error(`iteration ${steps} (epoch ${epoch}): ${(e as Error).message}`, { cause: e });
       }
@@ -239,6 +254,11 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
             }
           }
           lastEpochTrained = epoch;
+          const huge = Object.entries(losses).find(([, v]) => Math.abs(v) > 1e6);
+          if (huge && !warnedDiverging) {
+            warnedDiverging = true;
+            log(`warning: loss ${huge[0]} is ${huge[1].toExponential(2)} at iteration ${steps} (epoch ${epoch}): training is diverging; a lower --lr may help (now ${opts.lr})`);
+          }
 
           if (page && totalIters % opts.display_freq === 0 && (totalIters % opts.update_html_freq === 0 || !htmlSavedThisEpoch)) {
             htmlSavedThisEpoch = true;
@@ -255,7 +275,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
           if (totalIters % opts.print_freq === 0) {
             const line = formatLossLine(epoch, epochIter, optimizeTime, dataTime, losses as Record<string, number>);
             log(line);
-            appendFileSync(lossLog, `${line}\n`);
+            appendLog(lossLog, `${line}\n`);
             const span = t - lastLog.time;
             const record: TrainLogRecord = {
               time: new Date().toISOString(),
@@ -273,7 +293,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
               rss: process.memoryUsage().rss,
               backend: tf.getBackend(),
             };
-            appendFileSync(jsonLog, `${JSON.stringify(record)}\n`);
+            appendLog(jsonLog, `${JSON.stringify(record)}\n`);
             history.push(record);
             lastLog = { time: t, totalIters, steps };
             page?.writeIndex(points(), model.lossNames, labels, epoch);
@@ -327,6 +347,23 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
     loader?.close();
     await twoThreads?.close();
     model.dispose();
+    lock?.release();
+  }
+}
+
+/** The data loader where a state file left it; a changed dataset is named with the ways forward. */
+function resumedLoader(dataset: UnalignedDataset, state: TrainState, nEpochs: number, stateFile: string): BatchLoader {
+  try {
+    return new BatchLoader(dataset, { state: state.rng.loader, endEpoch: nEpochs });
+  } catch (e) {
+    throw new Error(
+      `${stateFile}: the dataset is not the one this run was trained on (${(e as Error).message
+        .replace(/^BatchLoader: saved state does not fit this data \((.*)\)$/, '$1')
+        .replace(/\|([AB])\| (\d+) vs (\d+)/g, (_, d: string, then: string, now: string) => `${d === 'A' ? dataset.dirA : dataset.dirB}: ${then} images then, ${now} now`)}), ` +
+        `so the exact resume cannot continue its data order. Put the data back as it was; or, to go on with this data from the ` +
+        `weights alone (fresh optimizers and data order), delete or rename ${stateFile}`,
+      { cause: e },
+    );
   }
 }
 
@@ -356,12 +393,35 @@ const RUN_DEFINING: readonly (keyof CUTOptions)[] = [
   'crop_size', 'preprocess', 'no_flip', 'serial_batches', 'direction', 'max_dataset_size', 'phase',
 ];
 
+/** Options that only set the learning-rate schedule: changing them keeps the past exact when the past rates stay. */
+const SCHEDULE_ONLY: readonly (keyof CUTOptions)[] = ['n_epochs', 'n_epochs_decay', 'lr_policy', 'lr_decay_iters'];
+
 function warnAboutChangedOptions(state: TrainState, opts: CUTOptions, log: (line: string) => void): void {
   const current = optionStrings(opts);
-  const changed = RUN_DEFINING.filter((k) => state.options[k] !== undefined && state.options[k] !== current.get(k)).map(
-    (k) => `${k} ${state.options[k]} -> ${current.get(k)}`,
-  );
+  let changed = RUN_DEFINING.filter((k) => state.options[k] !== undefined && state.options[k] !== current.get(k));
+  // A longer (or otherwise rescheduled) run is what an uninterrupted run with the new values
+  // would have been, as long as every epoch trained so far had the same learning rate.
+  const rescheduled = changed.filter((k) => SCHEDULE_ONLY.includes(k));
+  if (rescheduled.length > 0) {
+    try {
+      const saved = validateOptions({ ...state.options, epoch_count: state.firstEpoch }, 'saved state');
+      const now = { ...opts, epoch_count: state.firstEpoch };
+      let same = true;
+      const lastTrained = state.epochIter > 0 ? state.epoch : state.epoch - 1;
+      for (let e = state.firstEpoch; e <= lastTrained && e <= lastEpoch(saved); e++) same &&= learningRateAt(saved, e) === learningRateAt(now, e);
+      if (same) {
+        changed = changed.filter((k) => !SCHEDULE_ONLY.includes(k));
+        log(
+          `note: ${rescheduled.map((k) => `${k} ${state.options[k]} -> ${current.get(k)}`).join(', ')}: the epochs trained so far had the ` +
+            `same learning rates under the new values, so this continues as a run started with them would`,
+        );
+      }
+    } catch {
+      // saved options that no longer validate: report every difference
+    }
+  }
   if (changed.length > 0) {
-    log(`note: resuming with options that differ from the saved run (${changed.join(', ')}); the result will differ from an uninterrupted run`);
+    const list = changed.map((k) => `${k} ${state.options[k]} -> ${current.get(k)}`);
+    log(`note: resuming with options that differ from the saved run (${list.join(', ')}); the result will differ from an uninterrupted run`);
   }
 }

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -27,6 +27,7 @@ const tiny = (name: string, extra: Partial<CUTOptions> = {}): CUTOptions =>
     update_html_freq: 4,
     save_latest_freq: 3,
     save_epoch_freq: 1,
+    keep_state_epochs: '1',
     ...extra,
   });
 
@@ -110,13 +111,14 @@ describeBackends(
       for (const e of ['001', '002']) {
         for (const label of ['real_A', 'fake_B', 'real_B', 'idt_B']) expect(existsSync(join(dir, 'web', 'images', `epoch${e}_${label}.png`))).toBe(true);
       }
-      // Only the snapshot the state files name is kept.
-      const states = ['latest', '1', '2'].map((label) => readTrainState(dir, label)!);
+      // Full state for latest and the epoch asked for (keep_state_epochs 1); epoch 2 is weights only.
+      const states = ['latest', '1'].map((label) => readTrainState(dir, label)!);
       expect(states.map((s) => [s.label, s.epoch, s.totalIters])).toEqual([
         ['latest', 3, 8],
         ['1', 2, 4],
-        ['2', 3, 8],
       ]);
+      expect(readTrainState(dir, '2')).toBeNull();
+      // Only the snapshots the state files name are kept.
       const used = new Set(states.map((s) => s.files.G.path.split('/')[1]));
       expect(readdirSync(join(dir, 'snapshots')).sort()).toEqual([...used].sort());
     });
@@ -159,14 +161,18 @@ describeBackends(
       expect(adam.header.F!.iterations).toBe(8);
       expect([...adam.moments.values()].some((m) => m.some((v) => v !== 0))).toBe(true);
 
-      // Continuing a finished run trains nothing and rewrites no checkpoint.
+      // Continuing a finished run trains nothing, rewrites no file, and says so with the way forward.
       const stateBytes = bytes(join(root, 'resumed', 'train_state.json'));
-      expect(await runTraining(tiny('resumed', { continue_train: true }), {})).toMatchObject({ stoppedBy: 'done', totalIters: 8 });
+      const finished: string[] = [];
+      expect(await runTraining(tiny('resumed', { continue_train: true }), { log: (l) => finished.push(l) })).toMatchObject({ stoppedBy: 'done', epoch: 2, totalIters: 8 });
       expect(Buffer.compare(bytes(join(root, 'resumed', 'train_state.json')), stateBytes)).toBe(0);
+      expect(finished).toEqual([
+        `note: ${join(root, 'resumed', 'train_state.json')} is the end of a finished run (8 images, epochs 1..2); nothing to train. Raise --n_epochs or --n_epochs_decay to train longer`,
+      ]);
 
-      // loss_log.txt got a header per start.
+      // loss_log.txt got a header per start that trained.
       const lossLog = readFileSync(join(root, 'resumed', 'loss_log.txt'), 'utf8');
-      expect(lossLog.match(/Training Loss/g)).toHaveLength(3);
+      expect(lossLog.match(/Training Loss/g)).toHaveLength(2);
     });
 
     it('on two threads (the real_B half in a worker), stopped and resumed: the same files as one thread, straight', async () => {
@@ -234,7 +240,7 @@ describeBackends(
       const partial = join(dir, 'snapshots', '000000012-interrupted');
       mkdirSync(partial, { recursive: true });
       writeFileSync(join(partial, 'net_G.pth'), 'torn');
-      // (saves replace files by renaming: the snapshot keeps its own link to the old data)
+      // (saves replace files by renaming; the snapshot has its own copy anyway)
       writeFileSync(join(dir, 'torn.tmp'), 'torn');
       renameSync(join(dir, 'torn.tmp'), join(dir, 'latest_net_G.pth'));
       writeFileSync(join(dir, '.train_state.json.123.abc.tmp'), '{');
@@ -270,6 +276,28 @@ describeBackends(
       expect(error?.message).toMatch(/^iteration 1 \(epoch 1\): weights are not finite \(G model\.1\.weight, .*\); checkpoint not written$/);
       expect(existsSync(join(root, 'overflows', 'train_state.json'))).toBe(false);
       expect(existsSync(join(root, 'overflows', 'latest_net_G.pth'))).toBe(false);
+    });
+
+    it('overwriting latest_net_G.pth in place (as torch.save or cp do: O_TRUNC, then write) changes no other file', async () => {
+      const dir = join(root, 'overwrite');
+      await runTraining(tiny('overwrite', { keep_state_epochs: '' }), {});
+      const files = (d: string): string[] =>
+        readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)]));
+      const before = new Map(files(dir).map((f) => [f, bytes(f)]));
+      const latest = join(dir, 'latest_net_G.pth');
+      const other = bytes(join(dir, '1_net_G.pth'));
+      expect(Buffer.compare(other, bytes(latest))).not.toBe(0);
+      const fd = openSync(latest, 'w'); // O_WRONLY | O_CREAT | O_TRUNC, what Python's open(f, 'wb') does
+      writeSync(fd, other);
+      closeSync(fd);
+      expect(Buffer.compare(bytes(latest), other)).toBe(0);
+      for (const [f, b] of before) if (f !== latest) expect(Buffer.compare(bytes(f), b), f).toBe(0);
+      // The exact resume state does not depend on the reference-named files.
+      expect(readTrainState(dir, 'latest')?.totalIters).toBe(8);
+      // Disk: epoch checkpoints are weights only by default; one snapshot (latest's) with optimizers.bin.
+      expect(existsSync(join(dir, '1_train_state.json')) || existsSync(join(dir, '2_train_state.json'))).toBe(false);
+      expect(readdirSync(join(dir, 'snapshots'))).toHaveLength(1);
+      expect(files(dir).filter((f) => f.endsWith('optimizers.bin'))).toHaveLength(1);
     });
 
     it('keeps tf.memory().numTensors flat after the first iteration (steps, samples, logs and saves)', async () => {
