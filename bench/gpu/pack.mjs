@@ -127,11 +127,12 @@ for (const needed of ['webgpu', '@tensorflow/tfjs-backend-webgpu', '@img/sharp-l
 }
 
 const dropped = (f) => /\.(map|d\.ts|d\.cts|d\.mts|md|markdown|ts|tsbuildinfo)$/.test(f) || /(^|\/)(src|test|tests|docs?|\.turbo|node_modules)(\/|$)/.test(f);
-function filesOf(dir, prefix = '') {
+/** Files under `dir`, relative; a package's own node_modules and dot-files left out unless `all`. */
+function filesOf(dir, all = false, prefix = '') {
   return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((e) => {
     const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (e.isDirectory()) return e.name === 'node_modules' ? [] : filesOf(dir, rel);
-    return [rel];
+    if (!all && (e.name === 'node_modules' || e.name.startsWith('.'))) return [];
+    return e.isDirectory() ? filesOf(dir, all, rel) : [rel];
   });
 }
 const moduleVersions = {};
@@ -199,7 +200,7 @@ const manifest = {
 writeFileSync(join(stage, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 
 // --- compress -------------------------------------------------------------------------------------
-const du = (dir) => filesOf(dir).reduce((s, f) => s + statSync(join(dir, f)).size, 0);
+const du = (dir) => filesOf(dir, true).reduce((s, f) => s + statSync(join(dir, f)).size, 0);
 const mib = (b) => (b / 2 ** 20).toFixed(1);
 const bundle = join(out, BUNDLE_NAME);
 log(`compressing ${mib(du(stage))} MiB (xz -${level})`);

@@ -128,7 +128,7 @@ async function kernelsMode() {
   }
   const size = 256 / s;
   const x = tf.randomNormal([1, size, size, 64 / s]);
-  const grad = tf.grad((t) => instanceNorm(t).square().sum());
+  const grad = tf.grad((t) => tf.sum(tf.square(instanceNorm(t))));
   const forward = await timeKernel(tf, backend, () => instanceNorm(x), repeats);
   const backward = await timeKernel(tf, backend, () => grad(x), repeats);
   emit({ event: 'kernel', label: 'instance norm', shape: x.shape.join('x'), forwardMs: forward, gradMs: backward });
@@ -477,7 +477,7 @@ async function main() {
       if (webgpu && !settings.skip.has('train') && !(t.ours?.secondsPerIter > 0)) missing.push(`cutjs ${t.mode} batch ${t.batch}`);
       if (reference && !settings.skip.has('reference') && !(t.reference?.secondsPerIter > 0)) missing.push(`reference ${t.mode} batch ${t.batch}`);
     }
-    if (webgpu && !settings.skip.has('translate') && !summary.inference.every((i) => i.ours > 0)) missing.push('translate');
+    if (webgpu && !settings.skip.has('translate') && !(summary.inference.length && summary.inference.every((i) => i.ours > 0))) missing.push('translate');
     if (missing.length) {
       console.error(`run.mjs --small: no result from ${missing.join(', ')} (see ${LOG})`);
       process.exit(1);
