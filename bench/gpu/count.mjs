@@ -24,6 +24,10 @@ const load = async (name, path) => import(name).catch(() => import(new URL(path,
 const { activateBackend } = await load('@cut/core-tensors', '../../packages/core-tensors/dist/index.js');
 const { BatchLoader, CUTModel, UnalignedDataset, validateOptions } = await load('@cut/trainer', '../../packages/trainer/dist/index.js');
 
+// --trace-uploads: where the step's uploads come from (the last iteration's, by call site).
+const TRACE = argv.includes('--trace-uploads');
+const uploadSites = new Map();
+let tracing = false;
 const counts = { dispatches: 0, submits: 0, writeBuffer: 0, writeBufferBytes: 0, mappedAtCreation: 0, buffersCreated: 0, mapAsyncRead: 0, pipelines: 0, shaderModules: 0, tensorReads: 0 };
 const wrap = (obj, method, before) => {
   const original = obj[method];
@@ -50,7 +54,15 @@ else globalThis.navigator = { gpu };
 function instrument(device) {
   wrap(device, 'createBuffer', (buffer, [desc]) => {
     counts.buffersCreated++;
-    if (desc.mappedAtCreation) counts.mappedAtCreation++;
+    if (desc.mappedAtCreation) {
+      counts.mappedAtCreation++;
+      if (TRACE && tracing) {
+        // The first frame in our own code (or the optimizer) that asked for the upload.
+        const frame = new Error().stack.split('\n').slice(2).find((l) => /packages\/|@cut\/|optimizer|adam/i.test(l)) ?? 'elsewhere';
+        const key = frame.trim().replace(/^at /, '').replace(/\(?file:\/\/\S*\/(packages|node_modules)\//, '$1/');
+        uploadSites.set(key, (uploadSites.get(key) ?? 0) + 1);
+      }
+    }
     wrap(buffer, 'mapAsync', (_, [modeBits]) => {
       if (modeBits & GPUMapMode.READ) counts.mapAsyncRead++;
     });
@@ -101,10 +113,13 @@ for (let i = 0; i < iters; i++) {
   const batch = await loader.next();
   const realA = tf.tensor4d(batch.A, batch.shapeA);
   const realB = tf.tensor4d(batch.B, batch.shapeB);
+  tracing = i === iters - 1;
+  uploadSites.clear();
   const s0 = snapshot();
   const t0 = performance.now();
   model.optimizeParameters(realA, realB);
   const s1 = snapshot();
+  tracing = false;
   await model.currentLosses();
   const s2 = snapshot();
   const seconds = (performance.now() - t0) / 1000;
@@ -119,4 +134,5 @@ console.log(`${mode}, crop ${crop}${config.ngf ? `, ngf ${config.ngf}` : ''}: pe
 console.log(['iteration', ...keys, 'tensors', 's'].join('\t'));
 for (const r of rows) console.log([r.iteration, ...keys.map((k) => `${r.step[k]}${r.losses[k] ? `+${r.losses[k]}` : ''}`), r.tensors, r.seconds.toFixed(2)].join('\t'));
 const last = rows.at(-1);
+if (TRACE) for (const [site, n] of [...uploadSites].sort((a, b) => b[1] - a[1])) console.log(`${n}\t${site}`);
 console.log('@@' + JSON.stringify({ event: 'counts', mode, crop, config, adapter: (await navigator.gpu.requestAdapter())?.info?.description ?? null, first: rows[0], steady: last }));
