@@ -4,7 +4,8 @@
 // by wrapping the Dawn objects tfjs-backend-webgpu talks to. Any adapter does (the software one
 // too): the counts are the same whatever runs the shaders.
 //
-//   node bench/gpu/count.mjs [--iters 4] [--crop 64] [--small] [--mode CUT|FastCUT]
+//   node bench/gpu/count.mjs [--iters 4] [--crop 64] [--small] [--mode CUT|FastCUT] [--full-net] [--trace-uploads]
+// (below crop 256 the networks are tiny, ngf 8, resnet_6blocks, unless --full-net: the defaults)
 //
 // after a build, with a Vulkan driver (`source .cache/vulkan/env.sh` for lavapipe). Iteration 1
 // also compiles every shader and sets up F and Adam; the later ones show the steady state. One
@@ -100,7 +101,7 @@ const config = {
   load_size: Math.round((crop * 286) / 256),
   crop_size: crop,
   seed: 0,
-  ...(SMALL || crop < 256 ? { ngf: 8, ndf: 8, netG: 'resnet_6blocks', netF_nc: 16, num_patches: 16 } : {}),
+  ...(SMALL || (crop < 256 && !argv.includes('--full-net')) ? { ngf: 8, ndf: 8, netG: 'resnet_6blocks', netF_nc: 16, num_patches: 16 } : {}),
 };
 const opts = validateOptions(config, 'count');
 const dataset = await UnalignedDataset.create(opts);

@@ -84,8 +84,13 @@ const debFiles = () => readdirSync(dl).filter((f) => f.endsWith('.deb'));
 for (const pkg of DEBS) {
   if (!debFiles().some((f) => f.startsWith(`${pkg}_`))) {
     log(`apt-get download ${pkg}`);
-    const r = spawnSync('apt-get', ['download', pkg], { cwd: dl, stdio: 'inherit' });
-    if (r.status !== 0) die(`apt-get download ${pkg} failed (try 'apt-get update' first)`);
+    let r = spawnSync('apt-get', ['download', pkg], { cwd: dl, stdio: 'inherit' });
+    if (r.status !== 0) {
+      // A fresh machine may have no package lists yet.
+      spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+      r = spawnSync('apt-get', ['download', pkg], { cwd: dl, stdio: 'inherit' });
+    }
+    if (r.status !== 0) die(`apt-get download ${pkg} failed`);
   }
 }
 mkdirSync(join(stage, 'debs'));

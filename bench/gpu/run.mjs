@@ -14,7 +14,7 @@
 // Every child process has a time limit, and the whole run a budget (--budget, seconds).
 // Flags: --root DIR (the bundle, set by run.sh)  --small (tiny networks and images, 3
 // iterations, any adapter: the local check that keeps this script alive)  --budget S (default
-// 540; --small 600)  --iters N (per training process, warm-up included; default 30)  --warmup W
+// 520; --small 600)  --iters N (per training process, warm-up included; default 30)  --warmup W
 // (default 3)  --skip kernels,train,reference,translate,count
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -138,7 +138,7 @@ async function kernelsMode() {
 // --- the parent: child processes with limits ---------------------------------------------------
 
 const settings = {
-  budget: Number(value('--budget', SMALL ? 600 : 540)),
+  budget: Number(value('--budget', SMALL ? 600 : 520)),
   iters: Number(value('--iters', SMALL ? 3 : 30)),
   warmup: Number(value('--warmup', SMALL ? 1 : 3)),
   skip: new Set(value('--skip', '').split(',').filter(Boolean)),
@@ -287,7 +287,7 @@ function sideSummary(iterations, run) {
 }
 
 async function oursTrain(cfg, dir) {
-  const limit = SMALL ? 150 : cfg.batch > 1 ? 110 : 70;
+  const limit = SMALL ? 150 : cfg.batch > 1 ? 90 : 70;
   const run = await child(`cutjs train ${cfg.mode} crop ${crop} batch ${cfg.batch} (webgpu)`, process.execPath, [CLI, 'train', ...trainFlags(cfg, 'ours', dir, false), '--print_freq', '1', '--seed', '0', '--backend', 'webgpu'], { limitS: limit });
   const logFile = join(dir, 'ours', 'log.jsonl');
   const records = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)) : [];
@@ -298,7 +298,7 @@ async function oursTrain(cfg, dir) {
 
 async function referenceTrain(cfg, dir, gpu) {
   const iterations = [];
-  const limit = SMALL ? 120 : 50;
+  const limit = SMALL ? 120 : 45;
   const run = await child(`reference train.py ${cfg.mode} crop ${crop} batch ${cfg.batch} (${gpu ? 'CUDA' : 'CPU'})`, PYTHON, [DRIVER, 'train', '--ref', REFERENCE, '--threads', String(Math.min(os.cpus().length, 8)), '--', ...trainFlags(cfg, 'reference', dir, gpu), '--print_freq', '1000000'], {
     limitS: limit,
     cwd: REFERENCE,
@@ -392,18 +392,10 @@ async function main() {
     writeSummary();
   }
 
-  // 2. GPU work per iteration (dispatches, uploads, readbacks)
-  if (webgpu && !settings.skip.has('count')) {
-    await child('dispatches per training iteration', process.execPath, [join(ROOT, 'bench/gpu/count.mjs'), '--iters', '3', ...(SMALL ? ['--small'] : ['--crop', '256'])], {
-      limitS: SMALL ? 150 : 45,
-      onLine: (l) => events(l)?.event === 'counts' && (summary.counts = events(l)),
-    });
-    writeSummary();
-  }
-
   // 3. training, ours then the reference, per configuration
+  // Batch 1 first, then the generator's inference, then batch 4: what a run cut short keeps.
   let checkpoint = null;
-  for (const cfg of configs) {
+  const trainConfig = async (cfg) => {
     const entry = { mode: cfg.mode, batch: cfg.batch, ours: null, reference: null, ratio: null };
     summary.train.push(entry);
     if (webgpu && !settings.skip.has('train')) {
@@ -420,7 +412,8 @@ async function main() {
     }
     entry.ratio = ratio(entry.ours?.secondsPerIter, entry.reference?.secondsPerIter);
     writeSummary();
-  }
+  };
+  for (const cfg of configs.filter((c) => c.batch === 1)) await trainConfig(cfg);
 
   // 4. inference: the reference generator's weights, timed on both sides
   if (!settings.skip.has('translate')) {
@@ -464,6 +457,17 @@ async function main() {
       }
     } else if (webgpu) summary.skipped.push('translate: no generator weights (no reference and no finished training run)');
   }
+  for (const cfg of configs.filter((c) => c.batch !== 1)) await trainConfig(cfg);
+
+  // 5. GPU work per iteration (dispatches, uploads, readbacks)
+  if (webgpu && !settings.skip.has('count')) {
+    await child('dispatches per training iteration', process.execPath, [join(ROOT, 'bench/gpu/count.mjs'), '--iters', '3', ...(SMALL ? ['--small'] : ['--crop', '256'])], {
+      limitS: SMALL ? 150 : 45,
+      onLine: (l) => events(l)?.event === 'counts' && (summary.counts = events(l)),
+    });
+    writeSummary();
+  }
+
   rmSync(tmp, { recursive: true, force: true });
   writeSummary();
   say(readFileSync(join(OUT, 'summary.md'), 'utf8'));

@@ -28,6 +28,7 @@ if [[ ! -f $bundle ]]; then
 fi
 
 t0=$SECONDS
+if [[ $dir != /?*/* && $dir != /tmp/* ]]; then echo "run.sh: --dir $dir: give a folder at least two levels below / (it is emptied first)" >&2; exit 1; fi
 rm -rf "$dir" && mkdir -p "$dir"
 # xz may be missing there; Python's tarfile reads it too.
 if command -v xz >/dev/null; then
