@@ -4,7 +4,7 @@
 // by wrapping the Dawn objects tfjs-backend-webgpu talks to. Any adapter does (the software one
 // too): the counts are the same whatever runs the shaders.
 //
-//   node bench/gpu/count.mjs [--iters 4] [--crop 64] [--small] [--mode CUT|FastCUT] [--full-net] [--trace-uploads]
+//   node bench/gpu/count.mjs [--iters 4] [--crop 64] [--small] [--mode CUT|FastCUT] [--full-net] [--trace-uploads] [--tf-adam]
 // (below crop 256 the networks are tiny, ngf 8, resnet_6blocks, unless --full-net: the defaults)
 //
 // after a build, with a Vulkan driver (`source .cache/vulkan/env.sh` for lavapipe). Iteration 1
@@ -114,6 +114,14 @@ for (let i = 0; i < iters; i++) {
   const batch = await loader.next();
   const realA = tf.tensor4d(batch.A, batch.shapeA);
   const realB = tf.tensor4d(batch.B, batch.shapeB);
+  // --tf-adam: tfjs's own Adam.applyGradients (what the trainer used before its constants were
+  // made once), for the before/after counts. F's optimiser appears during iteration 1.
+  if (argv.includes('--tf-adam')) {
+    for (const net of ['G', 'D', 'F']) {
+      const opt = model.optimizer(net);
+      if (opt) opt.applyGradients = tf.AdamOptimizer.prototype.applyGradients;
+    }
+  }
   tracing = i === iters - 1;
   uploadSites.clear();
   const s0 = snapshot();

