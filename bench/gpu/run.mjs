@@ -288,11 +288,14 @@ function sideSummary(iterations, run) {
 
 async function oursTrain(cfg, dir) {
   const limit = SMALL ? 150 : cfg.batch > 1 ? 90 : 70;
-  const run = await child(`cutjs train ${cfg.mode} crop ${crop} batch ${cfg.batch} (webgpu)`, process.execPath, [CLI, 'train', ...trainFlags(cfg, 'ours', dir, false), '--print_freq', '1', '--seed', '0', '--backend', 'webgpu'], { limitS: limit });
+  let backend = null;
+  const run = await child(`cutjs train ${cfg.mode} crop ${crop} batch ${cfg.batch} (webgpu)`, process.execPath, [CLI, 'train', ...trainFlags(cfg, 'ours', dir, false), '--print_freq', '1', '--seed', '0', '--backend', 'webgpu'], {
+    limitS: limit,
+    onLine: (line) => (backend ??= /^backend: (.*)$/.exec(line)?.[1] ?? null),
+  });
   const logFile = join(dir, 'ours', 'log.jsonl');
   const records = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)) : [];
   const iterations = records.map((r, i) => ({ iteration: r.totalIters, warmup: i < settings.warmup, seconds: r.secondsPerIter }));
-  const backend = /^backend: (.*)$/m.exec(run.tail)?.[1] ?? null;
   return { ...sideSummary(iterations, run), backend, iterations };
 }
 
