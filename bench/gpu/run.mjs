@@ -33,7 +33,7 @@ const DRIVER = join(ROOT, 'bench/reference_driver.py');
 const REFERENCE = join(ROOT, 'reference');
 const DATAROOT = join(ROOT, manifest.dataset);
 const PYTHON = process.env.CUT_PYTHON || 'python3';
-const OUT = process.env.OUT || join(process.cwd(), 'gpu-out');
+const OUT = process.env.OUT || join(process.cwd(), '.cache/gpu-out');
 const median = (xs) => {
   if (!xs.length) return null;
   const s = [...xs].sort((a, b) => a - b);

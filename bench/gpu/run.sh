@@ -7,7 +7,7 @@
 #   bash bench/gpu/run.sh [--bundle FILE] [--dir DIR] [run.mjs flags...]
 #
 # FILE defaults to .cache/gpu-bundle/cut-gpu-bundle.tar.xz, DIR (where it is unpacked) to
-# /tmp/cut-gpu. Results go to $OUT (default: ./gpu-out). The whole run is in bench/gpu/README.md.
+# /tmp/cut-gpu. Results go to $OUT (default: .cache/gpu-out, ignored by git). The whole run is in bench/gpu/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bundle=.cache/gpu-bundle/cut-gpu-bundle.tar.xz
@@ -20,7 +20,7 @@ while [[ $# -gt 0 ]]; do
     *) pass+=("$1"); shift ;;
   esac
 done
-export OUT=${OUT:-$PWD/gpu-out}
+export OUT=${OUT:-$PWD/.cache/gpu-out}
 mkdir -p "$OUT"
 if [[ ! -f $bundle ]]; then
   echo "run.sh: $bundle not found: make it with 'node bench/gpu/pack.mjs' (see bench/gpu/README.md)" >&2
