@@ -302,7 +302,7 @@ async function oursTrain(cfg, dir) {
 async function referenceTrain(cfg, dir, gpu) {
   const iterations = [];
   const limit = SMALL ? 120 : 45;
-  const run = await child(`reference train.py ${cfg.mode} crop ${crop} batch ${cfg.batch} (${gpu ? 'CUDA' : 'CPU'})`, PYTHON, [DRIVER, 'train', '--ref', REFERENCE, '--threads', String(Math.min(os.cpus().length, 8)), '--', ...trainFlags(cfg, 'reference', dir, gpu), '--print_freq', '1000000'], {
+  const run = await child(`reference train.py ${cfg.mode} crop ${crop} batch ${cfg.batch} (${gpu ? 'CUDA' : 'CPU'})`, PYTHON, [DRIVER, 'train', '--ref', REFERENCE, '--threads', String(torchThreads), '--', ...trainFlags(cfg, 'reference', dir, gpu), '--print_freq', '1000000'], {
     limitS: limit,
     cwd: REFERENCE,
     onLine: (line) => {
@@ -313,6 +313,9 @@ async function referenceTrain(cfg, dir, gpu) {
   return { ...sideSummary(iterations, run), device: gpu ? summary.python?.cudaDevice : 'cpu', iterations };
 }
 
+// PyTorch's CPU threads (they matter only without CUDA); one for --small, whose tiny networks only
+// slow down when OpenMP's threads wait on each other on a busy machine.
+const torchThreads = SMALL ? 1 : Math.min(os.cpus().length, 8);
 const ratio = (a, b) => (a && b ? Math.round((a / b) * 100) / 100 : null);
 const fmt = (x, d = 3) => (x === null || x === undefined ? '–' : Number(x.toPrecision(d)).toString());
 
@@ -425,7 +428,7 @@ async function main() {
     const refTimes = {};
     if (reference) {
       const g = join(tmp, 'reference_net_G.pth');
-      await child(`reference generator forward (${gpu ? 'CUDA' : 'CPU'})`, PYTHON, [DRIVER, 'infer', '--ref', REFERENCE, '--threads', String(Math.min(os.cpus().length, 8)), '--sizes', sizes.join(','), '--warmup', '1', '--repeats', '5', '--save-g', g, '--device', gpu ? 'cuda' : 'cpu', ...(SMALL ? ['--ngf', '8', '--netG', 'resnet_6blocks'] : [])], {
+      await child(`reference generator forward (${gpu ? 'CUDA' : 'CPU'})`, PYTHON, [DRIVER, 'infer', '--ref', REFERENCE, '--threads', String(torchThreads), '--sizes', sizes.join(','), '--warmup', '1', '--repeats', '5', '--save-g', g, '--device', gpu ? 'cuda' : 'cpu', ...(SMALL ? ['--ngf', '8', '--netG', 'resnet_6blocks'] : [])], {
         limitS: 90,
         cwd: REFERENCE,
         onLine: (l) => {
