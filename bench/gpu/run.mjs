@@ -1,20 +1,22 @@
 // The GPU run, inside the unpacked bundle (bench/gpu/run.sh starts it with the bundle's Node):
 //   0. which WebGPU adapter Dawn sees (must be a hardware one, not a software rasteriser, except
-//      with --small);
+//      with --small), and PyTorch's version and CUDA device;
 //   1. kernel timings on webgpu (ResNet-block conv forward and both gradients at 64x64x256, the
 //      7x7 stem and head convs, a 256x256 instance norm);
-//   2. `cutjs train --backend webgpu`, CUT and FastCUT at crop 256 (ngf 64), batch 1 and 4,
-//      seconds per iteration after warm-up, GPU memory (nvidia-smi's peak during the run);
-//   3. with each, the reference's own train.py on PyTorch (CUDA when torch sees it) with the same
-//      configuration, so the ratio is measured in one run;
-//   4. the reference generator's forward on PyTorch and `cutjs translate --backend webgpu` with
+//   2. `cutjs train --backend webgpu`, CUT and FastCUT at crop 256 (ngf 64), batch 1, seconds per
+//      iteration after warm-up, GPU memory (nvidia-smi's peak during the run), each followed by the
+//      reference's own train.py on PyTorch (CUDA when torch sees it) with the same configuration,
+//      so the ratio is measured in one run;
+//   3. the reference generator's forward on PyTorch and `cutjs translate --backend webgpu` with
 //      the same weights at 256 and 1024;
-//   5. $OUT/summary.json and $OUT/summary.md (rewritten after every step, so a run cut short
-//      still leaves what it measured), $OUT/run.log (everything the children printed).
+//   4. the training of step 2 at batch 4;
+//   5. dispatches, uploads and readbacks per training step (count.mjs).
+// $OUT/summary.json and $OUT/summary.md are rewritten after every step, so a run cut short still
+// leaves what it measured; $OUT/run.log has everything the children printed.
 // Every child process has a time limit, and the whole run a budget (--budget, seconds).
 // Flags: --root DIR (the bundle, set by run.sh)  --small (tiny networks and images, 3
 // iterations, any adapter: the local check that keeps this script alive)  --budget S (default
-// 520; --small 600)  --iters N (per training process, warm-up included; default 30)  --warmup W
+// 520; --small 900)  --iters N (per training process, warm-up included; default 30)  --warmup W
 // (default 3)  --skip kernels,train,reference,translate,count
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -138,7 +140,7 @@ async function kernelsMode() {
 // --- the parent: child processes with limits ---------------------------------------------------
 
 const settings = {
-  budget: Number(value('--budget', SMALL ? 600 : 520)),
+  budget: Number(value('--budget', SMALL ? 900 : 520)),
   iters: Number(value('--iters', SMALL ? 3 : 30)),
   warmup: Number(value('--warmup', SMALL ? 1 : 3)),
   skip: new Set(value('--skip', '').split(',').filter(Boolean)),
@@ -170,7 +172,11 @@ function gpuMemory() {
  * later); `onLine(line, seconds)` sees each stdout line. Samples nvidia-smi meanwhile.
  */
 async function child(label, cmd, args, { limitS, cwd = ROOT, env = {}, onLine }) {
-  const limit = Math.max(5, Math.min(limitS, remaining() - 10));
+  if (remaining() < 20) {
+    say(`== ${label}: skipped, the run's budget (--budget ${settings.budget}) is spent`);
+    return { ok: false, code: null, stopped: true, seconds: 0, gpuMemoryMiB: null, tail: 'skipped: budget spent' };
+  }
+  const limit = Math.min(limitS, remaining() - 10);
   const baseline = await gpuMemory();
   say(`== ${label} (limit ${Math.round(limit)} s)`);
   return new Promise((resolve) => {
@@ -398,8 +404,8 @@ async function main() {
     writeSummary();
   }
 
-  // 3. training, ours then the reference, per configuration
-  // Batch 1 first, then the generator's inference, then batch 4: what a run cut short keeps.
+  // 2. training at batch 1, ours then the reference, per configuration (batch 1 first, then the
+  // generator's inference, then batch 4: the order of what a run cut short should keep)
   let checkpoint = null;
   const trainConfig = async (cfg) => {
     const entry = { mode: cfg.mode, batch: cfg.batch, ours: null, reference: null, ratio: null };
@@ -421,7 +427,7 @@ async function main() {
   };
   for (const cfg of configs.filter((c) => c.batch === 1)) await trainConfig(cfg);
 
-  // 4. inference: the reference generator's weights, timed on both sides
+  // 3. inference: the reference generator's weights, timed on both sides
   if (!settings.skip.has('translate')) {
     const sizes = SMALL ? [32, 64] : [256, 1024];
     let weights = checkpoint;
@@ -463,6 +469,7 @@ async function main() {
       }
     } else if (webgpu) summary.skipped.push('translate: no generator weights (no reference and no finished training run)');
   }
+  // 4. training at batch 4
   for (const cfg of configs.filter((c) => c.batch !== 1)) await trainConfig(cfg);
 
   // 5. GPU work per iteration (dispatches, uploads, readbacks)
