@@ -160,11 +160,16 @@ const canStrip = spawnSync('strip', ['--version'], { stdio: 'ignore' }).status =
 if (canStrip) for (const f of stripped) execFileSync('strip', [f]);
 else log('no strip (binutils): the binaries travel with their symbols');
 
-// --- python: dominate (pure python; the GPU machine has torch, torchvision, PIL, numpy, packaging)
-const dominate = spawnSync('/usr/bin/python3', ['-c', 'import dominate, os; print(os.path.dirname(dominate.__file__)); print(dominate.__version__)'], { encoding: 'utf8' });
-if (dominate.status !== 0) die('python3 cannot import dominate: apt-get install python3-dominate');
-const [dominateDir, dominateVersion] = dominate.stdout.trim().split('\n');
-cpSync(dominateDir, join(stage, 'python/dominate'), { recursive: true, filter: (f) => !f.includes('__pycache__') });
+// --- python: dominate (pure python; the GPU machine has torch, torchvision, PIL, numpy, packaging);
+// only the reference needs it.
+let dominateVersion = null;
+if (!flag('--no-reference')) {
+  const dominate = spawnSync('/usr/bin/python3', ['-c', 'import dominate, os; print(os.path.dirname(dominate.__file__)); print(dominate.__version__)'], { encoding: 'utf8' });
+  if (dominate.status !== 0) die('/usr/bin/python3 cannot import dominate (the reference needs it): apt-get install python3-dominate');
+  const [dominateDir, version] = dominate.stdout.trim().split('\n');
+  cpSync(dominateDir, join(stage, 'python/dominate'), { recursive: true, filter: (f) => !f.includes('__pycache__') });
+  dominateVersion = version;
+}
 
 // --- the reference --------------------------------------------------------------------------
 let reference = null;
