@@ -9,9 +9,10 @@ Run with Debian's /usr/bin/python3 (python3-torch), never from inside the refere
       runs the reference's own train.py, unmodified, with sys.argv = ['train.py', flags...]; the
       model's optimize_parameters is wrapped to print one @@ line per iteration.
   reference_driver.py infer --ref DIR --threads T --sizes 256,1024 --warmup W --repeats M
-                            [--ngf 64 --netG resnet_9blocks] [--save-g FILE]
+                            [--ngf 64 --netG resnet_9blocks] [--save-g FILE] [--device cuda]
       times the reference generator's forward (define_G with the default CUT options) under
-      torch.no_grad on 1x3xSxS inputs; --save-g writes its weights (a state_dict, as the
+      torch.no_grad on 1x3xSxS inputs (on the CPU, or --device cuda: synchronised before each
+      clock reading); --save-g writes its weights (a state_dict, as the
       reference's save_networks does) so that cutjs can translate with the same generator.
 
 Every line meant for bench/reference.mjs starts with '@@' followed by one JSON object.
@@ -56,8 +57,9 @@ def check(_args):
     import torch
     import torchvision
 
+    cuda = torch.cuda.is_available()
     emit({'event': 'versions', 'python': platform.python_version(), 'torch': torch.__version__, 'torchvision': torchvision.__version__,
-          'defaultThreads': torch.get_num_threads()})
+          'defaultThreads': torch.get_num_threads(), 'cuda': cuda, 'cudaDevice': torch.cuda.get_device_name(0) if cuda else None})
 
 
 def train(args):
@@ -107,14 +109,19 @@ def infer(args):
     if args.save_g:
         torch.save(netG.state_dict(), args.save_g)
     params = sum(p.numel() for p in netG.parameters())
-    emit({'event': 'start', 'threads': threads, 'torch': torch.__version__, 'reference': ref, 'parameters': params})
+    device = torch.device(args.device)
+    netG.to(device)
+    sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
+    emit({'event': 'start', 'threads': threads, 'torch': torch.__version__, 'reference': ref, 'parameters': params, 'device': str(device)})
     with torch.no_grad():
         for size in args.sizes:
-            x = torch.rand(1, 3, size, size) * 2 - 1
+            x = (torch.rand(1, 3, size, size) * 2 - 1).to(device)
             times = []
             for i in range(args.warmup + args.repeats):
+                sync()
                 start = time.perf_counter()
                 y = netG(x)
+                sync()
                 seconds = time.perf_counter() - start
                 del y
                 times.append(seconds)
@@ -140,6 +147,7 @@ def main():
     p.add_argument('--ngf', type=int, default=64)
     p.add_argument('--netG', default='resnet_9blocks')
     p.add_argument('--save-g', dest='save_g')
+    p.add_argument('--device', default='cpu')
     args = parser.parse_args()
     if args.command == 'train' and args.train_args[:1] == ['--']:
         args.train_args = args.train_args[1:]
