@@ -29,7 +29,7 @@ import {
   saveNetworkWeights,
   savePatchSamplerWeights,
   writeFileAtomic,
-} from '@cut/networks';
+} from '../checkpoint-files.js';
 import { encodeOptimizerStates, restoreOptimizerStates } from './optimizer-state.js';
 
 export const TRAIN_STATE_FORMAT = 'cut-train-state';

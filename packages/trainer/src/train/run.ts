@@ -13,7 +13,7 @@ import { formatTrainOpt, optionStrings, validateOptions, type CUTOptions } from 
 import { TwoThreadTrainer } from '../parallel/two-thread.js';
 import type { WorkerBackend } from '../parallel/protocol.js';
 import { lastEpoch, learningRateAt } from '../schedule.js';
-import { writeFileAtomic } from '@cut/networks';
+import { writeFileAtomic } from '../atomic.js';
 import { loadOptimizers, loadWeights, readTrainState, saveCheckpoint, stateFileName, type TrainState } from './checkpoint.js';
 import { formatLossLine, lossLogHeader, pyFixed } from './loss-log.js';
 import { ResultsPage, tensorToImage, type LossPoint } from './web.js';
