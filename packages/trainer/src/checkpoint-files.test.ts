@@ -52,7 +52,7 @@ describe('checkpoint files on disk (the bytes are @cut/networks\')', () => {
     const g = await loadTfjsGenerator(readTfjsModelDir(dir));
     expect(g.options).toEqual(ck.G.options);
     const x = tf.randomUniform([1, 32, 32, 3], -1, 1, 'float32', 3);
-    const [a, b] = [ck.G.forward(x), g.forward(x)];
+    const [a, b] = [ck.G.forward(x as tf.Tensor4D), g.forward(x as tf.Tensor4D)];
     expect(Array.from(await b.data())).toEqual(Array.from(await a.data()));
     tf.dispose([x, a, b]);
     g.dispose();
