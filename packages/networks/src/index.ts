@@ -25,6 +25,16 @@ export { SequentialNetwork, type TorchArray, type TorchStateDict } from './netwo
 export type { Module, ModuleType } from './modules.js';
 // The generator's forward in tiles, equal to the whole-image forward (instance norm over the whole image).
 export { forwardTiled, type HostMap, type TiledForwardOptions } from './tiled.js';
+// A generator on an image of any size (padded to a multiple of 4), whole or in tiles: `cutjs translate`'s and the web page's.
+export {
+  MIN_IMAGE_SIDE,
+  paddedSize,
+  translateImage,
+  translateWhole,
+  type HostImage,
+  type ImageGenerator,
+  type TranslateImageOptions,
+} from './translate.js';
 export { networkOptionsFrom, parseOptionsFile, type NetworkOptions } from './options.js';
 
 // The reference's checkpoint files (`<epoch>_net_{G,D,F}.pth` + train_opt.txt), as bytes:

@@ -1,0 +1,32 @@
+import { builtinModules } from 'node:module';
+import { defineConfig, type Plugin } from 'vite';
+
+// The page is static files (`dist/`): no server code. The guard below fails the build when a
+// module of ours (@cut/*) imports a Node built-in, so @cut/networks and @cut/core-tensors are
+// known to bundle for the browser without Node polyfills.
+const nodeBuiltins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+function noNodeBuiltinsInOurPackages(): Plugin {
+  return {
+    name: 'cut-no-node-builtins',
+    enforce: 'pre',
+    resolveId(source, importer) {
+      if (!importer || !nodeBuiltins.has(source)) return null;
+      const ours = /[\\/](packages|apps)[\\/][^\\/]+[\\/](src|dist)[\\/]/.test(importer) && !/node_modules/.test(importer);
+      if (ours) this.error(`${importer} imports the Node built-in '${source}': the browser bundle must not need it`);
+      return null;
+    },
+  };
+}
+
+// Multithreaded wasm needs cross-origin isolation (SharedArrayBuffer); these headers give it
+// under `pnpm web` and `vite preview`. Hosts that cannot send them still get single-threaded wasm.
+const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
+export default defineConfig({
+  base: './',
+  plugins: [noNodeBuiltinsInOurPackages()],
+  server: { host: '127.0.0.1', headers: isolation },
+  preview: { host: '127.0.0.1', headers: isolation },
+  build: { target: 'es2022', assetsInlineLimit: 0, chunkSizeWarningLimit: 4096 },
+});
