@@ -19,14 +19,10 @@ function noNodeBuiltinsInOurPackages(): Plugin {
   };
 }
 
-// Multithreaded wasm needs cross-origin isolation (SharedArrayBuffer); these headers give it
-// under `pnpm web` and `vite preview`. Hosts that cannot send them still get single-threaded wasm.
-const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
-
 export default defineConfig({
   base: './',
   plugins: [noNodeBuiltinsInOurPackages()],
-  server: { host: '127.0.0.1', headers: isolation },
-  preview: { host: '127.0.0.1', headers: isolation },
+  server: { host: '127.0.0.1' },
+  preview: { host: '127.0.0.1' },
   build: { target: 'es2022', assetsInlineLimit: 0, chunkSizeWarningLimit: 4096 },
 });

@@ -10,11 +10,11 @@ import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-t
 import { loadCheckpoint, loadTfjsGenerator, parseOptionsFile, translateImage, type ResnetGenerator } from '@cut/networks';
 import { fromNetworkImage, toNetworkImage } from './pixels.js';
 
-setWasmPaths({
-  'tfjs-backend-wasm.wasm': wasmPlain,
-  'tfjs-backend-wasm-simd.wasm': wasmSimd,
-  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded,
-});
+// tfjs wants all three named; the threaded one is never fetched (below).
+setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
+// Single-threaded wasm: the threaded build's worker loads tfjs's own script file, which a bundle
+// does not have (and it needs cross-origin isolation headers that static hosts rarely send).
+tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
 
 /** Above this many pixels an image is translated in tiles of TILE (what `cutjs translate --tile auto` does). */
 const TILE_ABOVE_PIXELS = 1024 * 1024;
@@ -52,6 +52,13 @@ function report(el: HTMLElement, text: string, error = false) {
   el.classList.toggle('error', error);
 }
 
+/** Whether the browser gives a WebGPU adapter (some never answer without a GPU: 5 s at most). */
+async function webGpuAdapter(): Promise<boolean> {
+  if (!('gpu' in navigator)) return false;
+  const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), 5000));
+  return Boolean(await Promise.race([navigator.gpu.requestAdapter().catch(() => null), timeout]));
+}
+
 /** WebGPU when the browser has an adapter, else wasm, else cpu (or the one chosen). */
 async function useBackend(choice: string): Promise<string> {
   const order = choice === 'auto' ? ['webgpu', 'wasm', 'cpu'] : [choice];
@@ -59,7 +66,7 @@ async function useBackend(choice: string): Promise<string> {
   for (const name of order) {
     try {
       if (name === 'webgpu') {
-        if (!('gpu' in navigator) || !(await navigator.gpu.requestAdapter())) throw new Error('no WebGPU adapter in this browser');
+        if (!(await webGpuAdapter())) throw new Error('no WebGPU adapter in this browser');
         await import('@tensorflow/tfjs-backend-webgpu');
       }
       if (await tf.setBackend(name)) {
