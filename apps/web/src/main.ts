@@ -243,7 +243,11 @@ modelInput.addEventListener('change', () => {
   modelFiles = [...(modelInput.files ?? [])];
   reloadGenerator(false);
 });
-imageInput.addEventListener('change', () => translateFiles([...(imageInput.files ?? [])]));
+imageInput.addEventListener('change', () => {
+  translateFiles([...(imageInput.files ?? [])]);
+  // Cleared, so that picking the same file again translates it again.
+  imageInput.value = '';
+});
 for (const input of Object.values(arch)) input.addEventListener('change', () => reloadGenerator(true));
 backendSelect.addEventListener('change', () => {
   backendName.value = 'starting…';
