@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { loadReferenceCheckpoint, saveTfjsModel } from '@cut/trainer';
 import { CHROMIUM, DIST, chooseBackend, hasWebGpuAdapter, loadGenerator, openPage, serveStatic, translate } from './drive.mjs';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -47,6 +50,11 @@ beforeAll(async () => {
   await sharp(photo).extract({ left: 3, top: 5, width: 250, height: 190 }).png().toFile(join(images, 'crop.png'));
   const r = spawnSync(process.execPath, [CLI, 'translate', images, '--checkpoint', H2Z, '--out', cliOut, '--backend', 'wasm'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`cutjs translate failed: ${r.stderr}`);
+  // The same generator in our tfjs format (model.json + weights.bin).
+  await tf.setBackend('cpu');
+  const ck = loadReferenceCheckpoint(H2Z);
+  await saveTfjsModel(ck.G, join(work, 'tfjs'));
+  ck.dispose();
   server = await serveStatic(DIST);
 });
 
@@ -71,6 +79,24 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
         console.log(`page (wasm) vs cutjs translate, ${name}: max ${d.max} levels, mean ${d.mean.toFixed(4)}; ${r.ms} ms in the page`);
         expect(d.max).toBeLessThanOrEqual(1);
       }
+    } catch (e) {
+      console.error(logs.join('\n'));
+      throw e;
+    } finally {
+      await close();
+    }
+  });
+
+  it('wasm: the same generator as a tfjs model (model.json + weights.bin) gives the same PNG', async () => {
+    const { page, logs, close } = await openPage({ url: server.url });
+    try {
+      await chooseBackend(page, 'wasm');
+      expect(await loadGenerator(page, [join(work, 'tfjs', 'model.json'), join(work, 'tfjs', 'weights.bin')])).toMatch(/Loaded model\.json \(resnet_6blocks, ngf 8,/);
+      const out = join(work, 'page-tfjs.png');
+      await translate(page, join(images, 'photo.png'), out);
+      const d = await levels(out, join(cliOut, 'photo.png'));
+      console.log(`page (wasm, tfjs model) vs cutjs translate: max ${d.max} levels, mean ${d.mean.toFixed(4)}`);
+      expect(d.max).toBeLessThanOrEqual(1);
     } catch (e) {
       console.error(logs.join('\n'));
       throw e;
