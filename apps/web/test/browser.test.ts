@@ -48,6 +48,8 @@ beforeAll(async () => {
   spawnSync('mkdir', ['-p', images]);
   await sharp(photo).png().toFile(join(images, 'photo.png'));
   await sharp(photo).extract({ left: 3, top: 5, width: 250, height: 190 }).png().toFile(join(images, 'crop.png'));
+  // Above 512x512 pixels the page translates in tiles; cutjs translate does this one whole.
+  await sharp(photo).resize(602, 518, { kernel: 'lanczos3' }).png().toFile(join(images, 'large.png'));
   const r = spawnSync(process.execPath, [CLI, 'translate', images, '--checkpoint', H2Z, '--out', cliOut, '--backend', 'wasm'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`cutjs translate failed: ${r.stderr}`);
   // The same generator in our tfjs format (model.json + weights.bin).
@@ -64,17 +66,18 @@ afterAll(async () => {
 });
 
 describe.skipIf(noChromium)('the web page in Chromium', () => {
-  it('wasm: h2z_tiny (.pth + train_opt.txt) through the file inputs gives cutjs translate\'s PNGs within 1 grey level', async () => {
+  it('wasm: h2z_tiny (.pth + train_opt.txt) through the file inputs gives cutjs translate\'s PNGs within 1 grey level (whole, padded, tiled)', async () => {
     const { page, logs, close } = await openPage({ url: server.url });
     try {
       expect(await chooseBackend(page, 'wasm')).toBe('wasm');
       const status = await loadGenerator(page, [join(H2Z, 'latest_net_G.pth'), join(H2Z, 'train_opt.txt')]);
       expect(status).toMatch(/Loaded latest_net_G\.pth \(resnet_6blocks, ngf 8,/);
-      for (const name of ['photo', 'crop']) {
+      for (const name of ['photo', 'crop', 'large']) {
         const out = join(work, `page-${name}.png`);
         const r = await translate(page, join(images, `${name}.png`), out);
         expect(r.backend).toBe('wasm');
         expect(r.name).toBe(`${name}_fake.png`);
+        if (name === 'large') expect(await page.locator('.result figcaption').nth(1).textContent()).toMatch(/512-pixel tiles/);
         const d = await levels(out, join(cliOut, `${name}.png`));
         console.log(`page (wasm) vs cutjs translate, ${name}: max ${d.max} levels, mean ${d.mean.toFixed(4)}; ${r.ms} ms in the page`);
         expect(d.max).toBeLessThanOrEqual(1);
