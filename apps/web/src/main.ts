@@ -17,17 +17,25 @@ setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm
 tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
 
 /**
- * Above this many pixels an image is translated in tiles of TILE: the same result as whole
- * (`forwardTiled`), in less memory. Lower than `cutjs translate --tile auto`'s 1024×1024: a whole
- * 1024×1024 forward of the default generator runs wasm out of memory in Chromium.
+ * 'auto' tiles (TILE pixels) when a whole forward would hold more than WHOLE_BUDGET bytes of
+ * activations: about 41 bytes per pixel per ngf (2.8 GB for the default generator, ngf 64, at
+ * 1024×1024, which runs Chromium's wasm out of memory). Tiles give the whole-image result.
  */
-const TILE_ABOVE_PIXELS = 512 * 512;
+const WHOLE_BUDGET = 1e9;
+const BYTES_PER_PIXEL_NGF = 2.8e9 / (1024 * 1024 * 64);
 const TILE = 512;
+
+function tileFor(width: number, height: number, ngf: number): number {
+  const choice = tileSelect.value;
+  if (choice !== 'auto') return Number(choice);
+  return width * height * ngf * BYTES_PER_PIXEL_NGF > WHOLE_BUDGET ? TILE : 0;
+}
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const modelInput = $<HTMLInputElement>('model-files');
 const imageInput = $<HTMLInputElement>('image-files');
 const backendSelect = $<HTMLSelectElement>('backend');
+const tileSelect = $<HTMLSelectElement>('tile');
 const backendName = $<HTMLOutputElement>('backend-name');
 const modelStatus = $<HTMLParagraphElement>('model-status');
 const status = $<HTMLParagraphElement>('status');
@@ -194,7 +202,8 @@ async function translateFile(file: File): Promise<void> {
   const input = await decodeFile(file);
   const { width, height } = input;
   const img = { data: toNetworkImage(input, inputNc), width, height, channels: inputNc };
-  const tile = width * height > TILE_ABOVE_PIXELS ? TILE : 0;
+  const requested = tileFor(width, height, G.options.ngf);
+  const tile = requested && (width > requested || height > requested) ? requested : 0;
   progress.hidden = false;
   progress.removeAttribute('value');
   report(status, `${file.name}: translating ${width}×${height} on ${backend}${tile ? ` in ${tile}-pixel tiles` : ''}…`);
