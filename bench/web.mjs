@@ -1,7 +1,8 @@
 // The web page's speed in Chromium (wasm, and WebGPU when an adapter appears), its JavaScript
 // size, and the README's screenshot. Run with `pnpm bench:web` (builds first) or
 // `node bench/web.mjs` after `pnpm build`. Writes bench/results/web.json and, with
-// --screenshot, apps/web/screenshot.png. Flags: --no-webgpu, --sizes 256,1024.
+// --screenshot, apps/web/screenshot.png. Flags: --backends wasm,webgpu, --sizes 256,1024,
+// --tiny-only (h2z_tiny only). Rows of backends not run are kept from the previous results.
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -56,7 +57,7 @@ const generators = {
 
 const server = await serveStatic(DIST);
 const rows = [];
-const backends = process.argv.includes('--no-webgpu') ? ['wasm'] : ['wasm', 'webgpu'];
+const backends = arg('--backends', 'wasm,webgpu').split(',');
 for (const backend of backends) {
   const { page, close } = await openPage({ url: server.url, webgpu: backend === 'webgpu' });
   try {
@@ -68,7 +69,7 @@ for (const backend of backends) {
     if ((await chooseBackend(page, backend)) !== backend) throw new Error(`${backend} did not start`);
     for (const [name, files] of Object.entries(generators)) {
       // Software WebGPU compiles slowly: the default generator only on wasm.
-      if (backend === 'webgpu' && name.startsWith('default')) continue;
+      if ((backend === 'webgpu' || process.argv.includes('--tiny-only')) && name.startsWith('default')) continue;
       await loadGenerator(page, files);
       for (const s of sizes) {
         const times = [];
@@ -92,6 +93,13 @@ rmSync(work, { recursive: true, force: true });
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 mkdirSync(here('./results'), { recursive: true });
+let previous = [];
+try {
+  previous = JSON.parse(readFileSync(here('./results/web.json'), 'utf8')).rows.filter((r) => !backends.includes(r.backend));
+} catch {
+  // first run
+}
+rows.unshift(...previous);
 writeFileSync(
   here('./results/web.json'),
   `${JSON.stringify({ date: new Date().toISOString(), cpu, cores: os.cpus().length, loadAverage: os.loadavg(), size, rows }, null, 1)}\n`,
