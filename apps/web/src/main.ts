@@ -25,9 +25,11 @@ const WHOLE_BUDGET = 1e9;
 const BYTES_PER_PIXEL_NGF = 2.8e9 / (1024 * 1024 * 64);
 const TILE = 512;
 
-function tileFor(width: number, height: number, ngf: number): number {
+function tileFor(width: number, height: number, ngf: number, backend: string): number {
   const choice = tileSelect.value;
   if (choice !== 'auto') return Number(choice);
+  // tfjs's WebGPU convolutions dispatch too many workgroups for a whole 1024x1024 map.
+  if (backend === 'webgpu' && Math.max(width, height) > TILE) return TILE;
   return width * height * ngf * BYTES_PER_PIXEL_NGF > WHOLE_BUDGET ? TILE : 0;
 }
 
@@ -202,7 +204,7 @@ async function translateFile(file: File): Promise<void> {
   const input = await decodeFile(file);
   const { width, height } = input;
   const img = { data: toNetworkImage(input, inputNc), width, height, channels: inputNc };
-  const requested = tileFor(width, height, G.options.ngf);
+  const requested = tileFor(width, height, G.options.ngf, backend);
   const tile = requested && (width > requested || height > requested) ? requested : 0;
   progress.hidden = false;
   progress.removeAttribute('value');
