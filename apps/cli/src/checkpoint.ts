@@ -2,7 +2,8 @@
 // the reference's: train_opt.txt + <epoch>_net_G.pth), one .pth file, or a tfjs model folder.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { ResnetGenerator, TFJS_MODEL_FILE, loadNetworkWeights, loadTfjsGenerator, networkOptionsFrom, parseOptionsFile } from '@cut/networks';
+import { TFJS_MODEL_FILE, loadCheckpoint, loadTfjsGenerator, type ResnetGenerator } from '@cut/networks';
+import { readTfjsModelDir } from '@cut/trainer';
 
 export interface LoadedGenerator {
   G: ResnetGenerator;
@@ -48,37 +49,26 @@ export async function loadGenerator(path: string, options: LoadGeneratorOptions)
   const file = resolveGeneratorFile(path, options.epoch);
   if (basename(file) === TFJS_MODEL_FILE) {
     if (options.overrides.size) options.note(`${file}: a tfjs model carries its own configuration; ignoring --${[...options.overrides.keys()].join(', --')}`);
-    const G = await loadTfjsGenerator(dirname(file));
+    const G = await loadTfjsGenerator(readTfjsModelDir(dirname(file)));
     return { G, file, configuredBy: file, inputNc: G.options.inputNc, outputNc: G.options.outputNc };
   }
   const optionsFile = join(dirname(file), 'train_opt.txt');
-  let raw: Map<string, string>;
-  let configuredBy: string;
-  if (existsSync(optionsFile)) {
-    raw = parseOptionsFile(readFileSync(optionsFile, 'utf8'));
-    configuredBy = optionsFile;
-  } else {
-    raw = new Map();
-    configuredBy = 'the default options';
-    options.note(`${dirname(file)}: no train_opt.txt; building the generator from the default options and the command line`);
-  }
-  for (const [k, v] of options.overrides) raw.set(k, v);
-  if (options.overrides.size) configuredBy += ` with --${[...options.overrides.keys()].join(', --')} from the command line`;
-  const net = networkOptionsFrom(raw, configuredBy);
-  // Weights are replaced right away: no need for the random initialisation's draws to mean anything.
-  const G = new ResnetGenerator({ ...net.generator, seed: 0 });
+  let optionsText: string | undefined;
+  if (existsSync(optionsFile)) optionsText = readFileSync(optionsFile, 'utf8');
+  else options.note(`${dirname(file)}: no train_opt.txt; building the generator from the default options and the command line`);
+  let bytes: Uint8Array;
   try {
-    loadNetworkWeights(G, file);
+    bytes = readFileSync(file);
   } catch (e) {
-    G.dispose();
-    const g = net.generator;
-    throw new Error(
-      `${(e as Error).message}\n  (network built from ${configuredBy}: ngf ${g.ngf}, ${g.nBlocks} blocks, input_nc ${g.inputNc}, output_nc ${g.outputNc}` +
-        `${g.noAntialias ? ', no_antialias' : ''}${g.noAntialiasUp ? ', no_antialias_up' : ''})`,
-      { cause: e },
-    );
+    throw new Error(`${file}: cannot read the checkpoint (${(e as Error).message})`, { cause: e });
   }
-  return { G, file, configuredBy, inputNc: net.generator.inputNc ?? 3, outputNc: net.generator.outputNc ?? 3 };
+  // The one loader of @cut/networks (the trainer's and the web page's too), on the file's bytes.
+  const ck = loadCheckpoint(
+    { G: bytes, options: optionsText, names: { G: file, options: optionsFile } },
+    { overrides: options.overrides, overridesFrom: 'the command line' },
+  );
+  const g = ck.options.generator;
+  return { G: ck.G, file, configuredBy: ck.configuredBy, inputNc: g.inputNc ?? 3, outputNc: g.outputNc ?? 3 };
 }
 
 function statOrUndefined(path: string) {

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync,
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadReferenceCheckpoint, saveTfjsModel } from '@cut/networks';
+import { loadReferenceCheckpoint, saveTfjsModel } from '@cut/trainer';
 import { loadBackend } from './backends.js';
 import { H2Z_TINY, cli, existingRun, levels, pixels, smallDataset, snapshot, tempDir } from './cli-test-utils.js';
 

@@ -1,8 +1,7 @@
 // Network images ([-1, 1] floats, HWC) to PNG files, as the reference's `tensor2im` + `save_image`.
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from '@cut/networks';
-import { encodePng } from '@cut/trainer';
+import { encodePng, writeFileAtomic } from '@cut/trainer';
 
 /**
  * The reference's `tensor2im`: clamp to [-1, 1], `(x + 1) / 2 * 255` in float32, cast to uint8 by

@@ -1,20 +1,20 @@
 // Checkpoints in the reference's format: one `torch.save(net.state_dict())` file per network
 // (`<epoch>_net_G.pth`, `_net_D.pth`, `_net_F.pth`) beside the run's `train_opt.txt`.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// Bytes in, bytes out: no file system here, so that this runs in a browser too. Reading and
+// writing the files is @cut/trainer's (and the CLI's) job.
 import * as tf from '@tensorflow/tfjs-core';
 import type { InitType } from '@cut/core-tensors';
 import { NLayerDiscriminator } from './discriminator.js';
 import { ResnetGenerator } from './generator.js';
 import type { SequentialNetwork, TorchStateDict } from './network.js';
 import { networkOptionsFrom, parseOptionsFile, type NetworkOptions } from './options.js';
-import { readPth, stripModulePrefix, writePth, type StateDict, type StateDictMetadata } from './pth/index.js';
+import { encodePth, readPth, stripModulePrefix, type ByteSource, type StateDict, type StateDictMetadata } from './pth/index.js';
 
-/** Where weights come from: a file path, or the file's bytes (then `name` is used in errors). */
-export type CheckpointSource = string | Uint8Array;
+/** Where weights come from: the file's bytes, or random access to them (`name` is used in errors). */
+export type CheckpointSource = Uint8Array | ByteSource;
 
 export interface LoadWeightsOptions {
-  /** Names an in-memory checkpoint in error messages. */
+  /** Names the checkpoint (its file) in error messages. */
   name?: string;
 }
 
@@ -27,8 +27,7 @@ export interface SaveWeightsOptions {
   prefix?: string;
 }
 
-const sourceName = (source: CheckpointSource, options: LoadWeightsOptions) =>
-  typeof source === 'string' ? source : (options.name ?? '<in-memory checkpoint>');
+const sourceName = (options: LoadWeightsOptions) => options.name ?? '<in-memory checkpoint>';
 
 /**
  * A checkpoint's tensors as float32 arrays in PyTorch layout. Every tensor must be floating point
@@ -51,18 +50,18 @@ export function floatStateDict(dict: StateDict, source: string): TorchStateDict 
  * file, the first offending key and both shapes, and leave the network unchanged.
  */
 export function loadNetworkWeights(net: SequentialNetwork, source: CheckpointSource, options: LoadWeightsOptions = {}): void {
-  const file = sourceName(source, options);
+  const file = sourceName(options);
   net.loadStateDict(floatStateDict(readPth(source, { name: file }), file), file);
 }
 
 /**
- * Writes the network as the reference's `<epoch>_net_G.pth` / `_net_D.pth`: the state_dict in its
- * key order, blur-filter buffers included, with the reference's `_metadata` (module versions), so
- * that `torch.load` + `load_state_dict(strict=True)` take it. Atomic (written beside, then renamed).
+ * The bytes of the reference's `<epoch>_net_G.pth` / `_net_D.pth` for the network: the state_dict
+ * in its key order, blur-filter buffers included, with the reference's `_metadata` (module
+ * versions), so that `torch.load` + `load_state_dict(strict=True)` take it.
  */
-export async function saveNetworkWeights(net: SequentialNetwork, pthPath: string, options: SaveWeightsOptions = {}): Promise<void> {
+export async function encodeNetworkWeights(net: SequentialNetwork, options: SaveWeightsOptions = {}): Promise<Uint8Array> {
   const state = await net.stateDict();
-  writePth(pthPath, state, { prefix: options.prefix, metadata: networkMetadata(net) });
+  return encodePth(state, { prefix: options.prefix, metadata: networkMetadata(net) });
 }
 
 /**
@@ -104,7 +103,7 @@ export interface PatchSamplerWeights {
 
 /** Loads a `<epoch>_net_F.pth` (keys with or without `module.`) into netF. Errors name the file. */
 export function loadPatchSamplerWeights(f: PatchSamplerWeights, source: CheckpointSource, options: LoadWeightsOptions = {}): void {
-  const file = sourceName(source, options);
+  const file = sourceName(options);
   const state = stripModulePrefix(floatStateDict(readPth(source, { name: file }), file));
   const tensors: Record<string, tf.Tensor> = {};
   try {
@@ -118,10 +117,10 @@ export function loadPatchSamplerWeights(f: PatchSamplerWeights, source: Checkpoi
 }
 
 /**
- * Writes netF as the reference's `<epoch>_net_F.pth` (`mlp_<i>.*` keys, `_metadata` included).
+ * The bytes of the reference's `<epoch>_net_F.pth` for netF (`mlp_<i>.*` keys, `_metadata` included).
  * Before its MLPs exist (or with netF `sample`) the state_dict is empty, as the reference's is.
  */
-export async function savePatchSamplerWeights(f: PatchSamplerWeights, pthPath: string, options: SaveWeightsOptions = {}): Promise<void> {
+export async function encodePatchSamplerWeights(f: PatchSamplerWeights, options: SaveWeightsOptions = {}): Promise<Uint8Array> {
   const weights = f.getWeights();
   const entries: Array<[string, { shape: number[]; data: Float32Array }]> = [];
   try {
@@ -131,7 +130,7 @@ export async function savePatchSamplerWeights(f: PatchSamplerWeights, pthPath: s
   } finally {
     tf.dispose(Object.values(weights));
   }
-  writePth(pthPath, entries, { prefix: options.prefix, metadata: patchSamplerMetadata(entries.map(([k]) => k)) });
+  return encodePth(entries, { prefix: options.prefix, metadata: patchSamplerMetadata(entries.map(([k]) => k)) });
 }
 
 /** PatchSampleF's `_metadata`: the root, its `l2norm` and each level's `mlp_<i>` Sequential (Linear, ReLU, Linear). */
@@ -156,11 +155,28 @@ export interface PatchSamplerConfig {
   initGain: number;
 }
 
-export interface LoadReferenceCheckpointOptions<F extends PatchSamplerWeights> {
-  /** Which checkpoint: `latest` (default), an epoch number, or `iter_<n>`: files `<epoch>_net_<G|D|F>.pth`. */
-  epoch?: string | number;
-  /** The run's options (a parsed map, or an options file's text) instead of `<dir>/train_opt.txt`. */
-  options?: ReadonlyMap<string, string> | string;
+/** A checkpoint's files, read by the caller (from disk, a file picker, a download). */
+export interface CheckpointFiles {
+  /** `<epoch>_net_G.pth` (required). */
+  G: CheckpointSource;
+  /** `<epoch>_net_D.pth`, when there is one. */
+  D?: CheckpointSource;
+  /** `<epoch>_net_F.pth`, when there is one (read only with `createPatchSampler`). */
+  F?: CheckpointSource;
+  /**
+   * The run's options: `train_opt.txt`'s text, or a parsed map. Without them the reference's
+   * defaults (what its test.py does: it never reads train_opt.txt).
+   */
+  options?: string | ReadonlyMap<string, string>;
+  /** The files' names, for messages. */
+  names?: { G?: string; D?: string; F?: string; options?: string };
+}
+
+export interface LoadCheckpointOptions<F extends PatchSamplerWeights> {
+  /** Options on top of the files' (e.g. netG, ngf, no_antialias), as the reference writes them ('True', '16'). */
+  overrides?: ReadonlyMap<string, string>;
+  /** Where `overrides` came from, for messages (default 'the caller'). */
+  overridesFrom?: string;
   /** Builds netF, e.g. `(c) => new PatchSampleF(c)`; without it the F file is left unread. */
   createPatchSampler?: (config: PatchSamplerConfig) => F;
 }
@@ -168,68 +184,74 @@ export interface LoadReferenceCheckpointOptions<F extends PatchSamplerWeights> {
 export interface ReferenceCheckpoint<F extends PatchSamplerWeights = PatchSamplerWeights> {
   /** The network configuration the run was trained with. */
   options: NetworkOptions;
+  /** What that configuration came from (the options file, defaults, overrides), for messages. */
+  configuredBy: string;
   G: ResnetGenerator;
   /** Present when `<epoch>_net_D.pth` is. */
   D?: NLayerDiscriminator;
   /** Present when `<epoch>_net_F.pth` is and `createPatchSampler` was given. */
   F?: F;
-  /** The files read (F: the file found, read or not). */
+  /** The files' names (F: the file given, read or not). */
   files: { options?: string; G: string; D?: string; F?: string };
   /** Frees every loaded network. */
   dispose(): void;
 }
 
 /**
- * Loads a run directory written by the reference (`checkpoints/<name>/`, or ours in the same
- * format): builds G (required), D and F (when their files exist) as its options describe, and
- * loads their weights strictly.
+ * The one checkpoint loader (the CLI, the trainer and the web page use it): builds G (required),
+ * D and F (when their files are given) as the run's options (with `overrides` on top) describe,
+ * and loads their weights strictly. A G that does not match says which configuration it was built from.
  */
-export function loadReferenceCheckpoint<F extends PatchSamplerWeights = PatchSamplerWeights>(
-  dir: string,
-  options: LoadReferenceCheckpointOptions<F> = {},
+export function loadCheckpoint<F extends PatchSamplerWeights = PatchSamplerWeights>(
+  checkpoint: CheckpointFiles,
+  options: LoadCheckpointOptions<F> = {},
 ): ReferenceCheckpoint<F> {
-  const epoch = String(options.epoch ?? 'latest');
-  let raw: ReadonlyMap<string, string>;
-  let optionsSource: string;
-  let optionsFile: string | undefined;
-  if (options.options === undefined) {
-    optionsFile = join(dir, 'train_opt.txt');
-    if (!existsSync(optionsFile)) {
-      throw new Error(`${dir}: no train_opt.txt, so the network configuration is unknown (pass it as the 'options' option)`);
-    }
-    raw = parseOptionsFile(readFileSync(optionsFile, 'utf8'));
-    optionsSource = optionsFile;
-  } else {
-    raw = typeof options.options === 'string' ? parseOptionsFile(options.options) : options.options;
-    optionsSource = `options given for ${dir}`;
-  }
-  const net = networkOptionsFrom(new Map(raw), optionsSource);
-  const file = (which: 'G' | 'D' | 'F') => join(dir, `${epoch}_net_${which}.pth`);
-  const files: ReferenceCheckpoint<F>['files'] = { options: optionsFile, G: file('G') };
-  if (!existsSync(files.G)) throw new Error(`${files.G}: no such checkpoint (epoch '${epoch}')`);
+  const names = {
+    G: checkpoint.names?.G ?? 'net_G.pth',
+    D: checkpoint.names?.D ?? 'net_D.pth',
+    F: checkpoint.names?.F ?? 'net_F.pth',
+    options: checkpoint.names?.options ?? (typeof checkpoint.options === 'string' ? 'train_opt.txt' : 'the given options'),
+  };
+  const raw = new Map(typeof checkpoint.options === 'string' ? parseOptionsFile(checkpoint.options) : (checkpoint.options ?? []));
+  let configuredBy = checkpoint.options === undefined ? 'the default options' : names.options;
+  const overrides = options.overrides ?? new Map<string, string>();
+  for (const [k, v] of overrides) raw.set(k, v);
+  if (overrides.size) configuredBy += ` with --${[...overrides.keys()].join(', --')} from ${options.overridesFrom ?? 'the caller'}`;
+  const net = networkOptionsFrom(raw, configuredBy);
+  const files: ReferenceCheckpoint<F>['files'] = { options: checkpoint.options === undefined ? undefined : names.options, G: names.G };
   const built: Array<{ dispose(): void }> = [];
   try {
-    const G = new ResnetGenerator(net.generator);
+    // Weights are replaced right away: no need for the random initialisation's draws to mean anything.
+    const G = new ResnetGenerator({ ...net.generator, seed: 0 });
     built.push(G);
-    loadNetworkWeights(G, files.G);
+    try {
+      loadNetworkWeights(G, checkpoint.G, { name: names.G });
+    } catch (e) {
+      const g = net.generator;
+      throw new Error(
+        `${(e as Error).message}\n  (network built from ${configuredBy}: ngf ${g.ngf}, ${g.nBlocks} blocks, input_nc ${g.inputNc}, output_nc ${g.outputNc}` +
+          `${g.noAntialias ? ', no_antialias' : ''}${g.noAntialiasUp ? ', no_antialias_up' : ''})`,
+        { cause: e },
+      );
+    }
     let D: NLayerDiscriminator | undefined;
-    if (existsSync(file('D'))) {
-      files.D = file('D');
+    if (checkpoint.D !== undefined) {
+      files.D = names.D;
       D = new NLayerDiscriminator(net.discriminator);
       built.push(D);
-      loadNetworkWeights(D, files.D);
+      loadNetworkWeights(D, checkpoint.D, { name: names.D });
     }
     let F: F | undefined;
-    if (existsSync(file('F'))) {
-      files.F = file('F');
+    if (checkpoint.F !== undefined) {
+      files.F = names.F;
       if (options.createPatchSampler) {
         const init = net.generator.init ?? { type: 'xavier' as const, gain: 0.02 };
         F = options.createPatchSampler({ ...net.patchSampler, initType: init.type, initGain: init.gain ?? 0.02 });
         if ('dispose' in F && typeof F.dispose === 'function') built.push(F as unknown as { dispose(): void });
-        loadPatchSamplerWeights(F, files.F);
+        loadPatchSamplerWeights(F, checkpoint.F, { name: names.F });
       }
     }
-    return { options: net, G, D, F, files, dispose: () => built.forEach((n) => n.dispose()) };
+    return { options: net, configuredBy, G, D, F, files, dispose: () => built.forEach((n) => n.dispose()) };
   } catch (e) {
     built.forEach((n) => n.dispose());
     throw e;

@@ -7,7 +7,7 @@ export {
   readPth,
   readPthArchive,
   stripModulePrefix,
-  writePth,
+  type ByteSource,
   type PthArchive,
   type PthDtype,
   type PthTensor,
@@ -25,19 +25,31 @@ export { SequentialNetwork, type TorchArray, type TorchStateDict } from './netwo
 export type { Module, ModuleType } from './modules.js';
 // The generator's forward in tiles, equal to the whole-image forward (instance norm over the whole image).
 export { forwardTiled, type HostMap, type TiledForwardOptions } from './tiled.js';
+// A generator on an image of any size (padded to a multiple of 4), whole or in tiles: `cutjs translate`'s and the web page's.
+export {
+  MIN_IMAGE_SIDE,
+  paddedSize,
+  translateImage,
+  translateWhole,
+  type HostImage,
+  type ImageGenerator,
+  type TranslateImageOptions,
+} from './translate.js';
 export { networkOptionsFrom, parseOptionsFile, type NetworkOptions } from './options.js';
 
-// The reference's checkpoint files (`<epoch>_net_{G,D,F}.pth` + train_opt.txt).
+// The reference's checkpoint files (`<epoch>_net_{G,D,F}.pth` + train_opt.txt), as bytes:
+// the one loader for the CLI, the trainer and the web page (@cut/trainer reads and writes the files).
 export {
+  encodeNetworkWeights,
+  encodePatchSamplerWeights,
   floatStateDict,
+  loadCheckpoint,
   loadNetworkWeights,
   loadPatchSamplerWeights,
-  loadReferenceCheckpoint,
   networkMetadata,
-  saveNetworkWeights,
-  savePatchSamplerWeights,
+  type CheckpointFiles,
   type CheckpointSource,
-  type LoadReferenceCheckpointOptions,
+  type LoadCheckpointOptions,
   type LoadWeightsOptions,
   type PatchSamplerConfig,
   type PatchSamplerWeights,
@@ -45,7 +57,7 @@ export {
   type SaveWeightsOptions,
 } from './checkpoint.js';
 
-// TensorFlow.js-native model files (model.json + weights.bin), loadable in a browser.
+// TensorFlow.js-native model files (model.json + weights.bin), as bytes, loadable in a browser.
 export {
   TFJS_MODEL_FILE,
   TFJS_MODEL_FORMAT,
@@ -53,7 +65,6 @@ export {
   TFJS_WEIGHTS_FILE,
   loadTfjsGenerator,
   loadTfjsModel,
-  saveTfjsModel,
   tfjsModelArtifacts,
   type CutModelJson,
   type CutModelTopology,
@@ -61,5 +72,3 @@ export {
   type TfjsModelFiles,
   type TfjsModelSource,
 } from './tfjs-model.js';
-// Crash-safe file writes (temp file, fsync, rename), used for checkpoints.
-export { fsyncDir, publishFile, writeFileAtomic } from './atomic.js';

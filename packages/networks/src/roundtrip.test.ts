@@ -11,7 +11,8 @@ import { nhwcToNchw, SeededRng } from '@cut/core-tensors';
 import { describeBackends } from '../../../test-utils/backends';
 import { maxAbsDiff, type GoldenTensor } from '../../../test-utils/golden';
 import { runTorchScript, torchUnavailable } from '../../../test-utils/torch';
-import { NLayerDiscriminator, ResnetGenerator, saveNetworkWeights, type SequentialNetwork } from './index.js';
+import { NLayerDiscriminator, ResnetGenerator, type SequentialNetwork } from './index.js';
+import { saveNetworkWeights } from './test-files.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const script = join(root, 'tools/golden/torch_networks.py');

@@ -2,7 +2,7 @@
 // network class and options as `modelTopology`, a `weightsManifest`) plus `weights.bin` (float32,
 // in our NHWC layout, under the reference's parameter names). A browser can fetch the two files
 // (or use `tf.io.http(url).load()`) and build the network without reading PyTorch's format.
-// No static Node imports here: files are read through a dynamic import, only for a directory.
+// No file system here (it runs in a browser): @cut/trainer reads and writes the files.
 import * as tf from '@tensorflow/tfjs-core';
 import { NLayerDiscriminator, type NLayerDiscriminatorOptions } from './discriminator.js';
 import { ResnetGenerator, type ResnetGeneratorOptions } from './generator.js';
@@ -37,10 +37,12 @@ export interface TfjsModelFiles {
   modelJson: CutModelJson | string;
   /** `weights.bin`'s bytes; several buffers are the manifest's paths in order. */
   weights: ArrayBuffer | ArrayBufferView | ArrayBuffer[];
+  /** Names model.json in error messages (e.g. its path). */
+  name?: string;
 }
 
 /** A saved model: anything `loadTfjsModel` reads. */
-export type TfjsModelSource = string | TfjsModelFiles | tf.io.ModelArtifacts;
+export type TfjsModelSource = TfjsModelFiles | tf.io.ModelArtifacts;
 
 /** The network as `model.json` + `weights.bin` contents. */
 export async function tfjsModelArtifacts(net: CutNetwork): Promise<{ modelJson: CutModelJson; weights: ArrayBuffer }> {
@@ -63,32 +65,13 @@ export async function tfjsModelArtifacts(net: CutNetwork): Promise<{ modelJson: 
   };
 }
 
-/** Writes `<dir>/model.json` and `<dir>/weights.bin` (each atomically; the folder is created). Node only. */
-export async function saveTfjsModel(net: CutNetwork, dir: string): Promise<{ modelJson: string; weights: string }> {
-  const { mkdir, rename, writeFile } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  const { modelJson, weights } = await tfjsModelArtifacts(net);
-  await mkdir(dir, { recursive: true });
-  const paths = { modelJson: join(dir, TFJS_MODEL_FILE), weights: join(dir, TFJS_WEIGHTS_FILE) };
-  const put = async (path: string, data: string | Uint8Array) => {
-    const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`;
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  };
-  // Weights first: a model.json never points at weights that are not there yet.
-  await put(paths.weights, new Uint8Array(weights));
-  await put(paths.modelJson, `${JSON.stringify(modelJson, null, 1)}\n`);
-  return paths;
-}
-
 /**
- * Builds the network a saved model describes and loads its weights. `source`: a directory with
- * `model.json` and its weight files (Node), both files' contents (`{ modelJson, weights }`), or the
+ * Builds the network a saved model describes and loads its weights. `source`: both files'
+ * contents (`{ modelJson, weights }`), or the
  * `ModelArtifacts` of a tf.io handler (`await tf.io.http(url).load()`, `tf.io.fromMemory`).
  */
 export async function loadTfjsModel(source: TfjsModelSource): Promise<CutNetwork> {
-  if (typeof source === 'string') return fromFiles(await readModelDir(source), source);
-  if ('modelJson' in source) return fromFiles(source, 'model.json');
+  if ('modelJson' in source) return fromFiles(source, source.name ?? TFJS_MODEL_FILE);
   return fromArtifacts(source, source.format === TFJS_MODEL_FORMAT ? 'model artifacts' : `model artifacts (format '${source.format}')`);
 }
 
@@ -97,28 +80,7 @@ export async function loadTfjsGenerator(source: TfjsModelSource): Promise<Resnet
   const net = await loadTfjsModel(source);
   if (net instanceof ResnetGenerator) return net;
   net.dispose();
-  throw new Error(`${typeof source === 'string' ? source : 'model'}: holds a ${net.constructor.name}, not a ResnetGenerator`);
-}
-
-async function readModelDir(dir: string): Promise<TfjsModelFiles> {
-  const { readFile } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  const jsonPath = join(dir, TFJS_MODEL_FILE);
-  let text: string;
-  try {
-    text = await readFile(jsonPath, 'utf8');
-  } catch (e) {
-    throw new Error(`${jsonPath}: cannot read the model (${(e as Error).message})`, { cause: e });
-  }
-  const modelJson = parseModelJson(text, jsonPath);
-  const weights: ArrayBuffer[] = [];
-  for (const path of modelJson.weightsManifest.flatMap((group) => group.paths)) {
-    const bytes = await readFile(join(dir, path)).catch((e: Error) => {
-      throw new Error(`${join(dir, path)}: cannot read the weights (${e.message})`, { cause: e });
-    });
-    weights.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-  }
-  return { modelJson, weights };
+  throw new Error(`${'modelJson' in source ? (source.name ?? TFJS_MODEL_FILE) : 'model'}: holds a ${net.constructor.name}, not a ResnetGenerator`);
 }
 
 function parseModelJson(text: string, where: string): CutModelJson {

@@ -1,8 +1,6 @@
 // PyTorch `.pth` state_dicts without PyTorch: read what `torch.save(model.state_dict(), f)` writes
 // (the zip format of torch >= 1.6) and write files that `torch.load` + `load_state_dict(strict=True)`
 // accept.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { writeFileAtomic } from '../atomic.js';
 import {
   ITEM_SIZE,
   PyDict,
@@ -19,6 +17,7 @@ import {
 import { ZipReader, bytesSource, concatBytes, writeZip, type ByteSource } from './zip.js';
 
 export type { StateDictMetadata } from './pickle.js';
+export type { ByteSource } from './zip.js';
 
 export type PthDtype = StorageDtype;
 
@@ -68,47 +67,24 @@ export class PthError extends Error {
 
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Reads a state_dict checkpoint (a path, or the file's bytes). */
-export function readPth(source: string | Uint8Array, options: ReadPthOptions = {}): StateDict {
+/**
+ * Reads a state_dict checkpoint from the file's bytes (or random access to them, e.g. an open
+ * file, so that a large file need not be read whole). `name` names the file in errors.
+ */
+export function readPth(source: Uint8Array | ByteSource, options: ReadPthOptions = {}): StateDict {
   return readPthArchive(source, options).tensors;
 }
 
 /** Like `readPth`, with the file's `_metadata` and archive name. */
-export function readPthArchive(source: string | Uint8Array, options: ReadPthOptions = {}): PthArchive {
-  const file = typeof source === 'string' ? source : (options.name ?? '<in-memory checkpoint>');
-  let fd: number | undefined;
+export function readPthArchive(source: Uint8Array | ByteSource, options: ReadPthOptions = {}): PthArchive {
+  const file = options.name ?? '<in-memory checkpoint>';
   try {
-    let bytes: ByteSource;
-    if (typeof source === 'string') {
-      fd = openSync(source, 'r');
-      bytes = fileSource(fd, fstatSync(fd).size);
-    } else {
-      bytes = bytesSource(source);
-    }
-    return parseArchive(bytes);
+    return parseArchive(source instanceof Uint8Array ? bytesSource(source) : source);
   } catch (e) {
     if (e instanceof PthError) throw e;
-    const err = e as NodeJS.ErrnoException;
+    const err = e as Error & { code?: string };
     throw new PthError(file, err.code ? `cannot read the file (${err.message})` : err.message, { cause: e });
-  } finally {
-    if (fd !== undefined) closeSync(fd);
   }
-}
-
-function fileSource(fd: number, size: number): ByteSource {
-  return {
-    size,
-    read(offset, length) {
-      const buf = new Uint8Array(length);
-      let done = 0;
-      while (done < length) {
-        const n = readSync(fd, buf, done, length - done, offset + done);
-        if (n === 0) throw new Error(`file ended at byte ${offset + done} while reading (it changed while being read?)`);
-        done += n;
-      }
-      return buf;
-    },
-  };
 }
 
 function parseArchive(source: ByteSource): PthArchive {
@@ -427,29 +403,6 @@ export function encodePth(
   options: WritePthOptions = {},
 ): Uint8Array {
   return concatBytes(encodeChunks(entries, options));
-}
-
-/**
- * Writes `entries` (in order) as a state_dict checkpoint that `torch.load` reads. Atomic: the file
- * is written beside the target, flushed to disk, then renamed over it.
- */
-export function writePth(
-  path: string,
-  entries: Iterable<readonly [string, WritableTensor]>,
-  options: WritePthOptions = {},
-): void {
-  let chunks: Uint8Array[];
-  try {
-    chunks = encodeChunks(entries, options);
-  } catch (e) {
-    throw new PthError(path, (e as Error).message, { cause: e });
-  }
-  try {
-    writeFileAtomic(path, chunks);
-  } catch (e) {
-    const cause = (e as Error).cause as Error | undefined;
-    throw new PthError(path, `cannot write the checkpoint (${(cause ?? (e as Error)).message})`, { cause: e });
-  }
 }
 
 /**

@@ -4,7 +4,8 @@
 // Reader: central directory (with zip64 records), stored and deflated entries, CRC-32 checked.
 // Writer: stored entries (deflate on request), each entry's data aligned by padding the local header's
 // extra field the way PyTorch does, no zip64 (an archive past 4 GiB is refused with a clear error).
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+// fflate: raw deflate in plain JavaScript, so that this runs in a browser as well as in Node.
+import { deflateSync, inflateSync } from 'fflate';
 
 /** Random access to the bytes of an archive (a buffer in memory, or an open file). */
 export interface ByteSource {
@@ -177,7 +178,7 @@ export class ZipReader {
       data = raw;
     } else if (entry.method === 8) {
       try {
-        data = inflateRawSync(raw);
+        data = inflateSync(raw);
       } catch (e) {
         throw new Error(`cannot inflate '${name}': ${(e as Error).message}`);
       }
@@ -240,7 +241,7 @@ export function writeZip(entries: readonly ZipWriteEntry[], align = 64): Uint8Ar
     const nameBytes = encoder.encode(name);
     const crc = crc32(entry.data);
     const method = entry.deflate ? 8 : 0;
-    const data = entry.deflate ? deflateRawSync(entry.data) : entry.data;
+    const data = entry.deflate ? deflateSync(entry.data) : entry.data;
     const dataAt = offset + LOCAL_SIZE + nameBytes.length + 4;
     const pad = (align - (dataAt % align)) % align;
     if (offset > U32_MAX || entry.data.byteLength > U32_MAX || dataAt + pad + data.byteLength > U32_MAX) {

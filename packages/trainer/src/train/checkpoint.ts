@@ -33,7 +33,7 @@ import {
   saveNetworkWeights,
   savePatchSamplerWeights,
   writeFileAtomic,
-} from '@cut/networks';
+} from '../checkpoint-files.js';
 import { encodeOptimizerStates, restoreOptimizerStates } from './optimizer-state.js';
 import { copyFileAtomic } from './run-files.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { readPth } from '@cut/networks';
+import { readPthFile as readPth } from '../checkpoint-files.js';
 import { describeBackends } from '../../../../test-utils/backends';
 import { formatTrainOpt, type CUTOptions } from '../options.js';
 import { decodeOptimizerStates } from './optimizer-state.js';

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
-import { writeFileAtomic } from '@cut/networks';
+import { writeFileAtomic } from '../atomic.js';
 
 /** One point of the loss curves: x in epochs (epoch − 1 + fraction of the epoch done). */
 export interface LossPoint {

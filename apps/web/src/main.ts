@@ -1,0 +1,294 @@
+// The page: a generator from the user's files, images translated in the page on WebGPU, wasm or
+// cpu, shown beside their input and downloadable as PNG. Nothing is uploaded anywhere.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+// The wasm binaries are bundled as assets beside the page, so a static host serves them.
+import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import { loadCheckpoint, loadTfjsGenerator, parseOptionsFile, translateImage, type ResnetGenerator } from '@cut/networks';
+import { fromNetworkImage, toNetworkImage } from './pixels.js';
+
+// tfjs wants all three named; the threaded one is never fetched (below).
+setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
+// Single-threaded wasm: the threaded build's worker loads tfjs's own script file, which a bundle
+// does not have (and it needs cross-origin isolation headers that static hosts rarely send).
+tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+
+/**
+ * 'auto' tiles (TILE pixels) when a whole forward would hold more than WHOLE_BUDGET bytes of
+ * activations: about 41 bytes per pixel per ngf (2.8 GB for the default generator, ngf 64, at
+ * 1024×1024, which runs Chromium's wasm out of memory). Tiles give the whole-image result.
+ */
+const WHOLE_BUDGET = 1e9;
+const BYTES_PER_PIXEL_NGF = 2.8e9 / (1024 * 1024 * 64);
+const TILE = 512;
+
+function tileFor(width: number, height: number, ngf: number, backend: string): number {
+  const choice = tileSelect.value;
+  if (choice !== 'auto') return Number(choice);
+  // tfjs's WebGPU convolutions dispatch too many workgroups for a whole 1024x1024 map.
+  if (backend === 'webgpu' && Math.max(width, height) > TILE) return TILE;
+  return width * height * ngf * BYTES_PER_PIXEL_NGF > WHOLE_BUDGET ? TILE : 0;
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const modelInput = $<HTMLInputElement>('model-files');
+const imageInput = $<HTMLInputElement>('image-files');
+const backendSelect = $<HTMLSelectElement>('backend');
+const tileSelect = $<HTMLSelectElement>('tile');
+const backendName = $<HTMLOutputElement>('backend-name');
+const modelStatus = $<HTMLParagraphElement>('model-status');
+const status = $<HTMLParagraphElement>('status');
+const progress = $<HTMLProgressElement>('progress');
+const results = $<HTMLElement>('results');
+const arch = {
+  netG: $<HTMLInputElement>('netG'),
+  ngf: $<HTMLInputElement>('ngf'),
+  input_nc: $<HTMLInputElement>('input_nc'),
+  output_nc: $<HTMLInputElement>('output_nc'),
+  no_antialias: $<HTMLInputElement>('no_antialias'),
+  no_antialias_up: $<HTMLInputElement>('no_antialias_up'),
+};
+/** The reference's defaults, shown when no train_opt.txt is given. */
+const DEFAULTS: Record<keyof typeof arch, string> = { netG: 'resnet_9blocks', ngf: '64', input_nc: '3', output_nc: '3', no_antialias: 'False', no_antialias_up: 'False' };
+
+let generator: { G: ResnetGenerator; inputNc: number; outputNc: number; name: string } | undefined;
+let modelFiles: File[] = [];
+let backendReady: Promise<string> = useBackend('auto');
+/** One job at a time: loads and translations run in order. */
+let queue: Promise<unknown> = Promise.resolve();
+const enqueue = (job: () => Promise<void>) => (queue = queue.then(job, job));
+
+function report(el: HTMLElement, text: string, error = false) {
+  el.textContent = text;
+  el.classList.toggle('error', error);
+}
+
+/** Whether the browser gives a WebGPU adapter (some never answer without a GPU: 5 s at most). */
+async function webGpuAdapter(): Promise<boolean> {
+  if (!('gpu' in navigator)) return false;
+  const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), 5000));
+  return Boolean(await Promise.race([navigator.gpu.requestAdapter().catch(() => null), timeout]));
+}
+
+/** WebGPU when the browser has an adapter, else wasm, else cpu (or the one chosen). */
+async function useBackend(choice: string): Promise<string> {
+  const order = choice === 'auto' ? ['webgpu', 'wasm', 'cpu'] : [choice];
+  const failures: string[] = [];
+  for (const name of order) {
+    try {
+      if (name === 'webgpu') {
+        if (!(await webGpuAdapter())) throw new Error('no WebGPU adapter in this browser');
+        await import('@tensorflow/tfjs-backend-webgpu');
+      }
+      if (await tf.setBackend(name)) {
+        await tf.ready();
+        backendName.value = name;
+        return name;
+      }
+      failures.push(`${name}: did not start`);
+    } catch (e) {
+      failures.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  backendName.value = 'none';
+  throw new Error(`no backend started (${failures.join('; ')})`);
+}
+
+function archOverrides(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [key, input] of Object.entries(arch)) out.set(key, input.type === 'checkbox' ? (input.checked ? 'True' : 'False') : input.value.trim());
+  return out;
+}
+
+function showArch(values: ReadonlyMap<string, string>, editable: boolean) {
+  for (const [key, input] of Object.entries(arch) as Array<[keyof typeof arch, HTMLInputElement]>) {
+    const v = values.get(key) ?? DEFAULTS[key];
+    if (input.type === 'checkbox') input.checked = v === 'True';
+    else input.value = v;
+    input.disabled = !editable;
+  }
+}
+
+const bytesOf = async (f: File) => new Uint8Array(await f.arrayBuffer());
+
+/** Builds the generator from the chosen files: a .pth (+ train_opt.txt) or model.json + weights. */
+async function loadGenerator(files: File[], useForm: boolean): Promise<void> {
+  const backend = await backendReady;
+  const json = files.find((f) => f.name.endsWith('.json'));
+  const pths = files.filter((f) => f.name.endsWith('.pth'));
+  const optionsFile = files.find((f) => f.name.endsWith('.txt'));
+  let loaded: typeof generator;
+  if (json) {
+    const bins = files.filter((f) => f.name.endsWith('.bin'));
+    if (!bins.length) throw new Error(`${json.name}: choose its weights file (weights.bin) together with it`);
+    const G = await loadTfjsGenerator({ modelJson: await json.text(), weights: await Promise.all(bins.map(async (b) => b.arrayBuffer())), name: json.name });
+    showArch(new Map(), false);
+    arch.ngf.value = String(G.options.ngf);
+    arch.netG.value = `resnet_${G.options.nBlocks}blocks`;
+    arch.input_nc.value = String(G.options.inputNc);
+    arch.output_nc.value = String(G.options.outputNc);
+    arch.no_antialias.checked = G.options.noAntialias;
+    arch.no_antialias_up.checked = G.options.noAntialiasUp;
+    loaded = { G, inputNc: G.options.inputNc, outputNc: G.options.outputNc, name: json.name };
+  } else {
+    const g = pths.find((f) => /_net_G\.pth$/.test(f.name)) ?? (pths.length === 1 ? pths[0] : undefined);
+    if (!g) throw new Error(pths.length ? `several .pth files and none named *_net_G.pth: choose the generator's` : 'choose a generator: a *_net_G.pth or a model.json with its weights.bin');
+    const optionsText = optionsFile ? await optionsFile.text() : undefined;
+    if (!useForm) showArch(optionsText ? parseOptionsFile(optionsText) : new Map(), true);
+    const ck = loadCheckpoint(
+      { G: await bytesOf(g), options: optionsText, names: { G: g.name, options: optionsFile?.name } },
+      { overrides: archOverrides(), overridesFrom: 'the page' },
+    );
+    const o = ck.options.generator;
+    loaded = { G: ck.G, inputNc: o.inputNc ?? 3, outputNc: o.outputNc ?? 3, name: g.name };
+  }
+  generator?.G.dispose();
+  generator = loaded;
+  const n = generator.G.parameterNames().length;
+  report(modelStatus, `Loaded ${generator.name} (${arch.netG.value}, ngf ${arch.ngf.value}, ${n} weight tensors) on ${backend}.`);
+  modelStatus.dataset.state = 'loaded';
+}
+
+function reloadGenerator(useForm: boolean) {
+  if (!modelFiles.length) return;
+  modelStatus.dataset.state = 'loading';
+  report(modelStatus, 'Loading…');
+  const files = modelFiles;
+  enqueue(() =>
+    loadGenerator(files, useForm).catch((e: Error) => {
+      modelStatus.dataset.state = 'error';
+      report(modelStatus, e.message, true);
+    }),
+  );
+}
+
+async function decodeFile(file: File): Promise<ImageData> {
+  // No colour management and no premultiplication: the file's own 8-bit values, as the CLI reads them.
+  const bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  try {
+    const canvas = document.createElement('canvas');
+    canvas.width = bitmap.width;
+    canvas.height = bitmap.height;
+    const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
+    ctx.drawImage(bitmap, 0, 0);
+    return ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+  } finally {
+    bitmap.close();
+  }
+}
+
+function canvasOf(image: ImageData): HTMLCanvasElement {
+  const canvas = document.createElement('canvas');
+  canvas.width = image.width;
+  canvas.height = image.height;
+  canvas.getContext('2d')!.putImageData(image, 0, 0);
+  return canvas;
+}
+
+function figure(canvas: HTMLCanvasElement, caption: string): HTMLElement {
+  const fig = document.createElement('figure');
+  const cap = document.createElement('figcaption');
+  cap.textContent = caption;
+  fig.append(canvas, cap);
+  return fig;
+}
+
+async function translateFile(file: File): Promise<void> {
+  if (!generator) throw new Error('load a generator first (step 1)');
+  const { G, inputNc, outputNc } = generator;
+  const backend = await backendReady;
+  report(status, `${file.name}: decoding…`);
+  const input = await decodeFile(file);
+  const { width, height } = input;
+  const img = { data: toNetworkImage(input, inputNc), width, height, channels: inputNc };
+  const requested = tileFor(width, height, G.options.ngf, backend);
+  const tile = requested && (width > requested || height > requested) ? requested : 0;
+  progress.hidden = false;
+  progress.removeAttribute('value');
+  report(status, `${file.name}: translating ${width}×${height} on ${backend}${tile ? ` in ${tile}-pixel tiles` : ''}…`);
+  const start = performance.now();
+  const out = await translateImage(G, img, {
+    tile,
+    onStage: (done, total) => {
+      progress.max = total;
+      progress.value = done;
+      report(status, `${file.name}: stage ${done} of ${total} (${((performance.now() - start) / 1000).toFixed(1)} s)`);
+    },
+  });
+  const ms = performance.now() - start;
+  progress.hidden = true;
+  const output = fromNetworkImage(out.data, width, height, outputNc);
+
+  const row = document.createElement('div');
+  row.className = 'result';
+  row.dataset.ms = ms.toFixed(0);
+  row.dataset.backend = backend;
+  const outCanvas = canvasOf(output);
+  const link = document.createElement('a');
+  link.className = 'download';
+  link.textContent = 'Download PNG';
+  link.download = `${file.name.replace(/\.[^.]*$/, '')}_fake.png`;
+  const blob = await new Promise<Blob>((resolve, reject) => outCanvas.toBlob((b) => (b ? resolve(b) : reject(new Error('the browser could not encode the PNG'))), 'image/png'));
+  link.href = URL.createObjectURL(blob);
+  const time = `${(ms / 1000).toFixed(2)} s on ${backend}`;
+  row.append(figure(canvasOf(input), `${file.name} (${width}×${height})`), figure(outCanvas, `translated in ${time}${tile ? `, ${tile}-pixel tiles` : ''}`), link);
+  results.prepend(row);
+  report(status, `${file.name}: done in ${time}.`);
+}
+
+function translateFiles(files: File[]) {
+  for (const file of files) {
+    enqueue(() =>
+      translateFile(file).catch((e: Error) => {
+        progress.hidden = true;
+        report(status, `${file.name}: ${e.message}`, true);
+      }),
+    );
+  }
+}
+
+function isModelFile(f: File) {
+  return /\.(pth|txt|json|bin)$/i.test(f.name);
+}
+
+modelInput.addEventListener('change', () => {
+  modelFiles = [...(modelInput.files ?? [])];
+  reloadGenerator(false);
+});
+imageInput.addEventListener('change', () => {
+  translateFiles([...(imageInput.files ?? [])]);
+  // Cleared, so that picking the same file again translates it again.
+  imageInput.value = '';
+});
+for (const input of Object.values(arch)) input.addEventListener('change', () => reloadGenerator(true));
+backendSelect.addEventListener('change', () => {
+  backendName.value = 'starting…';
+  backendReady = useBackend(backendSelect.value);
+  backendReady.catch((e: Error) => report(status, e.message, true));
+  // The weights were uploaded to the previous backend: build the generator again on the new one.
+  reloadGenerator(true);
+});
+backendReady.catch((e: Error) => report(status, e.message, true));
+
+// Drag and drop: generator files on step 1, images on step 2 (or anywhere: sorted by kind).
+for (const zone of document.querySelectorAll<HTMLElement>('.drop')) {
+  zone.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('over');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    const files = [...(e.dataTransfer?.files ?? [])];
+    const models = files.filter(isModelFile);
+    if (models.length) {
+      modelFiles = models;
+      reloadGenerator(false);
+    }
+    translateFiles(files.filter((f) => !isModelFile(f)));
+  });
+}

@@ -1,0 +1,147 @@
+// The page in a real browser (Debian's Chromium, driven by playwright-core): the generator and a
+// photo go in through the page's own file inputs, and the PNG it downloads must equal
+// `cutjs translate`'s for the same checkpoint and image (within 1 grey level).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { loadReferenceCheckpoint, saveTfjsModel } from '@cut/trainer';
+import { CHROMIUM, DIST, chooseBackend, hasWebGpuAdapter, loadGenerator, openPage, serveStatic, translate } from './drive.mjs';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const H2Z = join(ROOT, 'fixtures/checkpoints/h2z_tiny');
+const CLI = join(ROOT, 'apps/cli/dist/index.js');
+const noChromium = !existsSync(CHROMIUM);
+if (noChromium && process.env.CUT_REQUIRE_CHROMIUM) throw new Error(`${CHROMIUM}: not found, and CUT_REQUIRE_CHROMIUM is set`);
+if (noChromium) console.warn(`skipping the browser test: no ${CHROMIUM}`);
+
+const work = mkdtempSync(join(tmpdir(), 'cut-web-'));
+const images = join(work, 'images');
+const cliOut = join(work, 'cli');
+let server: Awaited<ReturnType<typeof serveStatic>>;
+
+/** Max and mean absolute difference of two PNGs' RGB values (same size required). */
+async function levels(a: string, b: string) {
+  const [x, y] = await Promise.all([a, b].map((f) => sharp(f).removeAlpha().raw().toBuffer({ resolveWithObject: true })));
+  expect([y!.info.width, y!.info.height]).toEqual([x!.info.width, x!.info.height]);
+  let max = 0;
+  let sum = 0;
+  for (let i = 0; i < x!.data.length; i++) {
+    const d = Math.abs(x!.data[i]! - y!.data[i]!);
+    max = Math.max(max, d);
+    sum += d;
+  }
+  return { max, mean: sum / x!.data.length };
+}
+
+beforeAll(async () => {
+  if (noChromium) return;
+  if (!existsSync(join(DIST, 'index.html'))) throw new Error(`${DIST}: no built page (run pnpm build first)`);
+  // The photo as PNG (one decoder for both sides), and a crop whose sides are not multiples of 4.
+  const photo = join(H2Z, 'testA', 'n02381460_1000.jpg');
+  await sharp(photo).png().toFile(join(work, 'photo.png'));
+  spawnSync('mkdir', ['-p', images]);
+  await sharp(photo).png().toFile(join(images, 'photo.png'));
+  await sharp(photo).extract({ left: 3, top: 5, width: 250, height: 190 }).png().toFile(join(images, 'crop.png'));
+  // The page translates this one in 256-pixel tiles (chosen below); cutjs translate does it whole.
+  await sharp(photo).resize(602, 518, { kernel: 'lanczos3' }).png().toFile(join(images, 'large.png'));
+  const r = spawnSync(process.execPath, [CLI, 'translate', images, '--checkpoint', H2Z, '--out', cliOut, '--backend', 'wasm'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`cutjs translate failed: ${r.stderr}`);
+  // The same generator in our tfjs format (model.json + weights.bin).
+  await tf.setBackend('cpu');
+  const ck = loadReferenceCheckpoint(H2Z);
+  await saveTfjsModel(ck.G, join(work, 'tfjs'));
+  ck.dispose();
+  server = await serveStatic(DIST);
+});
+
+afterAll(async () => {
+  await server?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe.skipIf(noChromium)('the web page in Chromium', () => {
+  it('wasm: h2z_tiny (.pth + train_opt.txt) through the file inputs gives cutjs translate\'s PNGs within 1 grey level (whole, padded, tiled)', async () => {
+    const { page, logs, close } = await openPage({ url: server.url });
+    try {
+      expect(await chooseBackend(page, 'wasm')).toBe('wasm');
+      const status = await loadGenerator(page, [join(H2Z, 'latest_net_G.pth'), join(H2Z, 'train_opt.txt')]);
+      expect(status).toMatch(/Loaded latest_net_G\.pth \(resnet_6blocks, ngf 8,/);
+      for (const name of ['photo', 'crop', 'large']) {
+        if (name === 'large') await page.selectOption('#tile', '256');
+        const out = join(work, `page-${name}.png`);
+        const r = await translate(page, join(images, `${name}.png`), out);
+        expect(r.backend).toBe('wasm');
+        expect(r.name).toBe(`${name}_fake.png`);
+        if (name === 'large') expect(await page.locator('.result figcaption').nth(1).textContent()).toMatch(/256-pixel tiles/);
+        const d = await levels(out, join(cliOut, `${name}.png`));
+        console.log(`page (wasm) vs cutjs translate, ${name}: max ${d.max} levels, mean ${d.mean.toFixed(4)}; ${r.ms} ms in the page`);
+        expect(d.max).toBeLessThanOrEqual(1);
+      }
+    } catch (e) {
+      console.error(logs.join('\n'));
+      throw e;
+    } finally {
+      await close();
+    }
+  });
+
+  it('wasm: the same generator as a tfjs model (model.json + weights.bin) gives the same PNG', async () => {
+    const { page, logs, close } = await openPage({ url: server.url });
+    try {
+      await chooseBackend(page, 'wasm');
+      expect(await loadGenerator(page, [join(work, 'tfjs', 'model.json'), join(work, 'tfjs', 'weights.bin')])).toMatch(/Loaded model\.json \(resnet_6blocks, ngf 8,/);
+      const out = join(work, 'page-tfjs.png');
+      await translate(page, join(images, 'photo.png'), out);
+      const d = await levels(out, join(cliOut, 'photo.png'));
+      console.log(`page (wasm, tfjs model) vs cutjs translate: max ${d.max} levels, mean ${d.mean.toFixed(4)}`);
+      expect(d.max).toBeLessThanOrEqual(1);
+    } catch (e) {
+      console.error(logs.join('\n'));
+      throw e;
+    } finally {
+      await close();
+    }
+  });
+
+  it('a generator of another architecture is refused with the file and the mismatch named', async () => {
+    const { page, close } = await openPage({ url: server.url });
+    try {
+      await chooseBackend(page, 'cpu');
+      await page.setInputFiles('#model-files', [join(H2Z, 'latest_net_G.pth')]);
+      await page.waitForFunction(() => document.getElementById('model-status')?.dataset.state === 'error');
+      // Without train_opt.txt: the reference's defaults (resnet_9blocks, ngf 64), which do not fit.
+      expect(await page.textContent('#model-status')).toMatch(/latest_net_G\.pth: .*network built from the default options with .*ngf 64, 9 blocks/s);
+    } finally {
+      await close();
+    }
+  });
+
+  it('webgpu (when Chromium exposes an adapter here): the same PNG within 1 grey level', async (ctx) => {
+    const { page, logs, close } = await openPage({ url: server.url, webgpu: true });
+    try {
+      if (!(await hasWebGpuAdapter(page))) {
+        console.warn('no WebGPU adapter in headless Chromium here (software Vulkan); the WebGPU comparison is skipped');
+        ctx.skip();
+      }
+      expect(await chooseBackend(page, 'webgpu')).toBe('webgpu');
+      await loadGenerator(page, [join(H2Z, 'latest_net_G.pth'), join(H2Z, 'train_opt.txt')]);
+      const out = join(work, 'page-webgpu.png');
+      const r = await translate(page, join(images, 'photo.png'), out);
+      expect(r.backend).toBe('webgpu');
+      const d = await levels(out, join(cliOut, 'photo.png'));
+      console.log(`page (webgpu) vs cutjs translate: max ${d.max} levels, mean ${d.mean.toFixed(4)}; ${r.ms} ms in the page`);
+      expect(d.max).toBeLessThanOrEqual(1);
+    } catch (e) {
+      if (!(e instanceof Error && /skip/i.test(e.name + e.message))) console.error(logs.join('\n'));
+      throw e;
+    } finally {
+      await close();
+    }
+  });
+});

@@ -1,0 +1,102 @@
+// Running a generator on whole images of any size, or tile by tile for images too large for memory
+// (`cutjs translate` and the web page use this).
+import * as tf from '@tensorflow/tfjs-core';
+import { pad2d } from '@cut/core-tensors';
+import type { Module } from './modules.js';
+import { forwardTiled } from './tiled.js';
+
+/** An image in host memory: HWC float32 in [-1, 1]. */
+export interface HostImage {
+  data: Float32Array;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+/** What translation needs of a generator (`ResnetGenerator` fits): its forward, and its modules for tiles. */
+export interface ImageGenerator {
+  readonly modules: readonly Module[];
+  forward(x: tf.Tensor4D, training?: boolean): tf.Tensor4D;
+}
+
+export interface TranslateImageOptions {
+  /** Tile size in pixels (a multiple of 4, at least 16); 0 or absent: the whole image at once. */
+  tile?: number;
+  /** Progress of a tiled translation: stages done of all. */
+  onStage?: (done: number, total: number) => void;
+  /** Run the generator in training mode (only dropout differs). Default false. */
+  training?: boolean;
+}
+
+/**
+ * The generator needs sides that are multiples of 4 (two stride-2 stages that must be undone
+ * exactly) and at least 8 (reflection padding in the residual blocks at a quarter of the size).
+ */
+export function paddedSize(size: number): number {
+  return Math.max(8, Math.ceil(size / 4) * 4);
+}
+
+/** The smallest side `translateImage` accepts: reflection padding must stay within the image. */
+export const MIN_IMAGE_SIDE = 5;
+
+/**
+ * G(image) at the image's own size: reflect-padded at the bottom and right to a size the
+ * generator takes, translated, and cropped back. Fully convolutional, so any size works; note
+ * that instance normalisation makes the result depend on the whole image, not only on each pixel's
+ * neighbourhood.
+ */
+export async function translateWhole(G: ImageGenerator, img: HostImage, training = false): Promise<HostImage> {
+  const { width: w, height: h, channels: c } = img;
+  if (Math.min(w, h) < MIN_IMAGE_SIDE) throw new Error(`image is ${w}x${h}, too small to translate (at least ${MIN_IMAGE_SIDE}x${MIN_IMAGE_SIDE})`);
+  const ph = paddedSize(h) - h;
+  const pw = paddedSize(w) - w;
+  const y = tf.tidy(() => {
+    let x = tf.tensor4d(img.data, [1, h, w, c]);
+    if (ph || pw) x = pad2d(x, [0, ph, 0, pw], 'reflect');
+    const out = G.forward(x, training);
+    return ph || pw ? tf.slice(out, [0, 0, 0, 0], [1, h, w, -1]) : out;
+  });
+  try {
+    const data = (await y.data()) as Float32Array;
+    return { data, width: w, height: h, channels: y.shape[3] };
+  } finally {
+    y.dispose();
+  }
+}
+
+/** Reflect-pads a host image at the bottom and right to `h` x `w`, as `translateWhole` pads its tensor. */
+async function padHost(img: HostImage, h: number, w: number): Promise<HostImage> {
+  const padded = tf.tidy(() => pad2d(tf.tensor4d(img.data, [1, img.height, img.width, img.channels]), [0, h - img.height, 0, w - img.width], 'reflect'));
+  try {
+    return { data: (await padded.data()) as Float32Array, width: w, height: h, channels: img.channels };
+  } finally {
+    padded.dispose();
+  }
+}
+
+/** Copies rows [0, h) and columns [0, w) of an image. */
+function cropHost(img: HostImage, w: number, h: number): HostImage {
+  const c = img.channels;
+  const data = new Float32Array(w * h * c);
+  for (let y = 0; y < h; y++) data.set(img.data.subarray(y * img.width * c, (y * img.width + w) * c), y * w * c);
+  return { data, width: w, height: h, channels: c };
+}
+
+/**
+ * G(image), whole or in tiles of `options.tile` pixels. Tiles give the whole-image result (up to
+ * float rounding): the generator runs stage by stage, each stage tile by tile with a halo, and
+ * every instance norm takes its statistics over the whole image (`forwardTiled`). Backend memory
+ * is that of one tile; host memory holds a few of the image's full feature maps.
+ */
+export async function translateImage(G: ImageGenerator, img: HostImage, options: TranslateImageOptions = {}): Promise<HostImage> {
+  const tile = options.tile ?? 0;
+  const training = options.training ?? false;
+  if (!tile || (img.width <= tile && img.height <= tile)) return translateWhole(G, img, training);
+  const { width: w, height: h } = img;
+  if (Math.min(w, h) < MIN_IMAGE_SIDE) throw new Error(`image is ${w}x${h}, too small to translate (at least ${MIN_IMAGE_SIDE}x${MIN_IMAGE_SIDE})`);
+  const ph = paddedSize(h);
+  const pw = paddedSize(w);
+  const padded = ph === h && pw === w ? img : await padHost(img, ph, pw);
+  const out = await forwardTiled(G, padded, { tile, training, onStage: options.onStage });
+  return ph === h && pw === w ? out : cropHost(out, w, h);
+}

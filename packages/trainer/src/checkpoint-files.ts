@@ -1,0 +1,204 @@
+// Checkpoint files on disk: @cut/networks encodes and decodes the bytes (so that it runs in a
+// browser); this reads and writes the files, atomically, for the trainer and the CLI.
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  PthError,
+  TFJS_MODEL_FILE,
+  TFJS_WEIGHTS_FILE,
+  encodeNetworkWeights,
+  encodePatchSamplerWeights,
+  encodePth,
+  loadCheckpoint,
+  loadNetworkWeights as loadNetworkWeightsFrom,
+  loadPatchSamplerWeights as loadPatchSamplerWeightsFrom,
+  readPth,
+  tfjsModelArtifacts,
+  type ByteSource,
+  type CutModelJson,
+  type CutNetwork,
+  type PatchSamplerConfig,
+  type PatchSamplerWeights,
+  type ReferenceCheckpoint,
+  type SaveWeightsOptions,
+  type SequentialNetwork,
+  type StateDict,
+  type TfjsModelFiles,
+  type WritableTensor,
+  type WritePthOptions,
+} from '@cut/networks';
+import { writeFileAtomic } from './atomic.js';
+
+export { fsyncDir, publishFile, writeFileAtomic } from './atomic.js';
+
+/**
+ * Runs `use` with random access to the file's bytes (read as needed, so a large checkpoint is
+ * not read whole); errors name the file.
+ */
+function withFileSource<T>(path: string, use: (source: ByteSource) => T): T {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new PthError(path, `cannot read the file (${(e as Error).message})`, { cause: e });
+  }
+  try {
+    const source: ByteSource = {
+      size: fstatSync(fd).size,
+      read(offset, length) {
+        const buf = new Uint8Array(length);
+        let done = 0;
+        while (done < length) {
+          const n = readSync(fd, buf, done, length - done, offset + done);
+          if (n === 0) throw new Error(`file ended at byte ${offset + done} while reading (it changed while being read?)`);
+          done += n;
+        }
+        return buf;
+      },
+    };
+    return use(source);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads a state_dict checkpoint file (`readPth` of @cut/networks on the file). */
+export function readPthFile(path: string): StateDict {
+  return withFileSource(path, (source) => readPth(source, { name: path }));
+}
+
+/**
+ * Writes `entries` (in order) as a state_dict checkpoint that `torch.load` reads. Atomic: the file
+ * is written beside the target, flushed to disk, then renamed over it.
+ */
+export function writePth(path: string, entries: Iterable<readonly [string, WritableTensor]>, options: WritePthOptions = {}): void {
+  let bytes: Uint8Array;
+  try {
+    bytes = encodePth(entries, options);
+  } catch (e) {
+    throw new PthError(path, (e as Error).message, { cause: e });
+  }
+  writePthBytes(path, bytes);
+}
+
+function writePthBytes(path: string, bytes: Uint8Array): void {
+  try {
+    writeFileAtomic(path, bytes);
+  } catch (e) {
+    const cause = (e as Error).cause as Error | undefined;
+    throw new PthError(path, `cannot write the checkpoint (${(cause ?? (e as Error)).message})`, { cause: e });
+  }
+}
+
+/** Loads a `<epoch>_net_G.pth` / `_net_D.pth` file into a network built with the matching options (strict). */
+export function loadNetworkWeights(net: SequentialNetwork, path: string): void {
+  withFileSource(path, (source) => loadNetworkWeightsFrom(net, source, { name: path }));
+}
+
+/** Loads a `<epoch>_net_F.pth` file into netF. */
+export function loadPatchSamplerWeights(f: PatchSamplerWeights, path: string): void {
+  withFileSource(path, (source) => loadPatchSamplerWeightsFrom(f, source, { name: path }));
+}
+
+/** Writes the network as the reference's `<epoch>_net_G.pth` / `_net_D.pth` (atomically). */
+export async function saveNetworkWeights(net: SequentialNetwork, path: string, options: SaveWeightsOptions = {}): Promise<void> {
+  writePthBytes(path, await encodeNetworkWeights(net, options));
+}
+
+/** Writes netF as the reference's `<epoch>_net_F.pth` (atomically). */
+export async function savePatchSamplerWeights(f: PatchSamplerWeights, path: string, options: SaveWeightsOptions = {}): Promise<void> {
+  writePthBytes(path, await encodePatchSamplerWeights(f, options));
+}
+
+export interface LoadReferenceCheckpointOptions<F extends PatchSamplerWeights> {
+  /** Which checkpoint: `latest` (default), an epoch number, or `iter_<n>`: files `<epoch>_net_<G|D|F>.pth`. */
+  epoch?: string | number;
+  /** The run's options (a parsed map, or an options file's text) instead of `<dir>/train_opt.txt`. */
+  options?: ReadonlyMap<string, string> | string;
+  /** Builds netF, e.g. `(c) => new PatchSampleF(c)`; without it the F file is left unread. */
+  createPatchSampler?: (config: PatchSamplerConfig) => F;
+}
+
+/**
+ * Loads a run folder written by the reference (`checkpoints/<name>/`, or ours in the same
+ * format) with `loadCheckpoint` of @cut/networks: G (required), D and F when their files exist,
+ * configured by the folder's train_opt.txt (required unless `options` are given).
+ */
+export function loadReferenceCheckpoint<F extends PatchSamplerWeights = PatchSamplerWeights>(
+  dir: string,
+  options: LoadReferenceCheckpointOptions<F> = {},
+): ReferenceCheckpoint<F> {
+  const epoch = String(options.epoch ?? 'latest');
+  let optionsText: string | ReadonlyMap<string, string>;
+  let optionsName: string;
+  if (options.options === undefined) {
+    optionsName = join(dir, 'train_opt.txt');
+    if (!existsSync(optionsName)) {
+      throw new Error(`${dir}: no train_opt.txt, so the network configuration is unknown (pass it as the 'options' option)`);
+    }
+    optionsText = readFileSync(optionsName, 'utf8');
+  } else {
+    optionsText = options.options;
+    optionsName = `options given for ${dir}`;
+  }
+  const file = (which: 'G' | 'D' | 'F') => join(dir, `${epoch}_net_${which}.pth`);
+  if (!existsSync(file('G'))) throw new Error(`${file('G')}: no such checkpoint (epoch '${epoch}')`);
+  const read = (path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      throw new PthError(path, `cannot read the file (${(e as Error).message})`, { cause: e });
+    }
+  };
+  const has = (which: 'D' | 'F') => existsSync(file(which));
+  return loadCheckpoint(
+    {
+      G: read(file('G')),
+      D: has('D') ? read(file('D')) : undefined,
+      // F's bytes are only read when netF is to be built.
+      F: has('F') ? (options.createPatchSampler ? read(file('F')) : new Uint8Array()) : undefined,
+      options: optionsText,
+      names: { G: file('G'), D: file('D'), F: file('F'), options: optionsName },
+    },
+    { createPatchSampler: options.createPatchSampler },
+  );
+}
+
+/** Writes `<dir>/model.json` and `<dir>/weights.bin` (each atomically; the folder is created). */
+export async function saveTfjsModel(net: CutNetwork, dir: string): Promise<{ modelJson: string; weights: string }> {
+  const { modelJson, weights } = await tfjsModelArtifacts(net);
+  mkdirSync(dir, { recursive: true });
+  const paths = { modelJson: join(dir, TFJS_MODEL_FILE), weights: join(dir, TFJS_WEIGHTS_FILE) };
+  // Weights first: a model.json never points at weights that are not there yet.
+  writeFileAtomic(paths.weights, new Uint8Array(weights));
+  writeFileAtomic(paths.modelJson, `${JSON.stringify(modelJson, null, 1)}\n`);
+  return paths;
+}
+
+/** A tfjs model folder's files (`model.json` and the weight files it names), for `loadTfjsModel` of @cut/networks. */
+export function readTfjsModelDir(dir: string): TfjsModelFiles {
+  const jsonPath = join(dir, TFJS_MODEL_FILE);
+  let text: string;
+  try {
+    text = readFileSync(jsonPath, 'utf8');
+  } catch (e) {
+    throw new Error(`${jsonPath}: cannot read the model (${(e as Error).message})`, { cause: e });
+  }
+  let modelJson: CutModelJson;
+  try {
+    modelJson = JSON.parse(text) as CutModelJson;
+  } catch (e) {
+    throw new Error(`${jsonPath}: not JSON (${(e as Error).message})`, { cause: e });
+  }
+  const weights: ArrayBuffer[] = [];
+  for (const path of (modelJson.weightsManifest ?? []).flatMap((group) => group.paths)) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(join(dir, path));
+    } catch (e) {
+      throw new Error(`${join(dir, path)}: cannot read the weights (${(e as Error).message})`, { cause: e });
+    }
+    weights.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  }
+  return { modelJson, weights, name: jsonPath };
+}
