@@ -90,7 +90,8 @@ describe.skipIf(!existsSync(BIN))('cutjs train stopped from outside (built binar
     const second = train('shared');
     expect(await second.exit).toBe(1);
     expect(second.stderr()).toMatch(
-      new RegExp(`^cutjs train: ${join(work, 'ck', 'shared')} is in use by another training run \\(pid ${first.child.pid}, since [^)]+\\); wait for it to finish or stop it, or choose another --name\\n$`),
+      // The first run may already have saved latest_net_G.pth, which earns the "already holds a run" note first.
+      new RegExp(`^(note: [^\\n]+ already holds a run;[^\\n]*\\n)?cutjs train: ${join(work, 'ck', 'shared')} is in use by another training run \\(pid ${first.child.pid}, since [^)]+\\); wait for it to finish or stop it, or choose another --name\\n$`),
     );
     first.child.kill('SIGTERM');
     expect(await first.exit, first.stderr()).toBe(143);

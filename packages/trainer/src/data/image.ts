@@ -77,8 +77,11 @@ export async function probeImage(file: string): Promise<{ width: number; height:
 
 /** An error's message on one line: libvips can report several lines, the cause not always first. */
 function oneLine(e: unknown): string {
-  const lines = (e as Error).message.split('\n').map((l) => l.trim());
-  return [...new Set(lines.filter((l) => l.length > 0))].join('; ');
+  const lines = [...new Set((e as Error).message.split('\n').map((l) => l.trim()).filter((l) => l.length > 0))];
+  // libvips keeps one error buffer for all its threads: with several files decoding at once the
+  // decoder's own line can be gone, leaving only the generic failOn line. Say what that means.
+  if (lines.length === 1 && /failOn/.test(lines[0]!)) return 'damaged or truncated image data: the decoder warned (failOn)';
+  return lines.join('; ');
 }
 
 /** Decoded samples before the conversion to RGB. */
