@@ -1,6 +1,6 @@
 // Crash-safe file writes: a reader (or a resumed run) sees either the old file or the whole new
 // one, never a torn one, even when the process is killed or the machine loses power mid-write.
-import { closeSync, copyFileSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** A name beside `path` that no other writer uses. */
@@ -53,23 +53,20 @@ export function writeFileAtomic(path: string, data: string | Uint8Array | readon
 }
 
 /**
- * Makes `target` name the same content as `source` (a complete, synced file), replacing any
- * old `target` in one rename. A hard link costs no space; where links are not possible the
- * file is copied (and synced) instead.
+ * Makes `target` a complete copy of `source` (a finished file), replacing any old `target` in
+ * one rename. Never a hard link: a tool that rewrites `target` in place (cp, the reference's
+ * torch.save) must not change any other file. Where the file system can share blocks
+ * copy-on-write (btrfs, XFS, APFS), the copy takes no extra space.
  */
-export function publishFile(source: string, target: string): void {
+export function copyFileAtomic(source: string, target: string): void {
   const tmp = tempName(target);
   try {
+    copyFileSync(source, tmp, constants.COPYFILE_FICLONE);
+    const fd = openSync(tmp, 'r+');
     try {
-      linkSync(source, tmp);
-    } catch {
-      copyFileSync(source, tmp);
-      const fd = openSync(tmp, 'r+');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
     }
     renameSync(tmp, target);
   } catch (e) {

@@ -29,7 +29,7 @@ import {
 } from '@cut/networks';
 import { writeFileAtomic } from './atomic.js';
 
-export { fsyncDir, publishFile, writeFileAtomic } from './atomic.js';
+export { copyFileAtomic, fsyncDir, writeFileAtomic } from './atomic.js';
 
 /**
  * Runs `use` with random access to the file's bytes (read as needed, so a large checkpoint is

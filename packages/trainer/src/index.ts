@@ -45,7 +45,7 @@ export * from './train/index.js';
 export {
   fsyncDir,
   loadReferenceCheckpoint,
-  publishFile,
+  copyFileAtomic,
   readPthFile,
   readTfjsModelDir,
   saveTfjsModel,

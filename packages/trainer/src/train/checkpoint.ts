@@ -35,7 +35,7 @@ import {
   writeFileAtomic,
 } from '../checkpoint-files.js';
 import { encodeOptimizerStates, restoreOptimizerStates } from './optimizer-state.js';
-import { copyFileAtomic } from './run-files.js';
+import { copyFileAtomic } from '../atomic.js';
 
 export const TRAIN_STATE_FORMAT = 'cut-train-state';
 const SNAPSHOTS = 'snapshots';

@@ -1,23 +1,21 @@
-// File handling of a run folder: creating it with a useful message, copying checkpoint files
-// (never hard links), appending to logs, and the lock that keeps two runs out of one folder.
+// File handling of a run folder: creating it with a useful message, appending to logs, and the
+// lock that keeps two runs out of one folder.
 import {
   accessSync,
   appendFileSync,
   closeSync,
   constants,
-  copyFileSync,
   existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
   readFileSync,
-  renameSync,
   statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 /** The nearest folder above `path` (or `path` itself) that exists. */
 function nearestExisting(path: string): string {
@@ -46,33 +44,6 @@ function writable(dir: string): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/**
- * Makes `target` a complete copy of `source` (a finished file), replacing any old `target` in
- * one rename. Never a hard link: a tool that rewrites `target` in place (cp, the reference's
- * torch.save) must not change any other file. Where the file system can share blocks
- * copy-on-write (btrfs, XFS, APFS), the copy takes no extra space.
- */
-export function copyFileAtomic(source: string, target: string): void {
-  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
-  try {
-    copyFileSync(source, tmp, constants.COPYFILE_FICLONE);
-    const fd = openSync(tmp, 'r+');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, target);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // not created
-    }
-    throw new Error(`${target}: cannot write (${(e as Error).message})`, { cause: e });
   }
 }
 
