@@ -20,7 +20,7 @@ let warned = false;
  * Conv2DBackpropFilter) with the oneDNN ones, when the addon loads. Call it after the wasm
  * backend is registered and patched (after `activateBackend('wasm')` of @cut/core-tensors):
  * the kernels found then stay as the fallback for cases the addon does not cover. Idempotent;
- * `threads` (default: the machine's cores) sets oneDNN's threads on every call.
+ * `threads` (default: CUT_NATIVE_THREADS, else the machine's cores) sets oneDNN's threads on every call.
  * When the addon does not load, nothing changes and the reason is printed once (`quiet`: not).
  */
 export function installNativeKernels(options: { threads?: number; quiet?: boolean } = {}): NativeKernelStatus {
@@ -30,8 +30,9 @@ export function installNativeKernels(options: { threads?: number; quiet?: boolea
     warned = true;
     return (status = { active: false, reason: load.reason });
   }
-  const threads = options.threads ?? defaultThreads();
-  if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
+  const fromEnv = process.env.CUT_NATIVE_THREADS ? Number(process.env.CUT_NATIVE_THREADS) : undefined;
+  const threads = options.threads ?? fromEnv ?? defaultThreads();
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`@cut/native-kernels: threads must be a positive integer, got ${options.threads ?? process.env.CUT_NATIVE_THREADS} (option threads or CUT_NATIVE_THREADS)`);
   load.addon.setThreads(threads);
   if (!status?.active) {
     const names = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
