@@ -23,17 +23,25 @@ const SHAPES = [
   ['D 4x4 s1 65x65 256->512', [1, 65, 65, 256], [4, 4, 256, 512], 1, 1],
 ];
 
+/**
+ * Seconds per call: the median wall time, and CPU time per call divided by the threads
+ * (process.cpuUsage), which other processes on a busy machine disturb far less than wall time.
+ */
+let threadsNow = 1;
 function time(fn) {
-  fn(); // warm-up (primitive creation, packing)
+  tf.tidy(() => fn().dataSync()); // warm-up (primitive creation, packing)
   const t = [];
+  const c0 = process.cpuUsage();
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
     tf.tidy(() => fn().dataSync());
     t.push(performance.now() - t0);
   }
+  const c = process.cpuUsage(c0);
   t.sort((a, b) => a - b);
-  return t[Math.floor(t.length / 2)] / 1000;
+  return { wall: t[Math.floor(t.length / 2)] / 1000, cpu: (c.user + c.system) / 1e6 / reps / threadsNow };
 }
+const rate = (flops, s) => `${(flops / s.wall / 1e9).toFixed(0)} (${(flops / s.cpu / 1e9).toFixed(0)})`;
 
 function measure(label) {
   const rows = [];
@@ -46,20 +54,21 @@ function measure(label) {
     const fwd = time(() => tf.conv2d(x, w, stride, pad));
     const dx = time(() => tf.conv2dTranspose(dy, w, xs, stride, pad === 1 ? [[0, 0], [1, 1], [1, 1], [0, 0]] : pad));
     const dw = time(() => tf.grad((ww) => tf.sum(tf.mul(tf.conv2d(x, ww, stride, pad), dy)))(w));
-    rows.push({ kernels: label, shape: name, fwd: +(flops / fwd / 1e9).toFixed(1), dx: +(flops / dx / 1e9).toFixed(1), 'dw (incl. a fwd)': +((2 * flops) / dw / 1e9).toFixed(1) });
+    rows.push({ kernels: label, shape: name, fwd: rate(flops, fwd), dx: rate(flops, dx), 'dw (incl. a fwd)': rate(2 * flops, dw) });
     tf.dispose([x, w, y, dy]);
   }
   return rows;
 }
 
 await activateBackend('wasm');
-console.log(`CPU: ${os.cpus()[0]?.model} x${os.cpus().length}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; GFLOP/s, median of ${reps}`);
+console.log(`CPU: ${os.cpus()[0]?.model} x${os.cpus().length}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; GFLOP/s, wall (per CPU-second of each thread), median of ${reps}`);
 const rows = measure('wasm (1 thread)');
 const status = installNativeKernels({ threads: threadList[0], quiet: true });
 if (!status.active) console.log(`native kernels not available: ${status.reason}`);
 else {
   for (const n of threadList) {
     setNativeThreads(n);
+    threadsNow = n;
     rows.push(...measure(`oneDNN ${n} thread${n > 1 ? 's' : ''}`));
   }
   console.log('native calls', nativeKernelCalls());

@@ -11,6 +11,7 @@ import { formatHelp, parseFlags } from './flags.js';
 import { checkDataset } from './preflight.js';
 import { Progress, formatDuration } from './progress.js';
 import type { BackendChoice } from './backends.js';
+import { nativeThreadPlan } from './native-threads.js';
 
 const USAGE = `Usage: cutjs train --dataroot <dir> --name <run> [flags]
 
@@ -43,8 +44,10 @@ function backendModuleUrl(): string {
  * kernels run on the calling thread (GPU backends already run in parallel).
  */
 export function workerBackendFor(options: CUTOptions, threads: ThreadsChoice, ctx: Context): WorkerBackend | null {
-  if (threads === 1) return null;
   const backend = ctx.backend?.name ?? '';
+  // With the native convolutions one JS thread drives every core (see native-threads.ts).
+  if (nativeThreadPlan(backend, threads).jsThreads === 1) return null;
+  if (threads === 1) return null;
   const why = !['wasm', 'cpu'].includes(backend)
     ? `the ${backend} backend runs its own threads`
     : !(options.nce_idt && options.lambda_NCE > 0)
@@ -90,7 +93,8 @@ export async function train(options: CUTOptions, ctx: Context, threads: ThreadsC
   if (ctx.io.handleSigint) process.on('SIGINT', onSigint);
   const start = Date.now();
   const workerBackend = workerBackendFor(options, threads, ctx);
-  ctx.print(workerBackend ? `threads: 2 (G on real_A and the D step here, G on real_B in a worker, both ${workerBackend.backend})` : 'threads: 1');
+  const native = nativeThreadPlan(ctx.backend?.name ?? '', threads).native;
+  ctx.print(workerBackend ? `threads: 2 (G on real_A and the D step here, G on real_B in a worker, both ${workerBackend.backend})` : `threads: 1${native}`);
   try {
     const result = await runTraining(options, {
       workerBackend: workerBackend ?? undefined,

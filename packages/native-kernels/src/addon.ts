@@ -22,7 +22,9 @@ let loaded: AddonLoad | undefined;
 
 /** This package's root: dist/ or src/ sits right under it. */
 function packageRoot(): string {
-  const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url));
+  // ESM: import.meta.url; the CommonJS build (where esbuild empties import.meta): __dirname.
+  const url = import.meta.url as string | undefined;
+  const here = url ? dirname(fileURLToPath(url)) : __dirname;
   return join(here, '..');
 }
 
