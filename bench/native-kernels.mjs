@@ -29,12 +29,16 @@ const SHAPES = [
  */
 let threadsNow = 1;
 function time(fn) {
-  tf.tidy(() => fn().dataSync()); // warm-up (primitive creation, packing)
+  tf.tidy(() => {
+      fn().dataSync(); // (a block: tidy would walk a returned array element by element)
+    }); // warm-up (primitive creation, packing)
   const t = [];
   const c0 = process.cpuUsage();
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    tf.tidy(() => fn().dataSync());
+    tf.tidy(() => {
+      fn().dataSync(); // (a block: tidy would walk a returned array element by element)
+    });
     t.push(performance.now() - t0);
   }
   const c = process.cpuUsage(c0);

@@ -93,8 +93,12 @@ export async function train(options: CUTOptions, ctx: Context, threads: ThreadsC
   if (ctx.io.handleSigint) process.on('SIGINT', onSigint);
   const start = Date.now();
   const workerBackend = workerBackendFor(options, threads, ctx);
-  const native = nativeThreadPlan(ctx.backend?.name ?? '', threads).native;
-  ctx.print(workerBackend ? `threads: 2 (G on real_A and the D step here, G on real_B in a worker, both ${workerBackend.backend})` : `threads: 1${native}`);
+  const plan = nativeThreadPlan(ctx.backend?.name ?? '', threads);
+  ctx.print(
+    workerBackend
+      ? `threads: 2 (G on real_A and the D step here, G on real_B in a worker, both ${workerBackend.backend}${plan.native})`
+      : `threads: ${plan.cores ?? 1}${plan.native}`,
+  );
   try {
     const result = await runTraining(options, {
       workerBackend: workerBackend ?? undefined,

@@ -10,7 +10,7 @@ import type { ThreadsChoice } from './context.js';
  * two-worker scheme (each worker's convolutions on cores / 2 threads), for measuring it.
  * Without the native kernels (or on other backends) nothing changes: `jsThreads` is undefined.
  */
-export function nativeThreadPlan(backend: string, threads: ThreadsChoice): { jsThreads?: 1 | 2; native: string } {
+export function nativeThreadPlan(backend: string, threads: ThreadsChoice): { jsThreads?: 1 | 2; native: string; cores?: number } {
   if (backend !== 'wasm' || !nativeKernelStatus().active) return { native: '' };
   const cores = threads === 'auto' ? availableParallelism() : threads;
   if (process.env.CUT_NATIVE_WORKERS === '2' && cores >= 2) {
@@ -21,5 +21,5 @@ export function nativeThreadPlan(backend: string, threads: ThreadsChoice): { jsT
     return { jsThreads: 2, native: `, native convolutions on ${each} thread${each === 1 ? '' : 's'} each` };
   }
   setNativeThreads(cores);
-  return { jsThreads: 1, native: `, native convolutions on ${cores} thread${cores === 1 ? '' : 's'} (oneDNN)` };
+  return { jsThreads: 1, native: ` (one JavaScript thread; native convolutions on ${cores} oneDNN thread${cores === 1 ? '' : 's'})`, cores };
 }

@@ -47,7 +47,7 @@ export function installNativeKernels(options: { threads?: number; quiet?: boolea
     }
     const funcs = nativeKernelFuncs(load.addon, fallbacks);
     for (const name of names) {
-      unregisterKernel(name, WASM);
+      if (getKernel(name, WASM)) unregisterKernel(name, WASM);
       registerKernel({ kernelName: name, backendName: WASM, kernelFunc: funcs[name]! });
     }
     status = { active: true, kernels: names, oneDNN: load.addon.version(), threads, path: load.path };
