@@ -3,7 +3,7 @@
 // machine. Never downloads anything and never fails: without them the package runs the
 // wasm kernels and says why. CUT_NATIVE_BUILD=0 skips the build.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,14 @@ if (spawnSync(cxx, ['--version'], { stdio: 'ignore' }).status !== 0) skip(`no C+
 // Node's headers from this machine only (node-gyp would otherwise download them).
 const nodedir = ['/usr', join(dirname(process.execPath), '..')].find((d) => existsSync(join(d, 'include/node/node_api.h')));
 if (!nodedir) skip(`Node's headers (include/node/node_api.h) not found beside ${process.execPath} or in /usr`);
+
+// Up to date (e.g. `pnpm build` right after the install built it): nothing to do.
+const built = join(root, 'build/Release/cut_native_kernels.node');
+const newest = Math.max(...['native/conv.cc', 'binding.gyp'].map((f) => statSync(join(root, f)).mtimeMs));
+if (existsSync(built) && statSync(built).mtimeMs > newest && process.env.CUT_NATIVE_REBUILD !== '1') {
+  if (!quiet) say('build/Release/cut_native_kernels.node is up to date (CUT_NATIVE_REBUILD=1 rebuilds it)');
+  process.exit(0);
+}
 
 let gyp;
 try {
