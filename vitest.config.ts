@@ -10,6 +10,7 @@ export default defineConfig({
   resolve: {
     alias: {
       '@cut/core-tensors': pkg('core-tensors'),
+      '@cut/native-kernels': pkg('native-kernels'),
       '@cut/nce-loss': pkg('nce-loss'),
       '@cut/patch-sampler': pkg('patch-sampler'),
       '@cut/networks': pkg('networks'),

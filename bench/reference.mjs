@@ -51,6 +51,10 @@ const TITLE = '## Against the reference (PyTorch)';
 // The reference's imports on the way to its training loop, and the Debian package of each.
 const APT = { torch: 'python3-torch', torchvision: 'python3-torchvision', dominate: 'python3-dominate', packaging: 'python3-packaging', numpy: 'python3-numpy', PIL: 'python3-pil' };
 const SMALL = { ngf: 16, ndf: 16, netF_nc: 64, num_patches: 64 };
+// The reference's second column: glibc keeps freed memory instead of returning it to the
+// kernel, so PyTorch's per-op allocations stop paying a first touch of fresh pages (about 10 µs
+// a page on virtual machines): its convolutions run about twice as fast with these.
+const GLIBC_TUNED = { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=268435456' };
 
 const argValue = (name, fallback) => {
   const i = process.argv.indexOf(name);
@@ -233,16 +237,16 @@ function trainFlags(cfg, name, checkpointsDir) {
   return [...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]), '--no_html'];
 }
 
-async function referenceTrainRun(cfg, threads, round) {
+async function referenceTrainRun(cfg, threads, round, extraEnv = {}) {
   const dir = mkdtempSync(join(tmp, 'ref-'));
-  const label = `reference ${cfg.mode} ${cfg.crop} T${threads} round ${round}`;
+  const label = `reference${extraEnv.GLIBC_TUNABLES ? ' (glibc tunables)' : ''} ${cfg.mode} ${cfg.crop} T${threads} round ${round}`;
   const iterations = [];
   const atStart = await quietMachine(label, threads);
   let reported = null;
   const flags = [...trainFlags(cfg, 'reference', dir), '--print_freq', '1000000'];
   const run = await runTimed(PYTHON, [DRIVER, 'train', '--ref', refDir, '--threads', String(threads), '--', ...flags], {
     cwd: refDir,
-    env: threadEnv(threads),
+    env: { ...threadEnv(threads), ...extraEnv },
     limitS: settings.limit,
     onLine: (line) => {
       if (!line.startsWith('@@')) return;
@@ -321,17 +325,21 @@ function side(runs) {
 
 async function trainConfig(cfg, threads) {
   const ref = [];
+  const refTuned = [];
   const ours = [];
   for (let round = 1; round <= settings.rounds; round++) {
     ref.push(await referenceTrainRun(cfg, threads, round));
+    refTuned.push(await referenceTrainRun(cfg, threads, round, GLIBC_TUNED));
     ours.push(await oursTrainRun(cfg, threads, round));
   }
   const reference = side(ref);
+  const referenceTuned = side(refTuned);
   const cutjs = side(ours);
   const ratio = reference.secondsPerIter && cutjs.secondsPerIter ? cutjs.secondsPerIter / reference.secondsPerIter : null;
+  const ratioTuned = referenceTuned.secondsPerIter && cutjs.secondsPerIter ? cutjs.secondsPerIter / referenceTuned.secondsPerIter : null;
   const rssRatio = reference.peakRss && cutjs.peakRss ? cutjs.peakRss / reference.peakRss : null;
-  console.log(`${cfg.mode} ${cfg.crop} T${threads}: reference ${fmt(reference.secondsPerIter)} s/iter, cutjs ${fmt(cutjs.secondsPerIter)} s/iter, ratio ${ratio?.toFixed(2) ?? '–'}`);
-  return { ...cfg, requestedThreads: threads, date: new Date().toISOString(), reference, cutjs, ratio, rssRatio };
+  console.log(`${cfg.mode} ${cfg.crop} T${threads}: reference ${fmt(reference.secondsPerIter)} s/iter (glibc tunables ${fmt(referenceTuned.secondsPerIter)}), cutjs ${fmt(cutjs.secondsPerIter)} s/iter, ratio ${ratio?.toFixed(2) ?? '–'} (tuned ${ratioTuned?.toFixed(2) ?? '–'})`);
+  return { ...cfg, requestedThreads: threads, date: new Date().toISOString(), reference, referenceTuned, cutjs, ratio, ratioTuned, rssRatio };
 }
 
 // --- inference --------------------------------------------------------------------------------
@@ -349,8 +357,8 @@ async function testImages(size, count) {
   return dir;
 }
 
-async function referenceForward(size, threads, saveG) {
-  const label = `reference G forward ${size}x${size} T${threads}`;
+async function referenceForward(size, threads, saveG, extraEnv = {}) {
+  const label = `reference${extraEnv.GLIBC_TUNABLES ? ' (glibc tunables)' : ''} G forward ${size}x${size} T${threads}`;
   const atStart = await quietMachine(label, threads);
   const forwards = [];
   let reported = null;
@@ -359,7 +367,7 @@ async function referenceForward(size, threads, saveG) {
   if (saveG) args.push('--save-g', saveG);
   const run = await runTimed(PYTHON, args, {
     cwd: refDir,
-    env: threadEnv(threads),
+    env: { ...threadEnv(threads), ...extraEnv },
     limitS: settings.limit,
     onLine: (line) => {
       if (!line.startsWith('@@')) return;
@@ -423,12 +431,14 @@ async function oursTranslate(size, tile, threads, checkpoint) {
 
 async function inference(size, threads, checkpoint) {
   const reference = await referenceForward(size, threads, existsSync(checkpoint) ? null : checkpoint);
+  const referenceTuned = await referenceForward(size, threads, null, GLIBC_TUNED);
   const rows = [];
   const variants = size > settings.tile ? [settings.tile, 0] : [0];
   for (const tile of variants) {
     const cutjs = existsSync(checkpoint) ? await oursTranslate(size, tile, threads, checkpoint) : null;
     const ratio = reference.secondsPerImage && cutjs?.secondsPerImage ? cutjs.secondsPerImage / reference.secondsPerImage : null;
-    rows.push({ size, tile, requestedThreads: threads, date: new Date().toISOString(), reference, cutjs, ratio, rssRatio: reference.peakRss && cutjs?.peakRss ? cutjs.peakRss / reference.peakRss : null });
+    const ratioTuned = referenceTuned.secondsPerImage && cutjs?.secondsPerImage ? cutjs.secondsPerImage / referenceTuned.secondsPerImage : null;
+    rows.push({ size, tile, requestedThreads: threads, date: new Date().toISOString(), reference, referenceTuned, cutjs, ratio, ratioTuned, rssRatio: reference.peakRss && cutjs?.peakRss ? cutjs.peakRss / reference.peakRss : null });
     console.log(`G ${size}x${size}${tile ? ` (ours tiled ${tile})` : ''} T${threads}: reference ${fmt(reference.secondsPerImage)} s, cutjs ${fmt(cutjs?.secondsPerImage)} s per image, ratio ${ratio?.toFixed(2) ?? '–'}`);
   }
   return rows;
@@ -584,8 +594,10 @@ function section(report) {
     `${r.mode}, crop ${r.crop} (load ${r.load})`,
     `${threadsText(r.reference.threads)} / ${threadsText(r.cutjs.threads)}`,
     secondsCell(r.reference),
+    r.referenceTuned ? secondsCell(r.referenceTuned) : 'not run',
     secondsCell(r.cutjs),
     ratioText(r.ratio),
+    ratioText(r.ratioTuned),
     `${gb(r.reference.peakRss)} / ${gb(r.cutjs.peakRss)}${r.rssRatio ? ` (${r.rssRatio.toFixed(2)}x)` : ''}`,
     [...r.reference.processes, ...r.cutjs.processes].map(busyText).join(', '),
   ]);
@@ -595,8 +607,10 @@ function section(report) {
       `${r.size}x${r.size}${r.tile ? `, cutjs in ${r.tile}x${r.tile} tiles` : ''}`,
       `${threadsText(r.reference.threads)} / ${threadsText(r.cutjs?.threads ?? '–')}`,
       imageCell(r.reference, 'forwards'),
+      imageCell(r.referenceTuned, 'forwards'),
       imageCell(r.cutjs, 'images'),
       ratioText(r.ratio),
+      ratioText(r.ratioTuned),
       `${gb(r.reference.peakRss)} / ${gb(r.cutjs?.peakRss)}${r.rssRatio ? ` (${r.rssRatio.toFixed(2)}x)` : ''}`,
       [r.reference, r.cutjs].filter(Boolean).map(busyText).join(', '),
     ]);
@@ -620,7 +634,10 @@ Training: the reference's own \`train.py\`, unmodified (\`bench/reference_driver
 --max_dataset_size N\` (N = warm-up + measured iterations, so one epoch is the whole process) and
 the defaults otherwise (${net}, float32); \`--num_threads 0\` keeps the reference's data loading in
 its training process. cutjs also gets \`--print_freq 1\` (it times iterations in its
-\`log.jsonl\`). For each configuration the reference ran first, then cutjs, ${report.settings.rounds === 1 ? 'once' : `${report.settings.rounds} rounds`}.
+\`log.jsonl\`). For each configuration the reference ran first, then the reference again with
+\`GLIBC_TUNABLES=${GLIBC_TUNED.GLIBC_TUNABLES}\` (glibc keeps freed memory: PyTorch allocates per op and
+otherwise pays a first touch of fresh pages, ~10 µs each on virtual machines; its column "with glibc
+tunables"), then cutjs, ${report.settings.rounds === 1 ? 'once' : `${report.settings.rounds} rounds`}; the generator forwards likewise.
 An iteration is the wall time from the end of one optimisation step to the end of the next (data
 loading included) on both sides; the first is a warm-up (it also runs the data-dependent
 initialisation). Threads are the reference's \`torch.get_num_threads()\` (with \`OMP_NUM_THREADS\`
@@ -649,9 +666,9 @@ cutjs's), the cores other processes kept busy just before it started and on aver
 above all the reference's with 2 threads, are slower than the machine can do. Per-iteration and
 per-image times and each process's CPU seconds: \`bench/results/reference.json\`.
 
-${table(['run', 'threads (reference / cutjs)', 'reference s/iter', 'cutjs s/iter', 'cutjs / reference', 'peak RSS (reference / cutjs)', 'other processes: cores busy at start / during'], trainRows)}
+${table(['run', 'threads (reference / cutjs)', 'reference s/iter', 'reference with glibc tunables s/iter', 'cutjs s/iter', 'cutjs / reference', 'cutjs / tuned reference', 'peak RSS (reference / cutjs)', 'other processes: cores busy at start / during'], trainRows)}
 
-${table(['generator input', 'threads (reference / cutjs)', 'reference G forward (s/image)', 'cutjs translate (s/image)', 'cutjs / reference', 'peak RSS (reference / cutjs)', 'other processes: cores busy at start / during'], inferRows)}
+${table(['generator input', 'threads (reference / cutjs)', 'reference G forward (s/image)', 'reference with glibc tunables (s/image)', 'cutjs translate (s/image)', 'cutjs / reference', 'cutjs / tuned reference', 'peak RSS (reference / cutjs)', 'other processes: cores busy at start / during'], inferRows)}
 ${failures.length ? `\nFailed processes (their output's end is in the JSON): ${failures.join('; ')}.\n` : ''}${disturbed.length ? `\nMeasured while other processes didn't leave a core for each thread (slower than this machine can do): ${disturbed.join('; ')}.\n` : ''}`;
 }
 

@@ -12,6 +12,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { activateBackend } from '../packages/core-tensors/dist/index.js';
+import { describeNativeKernels, installNativeKernels } from '../packages/native-kernels/dist/index.js';
 import { BatchLoader, CUTModel, UnalignedDataset, validateOptions } from '../packages/trainer/dist/index.js';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -54,6 +55,9 @@ async function soak() {
   if (backend === 'cpu') await import('@tensorflow/tfjs-backend-cpu');
   else await import('@tensorflow/tfjs-backend-wasm');
   await activateBackend(backend);
+  // The native convolutions, as cutjs runs wasm (CUT_NATIVE=0: without).
+  const native = backend === 'wasm' ? describeNativeKernels(installNativeKernels()) : 'n/a';
+  console.log(`native convolutions: ${native}`);
   const opts = validateOptions(config, 'soak');
   const dataset = await UnalignedDataset.create(opts);
   const model = new CUTModel(opts);
@@ -93,6 +97,7 @@ async function soak() {
       node: process.version,
       tfjs: require('@tensorflow/tfjs-core/package.json').version,
       backend,
+      nativeConvolutions: native,
       wasmThreads: backend === 'wasm' ? 1 : undefined,
       date: new Date().toISOString(),
       loadAverageAtStart,

@@ -3,7 +3,10 @@
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { activateBackend } from '../packages/core-tensors/dist/index.js';
+import { installNativeKernels } from '../packages/native-kernels/dist/index.js';
 
 export async function loadBackend(name) {
   await activateBackend(name);
+  // The same convolutions as the test's own thread (cutjs's loadBackend installs them on wasm).
+  if (name === 'wasm') installNativeKernels({ quiet: true });
 }

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { activateBackend } from '@cut/core-tensors';
+import { describeNativeKernels, installNativeKernels } from '@cut/native-kernels';
 
 /** The backends `cutjs` can run on. `tensorflow` is tfjs-node(-gpu), when the user has one. */
 export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -111,7 +112,8 @@ export async function loadBackend(
     case 'wasm':
       await import('@tensorflow/tfjs-backend-wasm');
       await activateBackend('wasm');
-      return { name: 'wasm', detail: 'tfjs-backend-wasm (XNNPACK, 1 thread)' };
+      // oneDNN convolutions when @cut/native-kernels' addon loads (CUT_NATIVE=0: never); else one line why.
+      return { name: 'wasm', detail: `tfjs-backend-wasm (XNNPACK, 1 thread); native convolutions: ${describeNativeKernels(installNativeKernels())}` };
     case 'webgpu':
       return loadWebGpu(false);
     case 'tensorflow':

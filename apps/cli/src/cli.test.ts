@@ -259,9 +259,19 @@ describe('cutjs translate', () => {
   it('--threads 2 translates two images at a time (a worker thread) into the same files as --threads 1', async () => {
     const outs = [fresh('one'), fresh('two')];
     const runs = [];
-    for (const [i, threads] of ['1', '2'].entries()) {
-      runs.push(await cli(['translate', join(H2Z_TINY, 'testA'), '--checkpoint', H2Z_TINY, '--out', outs[i]!, '--backend', 'wasm', '--threads', threads]));
-      expect(runs[i]!.code, runs[i]!.stderr).toBe(0);
+    // With @cut/native-kernels built, wasm runs one JS thread unless two workers are asked for.
+    const saved = { workers: process.env.CUT_NATIVE_WORKERS, threads: process.env.CUT_NATIVE_THREADS };
+    process.env.CUT_NATIVE_WORKERS = '2';
+    try {
+      for (const [i, threads] of ['1', '2'].entries()) {
+        runs.push(await cli(['translate', join(H2Z_TINY, 'testA'), '--checkpoint', H2Z_TINY, '--out', outs[i]!, '--backend', 'wasm', '--threads', threads]));
+        expect(runs[i]!.code, runs[i]!.stderr).toBe(0);
+      }
+    } finally {
+      for (const [key, value] of [['CUT_NATIVE_WORKERS', saved.workers], ['CUT_NATIVE_THREADS', saved.threads]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
     }
     expect(runs[0]!.stdout).not.toContain('threads: 2');
     expect(runs[1]!.stdout).toContain('threads: 2 (an image at a time on each)');

@@ -12,6 +12,7 @@ import { formatHelp, parseFlags } from './flags.js';
 import { checkDataset } from './preflight.js';
 import { Progress, formatDuration } from './progress.js';
 import type { BackendChoice } from './backends.js';
+import { nativeThreadPlan } from './native-threads.js';
 
 const USAGE = `Usage: cutjs train --dataroot <dir> --name <run> [flags]
 
@@ -50,8 +51,10 @@ function backendModuleUrl(): string {
  * kernels run on the calling thread (GPU backends already run in parallel).
  */
 export function workerBackendFor(options: CUTOptions, threads: ThreadsChoice, ctx: Context): WorkerBackend | null {
-  if (threads === 1) return null;
   const backend = ctx.backend?.name ?? '';
+  // With the native convolutions one JS thread drives every core (see native-threads.ts).
+  if (nativeThreadPlan(backend, threads).jsThreads === 1) return null;
+  if (threads === 1) return null;
   const why = !['wasm', 'cpu'].includes(backend)
     ? `the ${backend} backend runs its own threads`
     : !(options.nce_idt && options.lambda_NCE > 0)
@@ -104,7 +107,12 @@ export async function train(options: CUTOptions, ctx: Context, threads: ThreadsC
   const start = Date.now();
   let iterations = 0;
   const workerBackend = workerBackendFor(options, threads, ctx);
-  ctx.print(workerBackend ? `threads: 2 (G on real_A and the D step here, G on real_B in a worker, both ${workerBackend.backend})` : 'threads: 1');
+  const plan = nativeThreadPlan(ctx.backend?.name ?? '', threads);
+  ctx.print(
+    workerBackend
+      ? `threads: 2 (G on real_A and the D step here, G on real_B in a worker, both ${workerBackend.backend}${plan.native})`
+      : `threads: ${plan.cores ?? 1}${plan.native}`,
+  );
   try {
     const result = await runTraining(options, {
       workerBackend: workerBackend ?? undefined,

@@ -7,6 +7,7 @@ import type { Worker } from 'node:worker_threads';
 import { builtWorkerUrl, listImages, pythonString, startWorker } from '@cut/trainer';
 import { loadGenerator, resolveGeneratorFile } from './checkpoint.js';
 import { GENERATOR_FLAGS, translateFlags } from './command-flags.js';
+import { nativeThreadPlan } from './native-threads.js';
 import { backendChoice, cutOptionsFrom, intFlag, stringFlag, threadsChoice, type Context } from './context.js';
 import { UsageError, formatHelp, parseFlags } from './flags.js';
 import { translateFile, type TranslateJob, type TranslatedSize, type TranslateSettings } from './translate-job.js';
@@ -101,7 +102,9 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
   };
   // The wasm and cpu backends compute on the calling thread: with 2 threads a worker translates
   // every other image (GPU backends run their own threads).
-  const twoThreads = jobs.length > 1 && ['wasm', 'cpu'].includes(info.name) && (threads === 2 || (threads === 'auto' && availableParallelism() >= 2));
+  const twoThreads =
+    jobs.length > 1 && ['wasm', 'cpu'].includes(info.name) && (threads === 2 || (threads === 'auto' && availableParallelism() >= 2)) &&
+    nativeThreadPlan(info.name, threads).jsThreads === 2;
   if (threads === 2 && !twoThreads) ctx.warn(`--threads 2: translating on 1 thread (${jobs.length > 1 ? `the ${info.name} backend runs its own threads` : 'one image'})`);
   let helper: TranslateHelper | null = null;
   try {

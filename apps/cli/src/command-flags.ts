@@ -67,7 +67,8 @@ const threadsFlag: FlagDef = {
   default: 'auto',
   help:
     "training threads on the wasm and cpu backends: 1, 2, or auto (2 when the machine has 2+ cores). " +
-    "With 2, CUT's identity half (G on real_B) runs in a worker thread; same numbers as 1. FastCUT has no second half",
+    "With 2, CUT's identity half (G on real_B) runs in a worker thread; same numbers as 1. FastCUT has no second half. " +
+    'With the native convolutions (@cut/native-kernels, on wasm) the threads are oneDNN\'s and JavaScript runs on one thread',
   group: GROUP_TITLES.ours,
 };
 

@@ -4,6 +4,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadBackend } from '../../../../apps/cli/src/backends';
 
 export async function loadCpuAndWasm(): Promise<void> {
+  // These tests are of our own wasm kernels: keep @cut/native-kernels' oneDNN ones (tested
+  // against these in packages/native-kernels) out of this test file's process.
+  process.env.CUT_NATIVE = '0';
   await loadBackend('cpu');
   await loadBackend('wasm');
 }

@@ -3,13 +3,14 @@ import { registerBackendPatch } from '../backend-registry.js';
 import { batchMatMulConfig } from './batch-matmul.js';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-backprop.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-backprop.js';
+import { sliceConfig } from './slice.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 import { WASM } from './kernel-call.js';
 
 /**
  * Kernels tfjs-backend-wasm 4.22 lacks for training (Conv2DBackpropFilter, the depthwise
  * backprops, UnsortedSegmentSum) and replacements for two it runs as scalar loops
- * (Conv2DBackpropInput, BatchMatMul with a transpose or a batch). Each is composed of the
+ * (Conv2DBackpropInput, BatchMatMul with a transpose or a batch) or with a whole-input copy (Slice). Each is composed of the
  * backend's own XNNPACK-backed kernels, called directly through the kernel registry.
  */
 export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
@@ -19,6 +20,7 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   depthwiseBackpropFilterConfig,
   unsortedSegmentSumConfig,
   batchMatMulConfig,
+  sliceConfig,
 ];
 
 let declared = false;

@@ -128,7 +128,7 @@ interface WasmHeapAccess {
 }
 
 /** Copies the box `begin`/`size` of `src` (shape `shape`) into `dst`, one contiguous run at a time. */
-function copyBox(src: TypedArray, shape: readonly number[], begin: readonly number[], size: readonly number[], dst: TypedArray): void {
+export function copyBox(src: TypedArray, shape: readonly number[], begin: readonly number[], size: readonly number[], dst: TypedArray): void {
   const rank = shape.length;
   if (size.some((d) => d === 0)) return;
   // Axes after `inner` are taken whole, so each index of the axes before it is one run.

@@ -1,0 +1,151 @@
+import {
+  backend_util,
+  Conv2D,
+  Conv2DBackpropFilter,
+  Conv2DBackpropInput,
+  FusedConv2D,
+  type KernelBackend,
+  type KernelFunc,
+  type NamedAttrMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+import type { NativeAddon } from './addon.js';
+
+const OP_FORWARD = 0;
+const OP_BACKWARD_DATA = 1;
+const OP_BACKWARD_WEIGHTS = 2;
+/** FusedConv2D activations the addon fuses, by their index in native/conv.cc. */
+const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, leakyrelu: 3, sigmoid: 4, elu: 5 };
+
+/** What the kernels use of tfjs-backend-wasm's BackendWasm (public members of 4.22). */
+interface WasmBackend {
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  wasm: { HEAPU8: Uint8Array };
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+}
+
+function asWasm(backend: KernelBackend): WasmBackend | undefined {
+  const b = backend as unknown as Partial<WasmBackend>;
+  return b.dataIdMap && b.wasm && b.makeOutput ? (b as WasmBackend) : undefined;
+}
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * The geometry the addon takes (native/conv.cc): n, ih, iw, ic, oh, ow, oc, kh, kw, strides,
+ * dilations, pads top/left/bottom/right, bias flag, activation. The right and bottom pads are
+ * whatever makes oneDNN's output size tfjs's (negative when 'valid' leaves input unused).
+ */
+function geometry(info: backend_util.Conv2DInfo, hasBias: boolean, activation: number): Int32Array {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo } = info;
+  const bottom = (outHeight - 1) * strideHeight + (filterHeight - 1) * dilationHeight + 1 - inHeight - padInfo.top;
+  const right = (outWidth - 1) * strideWidth + (filterWidth - 1) * dilationWidth + 1 - inWidth - padInfo.left;
+  return Int32Array.from([
+    batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth,
+    strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo.top, padInfo.left, bottom, right,
+    hasBias ? 1 : 0, activation,
+  ]);
+}
+
+const channelsLast = (format: unknown) => format === undefined || format === 'NHWC' || format === 'channelsLast';
+
+type Args = { inputs: Record<string, TensorInfo | undefined>; backend: KernelBackend; attrs: NamedAttrMap };
+
+/** Calls that ran natively and that fell back, since the process started. */
+export const calls = { native: 0, fallback: 0 };
+
+/** Geometries oneDNN refused (primitive creation threw): they stay on the fallback. */
+const refused = new Set<string>();
+
+/**
+ * One native convolution kernel: `plan` returns the call (or undefined for a case it does
+ * not cover); anything not covered, or refused by oneDNN, runs the kernel it replaced.
+ */
+function nativeKernel(
+  addon: NativeAddon,
+  fallback: KernelFunc,
+  plan: (args: Args) => { op: number; a: TensorInfo; b: TensorInfo; bias?: TensorInfo; outShape: number[]; dims: Int32Array; alpha?: number } | undefined,
+): KernelFunc {
+  return (raw) => {
+    const args = raw as unknown as Args;
+    const wasm = asWasm(args.backend);
+    const call = wasm ? plan(args) : undefined;
+    const key = call && `${call.op}:${call.dims.join(',')}:${call.alpha ?? ''}`;
+    const inputs = call ? [call.a, call.b, ...(call.bias ? [call.bias] : [])] : [];
+    if (!wasm || !call || refused.has(key!) || size(call.outShape) === 0 || inputs.some((t) => t.dtype !== 'float32' || size(t.shape) === 0)) {
+      calls.fallback++;
+      return fallback(raw);
+    }
+    const out = wasm.makeOutput(call.outShape, 'float32');
+    const offset = (t: TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
+    // The heap's buffer fetched after makeOutput: growing the memory detaches the old one.
+    const buffer = wasm.wasm.HEAPU8.buffer as ArrayBuffer;
+    const offsets = Float64Array.from([offset(call.a), offset(call.b), call.bias ? offset(call.bias) : 0, offset(out)]);
+    try {
+      addon.conv(call.op, buffer, offsets, call.dims, call.alpha ?? 0);
+      calls.native++;
+      return out;
+    } catch (e) {
+      args.backend.disposeData(out.dataId);
+      refused.add(key!);
+      calls.fallback++;
+      if (process.env.CUT_NATIVE_DEBUG === '1') console.warn(`@cut/native-kernels: ${(e as Error).message}; this shape runs on wasm`);
+      return fallback(raw);
+    }
+  };
+}
+
+/** The kernels the addon provides, each over the kernel it replaces (`fallbacks`, by name). */
+export function nativeKernelFuncs(addon: NativeAddon, fallbacks: Record<string, KernelFunc>): Record<string, KernelFunc> {
+  const funcs: Record<string, KernelFunc> = {};
+  const fb = (name: string) => fallbacks[name]!;
+
+  funcs[Conv2D] = nativeKernel(addon, fb(Conv2D), ({ inputs, attrs }) => {
+    const x = inputs.x!;
+    const filter = inputs.filter!;
+    if (!channelsLast(attrs.dataFormat)) return undefined;
+    const info = backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
+      attrs.strides as number, (attrs.dilations as number | undefined) ?? 1, attrs.pad as 'same', attrs.dimRoundingMode as 'floor', false, 'channelsLast');
+    return { op: OP_FORWARD, a: x, b: filter, outShape: info.outShape, dims: geometry(info, false, 0) };
+  });
+
+  funcs[FusedConv2D] = nativeKernel(addon, fb(FusedConv2D), ({ inputs, attrs }) => {
+    const x = inputs.x!;
+    const filter = inputs.filter!;
+    const activation = ACTIVATIONS[(attrs.activation as string | undefined) ?? 'linear'];
+    if (!channelsLast(attrs.dataFormat) || activation === undefined) return undefined;
+    const info = backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
+      attrs.strides as number, (attrs.dilations as number | undefined) ?? 1, attrs.pad as 'same', attrs.dimRoundingMode as 'floor', false, 'channelsLast');
+    const bias = inputs.bias;
+    // The addon adds a bias of one value per output channel; broadcasts of other shapes stay on wasm.
+    if (bias && size(bias.shape) !== info.outChannels) return undefined;
+    const alpha = activation === ACTIVATIONS.leakyrelu ? ((attrs.leakyreluAlpha as number | undefined) ?? 0.2) : 0;
+    return { op: OP_FORWARD, a: x, b: filter, bias, outShape: info.outShape, dims: geometry(info, !!bias, activation), alpha };
+  });
+
+  funcs[Conv2DBackpropInput] = nativeKernel(addon, fb(Conv2DBackpropInput), ({ inputs, attrs }) => {
+    const dy = inputs.dy!;
+    const filter = inputs.filter!;
+    if (!channelsLast(attrs.dataFormat)) return undefined;
+    const inputShape = attrs.inputShape as [number, number, number, number];
+    const info = backend_util.computeConv2DInfo(
+      inputShape, filter.shape as [number, number, number, number],
+      attrs.strides as number, 1, attrs.pad as 'same', attrs.dimRoundingMode as 'floor', false, 'channelsLast');
+    return { op: OP_BACKWARD_DATA, a: dy, b: filter, outShape: [...inputShape], dims: geometry(info, false, 0) };
+  });
+
+  funcs[Conv2DBackpropFilter] = nativeKernel(addon, fb(Conv2DBackpropFilter), ({ inputs, attrs }) => {
+    const x = inputs.x!;
+    const dy = inputs.dy!;
+    if (!channelsLast(attrs.dataFormat)) return undefined;
+    const filterShape = attrs.filterShape as [number, number, number, number];
+    const info = backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], filterShape,
+      attrs.strides as number, 1, attrs.pad as 'same', attrs.dimRoundingMode as 'floor', false, 'channelsLast');
+    return { op: OP_BACKWARD_WEIGHTS, a: x, b: dy, outShape: [...filterShape], dims: geometry(info, false, 0) };
+  });
+  return funcs;
+}
