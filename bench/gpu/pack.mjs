@@ -40,9 +40,12 @@ const KEEP = {
   '@tensorflow/tfjs-backend-cpu': (f) => f === 'dist/tf-backend-cpu.node.js',
   webgpu: (f) => f === 'index.js' || f === 'dist/linux-x64/dawn.node',
   sharp: (f) => f.startsWith('lib/') && f.endsWith('.js'),
+  // Its JavaScript only: the addon is for the wasm backend and links this machine's oneDNN.
+  '@cut/native-kernels': (f) => f.startsWith('dist/') && f.endsWith('.js'),
 };
 // The CLI's backends the bundle is for: webgpu (and cpu for a check); wasm stays behind.
-const SKIP = new Set(['@tensorflow/tfjs-backend-wasm']);
+// node-gyp and node-addon-api build @cut/native-kernels' addon at install; nothing loads them.
+const SKIP = new Set(['@tensorflow/tfjs-backend-wasm', 'node-gyp', 'node-addon-api']);
 
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
