@@ -138,7 +138,7 @@ const section = `## Soak
 \`node bench/soak.mjs\` (run by \`pnpm bench:soak\`): ${report.iterations} training iterations
 (\`CUTModel.optimizeParameters\` + \`currentLosses\`, batches from the prefetching \`BatchLoader\`)
 of CUT with crop ${c.crop_size} (load ${c.load_size}), ngf ${c.ngf}, ndf ${c.ndf}, ${c.netG}, netF_nc ${c.netF_nc},
-num_patches ${c.num_patches}, seed ${c.seed}, on \`datasets/horse2zebra_demo\`; ${machine.backend}${machine.wasmThreads ? ` (${machine.wasmThreads} thread)` : ''},
+num_patches ${c.num_patches}, seed ${c.seed}, on \`datasets/horse2zebra_demo\`; ${machine.backend}${machine.wasmThreads ? ` (${machine.wasmThreads} thread)` : ''}${machine.nativeConvolutions && machine.nativeConvolutions !== 'n/a' ? `, native convolutions: ${machine.nativeConvolutions}` : ''},
 tfjs ${machine.tfjs}, ${machine.cpu} (${machine.cores} cores), Node ${machine.node}, ${machine.date.slice(0, 10)},
 load average ${machine.loadAverageAtStart[0]} at the start, ${machine.loadAverageAtEnd[0]} at the end.
 The script fails when the tensor count after any iteration differs from the count after the first.
