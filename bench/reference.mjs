@@ -10,7 +10,7 @@
 // Run with `pnpm bench:reference` (builds first) or `node bench/reference.mjs` after a build.
 // Writes bench/results/reference.json and the "Against the reference (PyTorch)" section of
 // bench/README.md. Flags:
-//   --configs CUT-256,FastCUT-256,CUT-128   training runs (mode-crop; load size 286/256 of the crop)
+//   --configs CUT-256,FastCUT-256,CUT-128   training runs (mode-crop; load size 286/256 of the crop; none: skip)
 //   --threads 2          threads of each side (a list, e.g. 1,2): torch.set_num_threads and
 //                        OMP/MKL_NUM_THREADS for the reference, cutjs's --threads for ours
 //   --warmup 1  --iters N   iterations per process: warm-up, then measured (default 3 at crop
@@ -452,7 +452,7 @@ let cli;
 let settings;
 
 function parseSettings() {
-  const configs = list('--configs', 'CUT-256,FastCUT-256,CUT-128').map((c) => {
+  const configs = (argValue('--configs', '') === 'none' ? [] : list('--configs', 'CUT-256,FastCUT-256,CUT-128')).map((c) => {
     const m = /^(CUT|FastCUT)-(\d+)$/i.exec(c);
     if (!m) throw new Error(`--configs: '${c}' is not <CUT|FastCUT>-<crop>, e.g. CUT-256`);
     const crop = Number(m[2]);
