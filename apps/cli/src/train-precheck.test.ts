@@ -56,6 +56,21 @@ describe('cutjs train: sizes and names checked before anything starts', () => {
     expect(existsSync(join(checkpoints, 'sub'))).toBe(false);
   });
 
+  it('--continue_train on a finished run says so (and what to change) instead of silently doing nothing', async () => {
+    const args = ['train', '--dataroot', data, '--checkpoints_dir', checkpoints, '--name', 'finished', ...TINY, '--CUT_mode', 'FastCUT',
+      '--load_size', '36', '--crop_size', '32', '--n_epochs', '1', '--n_epochs_decay', '0', '--no_html'];
+    const first = await cli(args);
+    expect(first.code, first.stderr).toBe(0);
+    const again = await cli([...args, '--continue_train']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(
+      `note: ${join(checkpoints, 'finished', 'train_state.json')} is the end of a finished run (2 images, epochs 1..1); nothing to train. Raise --n_epochs or --n_epochs_decay to train longer\n`,
+    );
+    expect(again.stdout).toContain('nothing trained: the run had already finished (2 images)\n');
+  });
+  // Last in this file: after this run diverges (or is stopped mid-way), a later in-process run in
+  // the same process has been seen to hit a NaN loss at iteration 2 (about 1 in 4, with or without
+  // the native kernels; not yet understood). cutjs runs one training per process.
   it('a learning rate far above the usual is warned about before the first iteration', async () => {
     const controller = new AbortController();
     const r = await cli(['train', '--dataroot', data, '--checkpoints_dir', checkpoints, '--name', 'high-lr', ...TINY, '--lr', '0.05', '--load_size', '36', '--crop_size', '32'], {
@@ -69,18 +84,5 @@ describe('cutjs train: sizes and names checked before anything starts', () => {
       expect(r.stderr).toMatch(/weights are not finite|loss G is NaN/);
     }
     expect(r.stdout).toContain('warning: --lr 0.05 is far above the usual 0.0002; training is likely to diverge\n');
-  });
-
-  it('--continue_train on a finished run says so (and what to change) instead of silently doing nothing', async () => {
-    const args = ['train', '--dataroot', data, '--checkpoints_dir', checkpoints, '--name', 'finished', ...TINY, '--CUT_mode', 'FastCUT',
-      '--load_size', '36', '--crop_size', '32', '--n_epochs', '1', '--n_epochs_decay', '0', '--no_html'];
-    const first = await cli(args);
-    expect(first.code, first.stderr).toBe(0);
-    const again = await cli([...args, '--continue_train']);
-    expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toContain(
-      `note: ${join(checkpoints, 'finished', 'train_state.json')} is the end of a finished run (2 images, epochs 1..1); nothing to train. Raise --n_epochs or --n_epochs_decay to train longer\n`,
-    );
-    expect(again.stdout).toContain('nothing trained: the run had already finished (2 images)\n');
   });
 });
