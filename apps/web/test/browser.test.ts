@@ -129,7 +129,14 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
         console.warn('no WebGPU adapter in headless Chromium here (software Vulkan); the WebGPU comparison is skipped');
         ctx.skip();
       }
-      expect(await chooseBackend(page, 'webgpu')).toBe('webgpu');
+      // The page gives the adapter 5 s to answer; a cold software adapter on a busy CI machine can
+      // take longer the first time (seen once in five runs), so a second try is allowed.
+      let backend = await chooseBackend(page, 'webgpu');
+      if (backend !== 'webgpu') {
+        await chooseBackend(page, 'wasm');
+        backend = await chooseBackend(page, 'webgpu');
+      }
+      expect(backend).toBe('webgpu');
       await loadGenerator(page, [join(H2Z, 'latest_net_G.pth'), join(H2Z, 'train_opt.txt')]);
       const out = join(work, 'page-webgpu.png');
       const r = await translate(page, join(images, 'photo.png'), out);
