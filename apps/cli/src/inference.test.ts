@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ResnetGenerator } from '@cut/networks';
 import { describeBackends } from '../../../test-utils/backends';
-import { paddedSize, translateImage, translateWhole, type HostImage } from './inference.js';
+import { paddedSize, translateImage, translateWhole, type HostImage } from '@cut/networks';
 
 describe('inference geometry', () => {
   it('the generator gets sides that are multiples of 4 and at least 8', () => {

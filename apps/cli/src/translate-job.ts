@@ -1,7 +1,7 @@
 // One `cutjs translate` job (decode, generator, PNG), shared by the main thread and the worker
 // thread that translates every other image with --threads 2.
 import { decodeImage, normalizeImage, toChannels } from '@cut/trainer';
-import { translateImage, type ImageGenerator } from './inference.js';
+import { translateImage, type ImageGenerator } from '@cut/networks';
 import { saveImage } from './png.js';
 
 export interface TranslateJob {
