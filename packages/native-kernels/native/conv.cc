@@ -17,6 +17,9 @@
 #include "oneapi/dnnl/dnnl.hpp"
 
 using namespace dnnl;
+
+// native/eltwise.cc: the memory-bound kernels.
+void RegisterEltwise(Napi::Env env, Napi::Object exports);
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
@@ -244,6 +247,7 @@ Napi::Value Version(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  RegisterEltwise(env, exports);
   exports.Set("conv", Napi::Function::New(env, Conv));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));

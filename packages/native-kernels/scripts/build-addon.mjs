@@ -35,7 +35,7 @@ if (!nodedir) skip(`Node's headers (include/node/node_api.h) not found beside ${
 
 // Up to date (e.g. `pnpm build` right after the install built it): nothing to do.
 const built = join(root, 'build/Release/cut_native_kernels.node');
-const newest = Math.max(...['native/conv.cc', 'binding.gyp'].map((f) => statSync(join(root, f)).mtimeMs));
+const newest = Math.max(...['native/conv.cc', 'native/eltwise.cc', 'binding.gyp'].map((f) => statSync(join(root, f)).mtimeMs));
 if (existsSync(built) && statSync(built).mtimeMs > newest && process.env.CUT_NATIVE_REBUILD !== '1') {
   if (!quiet) say('build/Release/cut_native_kernels.node is up to date (CUT_NATIVE_REBUILD=1 rebuilds it)');
   process.exit(0);

@@ -1,6 +1,8 @@
-// @cut/native-kernels: oneDNN convolutions for tfjs-backend-wasm, in place in its heap.
+// @cut/native-kernels: oneDNN convolutions and multi-threaded elementwise kernels for
+// tfjs-backend-wasm, in place in its heap.
 import { getKernel, registerKernel, unregisterKernel, type KernelFunc } from '@tensorflow/tfjs-core';
 import { defaultThreads, loadAddon, PLATFORM_PACKAGE } from './addon.js';
+import { ELTWISE_REPLACED, eltwiseCalls, nativeEltwiseKernelFuncs } from './eltwise.js';
 import { calls, nativeKernelFuncs } from './kernels.js';
 
 export { PLATFORM_PACKAGE, defaultThreads };
@@ -35,9 +37,9 @@ export function installNativeKernels(options: { threads?: number; quiet?: boolea
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`@cut/native-kernels: threads must be a positive integer, got ${options.threads ?? process.env.CUT_NATIVE_THREADS} (option threads or CUT_NATIVE_THREADS)`);
   load.addon.setThreads(threads);
   if (!status?.active) {
-    const names = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+    const convNames = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
     const fallbacks: Record<string, KernelFunc> = {};
-    for (const name of names) {
+    for (const name of [...convNames, ...ELTWISE_REPLACED]) {
       // tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter of its own (@cut/core-tensors adds one).
       fallbacks[name] =
         getKernel(name, WASM)?.kernelFunc ??
@@ -45,7 +47,8 @@ export function installNativeKernels(options: { threads?: number; quiet?: boolea
           throw new Error(`wasm ${name}: a case the native kernels do not cover, and the wasm backend has no kernel of its own for it`);
         });
     }
-    const funcs = nativeKernelFuncs(load.addon, fallbacks);
+    const funcs = { ...nativeKernelFuncs(load.addon, fallbacks), ...nativeEltwiseKernelFuncs(load.addon, fallbacks) };
+    const names = Object.keys(funcs);
     for (const name of names) {
       if (getKernel(name, WASM)) unregisterKernel(name, WASM);
       registerKernel({ kernelName: name, backendName: WASM, kernelFunc: funcs[name]! });
@@ -72,11 +75,16 @@ export function setNativeThreads(threads: number): void {
 /** One line for `cutjs info` and logs. */
 export function describeNativeKernels(s: NativeKernelStatus = nativeKernelStatus()): string {
   return s.active
-    ? `oneDNN ${s.oneDNN} convolutions (${s.kernels.length} kernels), ${s.threads} thread${s.threads === 1 ? '' : 's'}`
+    ? `oneDNN ${s.oneDNN} convolutions and elementwise kernels (${s.kernels.length} kernels), ${s.threads} thread${s.threads === 1 ? '' : 's'}`
     : `off (${s.reason})`;
 }
 
 /** How many convolutions ran natively and how many fell back to wasm so far. */
 export function nativeKernelCalls(): { native: number; fallback: number } {
   return { ...calls };
+}
+
+/** The same for the elementwise kernels (Add, Sub, Multiply, Sum, MirrorPad and the gradient kernels). */
+export function nativeEltwiseCalls(): { native: number; fallback: number } {
+  return { ...eltwiseCalls };
 }

@@ -18,18 +18,18 @@ const OP_BACKWARD_WEIGHTS = 2;
 const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, leakyrelu: 3, sigmoid: 4, elu: 5 };
 
 /** What the kernels use of tfjs-backend-wasm's BackendWasm (public members of 4.22). */
-interface WasmBackend {
+export interface WasmBackend {
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   wasm: { HEAPU8: Uint8Array };
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
 }
 
-function asWasm(backend: KernelBackend): WasmBackend | undefined {
+export function asWasm(backend: KernelBackend): WasmBackend | undefined {
   const b = backend as unknown as Partial<WasmBackend>;
   return b.dataIdMap && b.wasm && b.makeOutput ? (b as WasmBackend) : undefined;
 }
 
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+export const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
  * The geometry the addon takes (native/conv.cc): n, ih, iw, ic, oh, ow, oc, kh, kw, strides,
@@ -50,7 +50,7 @@ function geometry(info: backend_util.Conv2DInfo, hasBias: boolean, activation: n
 
 const channelsLast = (format: unknown) => format === undefined || format === 'NHWC' || format === 'channelsLast';
 
-type Args = { inputs: Record<string, TensorInfo | undefined>; backend: KernelBackend; attrs: NamedAttrMap };
+export type Args = { inputs: Record<string, TensorInfo | undefined>; backend: KernelBackend; attrs: NamedAttrMap };
 
 /** Calls that ran natively and that fell back, since the process started. */
 export const calls = { native: 0, fallback: 0 };

@@ -25,6 +25,7 @@ import {
   type GradConfig,
   type LeakyReluAttrs,
 } from '@tensorflow/tfjs-core';
+import { backendHasKernel, LeakyReluGrad } from '../gradient-kernels.js';
 import { asFloat, attrsOf, keepWhere, savedAt, single } from './util.js';
 
 /** A gradient dL/dx = dy · f'(saved) for a kernel with input `x`, saving its input or its output. */
@@ -49,14 +50,23 @@ function linear(kernelName: string, map: (dy: tf.Tensor) => tf.Tensor): GradConf
   return { kernelName, gradFunc: (dy) => ({ x: () => map(single(dy)) }) };
 }
 
+/**
+ * dy where x > 0, else alpha * dy (0 for ReLU): one LeakyReluGrad kernel where the backend has
+ * it (one pass instead of a comparison, a select and a tensor of zeros), else composed.
+ */
+function leakyReluBackward(x: tf.Tensor, dy: tf.Tensor, alpha: number): tf.Tensor {
+  if (x.dtype === 'float32' && dy.dtype === 'float32' && backendHasKernel(LeakyReluGrad)) {
+    return tf.engine().runKernel(LeakyReluGrad, { dy, x }, { alpha }) as tf.Tensor;
+  }
+  if (alpha === 0) return keepWhere(tf.greater(x, 0), dy);
+  return tf.where(tf.greater(x, 0), dy, tf.mul(dy, alpha));
+}
+
 export const unaryGradients: GradConfig[] = [
   // relu'(x) = [x > 0] (0 at x = 0, as PyTorch).
-  unary(Relu, 'input', (x, dy) => keepWhere(tf.greater(x, 0), dy)),
+  unary(Relu, 'input', (x, dy) => leakyReluBackward(x, dy, 0)),
   // leaky_relu'(x) = 1 for x > 0, else alpha (alpha at 0, as PyTorch).
-  unary(LeakyRelu, 'input', (x, dy, attrs) => {
-    const { alpha } = attrsOf<LeakyReluAttrs>(attrs);
-    return tf.where(tf.greater(x, 0), dy, tf.mul(dy, alpha));
-  }),
+  unary(LeakyRelu, 'input', (x, dy, attrs) => leakyReluBackward(x, dy, attrsOf<LeakyReluAttrs>(attrs).alpha)),
   // elu'(x) = 1 for x > 0, else exp(x) = y + 1.
   unary(Elu, 'output', (y, dy) => tf.where(tf.greater(y, 0), dy, tf.mul(dy, tf.add(y, 1)))),
   // tanh' = 1 - y².

@@ -3,6 +3,7 @@ import { registerBackendPatch } from '../backend-registry.js';
 import { batchMatMulConfig } from './batch-matmul.js';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-backprop.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-backprop.js';
+import { identityConfig } from './identity.js';
 import { sliceConfig } from './slice.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 import { WASM } from './kernel-call.js';
@@ -10,7 +11,8 @@ import { WASM } from './kernel-call.js';
 /**
  * Kernels tfjs-backend-wasm 4.22 lacks for training (Conv2DBackpropFilter, the depthwise
  * backprops, UnsortedSegmentSum) and replacements for two it runs as scalar loops
- * (Conv2DBackpropInput, BatchMatMul with a transpose or a batch) or with a whole-input copy (Slice). Each is composed of the
+ * (Conv2DBackpropInput, BatchMatMul with a transpose or a batch) or with a whole-input copy (Slice,
+ * Identity). Each is composed of the
  * backend's own XNNPACK-backed kernels, called directly through the kernel registry.
  */
 export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
@@ -21,6 +23,7 @@ export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
   unsortedSegmentSumConfig,
   batchMatMulConfig,
   sliceConfig,
+  identityConfig,
 ];
 
 let declared = false;
