@@ -3,6 +3,7 @@
 // wrapped with a timer (wasm kernels run synchronously, so a call's wall time is its cost;
 // composite kernels count their inner kernels too, shown as "incl."). After a build:
 //   node bench/kernel-profile.mjs [--crop 256] [--iters 2]   (one warm-up iteration first)
+//   --shapes Conv2D,Multiply   also split those kernels' time by input shapes and attributes
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import os from 'node:os';
@@ -17,6 +18,8 @@ const arg = (name, fallback) => {
 };
 const crop = Number(arg('--crop', '256'));
 const iters = Number(arg('--iters', '2'));
+const byShape = new Set((arg('--shapes', '') ?? '').split(',').filter(Boolean));
+const shapeTotals = new Map();
 
 await activateBackend('wasm');
 console.log(`native convolutions: ${describeNativeKernels(installNativeKernels({ quiet: true }))}`);
@@ -43,6 +46,14 @@ for (const config of tf.getKernelsForBackend('wasm')) {
           else e.nested += ms;
           e.calls++;
           totals.set(config.kernelName, e);
+          if (byShape.has(config.kernelName)) {
+            const { strides, pad, axis, paddings } = args.attrs ?? {};
+            const key = `${config.kernelName} ${Object.entries(args.inputs).map(([k, t]) => `${k}[${t.shape}]`).join(' ')} ${JSON.stringify({ strides, pad, axis, paddings })}`;
+            const s = shapeTotals.get(key) ?? { ms: 0, calls: 0 };
+            s.ms += ms;
+            s.calls++;
+            shapeTotals.set(key, s);
+          }
         }
       }
     },
@@ -60,6 +71,7 @@ let wall = 0;
 for (let i = 0; i < 1 + iters; i++) {
   measuring = i > 0;
   const batch = await loader.next();
+  const faults0 = process.resourceUsage().minorPageFault;
   const t0 = performance.now();
   const realA = tf.tensor4d(batch.A, batch.shapeA);
   const realB = tf.tensor4d(batch.B, batch.shapeB);
@@ -68,7 +80,8 @@ for (let i = 0; i < 1 + iters; i++) {
   tf.dispose([realA, realB]);
   const s = (performance.now() - t0) / 1000;
   if (measuring) wall += s;
-  console.log(`iteration ${i + 1}${i === 0 ? ' (warm-up)' : ''}: ${s.toFixed(2)} s`);
+  const faults = process.resourceUsage().minorPageFault - faults0;
+  console.log(`iteration ${i + 1}${i === 0 ? ' (warm-up)' : ''}: ${s.toFixed(2)} s, ${faults} page faults, rss ${(process.memoryUsage().rss / 2 ** 30).toFixed(2)} GiB`);
 }
 loader.close();
 model.dispose();
@@ -80,3 +93,11 @@ console.table(
     .slice(0, 20)
     .map(([name, e]) => ({ kernel: name, 's/iter': +(e.ms / 1000 / iters).toFixed(3), '% of iteration': +((100 * e.ms) / 1000 / wall).toFixed(1), 'calls/iter': e.calls / iters, 'incl. inside others s/iter': +(e.nested / 1000 / iters).toFixed(3) })),
 );
+if (shapeTotals.size) {
+  console.table(
+    [...shapeTotals.entries()]
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .slice(0, 40)
+      .map(([key, e]) => ({ 'kernel, inputs, attributes': key, 's/iter': +(e.ms / 1000 / iters).toFixed(3), 'calls/iter': e.calls / iters })),
+  );
+}

@@ -30,8 +30,8 @@ enum Op { kForward = 0, kBackwardData = 1, kBackwardWeights = 2 };
 enum Act { kLinear = 0, kRelu = 1, kRelu6 = 2, kLeakyRelu = 3, kSigmoid = 4, kElu = 5 };
 
 // dims: n, ih, iw, ic, oh, ow, oc, kh, kw, sh, sw, dh, dw (dilation, 1 = none),
-// pad top, left, bottom, right, has bias, activation.
-constexpr int kDims = 19;
+// pad top, left, bottom, right, has bias, activation, groups (1 = none; ic for depthwise).
+constexpr int kDims = 20;
 
 int g_threads = 0;  // 0 = not set yet: OpenMP's default
 
@@ -68,12 +68,16 @@ std::unique_ptr<Entry> build(int op, const int* d, float alpha, engine& eng) {
   const memory::dims pad_r = v({d[15], d[16]});
   const bool has_bias = d[17] != 0;
   const int act = d[18];
+  const int64_t g = d[19];
+  if (g < 1 || ic % g != 0 || oc % g != 0) throw std::runtime_error("bad group count");
 
   // Logical dims are NCHW / OIHW; the tags give the memory layout (NHWC, HWIO).
   const memory::desc src(v({n, ic, ih, iw}), dt::f32, tag::nhwc);
   const memory::desc dst(v({n, oc, oh, ow}), dt::f32, tag::nhwc);
-  const memory::desc wei_any(v({oc, ic, kh, kw}), dt::f32, tag::any);
-  const memory::desc wei_user(v({oc, ic, kh, kw}), dt::f32, tag::hwio);
+  // Grouped (depthwise) filters are tfjs's [kh, kw, ic, multiplier]: oneDNN's hwigo with i = 1.
+  const memory::dims wei_dims = g > 1 ? v({g, oc / g, ic / g, kh, kw}) : v({oc, ic, kh, kw});
+  const memory::desc wei_any(wei_dims, dt::f32, tag::any);
+  const memory::desc wei_user(wei_dims, dt::f32, g > 1 ? tag::hwigo : tag::hwio);
   const memory::desc bias_md(v({oc}), dt::f32, tag::x);
 
   auto e = std::make_unique<Entry>();

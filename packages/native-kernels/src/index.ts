@@ -37,7 +37,10 @@ export function installNativeKernels(options: { threads?: number; quiet?: boolea
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`@cut/native-kernels: threads must be a positive integer, got ${options.threads ?? process.env.CUT_NATIVE_THREADS} (option threads or CUT_NATIVE_THREADS)`);
   load.addon.setThreads(threads);
   if (!status?.active) {
-    const convNames = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+    const convNames = [
+      'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter',
+      'DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
+    ];
     const fallbacks: Record<string, KernelFunc> = {};
     for (const name of [...convNames, ...ELTWISE_REPLACED]) {
       // tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter of its own (@cut/core-tensors adds one).

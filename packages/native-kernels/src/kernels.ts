@@ -1,5 +1,8 @@
 import {
   backend_util,
+  DepthwiseConv2dNative,
+  DepthwiseConv2dNativeBackpropFilter,
+  DepthwiseConv2dNativeBackpropInput,
   Conv2D,
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
@@ -33,10 +36,11 @@ export const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 
 
 /**
  * The geometry the addon takes (native/conv.cc): n, ih, iw, ic, oh, ow, oc, kh, kw, strides,
- * dilations, pads top/left/bottom/right, bias flag, activation. The right and bottom pads are
+ * dilations, pads top/left/bottom/right, bias flag, activation, groups (depthwise: the input
+ * channels; tfjs's depthwise Conv2DInfo counts outChannels as channels x multiplier). The right and bottom pads are
  * whatever makes oneDNN's output size tfjs's (negative when 'valid' leaves input unused).
  */
-function geometry(info: backend_util.Conv2DInfo, hasBias: boolean, activation: number): Int32Array {
+function geometry(info: backend_util.Conv2DInfo, hasBias: boolean, activation: number, groups = 1): Int32Array {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo } = info;
   const bottom = (outHeight - 1) * strideHeight + (filterHeight - 1) * dilationHeight + 1 - inHeight - padInfo.top;
@@ -44,7 +48,7 @@ function geometry(info: backend_util.Conv2DInfo, hasBias: boolean, activation: n
   return Int32Array.from([
     batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth,
     strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo.top, padInfo.left, bottom, right,
-    hasBias ? 1 : 0, activation,
+    hasBias ? 1 : 0, activation, groups,
   ]);
 }
 
@@ -146,6 +150,36 @@ export function nativeKernelFuncs(addon: NativeAddon, fallbacks: Record<string, 
       x.shape as [number, number, number, number], filterShape,
       attrs.strides as number, 1, attrs.pad as 'same', attrs.dimRoundingMode as 'floor', false, 'channelsLast');
     return { op: OP_BACKWARD_WEIGHTS, a: x, b: dy, outShape: [...filterShape], dims: geometry(info, false, 0) };
+  });
+
+  // Depthwise: grouped convolutions with one group per input channel (filters [kh, kw, C, multiplier]).
+  const depthwiseInfo = (xShape: number[], filterShape: number[], attrs: NamedAttrMap) =>
+    backend_util.computeConv2DInfo(
+      xShape as [number, number, number, number], filterShape as [number, number, number, number],
+      attrs.strides as number, (attrs.dilations as number | undefined) ?? 1, attrs.pad as 'same', attrs.dimRoundingMode as 'floor', true, 'channelsLast');
+
+  funcs[DepthwiseConv2dNative] = nativeKernel(addon, fb(DepthwiseConv2dNative), ({ inputs, attrs }) => {
+    const x = inputs.x!;
+    const filter = inputs.filter!;
+    if (!channelsLast(attrs.dataFormat)) return undefined;
+    const info = depthwiseInfo(x.shape, filter.shape, attrs);
+    return { op: OP_FORWARD, a: x, b: filter, outShape: info.outShape, dims: geometry(info, false, 0, info.inChannels) };
+  });
+
+  funcs[DepthwiseConv2dNativeBackpropInput] = nativeKernel(addon, fb(DepthwiseConv2dNativeBackpropInput), ({ inputs, attrs }) => {
+    const dy = inputs.dy!;
+    const filter = inputs.filter!;
+    const inputShape = attrs.inputShape as number[];
+    const info = depthwiseInfo(inputShape, filter.shape, attrs);
+    return { op: OP_BACKWARD_DATA, a: dy, b: filter, outShape: [...inputShape], dims: geometry(info, false, 0, info.inChannels) };
+  });
+
+  funcs[DepthwiseConv2dNativeBackpropFilter] = nativeKernel(addon, fb(DepthwiseConv2dNativeBackpropFilter), ({ inputs, attrs }) => {
+    const x = inputs.x!;
+    const dy = inputs.dy!;
+    const filterShape = attrs.filterShape as number[];
+    const info = depthwiseInfo(x.shape, filterShape, attrs);
+    return { op: OP_BACKWARD_WEIGHTS, a: x, b: dy, outShape: [...filterShape], dims: geometry(info, false, 0, info.inChannels) };
   });
   return funcs;
 }

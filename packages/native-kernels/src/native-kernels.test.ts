@@ -57,6 +57,28 @@ async function convAndGrads(c: Case): Promise<Float32Array[]> {
   return out;
 }
 
+// Depthwise convolutions (filters [kh, kw, C, multiplier]): CUT's blur down- and upsampling
+// (3x3 / 4x4 / 5x5 binomial filters, stride 2) and the general cases.
+const DEPTHWISE: Case[] = [
+  { name: 'depthwise blur down 3x3 s2 valid', x: [1, 17, 17, 8], filter: [3, 3, 8, 1], stride: 2, pad: 'valid' },
+  { name: 'depthwise blur up 5x5 s2 valid', x: [2, 13, 13, 6], filter: [5, 5, 6, 1], stride: 2, pad: 'valid' },
+  { name: 'depthwise 3x3 s1 same, multiplier 2', x: [1, 9, 9, 5], filter: [3, 3, 5, 2], stride: 1, pad: 'same' },
+  { name: 'depthwise 4x4 s1 pad 1', x: [1, 10, 10, 4], filter: [4, 4, 4, 1], stride: 1, pad: 1 },
+];
+
+/** Forward, input gradient and filter gradient of a depthwise case. */
+async function depthwiseAndGrads(c: Case): Promise<Float32Array[]> {
+  const x = tf.tensor4d(values(count(c.x), 11), c.x);
+  const w = tf.tensor4d(values(count(c.filter), 12), c.filter);
+  const f = (a: tf.Tensor, b: tf.Tensor) => tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad as 'valid');
+  const y = f(x, w);
+  const r = tf.tensor(values(y.size, 13), y.shape);
+  const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), r)))([x, w]);
+  const out = await Promise.all([y, dx!, dw!].map((t) => t.data() as Promise<Float32Array>));
+  tf.dispose([x, w, y, r, dx!, dw!]);
+  return out;
+}
+
 /** A transposed convolution (Conv2DBackpropInput in the forward pass, as tf.conv2dTranspose runs it). */
 async function transposed(): Promise<Float32Array> {
   const x = tf.tensor4d(values(1 * 5 * 5 * 8, 4), [1, 5, 5, 8]);
@@ -103,6 +125,7 @@ describe.skipIf(!available.ok)('oneDNN kernels against the wasm ones', () => {
     await activateBackend('wasm');
     // The fallback path first (what runs without the addon), then the native one.
     for (const c of CASES) wasm.set(c.name, await convAndGrads(c));
+    for (const c of DEPTHWISE) wasm.set(c.name, await depthwiseAndGrads(c));
     wasm.set('transposed', [await transposed()]);
     wasm.set('fused', await fused());
     const status = installNativeKernels({ threads: 2 });
@@ -119,6 +142,17 @@ describe.skipIf(!available.ok)('oneDNN kernels against the wasm ones', () => {
       expect(after.fallback - before.fallback).toBe(0);
       const expected = wasm.get(c.name)!;
       native.forEach((n, i) => expect(relativeError(n, expected[i]!), ['forward', 'dx', 'dw'][i]).toBeLessThan(1e-5));
+    });
+  }
+
+  for (const c of DEPTHWISE) {
+    it(`${c.name}: forward, input and filter gradients within 1e-5`, async () => {
+      const before = nativeKernelCalls();
+      const native = await depthwiseAndGrads(c);
+      const after = nativeKernelCalls();
+      expect(after.native - before.native).toBe(4);
+      expect(after.fallback - before.fallback).toBe(0);
+      native.forEach((n, i) => expect(relativeError(n, wasm.get(c.name)![i]!), ['forward', 'dx', 'dw'][i]).toBeLessThan(1e-5));
     });
   }
 
