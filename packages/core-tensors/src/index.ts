@@ -11,7 +11,7 @@ export {
 } from './backend-registry.js';
 export { registerGradients, gradientConfigs } from './gradients/index.js';
 export { offTape, stopGradient } from './stop-gradient.js';
-export { LeakyReluGrad, MirrorPadGrad, backendHasKernel } from './gradient-kernels.js';
+export { InstanceNorm, InstanceNormGrad, LeakyReluGrad, MirrorPadGrad, backendHasKernel } from './optional-kernels.js';
 export { SeededRng, type RngState } from './rng.js';
 export {
   computeFans,

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { backendHasKernel, InstanceNorm, InstanceNormGrad } from './optional-kernels.js';
 
 /**
  * Instance normalisation of an NHWC tensor, as torch's
@@ -14,7 +15,8 @@ import * as tf from '@tensorflow/tfjs-core';
  *   dx = rstd * (dy - mean(dy) - y * mean(dy * y)),   rstd = 1 / sqrt(var + eps),
  * exact for any eps; on wasm forward + backward takes ~53 / 122 / 281 ms at
  * 1x64x64x256 / 1x128x128x128 / 1x256x256x64 against ~480 / 860 / 1770 ms for the
- * gradient assembled op by op (measured on a shared 2-core machine).
+ * gradient assembled op by op (measured on a shared 2-core machine). Where the backend has the
+ * InstanceNorm / InstanceNormGrad kernels (optional-kernels.ts), each direction is one kernel.
  */
 export function instanceNorm(x: tf.Tensor4D, eps = 1e-5): tf.Tensor4D {
   return instanceNormWithEps(eps)(x);
@@ -33,6 +35,18 @@ function instanceNormWithEps(eps: number): (x: tf.Tensor4D) => tf.Tensor4D {
   if (!op) {
     op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
       const [x, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
+      if (x.dtype === 'float32' && backendHasKernel(InstanceNorm) && backendHasKernel(InstanceNormGrad)) {
+        // One kernel each way where the backend has them (same arithmetic, one pass per statistic).
+        const [y, rstd] = tf.engine().runKernel(InstanceNorm, { x }, { eps }) as [tf.Tensor4D, tf.Tensor4D];
+        save([y, rstd]);
+        return {
+          value: y,
+          gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+            const [out, r] = saved as [tf.Tensor4D, tf.Tensor4D];
+            return tf.engine().runKernel(InstanceNormGrad, { dy, y: out, rstd: r }, {}) as tf.Tensor4D;
+          },
+        };
+      }
       const centered = tf.sub(x, spatialMean(x));
       const rstd = tf.rsqrt(tf.add(spatialMean(tf.square(centered) as tf.Tensor4D), eps));
       const y = tf.mul(centered, rstd);

@@ -9,6 +9,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -62,12 +63,13 @@ Napi::Value guarded(const Napi::CallbackInfo& info, F f) {
   }
 }
 
-enum BinaryOp { kAdd = 0, kSub = 1, kMul = 2 };
+enum BinaryOp { kAdd = 0, kSub = 1, kMul = 2, kCopyA = 3 };
 
 template <int Op>
 inline float apply(float a, float b) {
   if constexpr (Op == kAdd) return a + b;
   if constexpr (Op == kSub) return a - b;
+  if constexpr (Op == kCopyA) return a;
   return a * b;
 }
 
@@ -144,6 +146,7 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
       case kAdd: binary<kAdd>(a, b, o, shape, sa, sb); break;
       case kSub: binary<kSub>(a, b, o, shape, sa, sb); break;
       case kMul: binary<kMul>(a, b, o, shape, sa, sb); break;
+      case kCopyA: binary<kCopyA>(a, b, o, shape, sa, sb); break;
       default: throw std::runtime_error("unknown binary op");
     }
   });
@@ -323,6 +326,119 @@ Napi::Value Sum(const Napi::CallbackInfo& info) {
   });
 }
 
+// Per-column sums (double) over `rows` rows of `c` values: row(r, acc) adds row r into acc.
+// Threads take blocks of rows into partial sums, added up at the end.
+template <typename Row>
+std::vector<double> columnSums(int64_t rows, int64_t c, Row row) {
+  const int threads = rows * c >= kParallelMin ? omp_get_max_threads() : 1;
+  std::vector<double> partial(static_cast<size_t>(threads) * c, 0.0);
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    double* acc = partial.data() + static_cast<size_t>(t) * c;
+    for (int64_t r = rows * t / nt; r < rows * (t + 1) / nt; r++) row(r, acc);
+  }
+  std::vector<double> out(c, 0.0);
+  for (int t = 0; t < threads; t++)
+    for (int64_t i = 0; i < c; i++) out[i] += partial[static_cast<size_t>(t) * c + i];
+  return out;
+}
+
+// instanceNorm(buffer, [x, y, rstd], n, hw, c, eps): per sample and channel over the hw
+// positions, y = (x - mean) * rstd with rstd = 1 / sqrt(var + eps), the biased variance taken
+// around the mean (two passes). Sums in double; the arithmetic on values in float32 as the
+// composed version (@cut/core-tensors' instanceNorm) does it.
+Napi::Value InstanceNorm(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    const Heap hp = heapOf(info);
+    const auto off = offsetsOf(info, 3);
+    const int64_t n = info[2].As<Napi::Number>().Int64Value();
+    const int64_t hw = info[3].As<Napi::Number>().Int64Value();
+    const int64_t c = info[4].As<Napi::Number>().Int64Value();
+    const double eps = info[5].As<Napi::Number>().DoubleValue();
+    const float* x0 = hp.at(off[0], n * hw * c, "input");
+    float* y0 = hp.at(off[1], n * hw * c, "output");
+    float* rstd0 = hp.at(off[2], n * c, "rstd");
+    for (int64_t b = 0; b < n; b++) {
+      const float* x = x0 + b * hw * c;
+      float* y = y0 + b * hw * c;
+      float* rstd = rstd0 + b * c;
+      const std::vector<double> sums = columnSums(hw, c, [&](int64_t r, double* acc) {
+        const float* p = x + r * c;
+#pragma omp simd
+        for (int64_t i = 0; i < c; i++) acc[i] += p[i];
+      });
+      std::vector<float> mean(c);
+      for (int64_t i = 0; i < c; i++) mean[i] = static_cast<float>(sums[i] / hw);
+      const float* m = mean.data();
+      const std::vector<double> squares = columnSums(hw, c, [&](int64_t r, double* acc) {
+        const float* p = x + r * c;
+#pragma omp simd
+        for (int64_t i = 0; i < c; i++) {
+          const float d = p[i] - m[i];
+          acc[i] += static_cast<double>(d) * d;
+        }
+      });
+      for (int64_t i = 0; i < c; i++) rstd[i] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(static_cast<float>(squares[i] / hw) + static_cast<float>(eps))));
+      const float* rs = rstd;
+#pragma omp parallel for schedule(static) if (hw * c >= kParallelMin)
+      for (int64_t r = 0; r < hw; r++) {
+        const float* p = x + r * c;
+        float* q = y + r * c;
+#pragma omp simd
+        for (int64_t i = 0; i < c; i++) q[i] = (p[i] - m[i]) * rs[i];
+      }
+    }
+  });
+}
+
+// instanceNormGrad(buffer, [dy, y, rstd, dx], n, hw, c):
+// dx = ((dy - mean(dy)) - y * mean(dy * y)) * rstd, the means per sample and channel.
+Napi::Value InstanceNormGrad(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    const Heap hp = heapOf(info);
+    const auto off = offsetsOf(info, 4);
+    const int64_t n = info[2].As<Napi::Number>().Int64Value();
+    const int64_t hw = info[3].As<Napi::Number>().Int64Value();
+    const int64_t c = info[4].As<Napi::Number>().Int64Value();
+    const float* dy0 = hp.at(off[0], n * hw * c, "dy");
+    const float* y0 = hp.at(off[1], n * hw * c, "y");
+    const float* rstd0 = hp.at(off[2], n * c, "rstd");
+    float* dx0 = hp.at(off[3], n * hw * c, "output");
+    for (int64_t b = 0; b < n; b++) {
+      const float* dy = dy0 + b * hw * c;
+      const float* y = y0 + b * hw * c;
+      const float* rs = rstd0 + b * c;
+      float* dx = dx0 + b * hw * c;
+      // Both sums in one pass: [sum dy | sum dy * y].
+      const std::vector<double> sums = columnSums(hw, 2 * c, [&](int64_t r, double* acc) {
+        const float* g = dy + r * c;
+        const float* p = y + r * c;
+#pragma omp simd
+        for (int64_t i = 0; i < c; i++) {
+          acc[i] += g[i];
+          acc[c + i] += g[i] * p[i];
+        }
+      });
+      std::vector<float> mg(c), mgy(c);
+      for (int64_t i = 0; i < c; i++) {
+        mg[i] = static_cast<float>(sums[i] / hw);
+        mgy[i] = static_cast<float>(sums[c + i] / hw);
+      }
+      const float* a = mg.data();
+      const float* bb = mgy.data();
+#pragma omp parallel for schedule(static) if (hw * c >= kParallelMin)
+      for (int64_t r = 0; r < hw; r++) {
+        const float* g = dy + r * c;
+        const float* p = y + r * c;
+        float* q = dx + r * c;
+#pragma omp simd
+        for (int64_t i = 0; i < c; i++) q[i] = ((g[i] - a[i]) - p[i] * bb[i]) * rs[i];
+      }
+    }
+  });
+}
+
 }  // namespace cut_eltwise
 
 void RegisterEltwise(Napi::Env env, Napi::Object exports) {
@@ -331,4 +447,6 @@ void RegisterEltwise(Napi::Env env, Napi::Object exports) {
   exports.Set("mirrorPad", Napi::Function::New(env, cut_eltwise::MirrorPad));
   exports.Set("mirrorPadGrad", Napi::Function::New(env, cut_eltwise::MirrorPadGrad));
   exports.Set("sum", Napi::Function::New(env, cut_eltwise::Sum));
+  exports.Set("instanceNorm", Napi::Function::New(env, cut_eltwise::InstanceNorm));
+  exports.Set("instanceNormGrad", Napi::Function::New(env, cut_eltwise::InstanceNormGrad));
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 export interface NativeAddon {
   /** op 0 forward, 1 input gradient, 2 filter gradient; byte offsets [a, b, bias, out] into `buffer`. */
   conv(op: number, buffer: ArrayBuffer, offsets: Float64Array, dims: Int32Array, alpha?: number): void;
-  /** out = a op b (0 add, 1 sub, 2 mul) over `shape`, with element strides per input (0: broadcast); offsets [a, b, out]. */
+  /** out = a op b (0 add, 1 sub, 2 mul, 3 copy a) over `shape`, with element strides per input (0: broadcast); offsets [a, b, out]. */
   binary(buffer: ArrayBuffer, offsets: Float64Array, op: number, shape: Int32Array, aStrides: Int32Array, bStrides: Int32Array): void;
   /** offsets [dy, x, out]: dy where x > 0, else alpha * dy. */
   leakyReluGrad(buffer: ArrayBuffer, offsets: Float64Array, n: number, alpha: number): void;
@@ -18,6 +18,10 @@ export interface NativeAddon {
   mirrorPadGrad(buffer: ArrayBuffer, offsets: Float64Array, xShape: Int32Array, pads: Int32Array, symmetric: boolean): void;
   /** offsets [x, out]: out[o, i] = sum over r of x[o, r, i]. */
   sum(buffer: ArrayBuffer, offsets: Float64Array, outer: number, reduce: number, inner: number): void;
+  /** offsets [x, y, rstd]: instance norm of n samples of hw positions by c channels. */
+  instanceNorm(buffer: ArrayBuffer, offsets: Float64Array, n: number, hw: number, c: number, eps: number): void;
+  /** offsets [dy, y, rstd, dx]. */
+  instanceNormGrad(buffer: ArrayBuffer, offsets: Float64Array, n: number, hw: number, c: number): void;
   setThreads(n: number): void;
   getThreads(): number;
   version(): string;

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { activateBackend } from '@cut/core-tensors';
+import { activateBackend, instanceNorm } from '@cut/core-tensors';
 import { installNativeKernels, nativeEltwiseCalls } from './index.js';
 import { loadAddon } from './addon.js';
 
@@ -70,6 +70,19 @@ const CASES: Case[] = [
       ];
     }),
   ).flat(),
+  { name: 'broadcastTo [256,1] -> [256,70] (Tile)', exact: true, run: () => tf.broadcastTo(values([256, 1], 8), [256, 70]) },
+  { name: 'tile [2,1,5] by [1,900,1]', exact: true, run: () => tf.tile(values([2, 1, 5], 8), [1, 900, 1]) },
+  { name: 'tile [60,70] by [2,2] (not a broadcast: wasm)', exact: true, run: () => tf.tile(values([60, 70], 8), [2, 2]) },
+  ...[[2, 9, 9, 70], [1, 40, 30, 8]].map((shape) => ({
+    name: `instance norm [${shape}]: forward and gradient`,
+    exact: false,
+    tolerance: 1e-5,
+    run: () => {
+      const x = tf.add(tf.mul(values(shape, 9), 3), 0.5);
+      const r = values(shape, 10);
+      return [instanceNorm(x as tf.Tensor4D), tf.grad((t: tf.Tensor) => tf.sum(tf.mul(instanceNorm(t as tf.Tensor4D), r)))(x)];
+    },
+  })),
   {
     name: 'relu and leaky relu gradients (x with exact zeros)',
     exact: true,

@@ -1,15 +1,17 @@
 // The memory-bound kernels of a training step on the addon's multi-threaded loops
 // (native/eltwise.cc): Add, Sub, Multiply (with broadcasting), Sum over adjacent axes,
-// MirrorPad, and the two gradient kernels @cut/core-tensors calls by name when a backend
-// has them (LeakyReluGrad, MirrorPadGrad). float32 only; anything else, and tensors too
+// MirrorPad, Tile where it broadcasts, and the kernels @cut/core-tensors calls by name when a
+// backend has them (LeakyReluGrad, MirrorPadGrad, InstanceNorm, InstanceNormGrad). float32 only; anything else, and tensors too
 // small to be worth a thread, run the wasm kernel they replace.
-import { Add, backend_util, MirrorPad, Multiply, Sub, Sum, util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { Add, backend_util, MirrorPad, Multiply, Sub, Sum, Tile, util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
 import { asWasm, size, type Args, type WasmBackend } from './kernels.js';
 
 /** The kernel names @cut/core-tensors' gradients look up (its gradient-kernels.ts). */
 export const LEAKY_RELU_GRAD = 'LeakyReluGrad';
 export const MIRROR_PAD_GRAD = 'MirrorPadGrad';
+export const INSTANCE_NORM = 'InstanceNorm';
+export const INSTANCE_NORM_GRAD = 'InstanceNormGrad';
 
 /** Under this many output elements the wasm kernel is as fast as a call out. */
 const MIN_ELEMENTS = 4096;
@@ -17,15 +19,19 @@ const MIN_ELEMENTS = 4096;
 /** Calls that ran natively and that fell back, since the process started. */
 export const eltwiseCalls = { native: 0, fallback: 0 };
 
-/** Runs `body` with byte offsets of the inputs and a fresh float32 output of `outShape`. */
-function run(wasm: WasmBackend, inputs: TensorInfo[], outShape: number[], body: (buffer: ArrayBuffer, offsets: Float64Array) => void): TensorInfo {
-  const out = wasm.makeOutput(outShape, 'float32');
+/** Runs `body` with byte offsets of the inputs and of fresh float32 outputs of `outShapes`. */
+function runMany(wasm: WasmBackend, inputs: TensorInfo[], outShapes: number[][], body: (buffer: ArrayBuffer, offsets: Float64Array) => void): TensorInfo[] {
+  const outs = outShapes.map((shape) => wasm.makeOutput(shape, 'float32'));
   const offset = (t: TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
   // The heap's buffer fetched after makeOutput: growing the memory detaches the old one.
   const buffer = wasm.wasm.HEAPU8.buffer as ArrayBuffer;
-  body(buffer, Float64Array.from([...inputs.map(offset), offset(out)]));
+  body(buffer, Float64Array.from([...inputs, ...outs].map(offset)));
   eltwiseCalls.native++;
-  return out;
+  return outs;
+}
+
+function run(wasm: WasmBackend, inputs: TensorInfo[], outShape: number[], body: (buffer: ArrayBuffer, offsets: Float64Array) => void): TensorInfo {
+  return runMany(wasm, inputs, [outShape], body)[0]!;
 }
 
 const allFloat = (ts: TensorInfo[]) => ts.every((t) => t.dtype === 'float32');
@@ -160,6 +166,53 @@ function leakyReluGrad(addon: NativeAddon): KernelFunc {
   };
 }
 
+/** Tile where every repeated axis has length 1 (a broadcast, as tf.broadcastTo runs it): a strided copy. */
+function tile(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
+  return (raw) => {
+    const { inputs, backend, attrs } = raw as unknown as Args;
+    const x = inputs.x!;
+    const wasm = asWasm(backend);
+    const reps = attrs.reps as number[];
+    const outShape = x.shape.map((d, i) => d * reps[i]!);
+    const broadcast = reps.length === x.shape.length && reps.every((r, i) => r === 1 || x.shape[i] === 1);
+    if (!wasm || !allFloat([x]) || !broadcast || size(outShape) < MIN_ELEMENTS) {
+      eltwiseCalls.fallback++;
+      return fallback(raw);
+    }
+    const [shape, sx] = coalesce(outShape, broadcastStrides(x.shape, outShape), broadcastStrides(x.shape, outShape));
+    return run(wasm, [x, x], outShape, (buffer, offsets) =>
+      addon.binary(buffer, offsets, 3, Int32Array.from(shape), Int32Array.from(sx), Int32Array.from(sx)),
+    );
+  };
+}
+
+/** InstanceNorm / InstanceNormGrad: @cut/core-tensors calls them only for float32 NHWC. */
+function instanceNorm(addon: NativeAddon): KernelFunc {
+  return (raw) => {
+    const { inputs, backend, attrs } = raw as unknown as Args;
+    const x = inputs.x!;
+    const wasm = asWasm(backend);
+    if (!wasm || !allFloat([x]) || x.shape.length !== 4) throw new Error(`${INSTANCE_NORM}: takes a float32 NHWC tensor, got ${x.dtype} [${x.shape}]`);
+    const [n, h, w, c] = x.shape as [number, number, number, number];
+    return runMany(wasm, [x], [[n, h, w, c], [n, 1, 1, c]], (buffer, offsets) =>
+      addon.instanceNorm(buffer, offsets, n, h * w, c, Number(attrs.eps)),
+    );
+  };
+}
+
+function instanceNormGrad(addon: NativeAddon): KernelFunc {
+  return (raw) => {
+    const { inputs, backend } = raw as unknown as Args;
+    const { dy, y, rstd } = inputs as Record<string, TensorInfo>;
+    const wasm = asWasm(backend);
+    if (!wasm || !dy || !y || !rstd || !allFloat([dy, y, rstd]) || dy.shape.length !== 4 || size(dy.shape) !== size(y.shape)) {
+      throw new Error(`${INSTANCE_NORM_GRAD}: takes float32 NHWC dy and y of one shape and rstd [N, 1, 1, C]`);
+    }
+    const [n, h, w, c] = dy.shape as [number, number, number, number];
+    return run(wasm, [dy, y, rstd], [n, h, w, c], (buffer, offsets) => addon.instanceNormGrad(buffer, offsets, n, h * w, c));
+  };
+}
+
 /** The kernels of this file, each over the wasm kernel it replaces (`fallbacks`, by name; none for the two gradient kernels). */
 export function nativeEltwiseKernelFuncs(addon: NativeAddon, fallbacks: Record<string, KernelFunc>): Record<string, KernelFunc> {
   const fb = (name: string) => fallbacks[name]!;
@@ -171,8 +224,11 @@ export function nativeEltwiseKernelFuncs(addon: NativeAddon, fallbacks: Record<s
     [MirrorPad]: mirrorPad(addon, fb(MirrorPad)),
     [MIRROR_PAD_GRAD]: mirrorPadGrad(addon),
     [LEAKY_RELU_GRAD]: leakyReluGrad(addon),
+    [Tile]: tile(addon, fb(Tile)),
+    [INSTANCE_NORM]: instanceNorm(addon),
+    [INSTANCE_NORM_GRAD]: instanceNormGrad(addon),
   };
 }
 
 /** Kernels of this file that replace a wasm kernel (and so need it as their fallback). */
-export const ELTWISE_REPLACED = [Add, Sub, Multiply, Sum, MirrorPad];
+export const ELTWISE_REPLACED = [Add, Sub, Multiply, Sum, MirrorPad, Tile];

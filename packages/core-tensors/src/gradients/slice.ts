@@ -13,7 +13,7 @@ import {
   type SliceAttrs,
   type StridedSliceAttrs,
 } from '@tensorflow/tfjs-core';
-import { backendHasKernel, MirrorPadGrad } from '../gradient-kernels.js';
+import { backendHasKernel, MirrorPadGrad } from '../optional-kernels.js';
 import { attrsOf, product, savedAt, single } from './util.js';
 
 const sliceGrad: GradConfig = {

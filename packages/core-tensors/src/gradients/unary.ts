@@ -25,7 +25,7 @@ import {
   type GradConfig,
   type LeakyReluAttrs,
 } from '@tensorflow/tfjs-core';
-import { backendHasKernel, LeakyReluGrad } from '../gradient-kernels.js';
+import { backendHasKernel, LeakyReluGrad } from '../optional-kernels.js';
 import { asFloat, attrsOf, keepWhere, savedAt, single } from './util.js';
 
 /** A gradient dL/dx = dy · f'(saved) for a kernel with input `x`, saving its input or its output. */
