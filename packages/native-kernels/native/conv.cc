@@ -9,6 +9,12 @@
 #include <omp.h>
 
 #include <cstring>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <map>
 #include <memory>
 #include <string>
@@ -244,6 +250,40 @@ Napi::Value GetThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), g_threads > 0 ? g_threads : omp_get_max_threads());
 }
 
+// adviseHugePages(buffer, span): asks Linux for transparent huge pages (madvise MADV_HUGEPAGE)
+// over `span` bytes from the start of `buffer`, the wasm heap (V8 reserves its whole address
+// range up front, so the span may reach past the current end: the heap grows in place). On
+// VMs where each first touch of a 4 KiB page costs ~10 us, a 2 MiB page is one fault instead of
+// 512. Returns whether the kernel took the advice (not where THP is off, or not Linux).
+Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
+#ifdef __linux__
+  Napi::ArrayBuffer buf = info[0].As<Napi::ArrayBuffer>();
+  const double span = info[1].As<Napi::Number>().DoubleValue();
+  const uintptr_t huge = 2u << 20;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(buf.Data());
+  const uintptr_t from = (start + huge - 1) & ~(huge - 1);
+  const uintptr_t to = (start + static_cast<uintptr_t>(span)) & ~(huge - 1);
+  if (to <= from) return Napi::Boolean::New(info.Env(), false);
+  return Napi::Boolean::New(info.Env(), madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE) == 0);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
+// keepFreedMemory(): glibc's malloc keeps what the process frees for reuse instead of handing
+// it back to the kernel (no mmap for large blocks, no trimming, a 256 MiB pad when the heap
+// grows): the in-process version of the GLIBC_TUNABLES the benchmarks give PyTorch. Host-side
+// buffers of tens of MiB (tiled translation's feature maps, tensor reads, oneDNN's scratch
+// pads) then stop paying for fresh pages on every allocation. Returns whether glibc took it.
+Napi::Value KeepFreedMemory(const Napi::CallbackInfo& info) {
+#ifdef __GLIBC__
+  const bool ok = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 && mallopt(M_TOP_PAD, 256 << 20) == 1;
+  return Napi::Boolean::New(info.Env(), ok);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 Napi::Value Version(const Napi::CallbackInfo& info) {
   const dnnl_version_t* ver = dnnl_version();
   return Napi::String::New(info.Env(), std::to_string(ver->major) + "." + std::to_string(ver->minor) + "." + std::to_string(ver->patch) +
@@ -256,6 +296,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
   exports.Set("version", Napi::Function::New(env, Version));
+  exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages));
+  exports.Set("keepFreedMemory", Napi::Function::New(env, KeepFreedMemory));
   return exports;
 }
 

@@ -22,6 +22,10 @@ export interface NativeAddon {
   instanceNorm(buffer: ArrayBuffer, offsets: Float64Array, n: number, hw: number, c: number, eps: number): void;
   /** offsets [dy, y, rstd, dx]. */
   instanceNormGrad(buffer: ArrayBuffer, offsets: Float64Array, n: number, hw: number, c: number): void;
+  /** madvise(MADV_HUGEPAGE) over `span` bytes from the buffer's start; whether it took. */
+  adviseHugePages(buffer: ArrayBuffer, span: number): boolean;
+  /** glibc malloc keeps freed memory for reuse (no mmap, no trim); whether it took. */
+  keepFreedMemory(): boolean;
   setThreads(n: number): void;
   getThreads(): number;
   version(): string;

@@ -5,7 +5,7 @@
 // small to be worth a thread, run the wasm kernel they replace.
 import { Add, backend_util, MirrorPad, Multiply, Sub, Sum, Tile, util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
-import { asWasm, size, type Args, type WasmBackend } from './kernels.js';
+import { asWasm, heapBuffer, size, type Args, type WasmBackend } from './kernels.js';
 
 /** The kernel names @cut/core-tensors' gradients look up (its gradient-kernels.ts). */
 export const LEAKY_RELU_GRAD = 'LeakyReluGrad';
@@ -20,18 +20,18 @@ const MIN_ELEMENTS = 4096;
 export const eltwiseCalls = { native: 0, fallback: 0 };
 
 /** Runs `body` with byte offsets of the inputs and of fresh float32 outputs of `outShapes`. */
-function runMany(wasm: WasmBackend, inputs: TensorInfo[], outShapes: number[][], body: (buffer: ArrayBuffer, offsets: Float64Array) => void): TensorInfo[] {
+function runMany(addon: NativeAddon, wasm: WasmBackend, inputs: TensorInfo[], outShapes: number[][], body: (buffer: ArrayBuffer, offsets: Float64Array) => void): TensorInfo[] {
   const outs = outShapes.map((shape) => wasm.makeOutput(shape, 'float32'));
   const offset = (t: TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
   // The heap's buffer fetched after makeOutput: growing the memory detaches the old one.
-  const buffer = wasm.wasm.HEAPU8.buffer as ArrayBuffer;
+  const buffer = heapBuffer(addon, wasm);
   body(buffer, Float64Array.from([...inputs, ...outs].map(offset)));
   eltwiseCalls.native++;
   return outs;
 }
 
-function run(wasm: WasmBackend, inputs: TensorInfo[], outShape: number[], body: (buffer: ArrayBuffer, offsets: Float64Array) => void): TensorInfo {
-  return runMany(wasm, inputs, [outShape], body)[0]!;
+function run(addon: NativeAddon, wasm: WasmBackend, inputs: TensorInfo[], outShape: number[], body: (buffer: ArrayBuffer, offsets: Float64Array) => void): TensorInfo {
+  return runMany(addon, wasm, inputs, [outShape], body)[0]!;
 }
 
 const allFloat = (ts: TensorInfo[]) => ts.every((t) => t.dtype === 'float32');
@@ -80,7 +80,7 @@ function binary(addon: NativeAddon, fallback: KernelFunc, op: number): KernelFun
       return fallback(raw);
     }
     const [shape, sa, sb] = coalesce(outShape, broadcastStrides(a.shape, outShape), broadcastStrides(b.shape, outShape));
-    return run(wasm, [a, b], outShape, (buffer, offsets) =>
+    return run(addon, wasm, [a, b], outShape, (buffer, offsets) =>
       addon.binary(buffer, offsets, op, Int32Array.from(shape), Int32Array.from(sa), Int32Array.from(sb)),
     );
   };
@@ -104,7 +104,7 @@ function sum(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
     const reduce = size(x.shape.slice(first, last + 1));
     const inner = size(x.shape.slice(last + 1));
     const outShape = attrs.keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
-    return run(wasm, [x], outShape, (buffer, offsets) => addon.sum(buffer, offsets, outer, reduce, inner));
+    return run(addon, wasm, [x], outShape, (buffer, offsets) => addon.sum(buffer, offsets, outer, reduce, inner));
   };
 }
 
@@ -128,7 +128,7 @@ function mirrorPad(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
       return fallback(raw);
     }
     const outShape = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
-    return run(wasm, [x], outShape, (buffer, offsets) =>
+    return run(addon, wasm, [x], outShape, (buffer, offsets) =>
       addon.mirrorPad(buffer, offsets, Int32Array.from(x.shape), pads, attrs.mode === 'symmetric'),
     );
   };
@@ -144,7 +144,7 @@ function mirrorPadGrad(addon: NativeAddon): KernelFunc {
     const pads = spatialPads(paddings, dy.shape.length);
     if (!wasm || !allFloat([dy]) || !pads) throw new Error(`${MIRROR_PAD_GRAD}: takes float32 NHWC padded on H and W only, got ${dy.dtype} [${dy.shape}] paddings ${JSON.stringify(paddings)}`);
     const xShape = dy.shape.map((d, i) => d - paddings[i]![0] - paddings[i]![1]);
-    return run(wasm, [dy], xShape, (buffer, offsets) =>
+    return run(addon, wasm, [dy], xShape, (buffer, offsets) =>
       addon.mirrorPadGrad(buffer, offsets, Int32Array.from(xShape), pads, attrs.mode === 'symmetric'),
     );
   };
@@ -160,7 +160,7 @@ function leakyReluGrad(addon: NativeAddon): KernelFunc {
     if (!wasm || !allFloat([dy, x]) || size(dy.shape) !== size(x.shape)) {
       throw new Error(`${LEAKY_RELU_GRAD}: takes float32 dy and x of one size, got ${dy.dtype} [${dy.shape}] and ${x.dtype} [${x.shape}]`);
     }
-    return run(wasm, [dy, x], [...dy.shape], (buffer, offsets) =>
+    return run(addon, wasm, [dy, x], [...dy.shape], (buffer, offsets) =>
       addon.leakyReluGrad(buffer, offsets, size(dy.shape), Number(attrs.alpha ?? 0)),
     );
   };
@@ -180,7 +180,7 @@ function tile(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
       return fallback(raw);
     }
     const [shape, sx] = coalesce(outShape, broadcastStrides(x.shape, outShape), broadcastStrides(x.shape, outShape));
-    return run(wasm, [x, x], outShape, (buffer, offsets) =>
+    return run(addon, wasm, [x, x], outShape, (buffer, offsets) =>
       addon.binary(buffer, offsets, 3, Int32Array.from(shape), Int32Array.from(sx), Int32Array.from(sx)),
     );
   };
@@ -194,7 +194,7 @@ function instanceNorm(addon: NativeAddon): KernelFunc {
     const wasm = asWasm(backend);
     if (!wasm || !allFloat([x]) || x.shape.length !== 4) throw new Error(`${INSTANCE_NORM}: takes a float32 NHWC tensor, got ${x.dtype} [${x.shape}]`);
     const [n, h, w, c] = x.shape as [number, number, number, number];
-    return runMany(wasm, [x], [[n, h, w, c], [n, 1, 1, c]], (buffer, offsets) =>
+    return runMany(addon, wasm, [x], [[n, h, w, c], [n, 1, 1, c]], (buffer, offsets) =>
       addon.instanceNorm(buffer, offsets, n, h * w, c, Number(attrs.eps)),
     );
   };
@@ -209,7 +209,7 @@ function instanceNormGrad(addon: NativeAddon): KernelFunc {
       throw new Error(`${INSTANCE_NORM_GRAD}: takes float32 NHWC dy and y of one shape and rstd [N, 1, 1, C]`);
     }
     const [n, h, w, c] = dy.shape as [number, number, number, number];
-    return run(wasm, [dy, y, rstd], [n, h, w, c], (buffer, offsets) => addon.instanceNormGrad(buffer, offsets, n, h * w, c));
+    return run(addon, wasm, [dy, y, rstd], [n, h, w, c], (buffer, offsets) => addon.instanceNormGrad(buffer, offsets, n, h * w, c));
   };
 }
 

@@ -50,6 +50,8 @@ export function installNativeKernels(options: { threads?: number; quiet?: boolea
           throw new Error(`wasm ${name}: a case the native kernels do not cover, and the wasm backend has no kernel of its own for it`);
         });
     }
+    // Freed host memory kept for reuse (see native/conv.cc); CUT_KEEP_FREED_MEMORY=0 leaves malloc as it is.
+    if (process.env.CUT_KEEP_FREED_MEMORY !== '0') load.addon.keepFreedMemory();
     const funcs = { ...nativeKernelFuncs(load.addon, fallbacks), ...nativeEltwiseKernelFuncs(load.addon, fallbacks) };
     const names = Object.keys(funcs);
     for (const name of names) {

@@ -32,6 +32,24 @@ export function asWasm(backend: KernelBackend): WasmBackend | undefined {
   return b.dataIdMap && b.wasm && b.makeOutput ? (b as WasmBackend) : undefined;
 }
 
+const advised = new WeakSet<ArrayBuffer>();
+
+/**
+ * The wasm heap's buffer, fetched now (growing the memory detaches the old one). The first time
+ * a buffer is seen, the addon asks Linux for transparent huge pages over the heap's 4 GiB range
+ * (inside V8's reservation for it): on VMs that charge ~10 us per first-touched 4 KiB page, the
+ * first iterations and every large single-image translation spend seconds in page faults
+ * otherwise. CUT_HUGEPAGES=0 leaves the heap as it is.
+ */
+export function heapBuffer(addon: NativeAddon, wasm: WasmBackend): ArrayBuffer {
+  const buffer = wasm.wasm.HEAPU8.buffer as ArrayBuffer;
+  if (!advised.has(buffer)) {
+    advised.add(buffer);
+    if (process.env.CUT_HUGEPAGES !== '0') addon.adviseHugePages(buffer, 4 * 2 ** 30);
+  }
+  return buffer;
+}
+
 export const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
@@ -84,7 +102,7 @@ function nativeKernel(
     const out = wasm.makeOutput(call.outShape, 'float32');
     const offset = (t: TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
     // The heap's buffer fetched after makeOutput: growing the memory detaches the old one.
-    const buffer = wasm.wasm.HEAPU8.buffer as ArrayBuffer;
+    const buffer = heapBuffer(addon, wasm);
     const offsets = Float64Array.from([offset(call.a), offset(call.b), call.bias ? offset(call.bias) : 0, offset(out)]);
     try {
       addon.conv(call.op, buffer, offsets, call.dims, call.alpha ?? 0);

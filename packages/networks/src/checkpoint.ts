@@ -221,8 +221,8 @@ export function loadCheckpoint<F extends PatchSamplerWeights = PatchSamplerWeigh
   const files: ReferenceCheckpoint<F>['files'] = { options: checkpoint.options === undefined ? undefined : names.options, G: names.G };
   const built: Array<{ dispose(): void }> = [];
   try {
-    // Weights are replaced right away: no need for the random initialisation's draws to mean anything.
-    const G = new ResnetGenerator({ ...net.generator, seed: 0 });
+    // Weights are replaced right away: no random draws.
+    const G = new ResnetGenerator({ ...net.generator, skipInit: true });
     built.push(G);
     try {
       loadNetworkWeights(G, checkpoint.G, { name: names.G });
@@ -237,7 +237,7 @@ export function loadCheckpoint<F extends PatchSamplerWeights = PatchSamplerWeigh
     let D: NLayerDiscriminator | undefined;
     if (checkpoint.D !== undefined) {
       files.D = names.D;
-      D = new NLayerDiscriminator(net.discriminator);
+      D = new NLayerDiscriminator({ ...net.discriminator, skipInit: true });
       built.push(D);
       loadNetworkWeights(D, checkpoint.D, { name: names.D });
     }

@@ -15,6 +15,8 @@ export interface NLayerDiscriminatorOptions {
   init?: InitOptions;
   rng?: SeededRng;
   seed?: number;
+  /** Zero weights instead of random draws, for a network whose weights are loaded next (saves the draws' time). */
+  skipInit?: boolean;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface NLayerDiscriminatorOptions {
  * raw logits, one per patch. NHWC: `[B, H, W, C]` in, `[B, h, w, 1]` out.
  */
 export class NLayerDiscriminator extends SequentialNetwork {
-  readonly options: Required<Omit<NLayerDiscriminatorOptions, 'rng' | 'seed'>>;
+  readonly options: Required<Omit<NLayerDiscriminatorOptions, 'rng' | 'seed' | 'skipInit'>>;
 
   constructor(options: NLayerDiscriminatorOptions = {}) {
     const o = {
@@ -36,7 +38,7 @@ export class NLayerDiscriminator extends SequentialNetwork {
     for (const key of ['inputNc', 'ndf', 'nLayers'] as const) {
       if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`NLayerDiscriminator: ${key} must be a positive integer, got ${o[key]}`);
     }
-    const p = new ParamBuilder(o.init, options.rng ?? new SeededRng(options.seed ?? 0));
+    const p = new ParamBuilder(o.init, options.rng ?? new SeededRng(options.seed ?? 0), options.skipInit ?? false);
     const m: Module[] = [];
     const at = () => `model.${m.length}`;
     const { ndf } = o;

@@ -35,6 +35,8 @@ export interface ResnetGeneratorOptions {
   /** Random source for initialisation; `seed` is used when absent. */
   rng?: SeededRng;
   seed?: number;
+  /** Zero weights instead of random draws, for a network whose weights are loaded next (saves the draws' time). */
+  skipInit?: boolean;
 }
 
 /** A layer by its index in the reference's `G.model` or by its name here (`down1.conv`, `block5`). */
@@ -45,7 +47,7 @@ export type LayerRef = number | string;
  * blocks, two up stages, reflect-padded 7x7 head, tanh. NHWC in and out.
  */
 export class ResnetGenerator extends SequentialNetwork {
-  readonly options: Required<Omit<ResnetGeneratorOptions, 'rng' | 'seed'>>;
+  readonly options: Required<Omit<ResnetGeneratorOptions, 'rng' | 'seed' | 'skipInit'>>;
 
   constructor(options: ResnetGeneratorOptions = {}) {
     const o = {
@@ -62,7 +64,7 @@ export class ResnetGenerator extends SequentialNetwork {
       if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`ResnetGenerator: ${key} must be a positive integer, got ${o[key]}`);
     }
     if (!Number.isInteger(o.nBlocks) || o.nBlocks < 0) throw new Error(`ResnetGenerator: nBlocks must be >= 0, got ${o.nBlocks}`);
-    const p = new ParamBuilder(o.init, options.rng ?? new SeededRng(options.seed ?? 0));
+    const p = new ParamBuilder(o.init, options.rng ?? new SeededRng(options.seed ?? 0), options.skipInit ?? false);
     const m: Module[] = [];
     const at = () => `model.${m.length}`;
     const { ngf } = o;

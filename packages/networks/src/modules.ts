@@ -77,11 +77,13 @@ export class ParamBuilder {
   constructor(
     private readonly init: InitOptions,
     private readonly rng: SeededRng,
+    /** Zeros instead of random draws (the weights are loaded right after). */
+    private readonly skipInit = false,
   ) {}
 
   /** A weight in our layout, initialised as the reference's `init_weights` does. */
   weight(name: string, shape: number[], kind: LayerKind): tf.Variable {
-    const value = initWeight(shape, kind, this.init, this.rng);
+    const value = this.skipInit ? tf.zeros(shape) : initWeight(shape, kind, this.init, this.rng);
     return this.add(name, kind, value);
   }
 

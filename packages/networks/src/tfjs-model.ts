@@ -20,8 +20,8 @@ const LAYOUT =
   'names and order of the PyTorch state_dict, blur-filter buffers left out (constants)';
 
 export type CutModelTopology =
-  | { formatVersion: number; network: 'ResnetGenerator'; options: Required<Omit<ResnetGeneratorOptions, 'rng' | 'seed'>>; layout: string }
-  | { formatVersion: number; network: 'NLayerDiscriminator'; options: Required<Omit<NLayerDiscriminatorOptions, 'rng' | 'seed'>>; layout: string };
+  | { formatVersion: number; network: 'ResnetGenerator'; options: Required<Omit<ResnetGeneratorOptions, 'rng' | 'seed' | 'skipInit'>>; layout: string }
+  | { formatVersion: number; network: 'NLayerDiscriminator'; options: Required<Omit<NLayerDiscriminatorOptions, 'rng' | 'seed' | 'skipInit'>>; layout: string };
 
 /** `model.json`: a tf.io ModelJSON whose topology names one of our networks. */
 export interface CutModelJson {
@@ -138,8 +138,8 @@ function fromArtifacts(artifacts: tf.io.ModelArtifacts, where: string): CutNetwo
   if (bytes !== want) throw new Error(`${where}: the weights hold ${bytes} bytes, the manifest describes ${want}`);
 
   let net: CutNetwork;
-  if (topology.network === 'ResnetGenerator') net = new ResnetGenerator({ ...topology.options });
-  else if (topology.network === 'NLayerDiscriminator') net = new NLayerDiscriminator({ ...topology.options });
+  if (topology.network === 'ResnetGenerator') net = new ResnetGenerator({ ...topology.options, skipInit: true });
+  else if (topology.network === 'NLayerDiscriminator') net = new NLayerDiscriminator({ ...topology.options, skipInit: true });
   else throw new Error(`${where}: unknown network '${String((topology as { network?: unknown }).network)}'`);
   try {
     assignWeights(net, specs, artifacts.weightData, where);

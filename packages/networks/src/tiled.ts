@@ -114,10 +114,17 @@ export async function forwardTiled(network: { readonly modules: readonly Module[
   /** Resolution of `current` relative to the input image. */
   let res = 1;
   const saved: HostMap[] = [];
+  // Feature maps no longer needed are reused for later stages' outputs: fresh buffers of tens of
+  // MiB cost their zeroing and, on VMs that charge for first-touched pages, their page faults.
+  const pool = new MapPool();
+  const doneWith = (m: HostMap) => {
+    if (m !== image && !saved.includes(m)) pool.give(m.data);
+  };
   for (const [i, op] of ops.entries()) {
     if (op.kind === 'stage') {
       const scale = op.modules.reduce((s, m) => s * m.scale, 1);
-      const out = await runStage(op.modules, current, tile * res * scale, training, ops[i + 1]?.kind === 'norm');
+      const out = await runStage(op.modules, current, tile * res * scale, training, ops[i + 1]?.kind === 'norm', pool);
+      doneWith(current.map);
       current = { map: out.map };
       moments = out.moments;
       res *= scale;
@@ -134,9 +141,26 @@ export async function forwardTiled(network: { readonly modules: readonly Module[
       const map = current.map === skip || current.map === image ? { ...current.map, data: current.map.data.slice() } : current.map;
       addInPlace(map, skip, current.norm);
       current = { map };
+      if (skip !== map) doneWith(skip);
     }
   }
   return materialize(current);
+}
+
+/** Float32Arrays handed back for reuse, by length. */
+class MapPool {
+  private readonly free = new Map<number, Float32Array[]>();
+
+  give(data: Float32Array): void {
+    const list = this.free.get(data.length) ?? [];
+    if (!list.includes(data)) list.push(data);
+    this.free.set(data.length, list);
+  }
+
+  /** A buffer of `length` floats, with whatever it held before (callers write every element). */
+  take(length: number): Float32Array {
+    return this.free.get(length)?.pop() ?? new Float32Array(length);
+  }
 }
 
 /** The map with its pending norm applied, in place (a pending norm is only ever on a stage's own output). */
@@ -163,6 +187,7 @@ async function runStage(
   tileOut: number,
   training: boolean,
   moments: boolean,
+  pool: MapPool,
 ): Promise<{ map: HostMap; moments: ChannelMoments | null }> {
   const input = source.map;
   // The halo: each module's reach, in pixels of the stage's input.
@@ -183,6 +208,8 @@ async function runStage(
   const norm = source.norm ? tf.tidy(() => [tf.tensor1d(source.norm!.mean), tf.tensor1d(source.norm!.rstd)] as const) : null;
   let out: Float32Array | undefined;
   let stats: ChannelMoments | null = null;
+  // One buffer for every tile's input crop (tf.tensor4d copies it into the backend at once).
+  const scratch = { data: new Float32Array(0) };
   let channels = 0;
   try {
     // Tiles don't overlap (their moments are added up); the last in a row or column may be smaller.
@@ -195,7 +222,7 @@ async function runStage(
         const x0 = Math.max(0, ox / scale - halo);
         const y1 = Math.min(input.height, (oy + th) / scale + halo);
         const x1 = Math.min(input.width, (ox + tw) / scale + halo);
-        const crop = cropMap(input, x0, y0, x1 - x0, y1 - y0);
+        const crop = cropMap(input, x0, y0, x1 - x0, y1 - y0, scratch);
         const result = tf.tidy(() => {
           let h: tf.Tensor4D = tf.tensor4d(crop.data, [1, crop.height, crop.width, crop.channels]);
           if (norm) h = tf.mul(tf.sub(h, norm[0]), norm[1]);
@@ -214,7 +241,8 @@ async function runStage(
         const [values, mean, m2] = (await Promise.all(result.map((t) => t.data()))) as Float32Array[];
         tf.dispose(result);
         channels = result[0]!.shape[3]!;
-        out ??= new Float32Array(outH * outW * channels);
+        // Every element is written: the tiles' interiors cover the map exactly.
+        out ??= pool.take(outH * outW * channels);
         for (let r = 0; r < th; r++) out.set(values!.subarray(r * tw * channels, (r + 1) * tw * channels), ((oy + r) * outW + ox) * channels);
         if (moments) {
           stats ??= new ChannelMoments(channels);
@@ -228,10 +256,11 @@ async function runStage(
   return { map: { data: out!, height: outH, width: outW, channels }, moments: stats };
 }
 
-function cropMap(m: HostMap, x0: number, y0: number, w: number, h: number): HostMap {
+function cropMap(m: HostMap, x0: number, y0: number, w: number, h: number, scratch: { data: Float32Array }): HostMap {
   const c = m.channels;
   if (x0 === 0 && y0 === 0 && w === m.width && h === m.height) return m;
-  const data = new Float32Array(w * h * c);
+  if (scratch.data.length < w * h * c) scratch.data = new Float32Array(w * h * c);
+  const data = scratch.data.subarray(0, w * h * c);
   for (let r = 0; r < h; r++) {
     const from = ((y0 + r) * m.width + x0) * c;
     data.set(m.data.subarray(from, from + w * c), r * w * c);
