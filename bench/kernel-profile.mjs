@@ -2,7 +2,7 @@
 // @cut/native-kernels' convolutions (CUT_NATIVE=0: without). Every kernel registered for wasm is
 // wrapped with a timer (wasm kernels run synchronously, so a call's wall time is its cost;
 // composite kernels count their inner kernels too, shown as "incl."). After a build:
-//   node bench/kernel-profile.mjs [--crop 256] [--iters 2]   (one warm-up iteration first)
+//   node bench/kernel-profile.mjs [--crop 256] [--iters 2] [--mode FastCUT]   (one warm-up iteration first)
 //   --shapes Conv2D,Multiply   also split those kernels' time by input shapes and attributes
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
@@ -27,6 +27,8 @@ console.log(`native convolutions: ${describeNativeKernels(installNativeKernels({
 const totals = new Map();
 let depth = 0;
 let measuring = false;
+/** The most bytes held by live tensors after any kernel call (the heap's floor). */
+let peakBytes = 0;
 for (const config of tf.getKernelsForBackend('wasm')) {
   const inner = config.kernelFunc;
   tf.unregisterKernel(config.kernelName, 'wasm');
@@ -39,6 +41,7 @@ for (const config of tf.getKernelsForBackend('wasm')) {
         return inner(args);
       } finally {
         depth--;
+        if (depth === 0) peakBytes = Math.max(peakBytes, tf.memory().numBytes);
         if (measuring) {
           const e = totals.get(config.kernelName) ?? { ms: 0, calls: 0, nested: 0 };
           const ms = performance.now() - t0;
@@ -61,7 +64,7 @@ for (const config of tf.getKernelsForBackend('wasm')) {
 }
 
 const opts = validateOptions(
-  { CUT_mode: 'CUT', dataroot: fileURLToPath(new URL('../datasets/horse2zebra_demo', import.meta.url)), crop_size: crop, load_size: Math.round((crop * 286) / 256), seed: 0 },
+  { CUT_mode: arg('--mode', 'CUT'), dataroot: fileURLToPath(new URL('../datasets/horse2zebra_demo', import.meta.url)), crop_size: crop, load_size: Math.round((crop * 286) / 256), seed: 0 },
   'bench/kernel-profile',
 );
 const dataset = await UnalignedDataset.create(opts);
@@ -81,7 +84,7 @@ for (let i = 0; i < 1 + iters; i++) {
   const s = (performance.now() - t0) / 1000;
   if (measuring) wall += s;
   const faults = process.resourceUsage().minorPageFault - faults0;
-  console.log(`iteration ${i + 1}${i === 0 ? ' (warm-up)' : ''}: ${s.toFixed(2)} s, ${faults} page faults, rss ${(process.memoryUsage().rss / 2 ** 30).toFixed(2)} GiB`);
+  console.log(`iteration ${i + 1}${i === 0 ? ' (warm-up)' : ''}: ${s.toFixed(2)} s, ${faults} page faults, rss ${(process.memoryUsage().rss / 2 ** 30).toFixed(2)} GiB, wasm heap ${(tf.backend().wasm.HEAPU8.buffer.byteLength / 2 ** 30).toFixed(2)} GiB, live tensors at most ${(peakBytes / 2 ** 30).toFixed(2)} GiB`);
 }
 loader.close();
 model.dispose();

@@ -326,6 +326,25 @@ Napi::Value Sum(const Napi::CallbackInfo& info) {
   });
 }
 
+// reverse(buffer, [x, out], outer, n, inner): out[o, i, :] = x[o, n - 1 - i, :] (one axis of
+// length n reversed; inner: the elements after it). wasm's Reverse takes ~40 ns an element.
+Napi::Value Reverse(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    const Heap hp = heapOf(info);
+    const auto off = offsetsOf(info, 2);
+    const int64_t outer = info[2].As<Napi::Number>().Int64Value();
+    const int64_t n = info[3].As<Napi::Number>().Int64Value();
+    const int64_t inner = info[4].As<Napi::Number>().Int64Value();
+    const float* x = hp.at(off[0], outer * n * inner, "input");
+    float* o = hp.at(off[1], outer * n * inner, "output");
+#pragma omp parallel for schedule(static) if (outer * n * inner >= kParallelMin)
+    for (int64_t q = 0; q < outer * n; q++) {
+      const int64_t b = q / n, i = q % n;
+      std::memcpy(o + q * inner, x + (b * n + (n - 1 - i)) * inner, sizeof(float) * inner);
+    }
+  });
+}
+
 // Per-column sums (double) over `rows` rows of `c` values: row(r, acc) adds row r into acc.
 // Threads take blocks of rows into partial sums, added up at the end.
 template <typename Row>
@@ -447,6 +466,7 @@ void RegisterEltwise(Napi::Env env, Napi::Object exports) {
   exports.Set("mirrorPad", Napi::Function::New(env, cut_eltwise::MirrorPad));
   exports.Set("mirrorPadGrad", Napi::Function::New(env, cut_eltwise::MirrorPadGrad));
   exports.Set("sum", Napi::Function::New(env, cut_eltwise::Sum));
+  exports.Set("reverse", Napi::Function::New(env, cut_eltwise::Reverse));
   exports.Set("instanceNorm", Napi::Function::New(env, cut_eltwise::InstanceNorm));
   exports.Set("instanceNormGrad", Napi::Function::New(env, cut_eltwise::InstanceNormGrad));
 }

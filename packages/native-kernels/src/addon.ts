@@ -26,6 +26,8 @@ export interface NativeAddon {
   adviseHugePages(buffer: ArrayBuffer, span: number): boolean;
   /** glibc malloc keeps freed memory for reuse (no mmap, no trim); whether it took. */
   keepFreedMemory(): boolean;
+  /** offsets [x, out]: out[o, i, :] = x[o, n - 1 - i, :]. */
+  reverse(buffer: ArrayBuffer, offsets: Float64Array, outer: number, n: number, inner: number): void;
   setThreads(n: number): void;
   getThreads(): number;
   version(): string;

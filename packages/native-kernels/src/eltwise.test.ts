@@ -70,6 +70,8 @@ const CASES: Case[] = [
       ];
     }),
   ).flat(),
+  ...[1, 2, 3, -1].map((axis) => ({ name: `reverse [${X}] along ${axis}`, exact: true, run: () => tf.reverse(values(X, 14), axis) })),
+  { name: 'reverse along two axes (wasm)', exact: true, run: () => tf.reverse(values(X, 14), [1, 2]) },
   { name: 'broadcastTo [256,1] -> [256,70] (Tile)', exact: true, run: () => tf.broadcastTo(values([256, 1], 8), [256, 70]) },
   { name: 'tile [2,1,5] by [1,900,1]', exact: true, run: () => tf.tile(values([2, 1, 5], 8), [1, 900, 1]) },
   { name: 'tile [60,70] by [2,2] (not a broadcast: wasm)', exact: true, run: () => tf.tile(values([60, 70], 8), [2, 2]) },

@@ -1,9 +1,9 @@
 // The memory-bound kernels of a training step on the addon's multi-threaded loops
 // (native/eltwise.cc): Add, Sub, Multiply (with broadcasting), Sum over adjacent axes,
-// MirrorPad, Tile where it broadcasts, and the kernels @cut/core-tensors calls by name when a
+// MirrorPad, Reverse along one axis, Tile where it broadcasts, and the kernels @cut/core-tensors calls by name when a
 // backend has them (LeakyReluGrad, MirrorPadGrad, InstanceNorm, InstanceNormGrad). float32 only; anything else, and tensors too
 // small to be worth a thread, run the wasm kernel they replace.
-import { Add, backend_util, MirrorPad, Multiply, Sub, Sum, Tile, util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { Add, backend_util, MirrorPad, Multiply, Reverse, Sub, Sum, Tile, util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
 import { asWasm, heapBuffer, size, type Args, type WasmBackend } from './kernels.js';
 
@@ -166,6 +166,24 @@ function leakyReluGrad(addon: NativeAddon): KernelFunc {
   };
 }
 
+/** Reverse along one axis (FastCUT's flips of images and feature maps). */
+function reverse(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
+  return (raw) => {
+    const { inputs, backend, attrs } = raw as unknown as Args;
+    const x = inputs.x!;
+    const wasm = asWasm(backend);
+    const axes = [...new Set(util.parseAxisParam(attrs.dims as number | number[], x.shape))].filter((ax) => x.shape[ax]! > 1);
+    if (!wasm || !allFloat([x]) || axes.length !== 1 || size(x.shape) < MIN_ELEMENTS) {
+      eltwiseCalls.fallback++;
+      return fallback(raw);
+    }
+    const axis = axes[0]!;
+    return run(addon, wasm, [x], [...x.shape], (buffer, offsets) =>
+      addon.reverse(buffer, offsets, size(x.shape.slice(0, axis)), x.shape[axis]!, size(x.shape.slice(axis + 1))),
+    );
+  };
+}
+
 /** Tile where every repeated axis has length 1 (a broadcast, as tf.broadcastTo runs it): a strided copy. */
 function tile(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
   return (raw) => {
@@ -225,10 +243,11 @@ export function nativeEltwiseKernelFuncs(addon: NativeAddon, fallbacks: Record<s
     [MIRROR_PAD_GRAD]: mirrorPadGrad(addon),
     [LEAKY_RELU_GRAD]: leakyReluGrad(addon),
     [Tile]: tile(addon, fb(Tile)),
+    [Reverse]: reverse(addon, fb(Reverse)),
     [INSTANCE_NORM]: instanceNorm(addon),
     [INSTANCE_NORM_GRAD]: instanceNormGrad(addon),
   };
 }
 
 /** Kernels of this file that replace a wasm kernel (and so need it as their fallback). */
-export const ELTWISE_REPLACED = [Add, Sub, Multiply, Sum, MirrorPad, Tile];
+export const ELTWISE_REPLACED = [Add, Sub, Multiply, Sum, MirrorPad, Tile, Reverse];
