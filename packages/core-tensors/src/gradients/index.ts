@@ -11,9 +11,10 @@ import { resizeGradients } from './resize.js';
 import { shapeGradients } from './shape.js';
 import { sliceGradients } from './slice.js';
 import { unaryGradients } from './unary.js';
+import { releasingUsedGradients } from './release.js';
 import { zeroGradients } from './zero.js';
 
-/** Every gradient we provide, one per kernel name. */
+/** Every gradient we provide, one per kernel name (each frees the gradients it has used up: release.ts). */
 export const gradientConfigs: GradConfig[] = [
   ...convGradients,
   ...matmulGradients,
@@ -25,7 +26,7 @@ export const gradientConfigs: GradConfig[] = [
   ...gatherGradients,
   ...resizeGradients,
   ...zeroGradients,
-];
+].map(releasingUsedGradients);
 
 /**
  * Registers each of our gradients whose kernel has none registered yet, so a program
