@@ -11,7 +11,10 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const data = smallDataset(join(work, 'data'), 2);
 const checkpoints = join(work, 'ck');
 
-const TINY = ['--backend', 'wasm', '--netG', 'resnet_1blocks', '--ngf', '4', '--ndf', '4', '--netF_nc', '16', '--num_patches', '8'];
+// A fixed seed: with these 4-filter networks some seeds (0, 938873908, ~1 in 8) give a patch
+// feature that is exactly zero, whose L2 normalisation has a NaN gradient (as in PyTorch), and
+// the run stops at iteration 2 with "loss G is NaN". That, not the high-lr run, was the flaky failure.
+const TINY = ['--backend', 'wasm', '--netG', 'resnet_1blocks', '--ngf', '4', '--ndf', '4', '--netF_nc', '16', '--num_patches', '8', '--seed', '1'];
 const train = (...args: string[]) => cli(['train', '--checkpoints_dir', checkpoints, '--name', 'run', ...TINY, ...args]);
 
 describe('cutjs train: sizes and names checked before anything starts', () => {
@@ -68,9 +71,6 @@ describe('cutjs train: sizes and names checked before anything starts', () => {
     );
     expect(again.stdout).toContain('nothing trained: the run had already finished (2 images)\n');
   });
-  // Last in this file: after this run diverges (or is stopped mid-way), a later in-process run in
-  // the same process has been seen to hit a NaN loss at iteration 2 (about 1 in 4, with or without
-  // the native kernels; not yet understood). cutjs runs one training per process.
   it('a learning rate far above the usual is warned about before the first iteration', async () => {
     const controller = new AbortController();
     const r = await cli(['train', '--dataroot', data, '--checkpoints_dir', checkpoints, '--name', 'high-lr', ...TINY, '--lr', '0.05', '--load_size', '36', '--crop_size', '32'], {

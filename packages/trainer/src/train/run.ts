@@ -248,7 +248,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
           for (const [name, value] of Object.entries(losses)) {
             if (!Number.isFinite(value)) {
               throw new Error(
-                `iteration ${steps} (epoch ${epoch}): loss ${name} is ${value}; training stopped, ` +
+                `iteration ${steps} (epoch ${epoch}): loss ${name} is ${value} (${Object.entries(losses).map(([k, v]) => `${k} ${v}`).join(', ')}); training stopped, ` +
                   `${savedAtStep >= 0 ? `the last checkpoint (iteration ${savedAtStep}) was kept` : 'no checkpoint was written'} (a lower --lr may help)`,
               );
             }
