@@ -16,6 +16,7 @@
 #include <malloc.h>
 #endif
 #include <algorithm>
+#include <climits>
 #include <map>
 #include <memory>
 #include <string>
@@ -318,7 +319,21 @@ Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
 // pads) then stop paying for fresh pages on every allocation. Returns whether glibc took it.
 Napi::Value KeepFreedMemory(const Napi::CallbackInfo& info) {
 #ifdef __GLIBC__
-  const bool ok = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 && mallopt(M_TOP_PAD, 256 << 20) == 1;
+  const bool ok = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, INT_MAX) == 1 && mallopt(M_TOP_PAD, 256 << 20) == 1;
+#ifdef __linux__
+  // The heap's first GiB with transparent huge pages: grown once (address space only: nothing is
+  // touched), advised, and freed back to malloc, which keeps it. Host buffers then fault in 2 MiB
+  // at a time (a 1024-pixel tiled translation: ~400K page faults fewer).
+  if (ok) {
+    const size_t reserve = size_t(1) << 30, huge = size_t(2) << 20;
+    if (void* p = malloc(reserve)) {
+      const uintptr_t from = (reinterpret_cast<uintptr_t>(p) + huge - 1) & ~(huge - 1);
+      const uintptr_t to = (reinterpret_cast<uintptr_t>(p) + reserve) & ~(huge - 1);
+      if (to > from) madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE);
+      free(p);
+    }
+  }
+#endif
   return Napi::Boolean::New(info.Env(), ok);
 #else
   return Napi::Boolean::New(info.Env(), false);
