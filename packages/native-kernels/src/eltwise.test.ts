@@ -143,7 +143,7 @@ describe.skipIf(!loadAddon().ok)('native elementwise kernels against the wasm on
 
   it('sums in double: a float32 sum of 11,340 values within 1e-7 of the exact one', async () => {
     const x = values(X, 3);
-    const exact = (await x.data()).reduce((a, b) => a + b, 0);
+    const exact = ((await x.data()) as Float32Array).reduce((a, b) => a + b, 0);
     const before = nativeEltwiseCalls().native;
     const total = tf.sum(x);
     expect(nativeEltwiseCalls().native - before).toBe(1);

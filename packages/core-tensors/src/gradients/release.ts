@@ -9,7 +9,9 @@
 // freed (never a dy the caller passed to tf.grad, nor a gradient a closure handed on as it is);
 // gradients summed by the engine (tensors used twice) wait for the end of the pass as before.
 // Assumes no backward pass runs inside a gradient closure (tfjs never does; our code neither).
-import type { GradConfig, NamedGradientMap, Tensor } from '@tensorflow/tfjs-core';
+import type { GradConfig, Tensor } from '@tensorflow/tfjs-core';
+
+type GradientMap = ReturnType<GradConfig['gradFunc']>;
 
 /** Gradients our closures returned: fresh tensors only the engine's gradient map refers to. */
 const made = new WeakSet<Tensor>();
@@ -40,7 +42,7 @@ export function releasingUsedGradients(config: GradConfig): GradConfig {
       freeUsedUp();
       const grads = config.gradFunc(dy, saved, attrs);
       const dys = (Array.isArray(dy) ? dy : [dy]).filter((t): t is Tensor => t != null);
-      const wrapped: NamedGradientMap = {};
+      const wrapped: GradientMap = {};
       for (const [name, f] of Object.entries(grads)) {
         wrapped[name] = () => {
           const g = f();
