@@ -71,10 +71,15 @@ export async function hasWebGpuAdapter(page) {
   });
 }
 
-/** Chooses a backend with the page's select and waits until it runs; returns its name. */
+/**
+ * Chooses a backend with the page's select and waits until it runs; returns its name. WebGPU's
+ * first start in a fresh Chromium profile on a software adapter (shader compiles, cold caches)
+ * has taken over 60 s on a 2-core CI machine, so it gets longer.
+ */
 export async function chooseBackend(page, backend) {
   await page.selectOption('#backend', backend);
-  await page.waitForFunction((b) => document.getElementById('backend-name')?.textContent === b || document.getElementById('backend-name')?.textContent === 'none', backend, { timeout: 60_000 });
+  const timeout = backend === 'webgpu' ? 180_000 : 60_000;
+  await page.waitForFunction((b) => document.getElementById('backend-name')?.textContent === b || document.getElementById('backend-name')?.textContent === 'none', backend, { timeout });
   return page.textContent('#backend-name');
 }
 
