@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { activateBackend, instanceNorm } from '@cut/core-tensors';
 import { installNativeKernels, nativeEltwiseCalls } from './index.js';
 import { loadAddon } from './addon.js';
+import { relativeError } from './compare.test-helper.js';
 
 /** Deterministic values in [-1, 1), every 7th exactly 0 (ReLU's kink). */
 function values(shape: number[], seed: number): tf.Tensor {
@@ -103,17 +104,6 @@ async function evaluate(c: Case): Promise<Float32Array[]> {
   return data;
 }
 
-/** max |a - b| / max |b|. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
-}
 
 describe.skipIf(!loadAddon().ok)('native elementwise kernels against the wasm ones', () => {
   const wasm = new Map<string, Float32Array[]>();

@@ -4,6 +4,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { activateBackend } from '@cut/core-tensors';
 import { installNativeKernels, nativeKernelCalls, nativeKernelStatus } from './index.js';
 import { loadAddon } from './addon.js';
+import { relativeError } from './compare.test-helper.js';
 
 type Pad = 'valid' | 'same' | number;
 interface Case {
@@ -104,17 +105,6 @@ async function fused(): Promise<Float32Array[]> {
   return data;
 }
 
-/** max |a - b| / max |b|: the error relative to the result's scale. */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff / scale;
-}
 
 const available = loadAddon();
 
