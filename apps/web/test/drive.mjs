@@ -78,7 +78,7 @@ export async function hasWebGpuAdapter(page) {
  */
 export async function chooseBackend(page, backend) {
   await page.selectOption('#backend', backend);
-  const timeout = backend === 'webgpu' ? 180_000 : 60_000;
+  const timeout = backend === 'webgpu' ? 120_000 : 60_000;
   await page.waitForFunction((b) => document.getElementById('backend-name')?.textContent === b || document.getElementById('backend-name')?.textContent === 'none', backend, { timeout });
   return page.textContent('#backend-name');
 }
