@@ -1,5 +1,5 @@
-import { madeGradient, usedUp } from './gradients/release.js';
 import * as tf from '@tensorflow/tfjs-core';
+import { eagerGradient } from './gradients/release.js';
 import { pad2d, type PadMode } from './padding.js';
 
 /**
@@ -106,16 +106,14 @@ const bilinearUp2 = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) 
   const [, h, w, c] = x.shape;
   return {
     value: tf.image.resizeBilinear(x, [2 * h, 2 * w], false, true),
-    gradFunc: (dy: tf.Tensor) => {
-      usedUp([dy]);
-      return madeGradient(
+    gradFunc: (dy: tf.Tensor) =>
+      eagerGradient(dy, () =>
         tf.tidy(() => {
           // Replicate pad by 1 (+1 row/column that meets only zero taps of the 5x5 filter).
           const padded = tf.mirrorPad(dy as tf.Tensor4D, [[0, 0], [1, 2], [1, 2], [0, 0]], 'symmetric');
           return tf.depthwiseConv2d(padded, depthwiseBlurFilter(4, c, 4, 5), 2, 'valid');
         }),
-      );
-    },
+      ),
   };
 }) as (x: tf.Tensor4D) => tf.Tensor4D;
 

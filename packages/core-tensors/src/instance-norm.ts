@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { madeGradient, usedUp } from './gradients/release.js';
+import { eagerGradient } from './gradients/release.js';
 import { backendHasKernel, InstanceNorm, InstanceNormGrad } from './optional-kernels.js';
 
 /**
@@ -44,8 +44,7 @@ function instanceNormWithEps(eps: number): (x: tf.Tensor4D) => tf.Tensor4D {
           value: y,
           gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
             const [out, r] = saved as [tf.Tensor4D, tf.Tensor4D];
-            usedUp([dy]);
-            return madeGradient(tf.engine().runKernel(InstanceNormGrad, { dy, y: out, rstd: r }, {}) as tf.Tensor4D);
+            return eagerGradient(dy, () => tf.engine().runKernel(InstanceNormGrad, { dy, y: out, rstd: r }, {}) as tf.Tensor4D);
           },
         };
       }
@@ -55,17 +54,15 @@ function instanceNormWithEps(eps: number): (x: tf.Tensor4D) => tf.Tensor4D {
       save([y, rstd]);
       return {
         value: y,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          usedUp([dy]);
-          return madeGradient(
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+          eagerGradient(dy, () =>
             tf.tidy(() => {
               const [out, r] = saved as [tf.Tensor4D, tf.Tensor4D];
               const g = dy as tf.Tensor4D;
               const centeredGrad = tf.sub(g, spatialMean(g));
               return tf.mul(tf.sub(centeredGrad, tf.mul(out, spatialMean(tf.mul(g, out)))), r);
             }),
-          );
-        },
+          ),
       };
     }) as (x: tf.Tensor4D) => tf.Tensor4D;
     byEps.set(eps, op);

@@ -260,6 +260,24 @@ Napi::Value MirrorPadGrad(const Napi::CallbackInfo& info) {
   });
 }
 
+// Per-column sums (double) over `rows` rows of `c` values: row(r, acc) adds row r into acc.
+// Threads take blocks of rows into partial sums, added up at the end.
+template <typename Row>
+std::vector<double> columnSums(int64_t rows, int64_t c, Row row) {
+  const int threads = rows * c >= kParallelMin ? omp_get_max_threads() : 1;
+  std::vector<double> partial(static_cast<size_t>(threads) * c, 0.0);
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    double* acc = partial.data() + static_cast<size_t>(t) * c;
+    for (int64_t r = rows * t / nt; r < rows * (t + 1) / nt; r++) row(r, acc);
+  }
+  std::vector<double> out(c, 0.0);
+  for (int t = 0; t < threads; t++)
+    for (int64_t i = 0; i < c; i++) out[i] += partial[static_cast<size_t>(t) * c + i];
+  return out;
+}
+
 // sum(buffer, [x, out], outer, reduce, inner): out[o, i] = sum over r of x[o, r, i],
 // accumulated in double.
 Napi::Value Sum(const Napi::CallbackInfo& info) {
@@ -302,26 +320,15 @@ Napi::Value Sum(const Napi::CallbackInfo& info) {
       }
       return;
     }
+    // Few large reductions (bias gradients): threads split each one's rows.
     for (int64_t q = 0; q < outer; q++) {
       const float* src = x + q * red * inner;
-      const int threads = parallel ? omp_get_max_threads() : 1;
-      std::vector<double> partial(static_cast<size_t>(threads) * inner, 0.0);
-#pragma omp parallel num_threads(threads)
-      {
-        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        double* acc = partial.data() + static_cast<size_t>(t) * inner;
-        const int64_t r0 = red * t / nt, r1 = red * (t + 1) / nt;
-        for (int64_t r = r0; r < r1; r++) {
-          const float* line = src + r * inner;
+      const std::vector<double> sums = columnSums(red, inner, [&](int64_t r, double* acc) {
+        const float* line = src + r * inner;
 #pragma omp simd
-          for (int64_t i = 0; i < inner; i++) acc[i] += line[i];
-        }
-      }
-      for (int64_t i = 0; i < inner; i++) {
-        double total = 0;
-        for (int t = 0; t < threads; t++) total += partial[static_cast<size_t>(t) * inner + i];
-        o[q * inner + i] = static_cast<float>(total);
-      }
+        for (int64_t i = 0; i < inner; i++) acc[i] += line[i];
+      });
+      for (int64_t i = 0; i < inner; i++) o[q * inner + i] = static_cast<float>(sums[i]);
     }
   });
 }
@@ -343,24 +350,6 @@ Napi::Value Reverse(const Napi::CallbackInfo& info) {
       std::memcpy(o + q * inner, x + (b * n + (n - 1 - i)) * inner, sizeof(float) * inner);
     }
   });
-}
-
-// Per-column sums (double) over `rows` rows of `c` values: row(r, acc) adds row r into acc.
-// Threads take blocks of rows into partial sums, added up at the end.
-template <typename Row>
-std::vector<double> columnSums(int64_t rows, int64_t c, Row row) {
-  const int threads = rows * c >= kParallelMin ? omp_get_max_threads() : 1;
-  std::vector<double> partial(static_cast<size_t>(threads) * c, 0.0);
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    double* acc = partial.data() + static_cast<size_t>(t) * c;
-    for (int64_t r = rows * t / nt; r < rows * (t + 1) / nt; r++) row(r, acc);
-  }
-  std::vector<double> out(c, 0.0);
-  for (int t = 0; t < threads; t++)
-    for (int64_t i = 0; i < c; i++) out[i] += partial[static_cast<size_t>(t) * c + i];
-  return out;
 }
 
 // instanceNorm(buffer, [x, y, rstd], n, hw, c, eps): per sample and channel over the hw

@@ -5,9 +5,9 @@
 // small to be worth a thread, run the wasm kernel they replace.
 import { Add, backend_util, MirrorPad, Multiply, Reverse, Sub, Sum, Tile, util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
-import { asWasm, heapBuffer, size, type Args, type WasmBackend } from './kernels.js';
+import { asWasm, heapBuffer, heapOffset, size, type Args, type WasmBackend } from './kernels.js';
 
-/** The kernel names @cut/core-tensors' gradients look up (its gradient-kernels.ts). */
+/** The kernel names @cut/core-tensors looks up (its optional-kernels.ts). */
 export const LEAKY_RELU_GRAD = 'LeakyReluGrad';
 export const MIRROR_PAD_GRAD = 'MirrorPadGrad';
 export const INSTANCE_NORM = 'InstanceNorm';
@@ -22,10 +22,9 @@ export const eltwiseCalls = { native: 0, fallback: 0 };
 /** Runs `body` with byte offsets of the inputs and of fresh float32 outputs of `outShapes`. */
 function runMany(addon: NativeAddon, wasm: WasmBackend, inputs: TensorInfo[], outShapes: number[][], body: (buffer: ArrayBuffer, offsets: Float64Array) => void): TensorInfo[] {
   const outs = outShapes.map((shape) => wasm.makeOutput(shape, 'float32'));
-  const offset = (t: TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
   // The heap's buffer fetched after makeOutput: growing the memory detaches the old one.
   const buffer = heapBuffer(addon, wasm);
-  body(buffer, Float64Array.from([...inputs, ...outs].map(offset)));
+  body(buffer, Float64Array.from([...inputs, ...outs], (t) => heapOffset(wasm, t)));
   eltwiseCalls.native++;
   return outs;
 }
@@ -197,7 +196,9 @@ function tile(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
       eltwiseCalls.fallback++;
       return fallback(raw);
     }
-    const [shape, sx] = coalesce(outShape, broadcastStrides(x.shape, outShape), broadcastStrides(x.shape, outShape));
+    const strides = broadcastStrides(x.shape, outShape);
+    // A binary op that copies its first input; the second (x again) is never read.
+    const [shape, sx] = coalesce(outShape, strides, strides);
     return run(addon, wasm, [x, x], outShape, (buffer, offsets) =>
       addon.binary(buffer, offsets, 3, Int32Array.from(shape), Int32Array.from(sx), Int32Array.from(sx)),
     );
@@ -231,7 +232,7 @@ function instanceNormGrad(addon: NativeAddon): KernelFunc {
   };
 }
 
-/** The kernels of this file, each over the wasm kernel it replaces (`fallbacks`, by name; none for the two gradient kernels). */
+/** The kernels of this file, each over the wasm kernel it replaces (`fallbacks`, by name; none for the four that no backend has). */
 export function nativeEltwiseKernelFuncs(addon: NativeAddon, fallbacks: Record<string, KernelFunc>): Record<string, KernelFunc> {
   const fb = (name: string) => fallbacks[name]!;
   return {

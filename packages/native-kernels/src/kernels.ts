@@ -50,6 +50,9 @@ export function heapBuffer(addon: NativeAddon, wasm: WasmBackend): ArrayBuffer {
   return buffer;
 }
 
+/** Where a tensor's data starts in the wasm heap, in bytes. */
+export const heapOffset = (wasm: WasmBackend, t: TensorInfo): number => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
+
 export const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
@@ -100,9 +103,9 @@ function nativeKernel(
       return fallback(raw);
     }
     const out = wasm.makeOutput(call.outShape, 'float32');
-    const offset = (t: TensorInfo) => wasm.dataIdMap.get(t.dataId)!.memoryOffset;
     // The heap's buffer fetched after makeOutput: growing the memory detaches the old one.
     const buffer = heapBuffer(addon, wasm);
+    const offset = (t: TensorInfo) => heapOffset(wasm, t);
     const offsets = Float64Array.from([offset(call.a), offset(call.b), call.bias ? offset(call.bias) : 0, offset(out)]);
     try {
       addon.conv(call.op, buffer, offsets, call.dims, call.alpha ?? 0);

@@ -23,15 +23,25 @@ function freeUsedUp(): void {
   usedUpGradients = [];
 }
 
-/** Marks a gradient as made by us (for gradients computed outside a wrapped closure: customGrad). */
-export function madeGradient<T extends Tensor>(g: T): T {
+function madeGradient<T extends Tensor>(g: T): T {
   made.add(g);
   return g;
 }
 
-/** Declares upstream gradients used up (a customGrad's gradFunc that computed everything from them). */
-export function usedUp(dys: Array<Tensor | null | undefined>): void {
-  usedUpGradients.push(dys.filter((t): t is Tensor => t != null));
+/** Declares upstream gradients used up once this node's closures have run; returns the list (closures may take one back). */
+function usedUp(dys: Array<Tensor | null | undefined>): Tensor[] {
+  const list = dys.filter((t): t is Tensor => t != null);
+  usedUpGradients.push(list);
+  return list;
+}
+
+/**
+ * For a customGrad's gradFunc, which computes its result at once from `dy`: `dy` is used up
+ * (freed at the next node of ours), the result is ours to free later.
+ */
+export function eagerGradient<T extends Tensor>(dy: Tensor, compute: () => T): T {
+  usedUp([dy]);
+  return madeGradient(compute());
 }
 
 /** The same gradient, freeing what earlier nodes used up and marking what it makes. */
@@ -41,7 +51,7 @@ export function releasingUsedGradients(config: GradConfig): GradConfig {
     gradFunc: (dy, saved, attrs) => {
       freeUsedUp();
       const grads = config.gradFunc(dy, saved, attrs);
-      const dys = (Array.isArray(dy) ? dy : [dy]).filter((t): t is Tensor => t != null);
+      const dys = usedUp(Array.isArray(dy) ? dy : [dy]);
       const wrapped: GradientMap = {};
       for (const [name, f] of Object.entries(grads)) {
         wrapped[name] = () => {
@@ -52,7 +62,6 @@ export function releasingUsedGradients(config: GradConfig): GradConfig {
           return madeGradient(g);
         };
       }
-      usedUpGradients.push(dys);
       return wrapped;
     },
   };
