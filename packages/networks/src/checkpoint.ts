@@ -4,8 +4,8 @@
 // writing the files is @cut/trainer's (and the CLI's) job.
 import * as tf from '@tensorflow/tfjs-core';
 import type { InitType } from '@cut/core-tensors';
-import { NLayerDiscriminator } from './discriminator.js';
-import { ResnetGenerator } from './generator.js';
+import { NLayerDiscriminator } from './architectures/nlayer-discriminator.js';
+import { ResnetGenerator } from './architectures/resnet-generator.js';
 import type { SequentialNetwork, TorchStateDict } from './network.js';
 import { networkOptionsFrom, parseOptionsFile, type NetworkOptions } from './options.js';
 import { encodePth, readPth, stripModulePrefix, type ByteSource, type StateDict, type StateDictMetadata } from './pth/index.js';

@@ -1,6 +1,6 @@
 import type { InitType } from '@cut/core-tensors';
-import type { NLayerDiscriminatorOptions } from './discriminator.js';
-import type { ResnetGeneratorOptions } from './generator.js';
+import type { NLayerDiscriminatorOptions } from './architectures/nlayer-discriminator.js';
+import type { ResnetGeneratorOptions } from './architectures/resnet-generator.js';
 
 /**
  * Parses the reference's `train_opt.txt` / `test_opt.txt` (`name: value [default: ...]` lines

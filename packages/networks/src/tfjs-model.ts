@@ -4,8 +4,8 @@
 // (or use `tf.io.http(url).load()`) and build the network without reading PyTorch's format.
 // No file system here (it runs in a browser): @cut/trainer reads and writes the files.
 import * as tf from '@tensorflow/tfjs-core';
-import { NLayerDiscriminator, type NLayerDiscriminatorOptions } from './discriminator.js';
-import { ResnetGenerator, type ResnetGeneratorOptions } from './generator.js';
+import { NLayerDiscriminator, type NLayerDiscriminatorOptions } from './architectures/nlayer-discriminator.js';
+import { ResnetGenerator, type ResnetGeneratorOptions } from './architectures/resnet-generator.js';
 
 export const TFJS_MODEL_FORMAT = 'cut-networks';
 export const TFJS_MODEL_FORMAT_VERSION = 1;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SeededRng, type InitOptions } from '@cut/core-tensors';
-import { ParamBuilder, conv2d, downsample, leakyRelu, norm, type Module } from './modules.js';
-import { SequentialNetwork } from './network.js';
+import { ParamBuilder, conv2d, downsample, leakyRelu, norm, type Module } from '../modules.js';
+import { SequentialNetwork } from '../network.js';
 
 export interface NLayerDiscriminatorOptions {
   /** Input channels (reference `--output_nc` for netD, default 3). */

@@ -12,8 +12,8 @@ import {
   tanh,
   upsample,
   type Module,
-} from './modules.js';
-import { SequentialNetwork } from './network.js';
+} from '../modules.js';
+import { SequentialNetwork } from '../network.js';
 
 export interface ResnetGeneratorOptions {
   /** Input channels (reference `--input_nc`, default 3). */
