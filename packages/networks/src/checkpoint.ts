@@ -72,13 +72,13 @@ export function networkMetadata(net: SequentialNetwork): StateDictMetadata {
   const version = (v: number) => ({ version: v });
   const out = new Map<string, { version: number }>([
     ['', version(1)],
-    ['model', version(1)],
+    [net.container, version(1)],
   ]);
   const dropout = net instanceof ResnetGenerator && net.options.useDropout;
   // ResnetBlock.conv_block: pad, conv, norm, relu, [dropout], pad, conv, norm.
   const block = dropout ? ['pad', 'conv', 'norm', 'relu', 'dropout', 'pad', 'conv', 'norm'] : ['pad', 'conv', 'norm', 'relu', 'pad', 'conv', 'norm'];
   net.modules.forEach((m, i) => {
-    const path = `model.${i}`;
+    const path = `${net.container}.${i}`;
     out.set(path, version(m.type === 'InstanceNorm2d' ? 2 : 1));
     if (m.type === 'Downsample' || m.type === 'Upsample') out.set(`${path}.pad`, version(1));
     if (m.type === 'ResnetBlock') {

@@ -21,6 +21,7 @@ export {
 // The reference's generator and discriminator, NHWC, with its state_dict names.
 export { ResnetGenerator, type LayerRef, type ResnetGeneratorOptions } from './architectures/resnet-generator.js';
 export { NLayerDiscriminator, type NLayerDiscriminatorOptions } from './architectures/nlayer-discriminator.js';
+export { PixelDiscriminator, type PixelDiscriminatorOptions } from './architectures/pixel-discriminator.js';
 export { SequentialNetwork, type TorchArray, type TorchStateDict } from './network.js';
 export type { Module, ModuleType } from './modules.js';
 // The generator's forward in tiles, equal to the whole-image forward (instance norm over the whole image).

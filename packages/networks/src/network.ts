@@ -38,12 +38,15 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
  */
 export abstract class SequentialNetwork {
   readonly modules: readonly Module[];
+  /** The name of the reference's `nn.Sequential` (`model`; `net` for PixelDiscriminator): the first part of every key. */
+  readonly container: string;
   private readonly params: readonly Param[];
   private readonly buffers: readonly Buffer[];
   private readonly order: readonly string[];
 
-  protected constructor(built: { modules: Module[]; params: ParamBuilder }) {
+  protected constructor(built: { modules: Module[]; params: ParamBuilder; container?: string }) {
     this.modules = built.modules;
+    this.container = built.container ?? 'model';
     this.params = built.params.params;
     this.buffers = built.params.buffers;
     this.order = built.params.order;
