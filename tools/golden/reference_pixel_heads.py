@@ -13,8 +13,9 @@ Usage (Debian's /usr/bin/python3, PyTorch 1.13; the checkout at $CUT_REFERENCE, 
                         "inputs": [NCHW tensors]}]}. Per case: torch.load our file (weights_only),
       build the network with define_D / define_F (netF: a forward on the inputs first creates its
       layers, as the reference's data_dependent_initialize does), load_state_dict(strict=True),
-      check `_metadata` against the network's own, run the forward (netF: on each input in turn,
-      the running averages of strided_conv started afresh), then multiply every parameter by -1.5,
+      check `_metadata` against the network's own, run the forward (netF: on each input in turn;
+      strided_conv: its running averages started afresh, a first call on the inputs, the compared
+      one on the negated inputs), then multiply every parameter by -1.5,
       torch.save the state_dict to out_pth and run the forward again. OUT: keys, outputs before and
       after. Exit status 1 with a message when a file does not load strictly.
 Float32, CPU, one thread.
@@ -155,10 +156,12 @@ def forward(case, net, inputs):
         if case['kind'] == 'D':
             return [net(inputs[0])]
         net.moving_averages = {} if hasattr(net, 'moving_averages') else None
-        outs = [head_outputs(net, inputs)]
         if case['config']['netF'] == 'strided_conv':
-            outs.append(head_outputs(net, inputs))  # the second call is the meaningful one
-        return outs[-1]
+            # The first call seeds the running averages (its outputs are rounding noise); the second,
+            # on other maps (the negated inputs), is the one compared.
+            head_outputs(net, inputs)
+            return head_outputs(net, [-x for x in inputs])
+        return head_outputs(net, inputs)
 
 
 def roundtrip(spec_path, out_path):

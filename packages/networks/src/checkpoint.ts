@@ -95,6 +95,8 @@ export function networkMetadata(net: SequentialNetwork): StateDictMetadata {
  * `mlp_<i>.2.bias`) in PyTorch layout.
  */
 export interface PatchSamplerWeights {
+  /** Its `--netF` name (`mlp_sample` when absent), which decides the file's `_metadata`. */
+  readonly netF?: string;
   /** New tensors, in state_dict order; the caller disposes them. */
   getWeights(): Record<string, tf.Tensor>;
   /** Strict; copies the given tensors. */
@@ -130,11 +132,40 @@ export async function encodePatchSamplerWeights(f: PatchSamplerWeights, options:
   } finally {
     tf.dispose(Object.values(weights));
   }
-  return encodePth(entries, { prefix: options.prefix, metadata: patchSamplerMetadata(entries.map(([k]) => k)) });
+  return encodePth(entries, { prefix: options.prefix, metadata: patchSamplerMetadata(entries.map(([k]) => k), f.netF) });
 }
 
-/** PatchSampleF's `_metadata`: the root, its `l2norm` and each level's `mlp_<i>` Sequential (Linear, ReLU, Linear). */
-function patchSamplerMetadata(keys: string[]): StateDictMetadata {
+/**
+ * netF's `_metadata`. PatchSampleF: the root, its `l2norm` and each level's `mlp_<i>` Sequential
+ * (Linear, ReLU, Linear). ReshapeF / PoolingF: the root, `model` (one pooling layer) and `l2norm`.
+ * StridedConvF: the root, `l2_norm` and each `child_<C>_<H>` Sequential (convs with ReLUs between).
+ */
+function patchSamplerMetadata(keys: string[], netF = 'mlp_sample'): StateDictMetadata {
+  const v1 = { version: 1 };
+  if (netF === 'reshape' || netF === 'global_pool') {
+    return new Map([
+      ['', v1],
+      ['model', v1],
+      ['model.0', v1],
+      ['l2norm', v1],
+    ]);
+  }
+  if (netF === 'strided_conv') {
+    const out = new Map<string, { version: number }>([
+      ['', v1],
+      ['l2_norm', v1],
+    ]);
+    const last = new Map<string, number>();
+    for (const k of keys) {
+      const m = /^(child_\d+_\d+)\.(\d+)\./.exec(k);
+      if (m) last.set(m[1]!, Math.max(last.get(m[1]!) ?? 0, Number(m[2])));
+    }
+    for (const [child, n] of last) {
+      out.set(child, v1);
+      for (let j = 0; j <= n; j++) out.set(`${child}.${j}`, v1);
+    }
+    return out;
+  }
   const out = new Map<string, { version: number }>([
     ['', { version: 1 }],
     ['l2norm', { version: 1 }],

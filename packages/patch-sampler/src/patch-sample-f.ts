@@ -91,6 +91,14 @@ export class PatchSampleF {
     if (!Number.isInteger(this.nc) || this.nc < 1) throw new Error(`PatchSampleF: nc must be a positive integer, got ${this.nc}`);
   }
 
+  /** Its `--netF` name. */
+  get netF(): 'mlp_sample' | 'sample' {
+    return this.useMlp ? 'mlp_sample' : 'sample';
+  }
+
+  /** It samples patch positions (FeatureHead). */
+  readonly samplesPatches = true;
+
   /** Whether the MLPs exist (after the first forward or a setWeights). */
   get mlpInitialized(): boolean {
     return this.mlps !== null;
