@@ -1,5 +1,6 @@
 import type { InitType } from '@cut/core-tensors';
 import type { NLayerDiscriminatorOptions } from './architectures/nlayer-discriminator.js';
+import type { PixelDiscriminatorOptions } from './architectures/pixel-discriminator.js';
 import type { ResnetGeneratorOptions } from './architectures/resnet-generator.js';
 
 /**
@@ -15,11 +16,17 @@ export function parseOptionsFile(text: string): Map<string, string> {
   return out;
 }
 
+/** The reference's `--netF` heads. */
+export type NetF = 'mlp_sample' | 'sample' | 'reshape' | 'global_pool' | 'strided_conv';
+const NET_F: readonly NetF[] = ['mlp_sample', 'sample', 'reshape', 'global_pool', 'strided_conv'];
+
 export interface NetworkOptions {
   generator: ResnetGeneratorOptions;
   discriminator: NLayerDiscriminatorOptions;
-  /** netF: `mlp_sample` (MLP head) or `sample` (no MLP), with `netF_nc` units. */
-  patchSampler: { useMlp: boolean; nc: number };
+  /** netD `pixel`: PixelDiscriminator with these options (else NLayerDiscriminator with `discriminator`). */
+  pixelDiscriminator?: PixelDiscriminatorOptions;
+  /** netF by name (`mlp_sample` is the MLP head, `sample` the same without it), with `netF_nc` units. */
+  patchSampler: { netF: NetF; useMlp: boolean; nc: number };
   /** The reference's `nce_layers`, as indices of `G.model`. */
   nceLayers: number[];
 }
@@ -45,7 +52,7 @@ export function networkOptionsFrom(opts: Map<string, string>, source = 'options'
   const blocks = /^resnet_(\d+)blocks$/.exec(netG);
   if (!blocks) throw new Error(`${source}: netG '${netG}' is not supported (resnet_9blocks, resnet_6blocks or resnet_<n>blocks)`);
   const netD = get('netD', 'basic');
-  if (netD !== 'basic' && netD !== 'n_layers') throw new Error(`${source}: netD '${netD}' is not supported (basic or n_layers)`);
+  if (netD !== 'basic' && netD !== 'n_layers' && netD !== 'pixel') throw new Error(`${source}: netD '${netD}' is not supported (basic, n_layers or pixel)`);
   for (const key of ['normG', 'normD']) {
     if (get(key, 'instance') !== 'instance') throw new Error(`${source}: ${key} '${get(key, 'instance')}' is not supported (instance)`);
   }
@@ -55,7 +62,7 @@ export function networkOptionsFrom(opts: Map<string, string>, source = 'options'
   }
   const init = { type: initType as InitType, gain: Number(get('init_gain', '0.02')) };
   const netF = get('netF', 'mlp_sample');
-  if (netF !== 'mlp_sample' && netF !== 'sample') throw new Error(`${source}: netF '${netF}' is not supported (mlp_sample or sample)`);
+  if (!(NET_F as readonly string[]).includes(netF)) throw new Error(`${source}: netF '${netF}' is not supported (${NET_F.join(', ')})`);
   const nceLayers = get('nce_layers', '0,4,8,12,16')
     .split(',')
     .map((s) => {
@@ -82,7 +89,8 @@ export function networkOptionsFrom(opts: Map<string, string>, source = 'options'
       noAntialias,
       init,
     },
-    patchSampler: { useMlp: netF === 'mlp_sample', nc: int('netF_nc', 256) },
+    ...(netD === 'pixel' ? { pixelDiscriminator: { inputNc: int('output_nc', 3), ndf: int('ndf', 64), init } } : {}),
+    patchSampler: { netF: netF as NetF, useMlp: netF === 'mlp_sample', nc: int('netF_nc', 256) },
     nceLayers,
   };
 }

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describeBackends } from '../../../test-utils/backends';
 import { goldenNHWC, goldenTensor, loadFixture, maxAbsDiff, type GoldenTensor } from '../../../test-utils/golden';
 import { patchNCELoss } from '@cut/nce-loss';
+import { PatchSampleF } from '@cut/patch-sampler';
 import { CUTModel, type LossName, type NetName } from './index.js';
 
 interface Named extends GoldenTensor {
@@ -307,7 +308,7 @@ describe('CUTModel: construction', () => {
     const model = new CUTModel({ ngf: 8, ndf: 8, netG: 'resnet_6blocks', netF_nc: 16 }, { seed: 0 });
     expect(model.netG.options.nBlocks).toBe(6);
     expect(model.netD.options.ndf).toBe(8);
-    expect(model.netF.nc).toBe(16);
+    expect((model.netF as PatchSampleF).nc).toBe(16);
     expect(model.nceLayers).toEqual([0, 4, 8, 12, 16]);
     expect(model.learningRate).toBe(0.0002);
     model.setLearningRate(0.0001);

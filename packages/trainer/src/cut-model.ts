@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { hwioToOihwArray, hwoiToIohwArray, offTape, SeededRng, tfToLinearArray, type HostArray } from '@cut/core-tensors';
 import { patchNCELoss } from '@cut/nce-loss';
-import { PatchSampleF } from '@cut/patch-sampler';
-import { NLayerDiscriminator, ResnetGenerator, networkOptionsFrom, type SequentialNetwork, type TorchArray } from '@cut/networks';
+import { createFeatureHead, type FeatureHead } from '@cut/patch-sampler';
+import { NLayerDiscriminator, PixelDiscriminator, ResnetGenerator, networkOptionsFrom, type SequentialNetwork, type TorchArray } from '@cut/networks';
 import { ganLoss } from './gan-loss.js';
 import { optionStrings, parseNceLayers, validateOptions, type CUTOptions } from './options.js';
 
@@ -154,8 +154,8 @@ export interface HalfStep {
 export class CUTModel {
   readonly options: CUTOptions;
   readonly netG: ResnetGenerator;
-  readonly netD: NLayerDiscriminator;
-  readonly netF: PatchSampleF;
+  readonly netD: NLayerDiscriminator | PixelDiscriminator;
+  readonly netF: FeatureHead;
   readonly rng: SeededRng;
   /** The seed the rng was created from (null when an rng was passed in). */
   readonly seed: number | null;
@@ -179,14 +179,15 @@ export class CUTModel {
     const nets = networkOptionsFrom(optionStrings(o), 'CUTModel options');
     // Same order of construction (and so of random draws) as the reference: G, F, D.
     this.netG = new ResnetGenerator({ ...nets.generator, rng: this.rng });
-    this.netF = new PatchSampleF({
-      useMlp: nets.patchSampler.useMlp,
+    this.netF = createFeatureHead(nets.patchSampler.netF, {
       nc: nets.patchSampler.nc,
       initType: o.init_type,
       initGain: o.init_gain,
       rng: this.rng,
     });
-    this.netD = new NLayerDiscriminator({ ...nets.discriminator, rng: this.rng });
+    this.netD = nets.pixelDiscriminator
+      ? new PixelDiscriminator({ ...nets.pixelDiscriminator, rng: this.rng })
+      : new NLayerDiscriminator({ ...nets.discriminator, rng: this.rng });
     this.nceLayers = parseNceLayers(o.nce_layers, 'CUTModel');
     const layerCount = this.netG.modules.length;
     const bad = this.nceLayers.find((l) => l >= layerCount);
@@ -223,18 +224,24 @@ export class CUTModel {
    * The reference's `data_dependent_initialize`, run on the first batch: F's MLPs are created
    * from the actual feature channel counts, then F's optimiser. The reference's D and G
    * backward passes here only produce gradients that are zeroed before use, so they are
-   * skipped; the random draws (flip, patch ids) are made as in the reference.
+   * skipped; the random draws (flip, patch ids) are made as in the reference. netF
+   * `strided_conv` also sees the query side of both pairs, as in the reference's G loss here:
+   * its running averages move with every call.
    */
   dataDependentInitialize(realA: tf.Tensor4D, realB: tf.Tensor4D): void {
     this.checkAlive();
     this.checkInputs(realA, realB);
-    this.drawFlip(); // the reference's forward draws it here too
+    const flipped = this.drawFlip(); // the reference's forward draws it here too
     if (this.options.lambda_NCE > 0) {
-      const keys = [this.keys(realA, null)];
-      if (this.options.nce_idt) keys.push(this.keys(realB, null));
-      for (const k of keys) tf.dispose(k.feats);
+      const pairs = this.options.nce_idt ? [realA, realB] : [realA];
+      for (const src of pairs) {
+        const k = this.keys(src, null);
+        if (this.netF.netF === 'strided_conv') offTape(() => tf.tidy(() => this.nceLoss(this.generate(src, flipped), k, flipped)));
+        tf.dispose(k.feats);
+      }
     }
-    const fVars = this.netF.trainableVariables();
+    // The reference steps F's optimiser only for mlp_sample (optimize_parameters): other heads' weights stay as initialised.
+    const fVars = this.options.netF === 'mlp_sample' ? this.netF.trainableVariables() : [];
     if (this.options.lambda_NCE > 0 && fVars.length > 0 && !this.optimizerF) {
       this.optimizerF = new Adam(this.optimizerG.lr, this.options.beta1, this.options.beta2);
     }
@@ -346,6 +353,9 @@ export class CUTModel {
     if (!this.options.nce_idt || !(this.options.lambda_NCE > 0)) {
       throw new Error('CUTModel.trainHalf: two halves need nce_idt and lambda_NCE > 0 (CUT); otherwise B has no G loss');
     }
+    if (this.options.netF === 'strided_conv') {
+      throw new Error("CUTModel.trainHalf: netF strided_conv keeps running averages over every call, which two replicas would split");
+    }
     const flipped = this.drawFlip();
     const vars = this.generatorVariables;
     const ordered = (grads: tf.NamedTensorMap) => vars.map((v) => grads[v.name] ?? tf.zerosLike(v));
@@ -405,7 +415,7 @@ export class CUTModel {
     if (this.options.lambda_NCE > 0 && this.netF.trainableVariables().length === 0 && this.options.netF === 'mlp_sample') {
       throw new Error('CUTModel.markInitialized: F has no MLP weights yet');
     }
-    if (this.options.lambda_NCE > 0 && this.netF.trainableVariables().length > 0 && !this.optimizerF) {
+    if (this.options.lambda_NCE > 0 && this.options.netF === 'mlp_sample' && this.netF.trainableVariables().length > 0 && !this.optimizerF) {
       this.optimizerF = new Adam(this.optimizerG.lr, this.options.beta1, this.options.beta2);
     }
     this.initialized = true;
@@ -434,6 +444,7 @@ export class CUTModel {
     let out: HostArray = a;
     if (net === 'F') {
       if (t.rank === 2) out = tfToLinearArray(a);
+      if (t.rank === 4) out = hwioToOihwArray(a); // strided_conv
     } else if (t.rank === 4) {
       const index = Number(/^model\.(\d+)\./.exec(name)?.[1]);
       const module = (net === 'G' ? this.netG : this.netD).modules[index];
@@ -506,7 +517,7 @@ export class CUTModel {
    */
   private skipPatchDraws(feats: tf.Tensor4D[]): void {
     const n = this.options.num_patches;
-    if (n > 0) for (const f of feats) this.rng.randomPatchIds(f.shape[1] * f.shape[2], n);
+    if (n > 0 && this.netF.samplesPatches) for (const f of feats) this.rng.randomPatchIds(f.shape[1] * f.shape[2], n);
   }
 
   /**

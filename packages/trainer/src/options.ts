@@ -21,7 +21,7 @@ export interface CUTOptions {
   output_nc: number;
   ngf: number;
   ndf: number;
-  netD: 'basic' | 'n_layers';
+  netD: 'basic' | 'n_layers' | 'pixel';
   /** resnet_9blocks or resnet_6blocks as in the reference; other block counts (resnet_2blocks) are an extension. */
   netG: `resnet_${number}blocks`;
   n_layers_D: number;
@@ -84,7 +84,7 @@ export interface CUTOptions {
   /** Comma-separated indices of the generator's `model` entries, e.g. '0,4,8,12,16'. */
   nce_layers: string;
   nce_includes_all_negatives_from_minibatch: boolean;
-  netF: 'mlp_sample' | 'sample';
+  netF: 'mlp_sample' | 'sample' | 'reshape' | 'global_pool' | 'strided_conv';
   netF_nc: number;
   nce_T: number;
   num_patches: number;
@@ -166,9 +166,9 @@ export const OPTION_SPECS: { readonly [K in OptionName]: OptionSpec } = {
   output_nc: int(3, 'channels of the output images', 'base', { min: 1 }),
   ngf: int(64, 'filters in the generator\'s first conv layer', 'base', { min: 1 }),
   ndf: int(64, 'filters in the discriminator\'s first conv layer', 'base', { min: 1 }),
-  netD: str('basic', 'discriminator: basic (70x70 PatchGAN, 3 layers) or n_layers (n_layers_D layers)', 'base', {
-    choices: ['basic', 'n_layers'],
-    unsupported: ['pixel', 'patch', 'tilestylegan2', 'stylegan2'],
+  netD: str('basic', 'discriminator: basic (70x70 PatchGAN, 3 layers), n_layers (n_layers_D layers) or pixel (1x1 PatchGAN)', 'base', {
+    choices: ['basic', 'n_layers', 'pixel'],
+    unsupported: ['patch', 'tilestylegan2', 'stylegan2'],
   }),
   netG: str('resnet_9blocks', 'generator: ResNet encoder-decoder with 9 or 6 residual blocks (any resnet_<n>blocks here)', 'base', {
     pattern: /^resnet_\d+blocks$/,
@@ -245,10 +245,12 @@ export const OPTION_SPECS: { readonly [K in OptionName]: OptionSpec } = {
     'negatives from every image of the minibatch instead of the same image only',
     'cut',
   ),
-  netF: str('mlp_sample', 'patch feature head: mlp_sample (2-layer MLP) or sample (none)', 'cut', {
-    choices: ['mlp_sample', 'sample'],
-    unsupported: ['reshape', 'global_pool', 'strided_conv'],
-  }),
+  netF: str(
+    'mlp_sample',
+    'patch feature head: mlp_sample (2-layer MLP), sample (none), reshape (4x4 average grid), global_pool (one max-pooled vector per image), strided_conv (conv stack per feature size, one vector per position)',
+    'cut',
+    { choices: ['mlp_sample', 'sample', 'reshape', 'global_pool', 'strided_conv'] },
+  ),
   netF_nc: int(256, 'width of the patch MLP', 'cut', { min: 1 }),
   nce_T: float(0.07, 'temperature of the PatchNCE softmax', 'cut', { min: 0, exclusiveMin: true }),
   num_patches: int(256, 'patches sampled per image and layer', 'cut', { min: 1 }),

@@ -7,7 +7,8 @@ import { builtWorkerUrl, startWorker } from './start-worker.js';
 
 /** Whether an iteration of this model splits into two halves (CUT: the identity term on real_B). */
 export function splitsIntoHalves(model: CUTModel): boolean {
-  return model.options.nce_idt && model.options.lambda_NCE > 0;
+  // Not netF strided_conv: its running averages would see only one half's calls on each replica.
+  return model.options.nce_idt && model.options.lambda_NCE > 0 && model.options.netF !== 'strided_conv';
 }
 
 /**
