@@ -1,44 +1,52 @@
+// The reference's `NLayerDiscriminator` (netD `basic` = 3 layers, `n_layers` = `--n_layers_D`):
+// one file, one line in registry.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import { SeededRng, type InitOptions } from '@cut/core-tensors';
+import {
+  DEFAULT_INIT,
+  type BuildOptions,
+  type DefineDiscriminatorArgs,
+  type Discriminator,
+  type DiscriminatorArchitecture,
+  type NormType,
+  type SideSizing,
+} from '../contract.js';
 import { ParamBuilder, conv2d, downsample, leakyRelu, norm, type Module } from '../modules.js';
 import { SequentialNetwork } from '../network.js';
+import { blurDown, conv, sideSizing, type Step } from '../sizing.js';
 
-export interface NLayerDiscriminatorOptions {
+export interface NLayerDiscriminatorConfig {
+  readonly architecture: 'n_layers';
   /** Input channels (reference `--output_nc` for netD, default 3). */
-  inputNc?: number;
+  readonly inputNc: number;
   /** Filters in the first conv layer (reference `--ndf`, default 64). */
-  ndf?: number;
+  readonly ndf: number;
   /** Conv layers (reference `--n_layers_D`; `basic` = 3). */
-  nLayers?: number;
+  readonly nLayers: number;
+  /** Normalisation (reference `--normD`; only `instance` so far). */
+  readonly norm: NormType;
   /** Strided convolutions instead of blur downsampling (reference `--no_antialias`). */
-  noAntialias?: boolean;
-  init?: InitOptions;
-  rng?: SeededRng;
-  seed?: number;
-  /** Zero weights instead of random draws, for a network whose weights are loaded next (saves the draws' time). */
-  skipInit?: boolean;
+  readonly noAntialias: boolean;
+  readonly init: InitOptions;
 }
+
+const CLASS = 'NLayerDiscriminator';
 
 /**
  * The reference's `NLayerDiscriminator` (PatchGAN, netD `basic` / `n_layers`) with instance
  * norm: 4x4 convolutions, LeakyReLU 0.2, blur downsampling (or stride 2 with `noAntialias`),
  * raw logits, one per patch. NHWC: `[B, H, W, C]` in, `[B, h, w, 1]` out.
  */
-export class NLayerDiscriminator extends SequentialNetwork {
-  readonly options: Required<Omit<NLayerDiscriminatorOptions, 'rng' | 'seed' | 'skipInit'>>;
+export class NLayerDiscriminator extends SequentialNetwork implements Discriminator {
+  readonly role = 'discriminator';
+  readonly architecture = 'n_layers';
+  readonly className = CLASS;
+  readonly config: NLayerDiscriminatorConfig;
+  readonly sizing: SideSizing;
 
-  constructor(options: NLayerDiscriminatorOptions = {}) {
-    const o = {
-      inputNc: options.inputNc ?? 3,
-      ndf: options.ndf ?? 64,
-      nLayers: options.nLayers ?? 3,
-      noAntialias: options.noAntialias ?? false,
-      init: options.init ?? { type: 'xavier' as const, gain: 0.02 },
-    };
-    for (const key of ['inputNc', 'ndf', 'nLayers'] as const) {
-      if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`NLayerDiscriminator: ${key} must be a positive integer, got ${o[key]}`);
-    }
-    const p = new ParamBuilder(o.init, options.rng ?? new SeededRng(options.seed ?? 0), options.skipInit ?? false);
+  constructor(config: NLayerDiscriminatorConfig, build: BuildOptions = {}) {
+    const o = configure(config);
+    const p = new ParamBuilder(o.init, build.rng ?? new SeededRng(build.seed ?? 0), build.skipInit ?? false);
     const m: Module[] = [];
     const at = () => `model.${m.length}`;
     const { ndf } = o;
@@ -67,14 +75,82 @@ export class NLayerDiscriminator extends SequentialNetwork {
     m.push(conv2d(p, at(), 'conv_out', width(o.nLayers), 1, 4, 1, 1));
 
     super({ modules: m, params: p });
-    this.options = o;
+    this.config = o;
+    this.sizing = sizing(o);
   }
 
-  /** Patch logits (no sigmoid), NHWC `[B, h, w, 1]`. */
-  forward(x: tf.Tensor4D): tf.Tensor4D {
-    if (x.rank !== 4 || x.shape[3] !== this.options.inputNc) {
-      throw new Error(`NLayerDiscriminator: expected an NHWC input with ${this.options.inputNc} channels, got shape [${x.shape}]`);
+  get inputChannels(): number {
+    return this.config.inputNc;
+  }
+
+  readonly outputChannels = 1;
+
+  referenceOptions(): Map<string, string> {
+    const c = this.config;
+    return new Map([
+      ['netD', c.nLayers === 3 ? 'basic' : 'n_layers'],
+      ['n_layers_D', String(c.nLayers)],
+      ['output_nc', String(c.inputNc)],
+      ['ndf', String(c.ndf)],
+      ['normD', c.norm],
+      ['no_antialias', c.noAntialias ? 'True' : 'False'],
+    ]);
+  }
+
+  /** Patch logits (no sigmoid), NHWC `[B, h, w, 1]`. Training mode changes nothing here (no dropout, instance norm). */
+  forward(x: tf.Tensor4D, training = true): tf.Tensor4D {
+    if (x.rank !== 4 || x.shape[3] !== this.config.inputNc) {
+      throw new Error(`${CLASS}: expected an NHWC input with ${this.config.inputNc} channels, got shape [${x.shape}]`);
     }
-    return tf.tidy(() => this.modules.reduce((h, mod) => mod.apply(h, true), x));
+    return tf.tidy(() => this.modules.reduce((h, mod) => mod.apply(h, training), x));
   }
 }
+
+/** The full config: the reference's defaults under `partial`, checked. */
+function configure(partial: Partial<NLayerDiscriminatorConfig>): NLayerDiscriminatorConfig {
+  const o: NLayerDiscriminatorConfig = {
+    architecture: 'n_layers',
+    inputNc: partial.inputNc ?? 3,
+    ndf: partial.ndf ?? 64,
+    nLayers: partial.nLayers ?? 3,
+    norm: partial.norm ?? 'instance',
+    noAntialias: partial.noAntialias ?? false,
+    init: partial.init ?? DEFAULT_INIT,
+  };
+  for (const key of ['inputNc', 'ndf', 'nLayers'] as const) {
+    if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`${CLASS}: ${key} must be a positive integer, got ${o[key]}`);
+  }
+  if (o.norm !== 'instance') throw new Error(`${CLASS}: norm '${o.norm}' is not supported (instance)`);
+  return o;
+}
+
+/** The side of the output map (at least 1 pixel) through every layer. */
+function sizing(c: NLayerDiscriminatorConfig): SideSizing {
+  const steps: Step[] = [];
+  for (let n = 1; n <= c.nLayers; n++) {
+    if (c.noAntialias) steps.push((s) => conv(s, 4, 2, 1, `layer ${n}`));
+    else steps.push((s) => conv(s, 4, 1, 1, `layer ${n}`), (s) => blurDown(s, `layer ${n}`));
+  }
+  steps.push((s) => conv(s, 4, 1, 1, `layer ${c.nLayers + 1}`), (s) => conv(s, 4, 1, 1, 'its output layer'));
+  return sideSizing(1, steps);
+}
+
+export const nLayerDiscriminator: DiscriminatorArchitecture<NLayerDiscriminatorConfig> = {
+  role: 'discriminator',
+  architecture: 'n_layers',
+  className: CLASS,
+  names: ['basic', 'n_layers'],
+  accepts: (netD) => netD === 'basic' || netD === 'n_layers',
+  fromDefine: (a: DefineDiscriminatorArgs) =>
+    configure({
+      inputNc: a.inputNc,
+      ndf: a.ndf,
+      nLayers: a.netD === 'basic' ? 3 : a.nLayersD,
+      norm: a.norm,
+      noAntialias: a.noAntialias,
+      init: a.init,
+    }),
+  configure,
+  sizing,
+  create: (config, build) => new NLayerDiscriminator(config, build),
+};

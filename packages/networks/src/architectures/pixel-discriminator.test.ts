@@ -12,7 +12,7 @@ import { hwioToOihwArray, nhwcToNchw, SeededRng } from '@cut/core-tensors';
 import { describeBackends } from '../../../../test-utils/backends';
 import { goldenNHWC, loadFixture, maxAbsDiff, maxAbsDiffTensor, type GoldenTensor } from '../../../../test-utils/golden';
 import { runTorchScript, torchUnavailable } from '../../../../test-utils/torch';
-import { PixelDiscriminator, type TorchStateDict } from '../index.js';
+import { defineDiscriminator, discriminatorNames, networkOptionsFrom, SequentialNetwork, type TorchStateDict } from '../index.js';
 import { loadNetworkWeights, saveNetworkWeights } from '../test-files.js';
 
 interface Named extends GoldenTensor {
@@ -51,8 +51,15 @@ describeBackends('PixelDiscriminator vs the reference', (backend) => {
   const g = loadFixture<PixelGolden>('golden/pixel_discriminator.json');
 
   it('modules, state_dict keys, output and the gradients of input and weights match PyTorch', async () => {
-    const net = new PixelDiscriminator({ ndf: 4 });
-    expect(net.modules.map((m) => m.type)).toEqual(g.modules);
+    const net = defineDiscriminator({ architecture: 'pixel', ndf: 4 });
+    expect(net.className).toBe('PixelDiscriminator');
+    expect(discriminatorNames()).toContain('pixel');
+    const byName = defineDiscriminator('pixel');
+    expect(byName.referenceOptions().get('netD')).toBe('pixel');
+    // The options it names (train_opt.txt's) rebuild it.
+    expect(networkOptionsFrom(net.referenceOptions()).discriminator).toEqual(net.config);
+    byName.dispose();
+    expect(net instanceof SequentialNetwork && net.modules.map((m) => m.type)).toEqual(g.modules);
     const sd = await net.stateDict();
     expect([...sd].map(([name, t]) => ({ name, shape: t.shape }))).toEqual(g.state_dict);
     net.loadStateDict(stateDict(g.weights), 'pixel_discriminator.json');
@@ -68,8 +75,8 @@ describeBackends('PixelDiscriminator vs the reference', (backend) => {
 
     const vars = net.trainableVariables();
     const { grads } = tf.tidy(() => {
-      const f = (input: tf.Tensor4D) => tf.sum(tf.mul(net.forward(input), r));
-      const gx = tf.grad((input: tf.Tensor4D) => f(input))(x);
+      const f = (input: tf.Tensor) => tf.sum(tf.mul(net.forward(input as tf.Tensor4D), r));
+      const gx = tf.grad(f)(x);
       const gw = tf.variableGrads(() => f(x) as tf.Scalar, vars).grads;
       return { grads: { x: tf.keep(nhwcToNchw(gx as tf.Tensor4D)), w: Object.fromEntries(Object.entries(gw).map(([k, v]) => [k, tf.keep(v)])) } };
     });
@@ -94,7 +101,7 @@ describeBackends('PixelDiscriminator vs the reference', (backend) => {
   it.skipIf(noReference !== undefined)("our .pth loads strictly into the reference's define_D('pixel'), and its .pth into ours: same outputs", async () => {
     const dir = mkdtempSync(join(work, `${backend}-`));
     const rng = new SeededRng(7);
-    const net = new PixelDiscriminator({ ndf: 8, init: { type: 'normal', gain: 0.5 }, seed: 3 });
+    const net = defineDiscriminator({ architecture: 'pixel', ndf: 8, init: { type: 'normal', gain: 0.5 } }, { seed: 3 });
     // Nonzero biases (the init's are zero).
     net.trainableVariables().forEach((v, i) => {
       if (net.parameterNames()[i]!.endsWith('.bias')) tf.tidy(() => v.assign(tf.tensor(rng.uniformArray(v.size, -0.5, 0.5), v.shape)));

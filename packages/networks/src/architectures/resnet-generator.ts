@@ -1,5 +1,18 @@
+// The reference's `ResnetGenerator` (netG `resnet_9blocks`, `resnet_6blocks`, `resnet_4blocks`;
+// `resnet_<n>blocks` for other block counts up to 32): one file, one line in registry.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import { SeededRng, type InitOptions } from '@cut/core-tensors';
+import {
+  DEFAULT_INIT,
+  type BuildOptions,
+  type DefineGeneratorArgs,
+  type Generator,
+  type GeneratorArchitecture,
+  type GeneratorSizing,
+  type LayerInfo,
+  type LayerRef,
+  type NormType,
+} from '../contract.js';
 import {
   ParamBuilder,
   conv2d,
@@ -14,57 +27,50 @@ import {
   type Module,
 } from '../modules.js';
 import { SequentialNetwork } from '../network.js';
+import { blurDown, conv, reflectPad, sideSizing, type Step } from '../sizing.js';
 
-export interface ResnetGeneratorOptions {
+export interface ResnetGeneratorConfig {
+  readonly architecture: 'resnet';
   /** Input channels (reference `--input_nc`, default 3). */
-  inputNc?: number;
+  readonly inputNc: number;
   /** Output channels (reference `--output_nc`, default 3). */
-  outputNc?: number;
+  readonly outputNc: number;
   /** Filters in the first conv layer (reference `--ngf`, default 64). */
-  ngf?: number;
-  /** Residual blocks: 9 for `resnet_9blocks` (default), 6 for `resnet_6blocks`. */
-  nBlocks?: number;
+  readonly ngf: number;
+  /** Residual blocks: 9 for `resnet_9blocks` (default), 6 for `resnet_6blocks`, 4 for `resnet_4blocks`. */
+  readonly nBlocks: number;
+  /** Normalisation (reference `--normG`; only `instance` so far). */
+  readonly norm: NormType;
   /** Strided convolutions instead of blur downsampling (reference `--no_antialias`). */
-  noAntialias?: boolean;
+  readonly noAntialias: boolean;
   /** Transposed convolutions instead of blur upsampling (reference `--no_antialias_up`). */
-  noAntialiasUp?: boolean;
+  readonly noAntialiasUp: boolean;
   /** Dropout 0.5 in the residual blocks (reference: `not --no_dropout`; CUT default false). */
-  useDropout?: boolean;
+  readonly useDropout: boolean;
   /** Weight initialisation (reference `--init_type xavier --init_gain 0.02`). */
-  init?: InitOptions;
-  /** Random source for initialisation; `seed` is used when absent. */
-  rng?: SeededRng;
-  seed?: number;
-  /** Zero weights instead of random draws, for a network whose weights are loaded next (saves the draws' time). */
-  skipInit?: boolean;
+  readonly init: InitOptions;
 }
 
-/** A layer by its index in the reference's `G.model` or by its name here (`down1.conv`, `block5`). */
-export type LayerRef = number | string;
+/** `resnet_<n>blocks` accepts at most this many blocks (the reference itself only 9, 6 and 4). */
+export const MAX_RESNET_BLOCKS = 32;
+
+const CLASS = 'ResnetGenerator';
 
 /**
  * The reference's `ResnetGenerator`: reflect-padded 7x7 stem, two down stages, residual
  * blocks, two up stages, reflect-padded 7x7 head, tanh. NHWC in and out.
  */
-export class ResnetGenerator extends SequentialNetwork {
-  readonly options: Required<Omit<ResnetGeneratorOptions, 'rng' | 'seed' | 'skipInit'>>;
+export class ResnetGenerator extends SequentialNetwork implements Generator {
+  readonly role = 'generator';
+  readonly architecture = 'resnet';
+  readonly className = CLASS;
+  readonly config: ResnetGeneratorConfig;
+  readonly sizing: GeneratorSizing;
+  readonly layers: readonly LayerInfo[];
 
-  constructor(options: ResnetGeneratorOptions = {}) {
-    const o = {
-      inputNc: options.inputNc ?? 3,
-      outputNc: options.outputNc ?? 3,
-      ngf: options.ngf ?? 64,
-      nBlocks: options.nBlocks ?? 9,
-      noAntialias: options.noAntialias ?? false,
-      noAntialiasUp: options.noAntialiasUp ?? false,
-      useDropout: options.useDropout ?? false,
-      init: options.init ?? { type: 'xavier' as const, gain: 0.02 },
-    };
-    for (const key of ['inputNc', 'outputNc', 'ngf'] as const) {
-      if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`ResnetGenerator: ${key} must be a positive integer, got ${o[key]}`);
-    }
-    if (!Number.isInteger(o.nBlocks) || o.nBlocks < 0) throw new Error(`ResnetGenerator: nBlocks must be >= 0, got ${o.nBlocks}`);
-    const p = new ParamBuilder(o.init, options.rng ?? new SeededRng(options.seed ?? 0), options.skipInit ?? false);
+  constructor(config: ResnetGeneratorConfig, build: BuildOptions = {}) {
+    const o = configure(config);
+    const p = new ParamBuilder(o.init, build.rng ?? new SeededRng(build.seed ?? 0), build.skipInit ?? false);
     const m: Module[] = [];
     const at = () => `model.${m.length}`;
     const { ngf } = o;
@@ -101,7 +107,44 @@ export class ResnetGenerator extends SequentialNetwork {
     m.push(tanh('tanh'));
 
     super({ modules: m, params: p });
-    this.options = o;
+    this.config = o;
+    this.sizing = sizing(o);
+    this.layers = m.map((mod, index) => ({ index, name: mod.name, type: mod.type }));
+  }
+
+  get inputChannels(): number {
+    return this.config.inputNc;
+  }
+
+  get outputChannels(): number {
+    return this.config.outputNc;
+  }
+
+  /** Tiles work on the module chain: every instance norm's statistics are gathered over the whole image. */
+  get tiledModules(): readonly Module[] {
+    return this.modules;
+  }
+
+  referenceOptions(): Map<string, string> {
+    const c = this.config;
+    const py = (b: boolean) => (b ? 'True' : 'False');
+    return new Map([
+      ['netG', `resnet_${c.nBlocks}blocks`],
+      ['input_nc', String(c.inputNc)],
+      ['output_nc', String(c.outputNc)],
+      ['ngf', String(c.ngf)],
+      ['normG', c.norm],
+      ['no_dropout', py(!c.useDropout)],
+      ['no_antialias', py(c.noAntialias)],
+      ['no_antialias_up', py(c.noAntialiasUp)],
+    ]);
+  }
+
+  featuresMatchEncode(layers: readonly LayerRef[]): boolean {
+    if (layers.length === 0) return true;
+    // An in-place ReLU right after the last requested layer overwrites it in a full forward.
+    const next = this.modules[Math.max(...layers.map((l) => this.layerIndex(l))) + 1];
+    return !next?.inplace;
   }
 
   /** Index in `G.model` of a layer given by index or name. */
@@ -109,7 +152,7 @@ export class ResnetGenerator extends SequentialNetwork {
     const index = typeof ref === 'number' ? ref : this.modules.findIndex((mod) => mod.name === ref);
     if (!Number.isInteger(index) || index < 0 || index >= this.modules.length) {
       const names = this.modules.map((mod, i) => `${i}:${mod.name}`).join(' ');
-      throw new Error(`ResnetGenerator: no layer '${ref}' (layers: ${names})`);
+      throw new Error(`${CLASS}: no layer '${ref}' (layers: ${names})`);
     }
     return index;
   }
@@ -136,8 +179,8 @@ export class ResnetGenerator extends SequentialNetwork {
   }
 
   private run(x: tf.Tensor4D, layers: readonly LayerRef[], encodeOnly: boolean, training: boolean) {
-    if (x.rank !== 4 || x.shape[3] !== this.options.inputNc) {
-      throw new Error(`ResnetGenerator: expected an NHWC input with ${this.options.inputNc} channels, got shape [${x.shape}]`);
+    if (x.rank !== 4 || x.shape[3] !== this.config.inputNc) {
+      throw new Error(`${CLASS}: expected an NHWC input with ${this.config.inputNc} channels, got shape [${x.shape}]`);
     }
     const wanted = layers.map((ref) => this.layerIndex(ref));
     const last = encodeOnly ? Math.max(...wanted) : this.modules.length - 1;
@@ -159,3 +202,75 @@ export class ResnetGenerator extends SequentialNetwork {
     });
   }
 }
+
+/** The full config: the reference's defaults under `partial`, checked. */
+function configure(partial: Partial<ResnetGeneratorConfig>): ResnetGeneratorConfig {
+  const o: ResnetGeneratorConfig = {
+    architecture: 'resnet',
+    inputNc: partial.inputNc ?? 3,
+    outputNc: partial.outputNc ?? 3,
+    ngf: partial.ngf ?? 64,
+    nBlocks: partial.nBlocks ?? 9,
+    norm: partial.norm ?? 'instance',
+    noAntialias: partial.noAntialias ?? false,
+    noAntialiasUp: partial.noAntialiasUp ?? false,
+    useDropout: partial.useDropout ?? false,
+    init: partial.init ?? DEFAULT_INIT,
+  };
+  for (const key of ['inputNc', 'outputNc', 'ngf'] as const) {
+    if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`${CLASS}: ${key} must be a positive integer, got ${o[key]}`);
+  }
+  if (!Number.isInteger(o.nBlocks) || o.nBlocks < 0 || o.nBlocks > MAX_RESNET_BLOCKS) {
+    throw new Error(`${CLASS}: nBlocks must be an integer from 0 to ${MAX_RESNET_BLOCKS}, got ${o.nBlocks}`);
+  }
+  if (o.norm !== 'instance') throw new Error(`${CLASS}: norm '${o.norm}' is not supported (instance)`);
+  return o;
+}
+
+/** The encoder's effect on a side (the decoder only doubles it back). */
+function sizing(c: ResnetGeneratorConfig): GeneratorSizing {
+  const steps: Step[] = [(s) => reflectPad(s, 3, 'its first layer'), (s) => conv(s, 7, 1, 0, 'its first convolution')];
+  for (let d = 1; d <= 2; d++) {
+    if (c.noAntialias) steps.push((s) => conv(s, 3, 2, 1, `downsampling ${d}`));
+    else steps.push((s) => conv(s, 3, 1, 1, `downsampling ${d}`), (s) => blurDown(s, `downsampling ${d}`));
+  }
+  if (c.nBlocks > 0) steps.push((s) => reflectPad(s, 1, 'its residual blocks'));
+  // Reach in input pixels: each module's reach times its stage's stride. Stem and head 7x7: 3 each;
+  // downsampling conv (+ blur) at strides 1 and 2; two 3x3 convs per block at stride 4;
+  // upsampling: transposed conv at strides 4 and 2, or blur (stride 4, 2) + conv (stride 2, 1).
+  const reach = 3 + (c.noAntialias ? 1 + 2 : 2 + 4) + c.nBlocks * 8 + (c.noAntialiasUp ? 4 + 2 : 4 + 2 + 2 + 1) + 3;
+  return { ...sideSizing(4, steps), reach, tiled: true };
+}
+
+/** `resnet_<n>blocks` -> n, or null for another name. */
+function blocksOf(netG: string): number | null {
+  const m = /^resnet_(\d+)blocks$/.exec(netG);
+  return m ? Number(m[1]) : null;
+}
+
+export const resnetGenerator: GeneratorArchitecture<ResnetGeneratorConfig> = {
+  role: 'generator',
+  architecture: 'resnet',
+  className: CLASS,
+  names: ['resnet_9blocks', 'resnet_6blocks', 'resnet_4blocks', `resnet_<n>blocks (n <= ${MAX_RESNET_BLOCKS})`],
+  accepts(netG) {
+    const n = blocksOf(netG);
+    if (n === null) return false;
+    return n <= MAX_RESNET_BLOCKS || `'${netG}' has more than ${MAX_RESNET_BLOCKS} residual blocks (the reference offers resnet_9blocks, resnet_6blocks and resnet_4blocks)`;
+  },
+  fromDefine: (a: DefineGeneratorArgs) =>
+    configure({
+      inputNc: a.inputNc,
+      outputNc: a.outputNc,
+      ngf: a.ngf,
+      nBlocks: blocksOf(a.netG) ?? 9,
+      norm: a.norm,
+      useDropout: a.useDropout,
+      noAntialias: a.noAntialias,
+      noAntialiasUp: a.noAntialiasUp,
+      init: a.init,
+    }),
+  configure,
+  sizing,
+  create: (config, build) => new ResnetGenerator(config, build),
+};
