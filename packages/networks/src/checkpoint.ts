@@ -159,6 +159,8 @@ function patchSamplerMetadata(keys: string[], netF = 'mlp_sample'): StateDictMet
 
 /** netF's construction options, as the reference derives them from its options (PatchSampleFOptions-compatible). */
 export interface PatchSamplerConfig {
+  /** The `--netF` head (`mlp_sample`, `sample`, `reshape`, `global_pool`, `strided_conv`). */
+  netF: string;
   useMlp: boolean;
   nc: number;
   initType: InitType;
@@ -187,7 +189,7 @@ export interface LoadCheckpointOptions<F extends PatchSamplerWeights> {
   overrides?: ReadonlyMap<string, string>;
   /** Where `overrides` came from, for messages (default 'the caller'). */
   overridesFrom?: string;
-  /** Builds netF, e.g. `(c) => new PatchSampleF(c)`; without it the F file is left unread. */
+  /** Builds netF, e.g. `(c) => createFeatureHead(c.netF, c)` (@cut/patch-sampler); without it the F file is left unread. */
   createPatchSampler?: (config: PatchSamplerConfig) => F;
 }
 

@@ -115,7 +115,7 @@ export interface LoadReferenceCheckpointOptions<F extends PatchSamplerWeights> {
   epoch?: string | number;
   /** The run's options (a parsed map, or an options file's text) instead of `<dir>/train_opt.txt`. */
   options?: ReadonlyMap<string, string> | string;
-  /** Builds netF, e.g. `(c) => new PatchSampleF(c)`; without it the F file is left unread. */
+  /** Builds netF, e.g. `(c) => createFeatureHead(c.netF, c)`; without it the F file is left unread. */
   createPatchSampler?: (config: PatchSamplerConfig) => F;
 }
 
