@@ -101,3 +101,64 @@ describeBackends('CUTModel vs the reference CUTModel (netD pixel, netF reshape)'
     });
   }
 });
+
+describeBackends(
+  'CUTModel with the parameter-free and strided_conv heads',
+  () => {
+    const tiny = { netG: 'resnet_2blocks', ngf: 4, ndf: 4, crop_size: 32, load_size: 32, netF_nc: 8, num_patches: 4 } as const;
+    const images = (seed: number) => {
+      const x = (k: number) => tf.tidy(() => tf.sub(tf.mul(tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', seed + k), 2), 1) as tf.Tensor4D);
+      return [x(0), x(1)] as const;
+    };
+
+    it('strided_conv: one conv stack per feature size, created in the data-dependent init; trained with G but never stepped (as the reference)', async () => {
+      const model = new CUTModel({ ...tiny, netF: 'strided_conv' }, { seed: 3 });
+      expect(model.netF.samplesPatches).toBe(false);
+      const [a, b] = images(1);
+      model.dataDependentInitialize(a, b);
+      // One conv stack per feature size C_H of G's NCE layers, equal sizes sharing one.
+      const feats = model.netG.encode(a, model.nceLayers);
+      const keys = [...new Set(feats.map((f) => `${f.shape[3]}_${f.shape[1]}`))];
+      tf.dispose(feats);
+      const names = Object.keys(model.netF.namedVariables());
+      expect([...new Set(names.map((n) => /^child_(\d+_\d+)\./.exec(n)![1]))]).toEqual(keys);
+      expect(model.optimizer('F')).toBeNull();
+      const before = await Promise.all(Object.values(model.netF.namedVariables()).map((v) => v.data()));
+      const g0 = model.named('G')[0]![1].clone();
+      model.optimizeParameters(a, b);
+      const losses = await model.currentLosses();
+      for (const [name, v] of Object.entries(losses)) expect(Number.isFinite(v), name).toBe(true);
+      const after = await Promise.all(Object.values(model.netF.namedVariables()).map((v) => v.data()));
+      after.forEach((d, i) => expect(Array.from(d)).toEqual(Array.from(before[i]!)));
+      expect(await maxAbsDiffTensorPair(g0, model.named('G')[0]![1])).toBeGreaterThan(0); // G did step
+      expect(() => model.trainHalf('A', a, b)).toThrow(/strided_conv keeps running averages/);
+      tf.dispose([a, b, g0]);
+      model.dispose();
+    });
+
+    for (const netF of ['reshape', 'global_pool', 'sample'] as const) {
+      it(`${netF}: no F parameters, no F optimiser; a training step runs and leaves no tensors behind`, async () => {
+        const model = new CUTModel({ ...tiny, netF, nce_includes_all_negatives_from_minibatch: netF === 'global_pool' }, { seed: 4 });
+        const [a, b] = images(5);
+        model.optimizeParameters(a, b);
+        const count = tf.memory().numTensors;
+        model.optimizeParameters(a, b);
+        expect(tf.memory().numTensors).toBe(count);
+        expect(model.netF.trainableVariables()).toEqual([]);
+        expect(model.optimizer('F')).toBeNull();
+        const losses = await model.currentLosses();
+        // global_pool gives one row per image: with a batch of 1 there are no negatives, and the
+        // loss is log(1 + e^((-10 - l_pos)/T)), 0 in float32 (the reference's formula gives the same).
+        if (netF === 'global_pool') expect(losses.NCE).toBe(0);
+        else expect(losses.NCE! > 0 && Number.isFinite(losses.NCE!), `NCE ${losses.NCE}`).toBe(true);
+        tf.dispose([a, b]);
+        model.dispose();
+      });
+    }
+  },
+  { backends: ['cpu'] },
+);
+
+async function maxAbsDiffTensorPair(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  return maxAbsDiff(await a.data(), await b.data());
+}
