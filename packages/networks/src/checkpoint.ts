@@ -8,7 +8,15 @@ import { NLayerDiscriminator } from './discriminator.js';
 import { ResnetGenerator } from './generator.js';
 import type { SequentialNetwork, TorchStateDict } from './network.js';
 import { networkOptionsFrom, parseOptionsFile, type NetworkOptions } from './options.js';
-import { encodePth, readPth, stripModulePrefix, type ByteSource, type StateDict, type StateDictMetadata } from './pth/index.js';
+import {
+  encodePth,
+  readPth,
+  stripModulePrefix,
+  type ByteSource,
+  type StateDict,
+  type StateDictMetadata,
+  type WritableTensor,
+} from './pth/index.js';
 
 /** Where weights come from: the file's bytes, or random access to them (`name` is used in errors). */
 export type CheckpointSource = Uint8Array | ByteSource;
@@ -36,6 +44,11 @@ const sourceName = (options: LoadWeightsOptions) => options.name ?? '<in-memory 
 export function floatStateDict(dict: StateDict, source: string): TorchStateDict {
   const out: TorchStateDict = new Map();
   for (const [key, t] of dict) {
+    // BatchNorm2d's batch counter is torch's only integer entry (int64): read as a float count.
+    if (key.endsWith('.num_batches_tracked') && t.dtype === 'int64' && t.data.length === 1) {
+      out.set(key, { shape: t.shape, data: Float32Array.of(Number(t.data[0])) });
+      continue;
+    }
     if (!(t.data instanceof Float32Array)) {
       throw new Error(`${source}: '${key}' holds ${t.dtype} values (shape [${t.shape}]), expected a floating-point weight`);
     }
@@ -61,29 +74,34 @@ export function loadNetworkWeights(net: SequentialNetwork, source: CheckpointSou
  */
 export async function encodeNetworkWeights(net: SequentialNetwork, options: SaveWeightsOptions = {}): Promise<Uint8Array> {
   const state = await net.stateDict();
-  return encodePth(state, { prefix: options.prefix, metadata: networkMetadata(net) });
+  const entries = [...state].map(([key, t]): [string, WritableTensor] =>
+    key.endsWith('.num_batches_tracked') ? [key, { shape: t.shape, data: BigInt64Array.from(t.data, (v) => BigInt(v)) }] : [key, t],
+  );
+  return encodePth(entries, { prefix: options.prefix, metadata: networkMetadata(net) });
 }
 
 /**
  * The `_metadata` PyTorch stores with the network's state_dict: every submodule path with its
- * class version (InstanceNorm2d is version 2, every other module used here 1).
+ * class version (InstanceNorm2d and BatchNorm2d are version 2, every other module used here 1);
+ * a network that is not one `model` Sequential lists its own (`moduleVersions`).
  */
 export function networkMetadata(net: SequentialNetwork): StateDictMetadata {
+  const own = net.moduleVersions();
+  if (own) return own;
   const version = (v: number) => ({ version: v });
+  const normVersion = (type: string) => (type === 'InstanceNorm2d' || type === 'BatchNorm2d' ? 2 : 1);
   const out = new Map<string, { version: number }>([
     ['', version(1)],
     ['model', version(1)],
   ]);
-  const dropout = net instanceof ResnetGenerator && net.options.useDropout;
-  // ResnetBlock.conv_block: pad, conv, norm, relu, [dropout], pad, conv, norm.
-  const block = dropout ? ['pad', 'conv', 'norm', 'relu', 'dropout', 'pad', 'conv', 'norm'] : ['pad', 'conv', 'norm', 'relu', 'pad', 'conv', 'norm'];
   net.modules.forEach((m, i) => {
     const path = `model.${i}`;
-    out.set(path, version(m.type === 'InstanceNorm2d' ? 2 : 1));
+    out.set(path, version(normVersion(m.type)));
     if (m.type === 'Downsample' || m.type === 'Upsample') out.set(`${path}.pad`, version(1));
     if (m.type === 'ResnetBlock') {
+      // ResnetBlock.conv_block: pad, conv, norm, relu, [dropout], pad, conv, norm.
       out.set(`${path}.conv_block`, version(1));
-      block.forEach((kind, j) => out.set(`${path}.conv_block.${j}`, version(kind === 'norm' ? 2 : 1)));
+      m.residual!.forEach((inner, j) => out.set(`${path}.conv_block.${j}`, version(normVersion(inner.type))));
     }
   });
   return out;

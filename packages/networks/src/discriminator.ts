@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { SeededRng, type InitOptions } from '@cut/core-tensors';
-import { ParamBuilder, conv2d, downsample, leakyRelu, norm, type Module } from './modules.js';
+import { ParamBuilder, conv2d, convBias, downsample, leakyRelu, normLayer, type Module, type NormType } from './modules.js';
 import { SequentialNetwork } from './network.js';
 
 export interface NLayerDiscriminatorOptions {
@@ -12,6 +12,8 @@ export interface NLayerDiscriminatorOptions {
   nLayers?: number;
   /** Strided convolutions instead of blur downsampling (reference `--no_antialias`). */
   noAntialias?: boolean;
+  /** Normalisation layers (reference `--normD`, default instance; batch and none drop the convs' biases as it does). */
+  norm?: NormType;
   init?: InitOptions;
   rng?: SeededRng;
   seed?: number;
@@ -33,6 +35,7 @@ export class NLayerDiscriminator extends SequentialNetwork {
       ndf: options.ndf ?? 64,
       nLayers: options.nLayers ?? 3,
       noAntialias: options.noAntialias ?? false,
+      norm: options.norm ?? ('instance' as NormType),
       init: options.init ?? { type: 'xavier' as const, gain: 0.02 },
     };
     for (const key of ['inputNc', 'ndf', 'nLayers'] as const) {
@@ -43,6 +46,8 @@ export class NLayerDiscriminator extends SequentialNetwork {
     const at = () => `model.${m.length}`;
     const { ndf } = o;
     const width = (n: number) => ndf * Math.min(2 ** n, 8);
+    const bias = convBias(o.norm);
+    const norm = (name: string, channels: number) => normLayer(p, at(), name, o.norm, channels);
 
     if (o.noAntialias) {
       m.push(conv2d(p, at(), 'conv1', o.inputNc, ndf, 4, 2, 1), leakyRelu('lrelu1'));
@@ -52,29 +57,26 @@ export class NLayerDiscriminator extends SequentialNetwork {
     }
     for (let n = 1; n < o.nLayers; n++) {
       const s = n + 1;
-      if (o.noAntialias) {
-        m.push(conv2d(p, at(), `conv${s}`, width(n - 1), width(n), 4, 2, 1));
-        m.push(norm(`norm${s}`), leakyRelu(`lrelu${s}`));
-      } else {
-        m.push(conv2d(p, at(), `conv${s}`, width(n - 1), width(n), 4, 1, 1));
-        m.push(norm(`norm${s}`), leakyRelu(`lrelu${s}`));
-        m.push(downsample(p, at(), `blur${s}`, width(n)));
-      }
+      m.push(conv2d(p, at(), `conv${s}`, width(n - 1), width(n), 4, o.noAntialias ? 2 : 1, 1, bias));
+      m.push(norm(`norm${s}`, width(n)));
+      m.push(leakyRelu(`lrelu${s}`));
+      if (!o.noAntialias) m.push(downsample(p, at(), `blur${s}`, width(n)));
     }
     const s = o.nLayers + 1;
-    m.push(conv2d(p, at(), `conv${s}`, width(o.nLayers - 1), width(o.nLayers), 4, 1, 1));
-    m.push(norm(`norm${s}`), leakyRelu(`lrelu${s}`));
+    m.push(conv2d(p, at(), `conv${s}`, width(o.nLayers - 1), width(o.nLayers), 4, 1, 1, bias));
+    m.push(norm(`norm${s}`, width(o.nLayers)));
+    m.push(leakyRelu(`lrelu${s}`));
     m.push(conv2d(p, at(), 'conv_out', width(o.nLayers), 1, 4, 1, 1));
 
     super({ modules: m, params: p });
     this.options = o;
   }
 
-  /** Patch logits (no sigmoid), NHWC `[B, h, w, 1]`. */
-  forward(x: tf.Tensor4D): tf.Tensor4D {
+  /** Patch logits (no sigmoid), NHWC `[B, h, w, 1]`. Training mode by default (batch norm: batch statistics, running ones updated). */
+  forward(x: tf.Tensor4D, training = true): tf.Tensor4D {
     if (x.rank !== 4 || x.shape[3] !== this.options.inputNc) {
       throw new Error(`NLayerDiscriminator: expected an NHWC input with ${this.options.inputNc} channels, got shape [${x.shape}]`);
     }
-    return tf.tidy(() => this.modules.reduce((h, mod) => mod.apply(h, true), x));
+    return tf.tidy(() => this.modules.reduce((h, mod) => mod.apply(h, training), x));
   }
 }

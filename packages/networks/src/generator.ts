@@ -3,15 +3,17 @@ import { SeededRng, type InitOptions } from '@cut/core-tensors';
 import {
   ParamBuilder,
   conv2d,
+  convBias,
   convTranspose2d,
   downsample,
-  norm,
+  normLayer,
   reflectionPad,
   relu,
   resnetBlock,
   tanh,
   upsample,
   type Module,
+  type NormType,
 } from './modules.js';
 import { SequentialNetwork } from './network.js';
 
@@ -30,6 +32,8 @@ export interface ResnetGeneratorOptions {
   noAntialiasUp?: boolean;
   /** Dropout 0.5 in the residual blocks (reference: `not --no_dropout`; CUT default false). */
   useDropout?: boolean;
+  /** Normalisation layers (reference `--normG`, default instance; batch and none drop the convs' biases as it does). */
+  norm?: NormType;
   /** Weight initialisation (reference `--init_type xavier --init_gain 0.02`). */
   init?: InitOptions;
   /** Random source for initialisation; `seed` is used when absent. */
@@ -58,6 +62,7 @@ export class ResnetGenerator extends SequentialNetwork {
       noAntialias: options.noAntialias ?? false,
       noAntialiasUp: options.noAntialiasUp ?? false,
       useDropout: options.useDropout ?? false,
+      norm: options.norm ?? ('instance' as NormType),
       init: options.init ?? { type: 'xavier' as const, gain: 0.02 },
     };
     for (const key of ['inputNc', 'outputNc', 'ngf'] as const) {
@@ -68,33 +73,33 @@ export class ResnetGenerator extends SequentialNetwork {
     const m: Module[] = [];
     const at = () => `model.${m.length}`;
     const { ngf } = o;
+    const bias = convBias(o.norm);
+    const norm = (name: string, channels: number) => normLayer(p, at(), name, o.norm, channels);
 
     m.push(reflectionPad('pad_in', 3));
-    m.push(conv2d(p, at(), 'conv_in', o.inputNc, ngf, 7, 1, 'valid'));
-    m.push(norm('norm_in'), relu('relu_in'));
+    m.push(conv2d(p, at(), 'conv_in', o.inputNc, ngf, 7, 1, 'valid', bias));
+    m.push(norm('norm_in', ngf));
+    m.push(relu('relu_in'));
     for (let d = 0; d < 2; d++) {
       const cin = ngf * 2 ** d;
       const s = `down${d + 1}`;
-      if (o.noAntialias) {
-        m.push(conv2d(p, at(), `${s}.conv`, cin, cin * 2, 3, 2, 1));
-        m.push(norm(`${s}.norm`), relu(`${s}.relu`));
-      } else {
-        m.push(conv2d(p, at(), `${s}.conv`, cin, cin * 2, 3, 1, 1));
-        m.push(norm(`${s}.norm`), relu(`${s}.relu`));
-        m.push(downsample(p, at(), `${s}.blur`, cin * 2));
-      }
+      m.push(conv2d(p, at(), `${s}.conv`, cin, cin * 2, 3, o.noAntialias ? 2 : 1, 1, bias));
+      m.push(norm(`${s}.norm`, cin * 2));
+      m.push(relu(`${s}.relu`));
+      if (!o.noAntialias) m.push(downsample(p, at(), `${s}.blur`, cin * 2));
     }
-    for (let b = 0; b < o.nBlocks; b++) m.push(resnetBlock(p, at(), `block${b + 1}`, ngf * 4, o.useDropout));
+    for (let b = 0; b < o.nBlocks; b++) m.push(resnetBlock(p, at(), `block${b + 1}`, ngf * 4, o.useDropout, o.norm));
     for (let u = 0; u < 2; u++) {
       const cin = ngf * 2 ** (2 - u);
       const s = `up${u + 1}`;
       if (o.noAntialiasUp) {
-        m.push(convTranspose2d(p, at(), `${s}.conv`, cin, cin / 2));
+        m.push(convTranspose2d(p, at(), `${s}.conv`, cin, cin / 2, bias));
       } else {
         m.push(upsample(p, at(), `${s}.blur`, cin));
-        m.push(conv2d(p, at(), `${s}.conv`, cin, cin / 2, 3, 1, 1));
+        m.push(conv2d(p, at(), `${s}.conv`, cin, cin / 2, 3, 1, 1, bias));
       }
-      m.push(norm(`${s}.norm`), relu(`${s}.relu`));
+      m.push(norm(`${s}.norm`, cin / 2));
+      m.push(relu(`${s}.relu`));
     }
     m.push(reflectionPad('pad_out', 3));
     m.push(conv2d(p, at(), 'conv_out', ngf, o.outputNc, 7, 1, 'valid'));
@@ -148,8 +153,9 @@ export class ResnetGenerator extends SequentialNetwork {
         const mod = this.modules[i]!;
         const prev = h;
         h = tf.tidy(() => mod.apply(prev, training));
-        // An in-place ReLU overwrites the stored output of the module before it.
-        if (mod.inplace && kept.has(i - 1)) kept.set(i - 1, h);
+        // An in-place ReLU overwrites the stored output it receives: the module before it's, or
+        // an earlier one's passed on by an Identity (norm 'none' returns its very input).
+        if (mod.inplace) for (const [k, t] of kept) if (t === prev) kept.set(k, h);
         if (wanted.includes(i)) kept.set(i, h);
         // Free each output once the next module has used it, so a large image holds two
         // activations at a time, not all of them (a gradient tape keeps its own copies).

@@ -6,7 +6,7 @@ import {
   oihwToHwioArray,
   type HostArray,
 } from '@cut/core-tensors';
-import type { Buffer, Module, Param, ParamBuilder, ParamKind } from './modules.js';
+import type { Buffer, Module, Param, ParamBuilder, ParamKind, StatsBuffer } from './modules.js';
 
 /** A tensor in PyTorch's layout, as a state_dict holds it. */
 export interface TorchArray {
@@ -40,12 +40,14 @@ export abstract class SequentialNetwork {
   readonly modules: readonly Module[];
   private readonly params: readonly Param[];
   private readonly buffers: readonly Buffer[];
+  private readonly stats: readonly StatsBuffer[];
   private readonly order: readonly string[];
 
   protected constructor(built: { modules: Module[]; params: ParamBuilder }) {
     this.modules = built.modules;
     this.params = built.params.params;
     this.buffers = built.params.buffers;
+    this.stats = built.params.stats;
     this.order = built.params.order;
   }
 
@@ -72,6 +74,13 @@ export abstract class SequentialNetwork {
       byName.set(p.name, toTorch[p.kind]({ data: Float32Array.from(data), shape: [...p.variable.shape] }));
     }
     for (const b of this.buffers) byName.set(b.name, { shape: [...b.shape], data: Float32Array.from(b.data) });
+    for (const { prefix, stats } of this.stats) {
+      const size = stats.mean.shape[0]!;
+      byName.set(`${prefix}.running_mean`, { shape: [size], data: Float32Array.from((await stats.mean.data()) as Float32Array) });
+      byName.set(`${prefix}.running_var`, { shape: [size], data: Float32Array.from((await stats.variance.data()) as Float32Array) });
+      // torch's int64 scalar; the .pth writer stores `*.num_batches_tracked` as int64.
+      byName.set(`${prefix}.num_batches_tracked`, { shape: [], data: Float32Array.of(stats.batches) });
+    }
     return new Map(this.order.map((name) => [name, byName.get(name)!]));
   }
 
@@ -113,15 +122,47 @@ export abstract class SequentialNetwork {
         }
       }
     }
+    const statValues: Array<[StatsBuffer, TorchArray, TorchArray, number]> = [];
+    for (const s of this.stats) {
+      const size = s.stats.mean.shape[0]!;
+      const get = (suffix: string, shape: number[]) => {
+        const key = `${s.prefix}.${suffix}`;
+        const value = entries.get(key);
+        if (!value) throw new Error(`${source}: missing key '${key}'`);
+        if (!sameShape(value.shape, shape)) {
+          throw new Error(`${source}: '${key}' has shape [${value.shape}], the configured network needs [${shape}]`);
+        }
+        return value;
+      };
+      const batches = get('num_batches_tracked', []).data[0]!;
+      if (!Number.isInteger(batches) || batches < 0) throw new Error(`${source}: '${s.prefix}.num_batches_tracked' must be a count, got ${batches}`);
+      statValues.push([s, get('running_mean', [size]), get('running_var', [size]), batches]);
+    }
     for (const [p, value] of assignments) {
       const ours = fromTorch[p.kind]({ data: value.data, shape: value.shape });
       tf.tidy(() => p.variable.assign(tf.tensor(ours.data, ours.shape, 'float32')));
     }
+    for (const [s, mean, variance, batches] of statValues) {
+      tf.tidy(() => {
+        s.stats.mean.assign(tf.tensor1d(mean.data, 'float32'));
+        s.stats.variance.assign(tf.tensor1d(variance.data, 'float32'));
+      });
+      s.stats.batches = batches;
+    }
+  }
+
+  /**
+   * Every submodule path with its torch class version (the state_dict's `_metadata`), for a
+   * network that is not a single `model` Sequential; undefined: derived from `modules`.
+   */
+  moduleVersions(): Map<string, { version: number }> | undefined {
+    return undefined;
   }
 
   /** Frees the weights. */
   dispose(): void {
     for (const p of this.params) p.variable.dispose();
+    for (const s of this.stats) tf.dispose([s.stats.mean, s.stats.variance]);
   }
 
   private describeKeys(): string {
