@@ -21,8 +21,10 @@ export {
 // The reference's generator and discriminator, NHWC, with its state_dict names.
 export { ResnetGenerator, type LayerRef, type ResnetGeneratorOptions } from './generator.js';
 export { NLayerDiscriminator, type NLayerDiscriminatorOptions } from './discriminator.js';
+export { UnetGenerator, type UnetGeneratorOptions } from './architectures/unet-generator.js';
+export { ResnetCatGenerator, type ResnetCatGeneratorOptions } from './architectures/resnet-cat-generator.js';
 export { SequentialNetwork, type TorchArray, type TorchStateDict } from './network.js';
-export type { Module, ModuleType } from './modules.js';
+export { NORM_TYPES, type Module, type ModuleType, type NormType } from './modules.js';
 // The generator's forward in tiles, equal to the whole-image forward (instance norm over the whole image).
 export { forwardTiled, type HostMap, type TiledForwardOptions } from './tiled.js';
 // A generator on an image of any size (padded to a multiple of 4), whole or in tiles: `cutjs translate`'s and the web page's.
