@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { ResnetGenerator } from '../packages/networks/dist/index.js';
+import { defineGenerator } from '../packages/networks/dist/index.js';
 import { saveTfjsModel } from '../packages/trainer/dist/index.js';
 import { DIST, chooseBackend, hasWebGpuAdapter, loadGenerator, openPage, serveStatic, translate } from '../apps/web/test/drive.mjs';
 
@@ -46,7 +46,7 @@ for (const s of sizes) {
   await sharp(photo).resize(s, s, { kernel: 'lanczos3' }).png().toFile(images[s]);
 }
 await tf.setBackend('cpu');
-const defaultG = new ResnetGenerator({ ngf: 64, nBlocks: 9, seed: 1 });
+const defaultG = defineGenerator('resnet_9blocks', { seed: 1 });
 const modelDir = join(work, 'resnet9-ngf64');
 await saveTfjsModel(defaultG, modelDir);
 defaultG.dispose();

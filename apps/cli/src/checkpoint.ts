@@ -2,11 +2,11 @@
 // the reference's: train_opt.txt + <epoch>_net_G.pth), one .pth file, or a tfjs model folder.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { TFJS_MODEL_FILE, loadCheckpoint, loadTfjsGenerator, type ResnetGenerator } from '@cut/networks';
+import { TFJS_MODEL_FILE, loadCheckpoint, loadTfjsGenerator, type Generator } from '@cut/networks';
 import { readTfjsModelDir } from '@cut/trainer';
 
 export interface LoadedGenerator {
-  G: ResnetGenerator;
+  G: Generator;
   /** The weights file read. */
   file: string;
   /** What the network's configuration came from, for messages. */
@@ -50,7 +50,7 @@ export async function loadGenerator(path: string, options: LoadGeneratorOptions)
   if (basename(file) === TFJS_MODEL_FILE) {
     if (options.overrides.size) options.note(`${file}: a tfjs model carries its own configuration; ignoring --${[...options.overrides.keys()].join(', --')}`);
     const G = await loadTfjsGenerator(readTfjsModelDir(dirname(file)));
-    return { G, file, configuredBy: file, inputNc: G.options.inputNc, outputNc: G.options.outputNc };
+    return { G, file, configuredBy: file, inputNc: G.inputChannels, outputNc: G.outputChannels };
   }
   const optionsFile = join(dirname(file), 'train_opt.txt');
   let optionsText: string | undefined;
@@ -67,8 +67,7 @@ export async function loadGenerator(path: string, options: LoadGeneratorOptions)
     { G: bytes, options: optionsText, names: { G: file, options: optionsFile } },
     { overrides: options.overrides, overridesFrom: 'the command line' },
   );
-  const g = ck.options.generator;
-  return { G: ck.G, file, configuredBy: ck.configuredBy, inputNc: g.inputNc ?? 3, outputNc: g.outputNc ?? 3 };
+  return { G: ck.G, file, configuredBy: ck.configuredBy, inputNc: ck.G.inputChannels, outputNc: ck.G.outputChannels };
 }
 
 function statOrUndefined(path: string) {

@@ -1,5 +1,6 @@
 // The flags of each command: the reference's options (from @cut/trainer's option table, under
 // their own names and defaults) plus the few that only the CLI has.
+import { GENERATOR_OPTION_NAMES, NETWORK_OPTION_NAMES } from '@cut/networks';
 import { CUT_MODE_PRESETS, OPTION_NAMES, OPTION_SPECS, defaultOptions, pythonString, type OptionName } from '@cut/trainer';
 import { BACKENDS } from './backends.js';
 import { FlagTable, type FlagDef } from './flags.js';
@@ -7,22 +8,11 @@ import { FlagTable, type FlagDef } from './flags.js';
 /** The reference's `util.str2bool` flags (`nargs='?', const=True`); its other booleans are store_true switches. */
 export const OPTIONAL_BOOL_FLAGS: readonly OptionName[] = ['no_dropout', 'nce_idt', 'nce_includes_all_negatives_from_minibatch', 'flip_equivariance'];
 
-/** Options that decide the generator's shape: read from a checkpoint's train_opt.txt, overridable by flags. */
-export const GENERATOR_FLAGS: readonly OptionName[] = [
-  'input_nc',
-  'output_nc',
-  'ngf',
-  'netG',
-  'normG',
-  'no_dropout',
-  'no_antialias',
-  'no_antialias_up',
-  'init_type',
-  'init_gain',
-];
+/** Options that decide the generator's shape (@cut/networks' list): read from a checkpoint's train_opt.txt, overridable by flags. */
+export const GENERATOR_FLAGS: readonly OptionName[] = GENERATOR_OPTION_NAMES;
 
-/** Every option of the networks in train_opt.txt (G, D, F): test takes these from the checkpoint. */
-export const NETWORK_FLAGS: readonly OptionName[] = [...GENERATOR_FLAGS, 'ndf', 'netD', 'n_layers_D', 'normD', 'netF', 'netF_nc', 'nce_layers'];
+/** Every option of the networks in train_opt.txt (G, D, F; @cut/networks' list): test takes these from the checkpoint. */
+export const NETWORK_FLAGS: readonly OptionName[] = NETWORK_OPTION_NAMES;
 
 const GROUP_TITLES = {
   base: 'Base options (as the reference\'s train.py and test.py)',

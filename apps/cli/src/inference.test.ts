@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ResnetGenerator } from '@cut/networks';
+import { defineGenerator } from '@cut/networks';
 import { describeBackends } from '../../../test-utils/backends';
 import { paddedSize, translateImage, translateWhole, type HostImage } from '@cut/networks';
 
 describe('inference geometry', () => {
   it('the generator gets sides that are multiples of 4 and at least 8', () => {
-    expect([5, 8, 9, 190, 250, 256].map(paddedSize)).toEqual([8, 8, 12, 192, 252, 256]);
+    expect([5, 8, 9, 190, 250, 256].map((n) => paddedSize(n))).toEqual([8, 8, 12, 192, 252, 256]);
   });
 });
 
@@ -13,7 +13,7 @@ describeBackends(
   'translateImage',
   () => {
     it('tiles of an image whose sides are not multiples of 4 (padded, tiled, cropped back) give the whole-image result', async () => {
-      const G = new ResnetGenerator({ ngf: 8, nBlocks: 2, init: { type: 'xavier', gain: 1 }, seed: 3 });
+      const G = defineGenerator({ architecture: 'resnet', ngf: 8, nBlocks: 2, init: { type: 'xavier', gain: 1 } }, { seed: 3 });
       const [h, w] = [37, 58];
       const data = new Float32Array(h * w * 3);
       for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.013) * Math.cos(i * 0.0007);

@@ -7,7 +7,15 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { loadCheckpoint, loadTfjsGenerator, parseOptionsFile, translateImage, type ResnetGenerator } from '@cut/networks';
+import {
+  NETWORK_OPTION_SPECS,
+  loadCheckpoint,
+  loadTfjsGenerator,
+  networkOptionString,
+  parseOptionsFile,
+  translateImage,
+  type Generator,
+} from '@cut/networks';
 import { fromNetworkImage, toNetworkImage } from './pixels.js';
 
 // tfjs wants all three named; the threaded one is never fetched (below).
@@ -51,10 +59,12 @@ const arch = {
   no_antialias: $<HTMLInputElement>('no_antialias'),
   no_antialias_up: $<HTMLInputElement>('no_antialias_up'),
 };
-/** The reference's defaults, shown when no train_opt.txt is given. */
-const DEFAULTS: Record<keyof typeof arch, string> = { netG: 'resnet_9blocks', ngf: '64', input_nc: '3', output_nc: '3', no_antialias: 'False', no_antialias_up: 'False' };
+/** The reference's defaults (@cut/networks' declaration), shown when no train_opt.txt is given. */
+const DEFAULTS = Object.fromEntries(
+  (Object.keys(arch) as Array<keyof typeof arch>).map((key) => [key, networkOptionString(key, NETWORK_OPTION_SPECS[key].default)]),
+) as Record<keyof typeof arch, string>;
 
-let generator: { G: ResnetGenerator; inputNc: number; outputNc: number; name: string } | undefined;
+let generator: { G: Generator; inputNc: number; outputNc: number; name: string } | undefined;
 let modelFiles: File[] = [];
 let backendReady: Promise<string> = useBackend('auto');
 /** One job at a time: loads and translations run in order. */
@@ -125,14 +135,9 @@ async function loadGenerator(files: File[], useForm: boolean): Promise<void> {
     const bins = files.filter((f) => f.name.endsWith('.bin'));
     if (!bins.length) throw new Error(`${json.name}: choose its weights file (weights.bin) together with it`);
     const G = await loadTfjsGenerator({ modelJson: await json.text(), weights: await Promise.all(bins.map(async (b) => b.arrayBuffer())), name: json.name });
-    showArch(new Map(), false);
-    arch.ngf.value = String(G.options.ngf);
-    arch.netG.value = `resnet_${G.options.nBlocks}blocks`;
-    arch.input_nc.value = String(G.options.inputNc);
-    arch.output_nc.value = String(G.options.outputNc);
-    arch.no_antialias.checked = G.options.noAntialias;
-    arch.no_antialias_up.checked = G.options.noAntialiasUp;
-    loaded = { G, inputNc: G.options.inputNc, outputNc: G.options.outputNc, name: json.name };
+    // The model carries its configuration: shown, not editable.
+    showArch(G.referenceOptions(), false);
+    loaded = { G, inputNc: G.inputChannels, outputNc: G.outputChannels, name: json.name };
   } else {
     const g = pths.find((f) => /_net_G\.pth$/.test(f.name)) ?? (pths.length === 1 ? pths[0] : undefined);
     if (!g) throw new Error(pths.length ? `several .pth files and none named *_net_G.pth: choose the generator's` : 'choose a generator: a *_net_G.pth or a model.json with its weights.bin');
@@ -142,8 +147,7 @@ async function loadGenerator(files: File[], useForm: boolean): Promise<void> {
       { G: await bytesOf(g), options: optionsText, names: { G: g.name, options: optionsFile?.name } },
       { overrides: archOverrides(), overridesFrom: 'the page' },
     );
-    const o = ck.options.generator;
-    loaded = { G: ck.G, inputNc: o.inputNc ?? 3, outputNc: o.outputNc ?? 3, name: g.name };
+    loaded = { G: ck.G, inputNc: ck.G.inputChannels, outputNc: ck.G.outputChannels, name: g.name };
   }
   generator?.G.dispose();
   generator = loaded;
@@ -204,7 +208,7 @@ async function translateFile(file: File): Promise<void> {
   const input = await decodeFile(file);
   const { width, height } = input;
   const img = { data: toNetworkImage(input, inputNc), width, height, channels: inputNc };
-  const requested = tileFor(width, height, G.options.ngf, backend);
+  const requested = G.sizing.tiled ? tileFor(width, height, Number(G.referenceOptions().get('ngf') ?? 64), backend) : 0;
   const tile = requested && (width > requested || height > requested) ? requested : 0;
   progress.hidden = false;
   progress.removeAttribute('value');

@@ -11,8 +11,8 @@ import { PatchSampleF } from '@cut/patch-sampler';
 import { describeBackends } from '../../../test-utils/backends';
 import { goldenNHWC, loadFixture, maxAbsDiffTensor, type GoldenTensor } from '../../../test-utils/golden';
 import {
-  NLayerDiscriminator,
-  ResnetGenerator,
+  defineDiscriminator,
+  defineGenerator,
   loadTfjsGenerator,
   loadTfjsModel,
   networkOptionsFrom,
@@ -20,7 +20,7 @@ import {
   stripModulePrefix,
   tfjsModelArtifacts,
   type CutModelJson,
-  type SequentialNetwork,
+  type Network,
 } from './index.js';
 import {
   loadNetworkWeights,
@@ -197,7 +197,7 @@ describeBackends('h2z_tiny: the reference checkpoint', (backend) => {
       expect([...readPth(prefixed).keys()], file).toEqual([...ref.tensors.keys()]);
     }
     // And our files load back.
-    const g = new ResnetGenerator(ck.options.generator);
+    const g = defineGenerator(ck.options.generator);
     loadNetworkWeights(g, readFileSync(ckpt('latest_net_G.pth')), { name: 'G bytes' });
     const f = new PatchSampleF({ nc: 256 });
     const fFile = tmp('F.pth');
@@ -213,12 +213,12 @@ describeBackends('h2z_tiny: the reference checkpoint', (backend) => {
 describeBackends('checkpoint options: train_opt.txt -> networks', () => {
   it('networks rebuilt from train_opt.txt have exactly the checkpoint state_dict keys and shapes (G, D)', async () => {
     const opts = networkOptionsFrom(parseOptionsFile(trainOpt), 'train_opt.txt');
-    const g = new ResnetGenerator(opts.generator);
-    const d = new NLayerDiscriminator(opts.discriminator);
+    const g = defineGenerator(opts.generator);
+    const d = defineDiscriminator(opts.discriminator);
     expect(shapes(await g.stateDict())).toEqual(shapes(stripModulePrefix(readPth(ckpt('latest_net_G.pth')))));
     expect(shapes(await d.stateDict())).toEqual(shapes(stripModulePrefix(readPth(ckpt('latest_net_D.pth')))));
     expect(opts.nceLayers).toEqual([0, 4, 8, 12, 16]);
-    expect(opts.patchSampler).toEqual({ useMlp: true, nc: 256 });
+    expect(opts.patchSampler).toEqual({ netF: 'mlp_sample', useMlp: true, nc: 256 });
     g.dispose();
     d.dispose();
   });
@@ -229,7 +229,7 @@ describeBackends('checkpoint options: train_opt.txt -> networks', () => {
     const load = (key: string, value: string) => () => loadRunFolder(ckptDir, { options: variant(key, value) });
     const file = (name: string) => ckpt(name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     expect(load('ngf', '16')).toThrow(
-      new RegExp(`^${file('latest_net_G.pth')}: 'model\\.1\\.weight' has shape \\[8,3,7,7\\], the configured network needs \\[16,3,7,7\\]\\n  \\(network built from the given options: ngf 16, 6 blocks`),
+      new RegExp(`^${file('latest_net_G.pth')}: 'model\\.1\\.weight' has shape \\[8,3,7,7\\], the configured network needs \\[16,3,7,7\\]\\n  \\(network built from the given options: netG resnet_6blocks, ngf 16, input_nc 3, output_nc 3\\)$`),
     );
     expect(load('netG', 'resnet_9blocks')).toThrow(new RegExp(`^${file('latest_net_G.pth')}: unexpected key 'model\\.18\\.filt'`));
     expect(load('no_antialias', 'True')).toThrow(new RegExp(`^${file('latest_net_G.pth')}: unexpected key 'model\\.7\\.filt'`));
@@ -245,7 +245,7 @@ describeBackends('checkpoint options: train_opt.txt -> networks', () => {
 
   it('a checkpoint with a non-float tensor is refused with its file and key', () => {
     const opts = networkOptionsFrom(parseOptionsFile(trainOpt));
-    const d = new NLayerDiscriminator(opts.discriminator);
+    const d = defineDiscriminator(opts.discriminator);
     const path = tmp('int64.pth');
     const entries = [...stripModulePrefix(readPth(ckpt('latest_net_D.pth')))].map(
       ([k, t]) => [k, k === 'model.3.bias' ? { shape: t.shape, data: new BigInt64Array(t.shape[0]!) } : { shape: t.shape, data: t.data as Float32Array }] as const,
@@ -257,12 +257,12 @@ describeBackends('checkpoint options: train_opt.txt -> networks', () => {
 });
 
 /** Tiny networks with non-trivial weights: normal init and random biases, seeded. */
-function tinyNetworks(seed: number): { g: ResnetGenerator; d: NLayerDiscriminator } {
+function tinyNetworks(seed: number) {
   const init = { type: 'normal' as const, gain: 0.05 };
-  const g = new ResnetGenerator({ ngf: 8, nBlocks: 2, init, seed });
-  const d = new NLayerDiscriminator({ ndf: 8, nLayers: 3, noAntialias: true, init, seed: seed + 1 });
+  const g = defineGenerator({ architecture: 'resnet', ngf: 8, nBlocks: 2, init }, { seed });
+  const d = defineDiscriminator({ architecture: 'n_layers', ndf: 8, nLayers: 3, noAntialias: true, init }, { seed: seed + 1 });
   const rng = new SeededRng(seed + 2);
-  for (const net of [g, d] as SequentialNetwork[]) {
+  for (const net of [g, d] as Network[]) {
     const vars = net.trainableVariables();
     net.parameterNames().forEach((name, i) => {
       const v = vars[i]!;
@@ -279,13 +279,13 @@ describeBackends('tfjs model format (model.json + weights.bin)', () => {
     const x = tf.tensor4d(new SeededRng(9).uniformArray(2 * 24 * 32 * 3, -1, 1), [2, 24, 32, 3]);
     for (const net of [g, d]) {
       const y = net.forward(x);
-      const dir = tmp(`tfjs-${net.constructor.name}`);
+      const dir = tmp(`tfjs-${net.role}`);
       const paths = await saveTfjsModel(net, dir);
       expect(paths).toEqual({ modelJson: join(dir, 'model.json'), weights: join(dir, 'weights.bin') });
 
       const json = JSON.parse(readFileSync(paths.modelJson, 'utf8')) as CutModelJson;
       expect(json.format).toBe('cut-networks');
-      expect(json.modelTopology).toMatchObject({ formatVersion: 1, network: net.constructor.name, options: { ...net.options } });
+      expect(json.modelTopology).toMatchObject({ formatVersion: 2, network: net.role, architecture: net.architecture, config: { ...net.config } });
       expect(json.weightsManifest).toHaveLength(1);
       expect(json.weightsManifest[0]!.paths).toEqual(['weights.bin']);
       const specs = json.weightsManifest[0]!.weights;
@@ -301,8 +301,8 @@ describeBackends('tfjs model format (model.json + weights.bin)', () => {
       tf.dispose(Object.values(decoded));
 
       const fromDir = await loadTfjsModel(readTfjsModelDir(dir));
-      expect(fromDir).toBeInstanceOf(net.constructor);
-      expect(fromDir.options).toEqual(net.options);
+      expect(fromDir.role).toBe(net.role);
+      expect(fromDir.config).toEqual(net.config);
       const y1 = fromDir.forward(x);
       await expectSameOutputs(y1, y);
       // The in-memory form: both files' contents, as a browser has them after fetch.
@@ -359,6 +359,23 @@ describeBackends('tfjs model format (model.json + weights.bin)', () => {
     }
   });
 
+  it('reads format-1 files (written before the registry: the class name and its options)', async () => {
+    const { g, d } = tinyNetworks(7);
+    const art = await tfjsModelArtifacts(g);
+    const { architecture: _, norm: __, ...options } = g.config as unknown as Record<string, unknown>;
+    // What @cut/networks 0.1 wrote for a generator.
+    const old = { ...art.modelJson, modelTopology: { formatVersion: 1, network: 'ResnetGenerator', options, layout: 'NHWC' } };
+    const loaded = await loadTfjsGenerator({ modelJson: JSON.stringify(old), weights: art.weights });
+    expect(loaded.config).toEqual(g.config);
+    const x = tf.tensor4d(new SeededRng(1).uniformArray(16 * 20 * 3, -1, 1), [1, 16, 20, 3]);
+    const [y, y1] = [g.forward(x), loaded.forward(x)];
+    await expectSameOutputs(y1, y);
+    const unknown = { ...old, modelTopology: { ...old.modelTopology, network: 'UnetGenerator' } };
+    await expect(loadTfjsModel({ modelJson: JSON.stringify(unknown), weights: art.weights, name: 'm.json' })).rejects.toThrow("m.json: unknown network 'UnetGenerator'");
+    tf.dispose([x, y, y1]);
+    [g, d, loaded].forEach((n) => n.dispose());
+  });
+
   it('refuses foreign, truncated or mismatched files with a clear message', async () => {
     const before = tf.memory().numTensors;
     const { g, d } = tinyNetworks(2);
@@ -372,7 +389,7 @@ describeBackends('tfjs model format (model.json + weights.bin)', () => {
       new RegExp(`the weights hold 100 bytes, the manifest describes ${4 * g.parameterCount()}`),
     );
     const wrongShape = clone();
-    wrongShape.modelTopology.options = { ...wrongShape.modelTopology.options, ngf: 4 } as typeof wrongShape.modelTopology.options;
+    wrongShape.modelTopology.config = { ...wrongShape.modelTopology.config, ngf: 4 } as typeof wrongShape.modelTopology.config;
     await expect(loadTfjsModel({ modelJson: wrongShape, weights: art.weights })).rejects.toThrow(
       "model.json: 'model.1.weight' has shape [7,7,3,8], the network needs [7,7,3,4]",
     );
@@ -381,7 +398,10 @@ describeBackends('tfjs model format (model.json + weights.bin)', () => {
     await expect(loadTfjsModel({ modelJson: renamed, weights: art.weights })).rejects.toThrow(/unexpected weight 'model\.0\.weight'/);
     const dDir = tmp('d-model');
     await saveTfjsModel(d, dDir);
-    await expect(loadTfjsGenerator(readTfjsModelDir(dDir))).rejects.toThrow(/holds a NLayerDiscriminator, not a ResnetGenerator/);
+    await expect(loadTfjsGenerator(readTfjsModelDir(dDir))).rejects.toThrow(/holds a discriminator \(NLayerDiscriminator\), not a generator/);
+    const unknown = clone();
+    (unknown.modelTopology as { config: { architecture: string } }).config.architecture = 'unet';
+    await expect(loadTfjsModel({ modelJson: unknown, weights: art.weights })).rejects.toThrow(/model\.json: no generator architecture 'unet' \(resnet\)/);
     g.dispose();
     d.dispose();
     expect(tf.memory().numTensors).toBe(before);
@@ -394,7 +414,7 @@ describeBackends(
     it('one forward frees every intermediate', async () => {
       const start = tf.memory().numTensors;
       const t0 = performance.now();
-      const g = new ResnetGenerator({ seed: 1 });
+      const g = defineGenerator('resnet_9blocks', { seed: 1 });
       const built = performance.now();
       const weights = tf.memory().numTensors;
       expect(weights - start).toBe(g.trainableVariables().length);
@@ -408,7 +428,7 @@ describeBackends(
       tf.dispose([x, y]);
       expect(tf.memory().numTensors).toBe(weights);
       console.info(
-        `[${tf.getBackend()}] default ResnetGenerator (${g.parameterCount()} parameters): build ${((built - t0) / 1000).toFixed(2)} s, ` +
+        `[${tf.getBackend()}] default ${g.className} (${g.parameterCount()} parameters): build ${((built - t0) / 1000).toFixed(2)} s, ` +
           `256x256 forward ${(ran / 1000).toFixed(2)} s`,
       );
       g.dispose();

@@ -4,10 +4,9 @@
 // writing the files is @cut/trainer's (and the CLI's) job.
 import * as tf from '@tensorflow/tfjs-core';
 import type { InitType } from '@cut/core-tensors';
-import { NLayerDiscriminator } from './discriminator.js';
-import { ResnetGenerator } from './generator.js';
-import type { SequentialNetwork, TorchStateDict } from './network.js';
+import type { Discriminator, Generator, Network, TorchStateDict } from './contract.js';
 import { networkOptionsFrom, parseOptionsFile, type NetworkOptions } from './options.js';
+import { defineDiscriminator, defineGenerator } from './registry.js';
 import {
   encodePth,
   readPth,
@@ -62,7 +61,7 @@ export function floatStateDict(dict: StateDict, source: string): TorchStateDict 
  * Strict like `load_state_dict(strict=True)`; a `module.` prefix is accepted. Errors name the
  * file, the first offending key and both shapes, and leave the network unchanged.
  */
-export function loadNetworkWeights(net: SequentialNetwork, source: CheckpointSource, options: LoadWeightsOptions = {}): void {
+export function loadNetworkWeights(net: Network, source: CheckpointSource, options: LoadWeightsOptions = {}): void {
   const file = sourceName(options);
   net.loadStateDict(floatStateDict(readPth(source, { name: file }), file), file);
 }
@@ -72,7 +71,7 @@ export function loadNetworkWeights(net: SequentialNetwork, source: CheckpointSou
  * in its key order, blur-filter buffers included, with the reference's `_metadata` (module
  * versions), so that `torch.load` + `load_state_dict(strict=True)` take it.
  */
-export async function encodeNetworkWeights(net: SequentialNetwork, options: SaveWeightsOptions = {}): Promise<Uint8Array> {
+export async function encodeNetworkWeights(net: Network, options: SaveWeightsOptions = {}): Promise<Uint8Array> {
   const state = await net.stateDict();
   const entries = [...state].map(([key, t]): [string, WritableTensor] =>
     key.endsWith('.num_batches_tracked') ? [key, { shape: t.shape, data: BigInt64Array.from(t.data, (v) => BigInt(v)) }] : [key, t],
@@ -80,31 +79,9 @@ export async function encodeNetworkWeights(net: SequentialNetwork, options: Save
   return encodePth(entries, { prefix: options.prefix, metadata: networkMetadata(net) });
 }
 
-/**
- * The `_metadata` PyTorch stores with the network's state_dict: every submodule path with its
- * class version (InstanceNorm2d and BatchNorm2d are version 2, every other module used here 1);
- * a network that is not one `model` Sequential lists its own (`moduleVersions`).
- */
-export function networkMetadata(net: SequentialNetwork): StateDictMetadata {
-  const own = net.moduleVersions();
-  if (own) return own;
-  const version = (v: number) => ({ version: v });
-  const normVersion = (type: string) => (type === 'InstanceNorm2d' || type === 'BatchNorm2d' ? 2 : 1);
-  const out = new Map<string, { version: number }>([
-    ['', version(1)],
-    ['model', version(1)],
-  ]);
-  net.modules.forEach((m, i) => {
-    const path = `model.${i}`;
-    out.set(path, version(normVersion(m.type)));
-    if (m.type === 'Downsample' || m.type === 'Upsample') out.set(`${path}.pad`, version(1));
-    if (m.type === 'ResnetBlock') {
-      // ResnetBlock.conv_block: pad, conv, norm, relu, [dropout], pad, conv, norm.
-      out.set(`${path}.conv_block`, version(1));
-      m.residual!.forEach((inner, j) => out.set(`${path}.conv_block.${j}`, version(normVersion(inner.type))));
-    }
-  });
-  return out;
+/** The `_metadata` PyTorch stores with the network's state_dict (every submodule path with its class version). */
+export function networkMetadata(net: Network): StateDictMetadata {
+  return net.stateDictMetadata();
 }
 
 /**
@@ -204,9 +181,9 @@ export interface ReferenceCheckpoint<F extends PatchSamplerWeights = PatchSample
   options: NetworkOptions;
   /** What that configuration came from (the options file, defaults, overrides), for messages. */
   configuredBy: string;
-  G: ResnetGenerator;
+  G: Generator;
   /** Present when `<epoch>_net_D.pth` is. */
-  D?: NLayerDiscriminator;
+  D?: Discriminator;
   /** Present when `<epoch>_net_F.pth` is and `createPatchSampler` was given. */
   F?: F;
   /** The files' names (F: the file given, read or not). */
@@ -240,22 +217,17 @@ export function loadCheckpoint<F extends PatchSamplerWeights = PatchSamplerWeigh
   const built: Array<{ dispose(): void }> = [];
   try {
     // Weights are replaced right away: no random draws.
-    const G = new ResnetGenerator({ ...net.generator, skipInit: true });
+    const G = defineGenerator(net.generator, { skipInit: true });
     built.push(G);
     try {
       loadNetworkWeights(G, checkpoint.G, { name: names.G });
     } catch (e) {
-      const g = net.generator;
-      throw new Error(
-        `${(e as Error).message}\n  (network built from ${configuredBy}: ngf ${g.ngf}, ${g.nBlocks} blocks, input_nc ${g.inputNc}, output_nc ${g.outputNc}` +
-          `${g.noAntialias ? ', no_antialias' : ''}${g.noAntialiasUp ? ', no_antialias_up' : ''})`,
-        { cause: e },
-      );
+      throw new Error(`${(e as Error).message}\n  (network built from ${configuredBy}: ${describeGenerator(G)})`, { cause: e });
     }
-    let D: NLayerDiscriminator | undefined;
+    let D: Discriminator | undefined;
     if (checkpoint.D !== undefined) {
       files.D = names.D;
-      D = new NLayerDiscriminator({ ...net.discriminator, skipInit: true });
+      D = defineDiscriminator(net.discriminator, { skipInit: true });
       built.push(D);
       loadNetworkWeights(D, checkpoint.D, { name: names.D });
     }
@@ -263,7 +235,7 @@ export function loadCheckpoint<F extends PatchSamplerWeights = PatchSamplerWeigh
     if (checkpoint.F !== undefined) {
       files.F = names.F;
       if (options.createPatchSampler) {
-        const init = net.generator.init ?? { type: 'xavier' as const, gain: 0.02 };
+        const init = net.generator.init;
         F = options.createPatchSampler({ ...net.patchSampler, initType: init.type, initGain: init.gain ?? 0.02 });
         if ('dispose' in F && typeof F.dispose === 'function') built.push(F as unknown as { dispose(): void });
         loadPatchSamplerWeights(F, checkpoint.F, { name: names.F });
@@ -274,4 +246,12 @@ export function loadCheckpoint<F extends PatchSamplerWeights = PatchSamplerWeigh
     built.forEach((n) => n.dispose());
     throw e;
   }
+}
+
+/** The options that shaped a generator, for messages: `netG resnet_6blocks, ngf 8, input_nc 3, output_nc 3, no_antialias`. */
+function describeGenerator(G: Generator): string {
+  const o = G.referenceOptions();
+  const shown = ['netG', 'ngf', 'input_nc', 'output_nc', 'normG'].filter((k) => o.has(k) && !(k === 'normG' && o.get(k) === 'instance'));
+  const flags = ['no_antialias', 'no_antialias_up'].filter((k) => o.get(k) === 'True');
+  return [...shown.map((k) => `${k} ${o.get(k)}`), ...flags].join(', ');
 }

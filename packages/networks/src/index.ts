@@ -18,18 +18,53 @@ export {
   type WritePthOptions,
 } from './pth/index.js';
 
-// The reference's generator and discriminator, NHWC, with its state_dict names.
-export { ResnetGenerator, type LayerRef, type ResnetGeneratorOptions } from './generator.js';
-export { NLayerDiscriminator, type NLayerDiscriminatorOptions } from './discriminator.js';
-export { UnetGenerator, type UnetGeneratorOptions } from './architectures/unet-generator.js';
-export { ResnetCatGenerator, type ResnetCatGeneratorOptions } from './architectures/resnet-cat-generator.js';
-export { SequentialNetwork, type TorchArray, type TorchStateDict } from './network.js';
-export { NORM_TYPES, type Module, type ModuleType, type NormType } from './modules.js';
+// The contract every generator and discriminator implements (NHWC, the reference's state_dict names).
+export {
+  DEFAULT_INIT,
+  type ArchitectureConfig,
+  type BuildOptions,
+  type DefineDiscriminatorArgs,
+  type DefineGeneratorArgs,
+  type Discriminator,
+  type DiscriminatorArchitecture,
+  type Generator,
+  type GeneratorArchitecture,
+  type GeneratorSizing,
+  type LayerInfo,
+  type LayerRef,
+  type Network,
+  type NormType,
+  type SideSizing,
+  type TorchArray,
+  type TorchStateDict,
+} from './contract.js';
+// Networks by name, as the reference's define_G / define_D: every architecture and its typed config.
+export * from './registry.js';
+// The reference's network options (netG, ngf, ...), declared once, and their mapping to the configs.
+export {
+  GENERATOR_OPTION_NAMES,
+  NETWORK_OPTION_NAMES,
+  NETWORK_OPTION_SPECS,
+  defaultNetworkOptions,
+  networkConfigs,
+  networkOptionString,
+  networkOptionsFrom,
+  parseOptionsFile,
+  type NetworkOptionName,
+  type NetworkOptionSpec,
+  type NetworkOptionValues,
+  type NetworkOptions,
+} from './options.js';
+// Building blocks for architectures made of the reference's modules in one nn.Sequential.
+export { SequentialNetwork } from './network.js';
+export { NORM_TYPES, type Module, type ModuleType } from './modules.js';
+export { blurDown, chain, conv, reflectPad, sideSizing, type Step, type Walk } from './sizing.js';
 // The generator's forward in tiles, equal to the whole-image forward (instance norm over the whole image).
 export { forwardTiled, type HostMap, type TiledForwardOptions } from './tiled.js';
-// A generator on an image of any size (padded to a multiple of 4), whole or in tiles: `cutjs translate`'s and the web page's.
+// A generator on an image of any size (padded to a side it takes), whole or in tiles: `cutjs translate`'s and the web page's.
 export {
   MIN_IMAGE_SIDE,
+  minimumImageSide,
   paddedSize,
   translateImage,
   translateWhole,
@@ -37,7 +72,6 @@ export {
   type ImageGenerator,
   type TranslateImageOptions,
 } from './translate.js';
-export { networkOptionsFrom, parseOptionsFile, type NetworkOptions } from './options.js';
 
 // The reference's checkpoint files (`<epoch>_net_{G,D,F}.pth` + train_opt.txt), as bytes:
 // the one loader for the CLI, the trainer and the web page (@cut/trainer reads and writes the files).

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { NormType } from './contract.js';
 import {
   batchNorm,
   blurDownsample,
@@ -204,7 +205,6 @@ export function reflectionPad(name: string, pad: number): Module {
 }
 
 /** The reference's `--normG` / `--normD` choices (`get_norm_layer`). */
-export type NormType = 'instance' | 'batch' | 'none';
 export const NORM_TYPES: readonly NormType[] = ['instance', 'batch', 'none'];
 
 /**

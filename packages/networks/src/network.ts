@@ -6,16 +6,11 @@ import {
   oihwToHwioArray,
   type HostArray,
 } from '@cut/core-tensors';
+import type { TorchArray, TorchStateDict } from './contract.js';
 import type { Buffer, Module, Param, ParamBuilder, ParamKind, StatsBuffer } from './modules.js';
+import type { StateDictMetadata } from './pth/index.js';
 
-/** A tensor in PyTorch's layout, as a state_dict holds it. */
-export interface TorchArray {
-  shape: number[];
-  data: Float32Array;
-}
-
-/** name -> tensor in PyTorch layout, in the reference's state_dict order. */
-export type TorchStateDict = Map<string, TorchArray>;
+export type { TorchArray, TorchStateDict } from './contract.js';
 
 const toTorch: Record<ParamKind, (a: HostArray) => HostArray> = {
   conv2d: hwioToOihwArray,
@@ -35,9 +30,12 @@ const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b
 /**
  * A network built like the reference's: an `nn.Sequential` called `model`, whose entries
  * keep the reference's indices, and parameters under the reference's state_dict names.
+ * It implements the weight half of the `Network` contract for the architectures built this way.
  */
 export abstract class SequentialNetwork {
   readonly modules: readonly Module[];
+  /** The reference's class name, for messages. */
+  abstract readonly className: string;
   private readonly params: readonly Param[];
   private readonly buffers: readonly Buffer[];
   private readonly stats: readonly StatsBuffer[];
@@ -66,6 +64,13 @@ export abstract class SequentialNetwork {
     return this.params.map((p) => p.name);
   }
 
+  /** A tensor shaped like parameter `name` (e.g. its gradient), from our layout to PyTorch's. */
+  parameterToTorch(name: string, value: HostArray): HostArray {
+    const p = this.params.find((q) => q.name === name);
+    if (!p) throw new Error(`${this.className}: no parameter '${name}'`);
+    return toTorch[p.kind](value);
+  }
+
   /** The weights and blur-filter buffers in PyTorch layout, keyed and ordered as the reference's `state_dict()`. */
   async stateDict(): Promise<TorchStateDict> {
     const byName = new Map<string, TorchArray>();
@@ -90,13 +95,13 @@ export abstract class SequentialNetwork {
    * other key may appear; the blur filters must be the reference's constants. `source`
    * names the file in errors.
    */
-  loadStateDict(state: Map<string, TorchArray>, source = 'state_dict'): void {
+  loadStateDict(state: ReadonlyMap<string, TorchArray>, source = 'state_dict'): void {
     const entries = new Map<string, TorchArray>();
     for (const [key, value] of state) entries.set(key.startsWith('module.') ? key.slice('module.'.length) : key, value);
     const expected = new Set(this.order);
     for (const key of entries.keys()) {
       if (!expected.has(key)) {
-        throw new Error(`${source}: unexpected key '${key}' (this ${this.constructor.name} has ${this.describeKeys()})`);
+        throw new Error(`${source}: unexpected key '${key}' (this ${this.className} has ${this.describeKeys()})`);
       }
     }
     // Check everything before assigning anything, so a bad file leaves the network as it was.
@@ -152,11 +157,28 @@ export abstract class SequentialNetwork {
   }
 
   /**
-   * Every submodule path with its torch class version (the state_dict's `_metadata`), for a
-   * network that is not a single `model` Sequential; undefined: derived from `modules`.
+   * The `_metadata` PyTorch stores with the state_dict: every submodule path with its class
+   * version (InstanceNorm2d and BatchNorm2d are version 2, every other module used here 1).
+   * A network that is not one `model` Sequential lists its own.
    */
-  moduleVersions(): Map<string, { version: number }> | undefined {
-    return undefined;
+  stateDictMetadata(): StateDictMetadata {
+    const version = (v: number) => ({ version: v });
+    const normVersion = (type: string) => (type === 'InstanceNorm2d' || type === 'BatchNorm2d' ? 2 : 1);
+    const out = new Map<string, { version: number }>([
+      ['', version(1)],
+      ['model', version(1)],
+    ]);
+    this.modules.forEach((m, i) => {
+      const path = `model.${i}`;
+      out.set(path, version(normVersion(m.type)));
+      if (m.type === 'Downsample' || m.type === 'Upsample') out.set(`${path}.pad`, version(1));
+      if (m.residual) {
+        // ResnetBlock.conv_block: its Sequential's entries, in order.
+        out.set(`${path}.conv_block`, version(1));
+        m.residual.forEach((inner, j) => out.set(`${path}.conv_block.${j}`, version(normVersion(inner.type))));
+      }
+    });
+    return out;
   }
 
   /** Frees the weights. */

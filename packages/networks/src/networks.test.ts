@@ -3,7 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { nhwcToNchw } from '@cut/core-tensors';
 import { describeBackends } from '../../../test-utils/backends';
 import { goldenNHWC, loadFixture, maxAbsDiffTensor, type GoldenTensor } from '../../../test-utils/golden';
-import { NLayerDiscriminator, ResnetGenerator, type TorchStateDict } from './index.js';
+import { defineDiscriminator, defineGenerator, type Network, type TorchStateDict } from './index.js';
+import type { SequentialNetwork } from './network.js';
 
 interface GoldenWeight extends GoldenTensor {
   name: string;
@@ -21,6 +22,8 @@ async function diffNCHW(ours: tf.Tensor4D, golden: GoldenTensor): Promise<number
   return d;
 }
 const nhwcShape = (s: number[]) => [s[0], s[2], s[3], s[1]];
+/** The module classes of a network built as one nn.Sequential (both architectures here are). */
+const moduleTypes = (net: Network) => (net as unknown as SequentialNetwork).modules.map((m) => m.type);
 
 const generators = [
   { file: 'resnet_generator_tiny_antialias.json', noAntialias: false },
@@ -35,8 +38,9 @@ describeBackends('ResnetGenerator vs PyTorch', () => {
   for (const { file, noAntialias } of generators) {
     const g = loadFixture(`golden/${file}`);
     it(`${file}: output and encoder features within 1e-4`, async () => {
-      const net = new ResnetGenerator({ ngf: 8, nBlocks: 2, noAntialias, noAntialiasUp: noAntialias });
-      expect(net.modules.map((m) => m.type)).toEqual(g.module_list.map((m: { class: string }) => m.class));
+      const net = defineGenerator({ architecture: 'resnet', ngf: 8, nBlocks: 2, noAntialias, noAntialiasUp: noAntialias });
+      expect(net.layers.map((l) => l.type)).toEqual(g.module_list.map((m: { class: string }) => m.class));
+      expect(moduleTypes(net)).toEqual(g.module_list.map((m: { class: string }) => m.class));
       net.loadStateDict(stateDict(g.weights), file);
       const x = goldenNHWC(g.input);
       const before = tf.memory().numTensors;
@@ -62,8 +66,8 @@ describeBackends('NLayerDiscriminator vs PyTorch', () => {
   for (const { file, noAntialias } of discriminators) {
     const d = loadFixture(`golden/${file}`);
     it(`${file}: logits within 1e-4`, async () => {
-      const net = new NLayerDiscriminator({ ndf: 8, nLayers: 3, noAntialias });
-      expect(net.modules.map((m) => m.type)).toEqual(d.module_list.map((m: { class: string }) => m.class));
+      const net = defineDiscriminator({ architecture: 'n_layers', ndf: 8, nLayers: 3, noAntialias });
+      expect(moduleTypes(net)).toEqual(d.module_list.map((m: { class: string }) => m.class));
       net.loadStateDict(stateDict(d.weights), file);
       const x = goldenNHWC(d.input);
       const y = net.forward(x);
@@ -76,13 +80,13 @@ describeBackends('NLayerDiscriminator vs PyTorch', () => {
 
 describe('networks: structure and state_dict', () => {
   it('the default 9-block generator has the reference parameter count and nce layers', () => {
-    const g = new ResnetGenerator();
+    const g = defineGenerator('resnet_9blocks');
     expect(g.parameterCount()).toBe(11378179);
-    expect([0, 4, 8, 12, 16].map((i) => g.modules[i]!.name)).toEqual(['pad_in', 'down1.conv', 'down2.conv', 'block1', 'block5']);
+    expect([0, 4, 8, 12, 16].map((i) => g.layers[i]!.name)).toEqual(['pad_in', 'down1.conv', 'down2.conv', 'block1', 'block5']);
     expect(g.layerIndex('block5')).toBe(16);
     expect(() => g.layerIndex('nope')).toThrow(/no layer 'nope'/);
     g.dispose();
-    const d = new NLayerDiscriminator();
+    const d = defineDiscriminator('basic');
     expect(d.parameterCount()).toBe(2764737);
     d.dispose();
   });
@@ -90,7 +94,7 @@ describe('networks: structure and state_dict', () => {
   it('state_dict keys and order are the reference keys, and a mismatch names the key and file', async () => {
     const file = 'resnet_generator_tiny_antialias.json';
     const golden = loadFixture(`golden/${file}`);
-    const net = new ResnetGenerator({ ngf: 8, nBlocks: 2 });
+    const net = defineGenerator({ architecture: 'resnet', ngf: 8, nBlocks: 2 });
     const sd = await net.stateDict();
     expect([...sd.keys()]).toEqual(golden.weights.map((w: GoldenWeight) => w.name));
     const bad = stateDict(golden.weights);

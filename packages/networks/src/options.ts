@@ -1,6 +1,19 @@
+// The reference's network options (netG, ngf, no_antialias, ...): declared once here (names,
+// defaults, kinds, allowed values), and mapped in one place to the registry's typed configs.
+// @cut/trainer's option table, the CLI's flags, the run-defining list and the web page take
+// these from here.
 import type { InitType } from '@cut/core-tensors';
-import type { NLayerDiscriminatorOptions } from './discriminator.js';
-import type { ResnetGeneratorOptions } from './generator.js';
+import type { NormType } from './contract.js';
+import {
+  discriminatorConfigFromDefine,
+  discriminatorNameProblem,
+  discriminatorNames,
+  generatorConfigFromDefine,
+  generatorNameProblem,
+  generatorNames,
+  type DiscriminatorConfig,
+  type GeneratorConfig,
+} from './registry.js';
 
 /**
  * Parses the reference's `train_opt.txt` / `test_opt.txt` (`name: value [default: ...]` lines
@@ -15,74 +28,260 @@ export function parseOptionsFile(text: string): Map<string, string> {
   return out;
 }
 
+/** One network option, as the reference's argparse declares it. */
+export interface NetworkOptionSpec {
+  kind: 'str' | 'int' | 'float' | 'bool';
+  /** The reference's default. */
+  default: string | number | boolean;
+  /** One line for `--help`. */
+  help: string;
+  /** Where the reference declares it (base_options.py or the CUT model's options). */
+  group: 'base' | 'cut';
+  /** The networks whose shape or weights it decides. */
+  nets: readonly ('G' | 'D' | 'F')[];
+  /** Accepted values (strings), for help; `check` decides when given. */
+  choices?: readonly string[];
+  /** Reference values not supported here (a clear error instead of "invalid"). */
+  unsupported?: readonly string[];
+  /** Why a string value is refused, or null (decides instead of `choices`). */
+  check?: (value: string) => string | null;
+  /** Lower bound (numbers), inclusive. */
+  min?: number;
+}
+
+/** Every `--netG` the reference's define_G knows. */
+const REFERENCE_NETG = ['resnet_9blocks', 'resnet_6blocks', 'resnet_4blocks', 'unet_128', 'unet_256', 'stylegan2', 'smallstylegan2', 'resnet_cat'];
+/** Every `--netD` the reference's define_D knows. */
+const REFERENCE_NETD = ['basic', 'n_layers', 'pixel', 'patch', 'tilestylegan2', 'stylegan2'];
+/** `--normG` / `--normD`: the reference's, and those the architectures here build. */
+const REFERENCE_NORMS: readonly NormType[] = ['instance', 'batch', 'none'];
+const SUPPORTED_NORMS: readonly NormType[] = ['instance', 'batch', 'none'];
+/** `--netF`: the reference's heads, and those @cut/patch-sampler has. */
+const REFERENCE_NETF = ['mlp_sample', 'sample', 'reshape', 'global_pool', 'strided_conv'];
+const SUPPORTED_NETF = ['mlp_sample', 'sample'];
+
+/** The reference values a name check accepts (the literal names, not families like `resnet_<n>blocks`). */
+const literal = (names: string[]) => names.filter((n) => !n.includes('<'));
+const missing = (reference: readonly string[], accepted: (name: string) => boolean) => reference.filter((n) => !accepted(n));
+
+const netGNames = generatorNames();
+const netDNames = discriminatorNames();
+const norm = (net: 'G' | 'D'): NetworkOptionSpec => ({
+  kind: 'str',
+  default: 'instance',
+  help: `${net === 'G' ? 'generator' : 'discriminator'} normalisation`,
+  group: 'base',
+  nets: [net],
+  choices: SUPPORTED_NORMS,
+  unsupported: REFERENCE_NORMS.filter((n) => !SUPPORTED_NORMS.includes(n)),
+});
+
+/** The network options: one declaration that the trainer's option table, the CLI and the page derive from. */
+export const NETWORK_OPTION_SPECS = {
+  input_nc: { kind: 'int', default: 3, help: 'channels of the input images (3 RGB, 1 grayscale)', group: 'base', nets: ['G'], min: 1 },
+  output_nc: { kind: 'int', default: 3, help: 'channels of the output images', group: 'base', nets: ['G', 'D'], min: 1 },
+  ngf: { kind: 'int', default: 64, help: "filters in the generator's first conv layer", group: 'base', nets: ['G'], min: 1 },
+  ndf: { kind: 'int', default: 64, help: "filters in the discriminator's first conv layer", group: 'base', nets: ['D'], min: 1 },
+  netD: {
+    kind: 'str',
+    default: 'basic',
+    help: 'discriminator: basic (70x70 PatchGAN, 3 layers) or n_layers (n_layers_D layers)',
+    group: 'base',
+    nets: ['D'],
+    choices: literal(netDNames),
+    unsupported: missing(REFERENCE_NETD, (n) => discriminatorNameProblem(n) === null),
+    check: discriminatorNameProblem,
+  },
+  netG: {
+    kind: 'str',
+    default: 'resnet_9blocks',
+    help: `generator: ${netGNames.join(', ')}`,
+    group: 'base',
+    nets: ['G'],
+    choices: literal(netGNames),
+    unsupported: missing(REFERENCE_NETG, (n) => generatorNameProblem(n) === null),
+    check: generatorNameProblem,
+  },
+  n_layers_D: { kind: 'int', default: 3, help: 'conv layers of the discriminator when netD is n_layers', group: 'base', nets: ['D'], min: 1 },
+  normG: norm('G'),
+  normD: norm('D'),
+  init_type: {
+    kind: 'str',
+    default: 'xavier',
+    help: 'weight initialisation',
+    group: 'base',
+    nets: ['G', 'D', 'F'],
+    choices: ['normal', 'xavier', 'kaiming', 'orthogonal'],
+  },
+  init_gain: { kind: 'float', default: 0.02, help: 'scale of the normal / xavier / orthogonal initialisation', group: 'base', nets: ['G', 'D', 'F'], min: 0 },
+  no_dropout: { kind: 'bool', default: true, help: "no dropout in the generator's residual blocks", group: 'base', nets: ['G'] },
+  no_antialias: {
+    kind: 'bool',
+    default: false,
+    help: 'strided convolutions instead of blur + downsample (generator and discriminator)',
+    group: 'base',
+    nets: ['G', 'D'],
+  },
+  no_antialias_up: { kind: 'bool', default: false, help: 'transposed convolutions instead of upsample + conv in the generator', group: 'base', nets: ['G'] },
+  netF: {
+    kind: 'str',
+    default: 'mlp_sample',
+    help: 'patch feature head: mlp_sample (2-layer MLP) or sample (none)',
+    group: 'cut',
+    nets: ['F'],
+    choices: SUPPORTED_NETF,
+    unsupported: REFERENCE_NETF.filter((n) => !SUPPORTED_NETF.includes(n)),
+  },
+  netF_nc: { kind: 'int', default: 256, help: 'width of the patch MLP', group: 'cut', nets: ['F'], min: 1 },
+  nce_layers: { kind: 'str', default: '0,4,8,12,16', help: 'generator layers whose features enter the PatchNCE loss', group: 'cut', nets: ['F'] },
+} as const satisfies Record<string, NetworkOptionSpec>;
+
+export type NetworkOptionName = keyof typeof NETWORK_OPTION_SPECS;
+
+/** Every network option, in declaration order (train_opt.txt's network lines; what `cutjs test` takes from a checkpoint). */
+export const NETWORK_OPTION_NAMES = Object.keys(NETWORK_OPTION_SPECS) as NetworkOptionName[];
+
+/** The options that decide the generator's shape: read from a checkpoint's options, overridable by `cutjs translate`'s flags. */
+export const GENERATOR_OPTION_NAMES: readonly NetworkOptionName[] = [
+  'input_nc',
+  'output_nc',
+  'ngf',
+  'netG',
+  'normG',
+  'no_dropout',
+  'no_antialias',
+  'no_antialias_up',
+  'init_type',
+  'init_gain',
+];
+
+/** The network options' typed values (@cut/trainer's `CUTOptions` has them under the same names). */
+export interface NetworkOptionValues {
+  input_nc: number;
+  output_nc: number;
+  ngf: number;
+  ndf: number;
+  netD: string;
+  netG: string;
+  n_layers_D: number;
+  normG: string;
+  normD: string;
+  init_type: string;
+  init_gain: number;
+  no_dropout: boolean;
+  no_antialias: boolean;
+  no_antialias_up: boolean;
+  netF: string;
+  netF_nc: number;
+  nce_layers: string;
+}
+
+/** The reference's defaults of every network option. */
+export function defaultNetworkOptions(): NetworkOptionValues {
+  const out: Record<string, unknown> = {};
+  for (const name of NETWORK_OPTION_NAMES) out[name] = NETWORK_OPTION_SPECS[name].default;
+  return out as unknown as NetworkOptionValues;
+}
+
+/** A network option's value as the reference's train_opt.txt writes it (True, 0.02, resnet_9blocks). */
+export function networkOptionString(name: NetworkOptionName, value: string | number | boolean): string {
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  if (typeof value === 'number' && NETWORK_OPTION_SPECS[name].kind === 'float' && Number.isInteger(value)) return `${value}.0`;
+  return String(value);
+}
+
+/** The configs of a run's networks. */
 export interface NetworkOptions {
-  generator: ResnetGeneratorOptions;
-  discriminator: NLayerDiscriminatorOptions;
+  generator: GeneratorConfig;
+  discriminator: DiscriminatorConfig;
   /** netF: `mlp_sample` (MLP head) or `sample` (no MLP), with `netF_nc` units. */
-  patchSampler: { useMlp: boolean; nc: number };
-  /** The reference's `nce_layers`, as indices of `G.model`. */
+  patchSampler: { netF: string; useMlp: boolean; nc: number };
+  /** The reference's `nce_layers`, as indices of the generator's layers. */
   nceLayers: number[];
 }
 
 /**
- * The network configuration a reference checkpoint was trained with, from its options file,
- * so that the checkpoint can be loaded into identical networks. `source` names the file in errors.
+ * The one mapping from the reference's option names to the networks' typed configs, as its
+ * `define_G` / `define_D` / `define_F` calls do it. Errors name the option and `source`.
  */
-export function networkOptionsFrom(opts: Map<string, string>, source = 'options'): NetworkOptions {
-  const get = (key: string, fallback: string) => opts.get(key) ?? fallback;
-  const int = (key: string, fallback: number) => {
-    const raw = get(key, String(fallback));
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${source}: ${key} must be a non-negative integer, got '${raw}'`);
+export function networkConfigs(o: NetworkOptionValues, source = 'options'): NetworkOptions {
+  const fail = (why: string): never => {
+    throw new Error(`${source}: ${why}`);
+  };
+  for (const key of ['normG', 'normD', 'netF', 'init_type'] as const) {
+    const choices: readonly string[] = NETWORK_OPTION_SPECS[key].choices ?? [];
+    if (!choices.includes(o[key])) fail(`${key} '${o[key]}' is not supported (${choices.join(', ')})`);
+  }
+  const init = { type: o.init_type as InitType, gain: o.init_gain };
+  const nceLayers = o.nce_layers.split(',').map((s) => {
+    const n = Number(s.trim());
+    if (s.trim() === '' || !Number.isInteger(n) || n < 0) fail(`nce_layers must list layer indices, got '${o.nce_layers}'`);
     return n;
+  });
+  const named = <T>(build: () => T): T => {
+    try {
+      return build();
+    } catch (e) {
+      return fail((e as Error).message);
+    }
   };
-  const bool = (key: string, fallback: boolean) => {
-    const raw = get(key, fallback ? 'True' : 'False');
-    if (raw !== 'True' && raw !== 'False') throw new Error(`${source}: ${key} must be True or False, got '${raw}'`);
-    return raw === 'True';
-  };
-  const netG = get('netG', 'resnet_9blocks');
-  const blocks = /^resnet_(\d+)blocks$/.exec(netG);
-  if (!blocks) throw new Error(`${source}: netG '${netG}' is not supported (resnet_9blocks, resnet_6blocks or resnet_<n>blocks)`);
-  const netD = get('netD', 'basic');
-  if (netD !== 'basic' && netD !== 'n_layers') throw new Error(`${source}: netD '${netD}' is not supported (basic or n_layers)`);
-  for (const key of ['normG', 'normD']) {
-    if (get(key, 'instance') !== 'instance') throw new Error(`${source}: ${key} '${get(key, 'instance')}' is not supported (instance)`);
-  }
-  const initType = get('init_type', 'xavier');
-  if (!['normal', 'xavier', 'kaiming', 'orthogonal'].includes(initType)) {
-    throw new Error(`${source}: init_type '${initType}' is not supported (normal, xavier, kaiming, orthogonal)`);
-  }
-  const init = { type: initType as InitType, gain: Number(get('init_gain', '0.02')) };
-  const netF = get('netF', 'mlp_sample');
-  if (netF !== 'mlp_sample' && netF !== 'sample') throw new Error(`${source}: netF '${netF}' is not supported (mlp_sample or sample)`);
-  const nceLayers = get('nce_layers', '0,4,8,12,16')
-    .split(',')
-    .map((s) => {
-      const n = Number(s.trim());
-      if (!Number.isInteger(n) || n < 0) throw new Error(`${source}: nce_layers must list layer indices, got '${get('nce_layers', '')}'`);
-      return n;
-    });
-  const noAntialias = bool('no_antialias', false);
   return {
-    generator: {
-      inputNc: int('input_nc', 3),
-      outputNc: int('output_nc', 3),
-      ngf: int('ngf', 64),
-      nBlocks: Number(blocks[1]),
-      noAntialias,
-      noAntialiasUp: bool('no_antialias_up', false),
-      useDropout: !bool('no_dropout', true),
-      init,
-    },
-    discriminator: {
-      inputNc: int('output_nc', 3),
-      ndf: int('ndf', 64),
-      nLayers: netD === 'basic' ? 3 : int('n_layers_D', 3),
-      noAntialias,
-      init,
-    },
-    patchSampler: { useMlp: netF === 'mlp_sample', nc: int('netF_nc', 256) },
+    generator: named(() =>
+      generatorConfigFromDefine({
+        netG: o.netG,
+        inputNc: o.input_nc,
+        outputNc: o.output_nc,
+        ngf: o.ngf,
+        norm: o.normG as NormType,
+        useDropout: !o.no_dropout,
+        init,
+        noAntialias: o.no_antialias,
+        noAntialiasUp: o.no_antialias_up,
+      }),
+    ),
+    // The reference's define_D gets output_nc: D sees translated images.
+    discriminator: named(() =>
+      discriminatorConfigFromDefine({
+        netD: o.netD,
+        inputNc: o.output_nc,
+        ndf: o.ndf,
+        nLayersD: o.n_layers_D,
+        norm: o.normD as NormType,
+        init,
+        noAntialias: o.no_antialias,
+      }),
+    ),
+    patchSampler: { netF: o.netF, useMlp: o.netF === 'mlp_sample', nc: o.netF_nc },
     nceLayers,
   };
+}
+
+/**
+ * The network configuration a reference checkpoint was trained with, from its options file
+ * (strings as train_opt.txt writes them; absent ones at the reference's defaults), so that the
+ * checkpoint can be loaded into identical networks. `source` names the file in errors.
+ */
+export function networkOptionsFrom(opts: ReadonlyMap<string, string>, source = 'options'): NetworkOptions {
+  const values: Record<string, unknown> = {};
+  for (const key of NETWORK_OPTION_NAMES) {
+    const spec: NetworkOptionSpec = NETWORK_OPTION_SPECS[key];
+    const raw = opts.get(key);
+    if (raw === undefined) {
+      values[key] = spec.default;
+    } else if (spec.kind === 'bool') {
+      if (raw !== 'True' && raw !== 'False') throw new Error(`${source}: ${key} must be True or False, got '${raw}'`);
+      values[key] = raw === 'True';
+    } else if (spec.kind === 'int') {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isInteger(n) || n < 0) throw new Error(`${source}: ${key} must be a non-negative integer, got '${raw}'`);
+      values[key] = n;
+    } else if (spec.kind === 'float') {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n)) throw new Error(`${source}: ${key} must be a number, got '${raw}'`);
+      values[key] = n;
+    } else {
+      values[key] = raw;
+    }
+  }
+  return networkConfigs(values as unknown as NetworkOptionValues, source);
 }

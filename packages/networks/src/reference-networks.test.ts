@@ -9,13 +9,15 @@ import { nhwcToNchw, oihwToHwioArray } from '@cut/core-tensors';
 import { describeBackends } from '../../../test-utils/backends';
 import { loadFixture, maxAbsDiff, type GoldenTensor } from '../../../test-utils/golden';
 import {
-  NLayerDiscriminator,
-  ResnetCatGenerator,
-  ResnetGenerator,
-  UnetGenerator,
+  SequentialNetwork,
+  defineDiscriminator,
+  defineGenerator,
+  discriminatorConfigFromDefine,
+  generatorConfigFromDefine,
   networkMetadata,
+  type Discriminator,
+  type Generator,
   type NormType,
-  type SequentialNetwork,
   type TorchStateDict,
 } from './index.js';
 
@@ -73,19 +75,28 @@ function stateFrom(weights: WaveWeight[]): TorchStateDict {
   );
 }
 
-function build(c: Case): SequentialNetwork & { forward(x: tf.Tensor4D, training?: boolean): tf.Tensor4D } {
+/** The network through the registry's define_G / define_D mapping, as the script's define_G/define_D call builds it. */
+function build(c: Case): Generator | Discriminator {
   const o = c.config;
-  const common = { inputNc: Number(o.input_nc ?? 3), skipInit: true };
+  const init = { type: 'normal' as const, gain: 0.02 };
+  const noAntialias = Boolean(o.no_antialias);
   if (c.kind === 'D') {
-    return new NLayerDiscriminator({ ...common, ndf: Number(o.ndf), nLayers: 3, noAntialias: Boolean(o.no_antialias), norm: (o.normD ?? 'instance') as NormType });
+    const norm = (o.normD ?? 'instance') as NormType;
+    const config = discriminatorConfigFromDefine({ netD: String(o.netD), inputNc: Number(o.input_nc ?? 3), ndf: Number(o.ndf), nLayersD: 3, norm, init, noAntialias });
+    return defineDiscriminator(config, { skipInit: true });
   }
-  const g = { ...common, outputNc: Number(o.output_nc ?? 3), ngf: Number(o.ngf) };
-  const norm = (o.normG ?? 'instance') as NormType;
-  const netG = String(o.netG);
-  if (netG === 'resnet_cat') return new ResnetCatGenerator(g);
-  if (netG.startsWith('unet_')) return new UnetGenerator({ ...g, norm, numDowns: netG === 'unet_128' ? 7 : 8 });
-  const blocks = Number(/^resnet_(\d+)blocks$/.exec(netG)![1]);
-  return new ResnetGenerator({ ...g, norm, nBlocks: blocks, noAntialias: Boolean(o.no_antialias), noAntialiasUp: Boolean(o.no_antialias_up) });
+  const config = generatorConfigFromDefine({
+    netG: String(o.netG),
+    inputNc: Number(o.input_nc ?? 3),
+    outputNc: Number(o.output_nc ?? 3),
+    ngf: Number(o.ngf),
+    norm: (o.normG ?? 'instance') as NormType,
+    useDropout: false,
+    init,
+    noAntialias,
+    noAntialiasUp: Boolean(o.no_antialias_up),
+  });
+  return defineGenerator(config, { skipInit: true });
 }
 
 async function nchw(t: tf.Tensor4D): Promise<Float32Array> {
@@ -117,7 +128,8 @@ describeBackends('generators and norms vs the reference define_G/define_D', (bac
     it(`${c.id}: output, input and weight gradients, running statistics, eval output, features`, async () => {
       const before = tf.memory().numTensors;
       const net = build(c);
-      expect(net.modules.map((m) => m.type)).toEqual(c.module_classes);
+      expect(net).toBeInstanceOf(SequentialNetwork);
+      expect((net as unknown as SequentialNetwork).modules.map((m) => m.type)).toEqual(c.module_classes);
       const state = stateFrom(c.weights);
       net.loadStateDict(state, c.id);
       expect([...(await net.stateDict()).keys()]).toEqual(c.weights.map((w) => w.name));
@@ -176,8 +188,7 @@ describeBackends('generators and norms vs the reference define_G/define_D', (bac
 
       if (c.features) {
         net.loadStateDict(state, c.id); // the statistics before the training forward
-        const g = net as unknown as { encode(x: tf.Tensor4D, layers: number[], training: boolean): tf.Tensor4D[] };
-        const feats = g.encode(x, c.layers!, true);
+        const feats = (net as Generator).encode(x, c.layers!, true);
         let worst = 0;
         for (const [k, f] of c.features.entries()) {
           expect(nhwcShape(feats[k]!.shape), `layer ${c.layers![k]}`).toEqual(f.shape);

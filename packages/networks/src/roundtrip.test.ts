@@ -11,7 +11,7 @@ import { nhwcToNchw, SeededRng } from '@cut/core-tensors';
 import { describeBackends } from '../../../test-utils/backends';
 import { maxAbsDiff, type GoldenTensor } from '../../../test-utils/golden';
 import { runTorchScript, torchUnavailable } from '../../../test-utils/torch';
-import { NLayerDiscriminator, ResnetGenerator, type SequentialNetwork } from './index.js';
+import { defineDiscriminator, defineGenerator, type Discriminator, type Generator, type Network } from './index.js';
 import { saveNetworkWeights } from './test-files.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -30,7 +30,7 @@ interface Case {
   kind: 'generator' | 'discriminator';
   /** The network in the reference's option names, for the script. */
   config: Record<string, number | boolean>;
-  build: (seed: number) => ResnetGenerator | NLayerDiscriminator;
+  build: (seed: number) => Generator | Discriminator;
   /** NHWC input shape. */
   input: [number, number, number, number];
 }
@@ -39,20 +39,20 @@ const generator = (noAntialias: boolean, useDropout: boolean): Case => ({
   id: `G_${noAntialias ? 'no_antialias' : 'antialias'}${useDropout ? '_dropout' : ''}`,
   kind: 'generator',
   config: { input_nc: 3, output_nc: 3, ngf: 8, n_blocks: 2, no_antialias: noAntialias, no_antialias_up: noAntialias, use_dropout: useDropout },
-  build: (seed) => new ResnetGenerator({ ngf: 8, nBlocks: 2, noAntialias, noAntialiasUp: noAntialias, useDropout, init, seed }),
+  build: (seed) => defineGenerator({ architecture: 'resnet', ngf: 8, nBlocks: 2, noAntialias, noAntialiasUp: noAntialias, useDropout, init }, { seed }),
   input: [2, 24, 32, 3],
 });
 const discriminator = (noAntialias: boolean): Case => ({
   id: `D_${noAntialias ? 'no_antialias' : 'antialias'}`,
   kind: 'discriminator',
   config: { input_nc: 3, ndf: 8, n_layers: 3, no_antialias: noAntialias },
-  build: (seed) => new NLayerDiscriminator({ ndf: 8, nLayers: 3, noAntialias, init, seed }),
+  build: (seed) => defineDiscriminator({ architecture: 'n_layers', ndf: 8, nLayers: 3, noAntialias, init }, { seed }),
   input: [2, 32, 40, 3],
 });
 const cases = [generator(false, false), generator(true, false), generator(false, true), discriminator(false), discriminator(true)];
 
 /** Non-trivial weights: the seeded normal init, plus random biases (the init's are zero). */
-function randomizeBiases(net: SequentialNetwork, rng: SeededRng): void {
+function randomizeBiases(net: Network, rng: SeededRng): void {
   const vars = net.trainableVariables();
   net.parameterNames().forEach((name, i) => {
     const v = vars[i]!;
@@ -109,7 +109,7 @@ describeBackends('our .pth files in PyTorch', (backend) => {
         await saveNetworkWeights(net, pth);
         const x = tf.tensor4d(rng.uniformArray(c.input.reduce((a, b) => a * b, 1), -1, 1), c.input);
         const y = net.forward(x);
-        const feats = net instanceof ResnetGenerator ? net.encode(x, NCE_LAYERS) : [];
+        const feats = net.role === 'generator' ? net.encode(x, NCE_LAYERS) : [];
         ours.set(c.id, {
           keys: [...(await net.stateDict()).keys()],
           output: await nchwArray(y),

@@ -19,7 +19,7 @@ import {
   type LoadCheckpointOptions,
   type PatchSamplerWeights,
   type SaveWeightsOptions,
-  type SequentialNetwork,
+  type Network,
   type WritableTensor,
   type WritePthOptions,
 } from './index.js';
@@ -31,11 +31,11 @@ export const readPth = (source: string | Uint8Array, o: { name?: string } = {}) 
 export const readPthArchive = (source: string | Uint8Array, o: { name?: string } = {}) => readPthArchiveBytes(read(source), named(source, o.name));
 export const writePth = (path: string, entries: Iterable<readonly [string, WritableTensor]>, options?: WritePthOptions) =>
   writeFileSync(path, encodePth(entries, options));
-export const loadNetworkWeights = (net: SequentialNetwork, source: string | Uint8Array, o: { name?: string } = {}) =>
+export const loadNetworkWeights = (net: Network, source: string | Uint8Array, o: { name?: string } = {}) =>
   loadNetworkBytes(net, read(source), named(source, o.name));
 export const loadPatchSamplerWeights = (f: PatchSamplerWeights, source: string | Uint8Array, o: { name?: string } = {}) =>
   loadPatchSamplerBytes(f, read(source), named(source, o.name));
-export const saveNetworkWeights = async (net: SequentialNetwork, path: string, options?: SaveWeightsOptions) =>
+export const saveNetworkWeights = async (net: Network, path: string, options?: SaveWeightsOptions) =>
   writeFileSync(path, await encodeNetworkWeights(net, options));
 export const savePatchSamplerWeights = async (f: PatchSamplerWeights, path: string, options?: SaveWeightsOptions) =>
   writeFileSync(path, await encodePatchSamplerWeights(f, options));

@@ -1,27 +1,42 @@
 // Our own model format for TensorFlow.js users: `model.json` (tf.io's ModelJSON shape: the
-// network class and options as `modelTopology`, a `weightsManifest`) plus `weights.bin` (float32,
+// registry's architecture and its config as `modelTopology`, a `weightsManifest`) plus `weights.bin` (float32,
 // in our NHWC layout, under the reference's parameter names). A browser can fetch the two files
 // (or use `tf.io.http(url).load()`) and build the network without reading PyTorch's format.
 // No file system here (it runs in a browser): @cut/trainer reads and writes the files.
 import * as tf from '@tensorflow/tfjs-core';
-import { NLayerDiscriminator, type NLayerDiscriminatorOptions } from './discriminator.js';
-import { ResnetGenerator, type ResnetGeneratorOptions } from './generator.js';
+import type { Discriminator, Generator } from './contract.js';
+import {
+  configFromClassName,
+  defineDiscriminator,
+  defineGenerator,
+  type DiscriminatorConfig,
+  type GeneratorConfig,
+} from './registry.js';
 
 export const TFJS_MODEL_FORMAT = 'cut-networks';
-export const TFJS_MODEL_FORMAT_VERSION = 1;
+/** Written: 2 (the registry's role, architecture and config). Read: 1 too (the class name and its options). */
+export const TFJS_MODEL_FORMAT_VERSION = 2;
 export const TFJS_MODEL_FILE = 'model.json';
 export const TFJS_WEIGHTS_FILE = 'weights.bin';
 
-/** The networks this format holds. */
-export type CutNetwork = ResnetGenerator | NLayerDiscriminator;
+/** The networks this format holds: any registered generator or discriminator. */
+export type CutNetwork = Generator | Discriminator;
 
 const LAYOUT =
   'NHWC activations; Conv2d weights HWIO [kh, kw, in, out]; ConvTranspose2d weights HWOI [kh, kw, out, in]; ' +
   'names and order of the PyTorch state_dict, blur-filter buffers left out (constants)';
 
+/** `modelTopology`: which network, by the registry's role and config (the config names its architecture). */
 export type CutModelTopology =
-  | { formatVersion: number; network: 'ResnetGenerator'; options: Required<Omit<ResnetGeneratorOptions, 'rng' | 'seed' | 'skipInit'>>; layout: string }
-  | { formatVersion: number; network: 'NLayerDiscriminator'; options: Required<Omit<NLayerDiscriminatorOptions, 'rng' | 'seed' | 'skipInit'>>; layout: string };
+  | { formatVersion: number; network: 'generator'; architecture: string; config: GeneratorConfig; layout: string }
+  | { formatVersion: number; network: 'discriminator'; architecture: string; config: DiscriminatorConfig; layout: string };
+
+/** Format 1 (before the registry): the reference's class name and its options. */
+interface FormatOneTopology {
+  formatVersion: 1;
+  network: string;
+  options: Record<string, unknown>;
+}
 
 /** `model.json`: a tf.io ModelJSON whose topology names one of our networks. */
 export interface CutModelJson {
@@ -49,10 +64,11 @@ export async function tfjsModelArtifacts(net: CutNetwork): Promise<{ modelJson: 
   const names = net.parameterNames();
   const variables = net.trainableVariables();
   const { data, specs } = await tf.io.encodeWeights(names.map((name, i) => ({ name, tensor: variables[i]! })));
+  const base = { formatVersion: TFJS_MODEL_FORMAT_VERSION, architecture: net.architecture, layout: LAYOUT };
   const modelTopology: CutModelTopology =
-    net instanceof ResnetGenerator
-      ? { formatVersion: TFJS_MODEL_FORMAT_VERSION, network: 'ResnetGenerator', options: { ...net.options }, layout: LAYOUT }
-      : { formatVersion: TFJS_MODEL_FORMAT_VERSION, network: 'NLayerDiscriminator', options: { ...net.options }, layout: LAYOUT };
+    net.role === 'generator'
+      ? { ...base, network: 'generator', config: { ...(net.config as GeneratorConfig) } }
+      : { ...base, network: 'discriminator', config: { ...(net.config as DiscriminatorConfig) } };
   return {
     modelJson: {
       format: TFJS_MODEL_FORMAT,
@@ -76,11 +92,11 @@ export async function loadTfjsModel(source: TfjsModelSource): Promise<CutNetwork
 }
 
 /** `loadTfjsModel` for a generator: an error if the saved model is another network. */
-export async function loadTfjsGenerator(source: TfjsModelSource): Promise<ResnetGenerator> {
+export async function loadTfjsGenerator(source: TfjsModelSource): Promise<Generator> {
   const net = await loadTfjsModel(source);
-  if (net instanceof ResnetGenerator) return net;
+  if (net.role === 'generator') return net;
   net.dispose();
-  throw new Error(`${'modelJson' in source ? (source.name ?? TFJS_MODEL_FILE) : 'model'}: holds a ${net.constructor.name}, not a ResnetGenerator`);
+  throw new Error(`${'modelJson' in source ? (source.name ?? TFJS_MODEL_FILE) : 'model'}: holds a discriminator (${net.className}), not a generator`);
 }
 
 function parseModelJson(text: string, where: string): CutModelJson {
@@ -118,10 +134,10 @@ function fromArtifacts(artifacts: tf.io.ModelArtifacts, where: string): CutNetwo
   if (artifacts.format !== TFJS_MODEL_FORMAT) {
     throw new Error(`${where}: format '${String(artifacts.format)}' is not '${TFJS_MODEL_FORMAT}' (a model saved by @cut/networks)`);
   }
-  const topology = artifacts.modelTopology as CutModelTopology | undefined;
+  const topology = artifacts.modelTopology as CutModelTopology | FormatOneTopology | undefined;
   if (!topology || topology instanceof ArrayBuffer || typeof topology !== 'object') throw new Error(`${where}: no modelTopology`);
-  if (topology.formatVersion !== TFJS_MODEL_FORMAT_VERSION) {
-    throw new Error(`${where}: format version ${String(topology.formatVersion)} is not supported (this reader knows ${TFJS_MODEL_FORMAT_VERSION})`);
+  if (topology.formatVersion !== 1 && topology.formatVersion !== TFJS_MODEL_FORMAT_VERSION) {
+    throw new Error(`${where}: format version ${String(topology.formatVersion)} is not supported (this reader knows 1 and ${TFJS_MODEL_FORMAT_VERSION})`);
   }
   const specs = artifacts.weightSpecs ?? [];
   if (!artifacts.weightData) throw new Error(`${where}: no weight data`);
@@ -138,9 +154,11 @@ function fromArtifacts(artifacts: tf.io.ModelArtifacts, where: string): CutNetwo
   if (bytes !== want) throw new Error(`${where}: the weights hold ${bytes} bytes, the manifest describes ${want}`);
 
   let net: CutNetwork;
-  if (topology.network === 'ResnetGenerator') net = new ResnetGenerator({ ...topology.options, skipInit: true });
-  else if (topology.network === 'NLayerDiscriminator') net = new NLayerDiscriminator({ ...topology.options, skipInit: true });
-  else throw new Error(`${where}: unknown network '${String((topology as { network?: unknown }).network)}'`);
+  try {
+    net = buildNetwork(topology);
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message}`, { cause: e });
+  }
   try {
     assignWeights(net, specs, artifacts.weightData, where);
   } catch (e) {
@@ -150,13 +168,28 @@ function fromArtifacts(artifacts: tf.io.ModelArtifacts, where: string): CutNetwo
   return net;
 }
 
+/** The network a topology describes, with zero weights (they are assigned next). */
+function buildNetwork(topology: CutModelTopology | FormatOneTopology): CutNetwork {
+  if (topology.formatVersion === 1) {
+    const old = topology as FormatOneTopology;
+    const found = configFromClassName(old.network, { ...old.options });
+    if (!found) throw new Error(`unknown network '${String(old.network)}'`);
+    return found.role === 'generator' ? defineGenerator(found.config, { skipInit: true }) : defineDiscriminator(found.config, { skipInit: true });
+  }
+  const t = topology as CutModelTopology;
+  if (typeof t.config !== 'object' || t.config === null) throw new Error('no network config in modelTopology');
+  if (t.network === 'generator') return defineGenerator(t.config, { skipInit: true });
+  if (t.network === 'discriminator') return defineDiscriminator(t.config, { skipInit: true });
+  throw new Error(`unknown network '${String((t as { network?: unknown }).network)}' (generator or discriminator)`);
+}
+
 /** Strict: exactly the network's parameters, each with its shape in our layout. */
 function assignWeights(net: CutNetwork, specs: tf.io.WeightsManifestEntry[], data: tf.io.WeightData, where: string): void {
   const names = net.parameterNames();
   const variables = net.trainableVariables();
   const byName = new Map(specs.map((s) => [s.name, s]));
   const unexpected = specs.find((s) => !names.includes(s.name));
-  if (unexpected) throw new Error(`${where}: unexpected weight '${unexpected.name}' for this ${net.constructor.name}`);
+  if (unexpected) throw new Error(`${where}: unexpected weight '${unexpected.name}' for this ${net.className}`);
   names.forEach((name, i) => {
     const spec = byName.get(name);
     if (!spec) throw new Error(`${where}: missing weight '${name}'`);

@@ -2,7 +2,7 @@ import { expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { describeBackends } from '../../../test-utils/backends';
 import { goldenNHWC, loadFixture, maxAbsDiff, type GoldenTensor } from '../../../test-utils/golden';
-import { ResnetGenerator, forwardTiled, type HostMap, type TorchStateDict } from './index.js';
+import { defineGenerator, forwardTiled, type Generator, type HostMap, type TorchStateDict } from './index.js';
 
 const stateDict = (weights: Array<GoldenTensor & { name: string }>): TorchStateDict =>
   new Map(weights.map((w) => [w.name, { shape: w.shape, data: Float32Array.from(w.data) }]));
@@ -15,7 +15,7 @@ function goldenMap(g: GoldenTensor): HostMap {
   return { data, height: h, width: w, channels: c };
 }
 
-async function wholeForward(G: ResnetGenerator, m: HostMap): Promise<Float32Array> {
+async function wholeForward(G: Generator, m: HostMap): Promise<Float32Array> {
   const y = tf.tidy(() => G.forward(tf.tensor4d(m.data, [1, m.height, m.width, m.channels])));
   const data = (await y.data()) as Float32Array;
   y.dispose();
@@ -42,7 +42,7 @@ describeBackends('forwardTiled: tiles give the whole-image result', () => {
   for (const { file, noAntialias } of layouts) {
     const g = loadFixture(`golden/${file}`);
     const load = () => {
-      const G = new ResnetGenerator({ ngf: 8, nBlocks: 2, noAntialias, noAntialiasUp: noAntialias });
+      const G = defineGenerator({ architecture: 'resnet', ngf: 8, nBlocks: 2, noAntialias, noAntialiasUp: noAntialias });
       G.loadStateDict(stateDict(g.weights), file);
       return G;
     };
@@ -83,7 +83,7 @@ describeBackends('forwardTiled: tiles give the whole-image result', () => {
   }
 
   it('refuses tiles that are not multiples of 4 or below 16, and sides that are not multiples of 4', async () => {
-    const G = new ResnetGenerator({ ngf: 4, nBlocks: 1 });
+    const G = defineGenerator({ architecture: 'resnet', ngf: 4, nBlocks: 1 });
     const img = testImage(32, 32);
     await expect(forwardTiled(G, img, { tile: 18 })).rejects.toThrow('tile must be a multiple of 4 and at least 16, got 18');
     await expect(forwardTiled(G, img, { tile: 12 })).rejects.toThrow('at least 16, got 12');

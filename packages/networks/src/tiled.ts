@@ -8,6 +8,7 @@
 // Backend memory holds one tile of one stage; host memory a few full feature maps (the stage's
 // input and output, and a residual block's input).
 import * as tf from '@tensorflow/tfjs-core';
+import type { Generator } from './contract.js';
 import type { Module } from './modules.js';
 
 /** An image or feature map in host memory: HWC float32, one sample. */
@@ -96,16 +97,22 @@ interface StageMap {
 }
 
 /**
- * `modules` (a `ResnetGenerator`'s) applied to one image in tiles of `options.tile` pixels:
- * the whole-image result (up to float rounding), with backend memory for one tile at a time.
- * The image's sides must be multiples of 4 (pad it first, as whole-image translation does).
+ * A generator that declares tiles (`sizing.tiled`, its `tiledModules`) applied to one image in
+ * tiles of `options.tile` pixels: the whole-image result (up to float rounding), with backend
+ * memory for one tile at a time. The image's sides must be multiples of 4 (pad it first, as
+ * whole-image translation does).
  */
-export async function forwardTiled(network: { readonly modules: readonly Module[] }, image: HostMap, options: TiledForwardOptions): Promise<HostMap> {
+export async function forwardTiled(
+  network: Pick<Generator, 'tiledModules' | 'className'>,
+  image: HostMap,
+  options: TiledForwardOptions,
+): Promise<HostMap> {
+  if (!network.tiledModules) throw new Error(`tiled forward: this ${network.className} does not run in tiles`);
   const { tile, training = false, eps = 1e-5 } = options;
   if (!Number.isInteger(tile) || tile < 16 || tile % 4 !== 0) throw new Error(`tile must be a multiple of 4 and at least 16, got ${tile}`);
   if (image.height % 4 !== 0 || image.width % 4 !== 0) throw new Error(`tiled forward: image sides must be multiples of 4, got ${image.width}x${image.height}`);
   if (image.data.length !== image.height * image.width * image.channels) throw new Error('tiled forward: image data does not match its size');
-  const ops = program(network.modules);
+  const ops = program(network.tiledModules);
   const total = ops.filter((op) => op.kind === 'stage').length;
   let done = 0;
   let current: StageMap = { map: image };

@@ -2,7 +2,7 @@
 // (`cutjs translate` and the web page use this).
 import * as tf from '@tensorflow/tfjs-core';
 import { pad2d } from '@cut/core-tensors';
-import type { Module } from './modules.js';
+import type { Generator, SideSizing } from './contract.js';
 import { forwardTiled } from './tiled.js';
 
 /** An image in host memory: HWC float32 in [-1, 1]. */
@@ -13,11 +13,8 @@ export interface HostImage {
   channels: number;
 }
 
-/** What translation needs of a generator (`ResnetGenerator` fits): its forward, and its modules for tiles. */
-export interface ImageGenerator {
-  readonly modules: readonly Module[];
-  forward(x: tf.Tensor4D, training?: boolean): tf.Tensor4D;
-}
+/** What translation needs of a generator: its forward, its side facts, and (for tiles) its module chain. */
+export type ImageGenerator = Pick<Generator, 'forward' | 'sizing' | 'tiledModules' | 'className'>;
 
 export interface TranslateImageOptions {
   /** Tile size in pixels (a multiple of 4, at least 16); 0 or absent: the whole image at once. */
@@ -28,16 +25,35 @@ export interface TranslateImageOptions {
   training?: boolean;
 }
 
+/** The default generator's side facts (resnet_9blocks: multiples of 4, at least 8). */
+const RESNET_SIDES: Pick<SideSizing, 'multiple' | 'minimumSide'> = { multiple: 4, minimumSide: 8 };
+
 /**
- * The generator needs sides that are multiples of 4 (two stride-2 stages that must be undone
- * exactly) and at least 8 (reflection padding in the residual blocks at a quarter of the size).
+ * The side a generator takes for an image side of `size`: the next multiple of its `multiple`
+ * (stride-2 stages must be undone exactly), at least its `minimumSide`. Without `sizing`, the
+ * ResNet's: multiples of 4, at least 8 (reflection padding in the residual blocks at a quarter of the size).
  */
-export function paddedSize(size: number): number {
-  return Math.max(8, Math.ceil(size / 4) * 4);
+export function paddedSize(size: number, sizing: Pick<SideSizing, 'multiple' | 'minimumSide'> = RESNET_SIDES): number {
+  return Math.max(sizing.minimumSide, Math.ceil(size / sizing.multiple) * sizing.multiple);
 }
 
-/** The smallest side `translateImage` accepts: reflection padding must stay within the image. */
-export const MIN_IMAGE_SIDE = 5;
+/**
+ * The smallest image side translation accepts for a generator: the image is reflect-padded up to
+ * `paddedSize`, and reflection padding must stay within the image (a pad smaller than the side).
+ */
+export function minimumImageSide(sizing: Pick<SideSizing, 'multiple' | 'minimumSide'> = RESNET_SIDES): number {
+  let s = 1;
+  while (paddedSize(s, sizing) - s >= s) s++;
+  return s;
+}
+
+/** The smallest side `translateImage` accepts for the ResNet generators. */
+export const MIN_IMAGE_SIDE = minimumImageSide();
+
+function checkSide(G: ImageGenerator, w: number, h: number): void {
+  const min = minimumImageSide(G.sizing);
+  if (Math.min(w, h) < min) throw new Error(`image is ${w}x${h}, too small to translate (at least ${min}x${min} for this ${G.className})`);
+}
 
 /**
  * G(image) at the image's own size: reflect-padded at the bottom and right to a size the
@@ -47,9 +63,9 @@ export const MIN_IMAGE_SIDE = 5;
  */
 export async function translateWhole(G: ImageGenerator, img: HostImage, training = false): Promise<HostImage> {
   const { width: w, height: h, channels: c } = img;
-  if (Math.min(w, h) < MIN_IMAGE_SIDE) throw new Error(`image is ${w}x${h}, too small to translate (at least ${MIN_IMAGE_SIDE}x${MIN_IMAGE_SIDE})`);
-  const ph = paddedSize(h) - h;
-  const pw = paddedSize(w) - w;
+  checkSide(G, w, h);
+  const ph = paddedSize(h, G.sizing) - h;
+  const pw = paddedSize(w, G.sizing) - w;
   const y = tf.tidy(() => {
     let x = tf.tensor4d(img.data, [1, h, w, c]);
     if (ph || pw) x = pad2d(x, [0, ph, 0, pw], 'reflect');
@@ -83,7 +99,8 @@ function cropHost(img: HostImage, w: number, h: number): HostImage {
 }
 
 /**
- * G(image), whole or in tiles of `options.tile` pixels. Tiles give the whole-image result (up to
+ * G(image), whole or in tiles of `options.tile` pixels (for generators whose `sizing.tiled` says
+ * so; others refuse tiles). Tiles give the whole-image result (up to
  * float rounding): the generator runs stage by stage, each stage tile by tile with a halo, and
  * every instance norm takes its statistics over the whole image (`forwardTiled`). Backend memory
  * is that of one tile; host memory holds a few of the image's full feature maps.
@@ -93,9 +110,10 @@ export async function translateImage(G: ImageGenerator, img: HostImage, options:
   const training = options.training ?? false;
   if (!tile || (img.width <= tile && img.height <= tile)) return translateWhole(G, img, training);
   const { width: w, height: h } = img;
-  if (Math.min(w, h) < MIN_IMAGE_SIDE) throw new Error(`image is ${w}x${h}, too small to translate (at least ${MIN_IMAGE_SIDE}x${MIN_IMAGE_SIDE})`);
-  const ph = paddedSize(h);
-  const pw = paddedSize(w);
+  checkSide(G, w, h);
+  if (!G.sizing.tiled) throw new Error(`this ${G.className} does not translate in tiles: use whole images (tile 0)`);
+  const ph = paddedSize(h, G.sizing);
+  const pw = paddedSize(w, G.sizing);
   const padded = ph === h && pw === w ? img : await padHost(img, ph, pw);
   const out = await forwardTiled(G, padded, { tile, training, onStage: options.onStage });
   return ph === h && pw === w ? out : cropHost(out, w, h);

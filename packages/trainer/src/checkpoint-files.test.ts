@@ -50,7 +50,7 @@ describe('checkpoint files on disk (the bytes are @cut/networks\')', () => {
     const dir = join(work, 'tfjs');
     await saveTfjsModel(ck.G, dir);
     const g = await loadTfjsGenerator(readTfjsModelDir(dir));
-    expect(g.options).toEqual(ck.G.options);
+    expect(g.config).toEqual(ck.G.config);
     const x = tf.randomUniform([1, 32, 32, 3], -1, 1, 'float32', 3);
     const [a, b] = [ck.G.forward(x as tf.Tensor4D), g.forward(x as tf.Tensor4D)];
     expect(Array.from(await b.data())).toEqual(Array.from(await a.data()));

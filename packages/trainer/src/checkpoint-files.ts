@@ -19,9 +19,9 @@ import {
   type CutNetwork,
   type PatchSamplerConfig,
   type PatchSamplerWeights,
+  type Network,
   type ReferenceCheckpoint,
   type SaveWeightsOptions,
-  type SequentialNetwork,
   type StateDict,
   type TfjsModelFiles,
   type WritableTensor,
@@ -91,7 +91,7 @@ function writePthBytes(path: string, bytes: Uint8Array): void {
 }
 
 /** Loads a `<epoch>_net_G.pth` / `_net_D.pth` file into a network built with the matching options (strict). */
-export function loadNetworkWeights(net: SequentialNetwork, path: string): void {
+export function loadNetworkWeights(net: Network, path: string): void {
   withFileSource(path, (source) => loadNetworkWeightsFrom(net, source, { name: path }));
 }
 
@@ -101,7 +101,7 @@ export function loadPatchSamplerWeights(f: PatchSamplerWeights, path: string): v
 }
 
 /** Writes the network as the reference's `<epoch>_net_G.pth` / `_net_D.pth` (atomically). */
-export async function saveNetworkWeights(net: SequentialNetwork, path: string, options: SaveWeightsOptions = {}): Promise<void> {
+export async function saveNetworkWeights(net: Network, path: string, options: SaveWeightsOptions = {}): Promise<void> {
   writePthBytes(path, await encodeNetworkWeights(net, options));
 }
 

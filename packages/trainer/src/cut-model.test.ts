@@ -305,8 +305,8 @@ describeBackends(
 describe('CUTModel: construction', () => {
   it('builds the networks the options describe and rejects bad nce_layers', () => {
     const model = new CUTModel({ ngf: 8, ndf: 8, netG: 'resnet_6blocks', netF_nc: 16 }, { seed: 0 });
-    expect(model.netG.options.nBlocks).toBe(6);
-    expect(model.netD.options.ndf).toBe(8);
+    expect(model.netG.config).toMatchObject({ architecture: 'resnet', nBlocks: 6, ngf: 8 });
+    expect(model.netD.config).toMatchObject({ architecture: 'n_layers', ndf: 8, nLayers: 3 });
     expect(model.netF.nc).toBe(16);
     expect(model.nceLayers).toEqual([0, 4, 8, 12, 16]);
     expect(model.learningRate).toBe(0.0002);

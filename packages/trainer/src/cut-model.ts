@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { hwioToOihwArray, hwoiToIohwArray, offTape, SeededRng, tfToLinearArray, type HostArray } from '@cut/core-tensors';
+import { offTape, SeededRng, tfToLinearArray, type HostArray } from '@cut/core-tensors';
 import { patchNCELoss } from '@cut/nce-loss';
 import { PatchSampleF } from '@cut/patch-sampler';
-import { NLayerDiscriminator, ResnetGenerator, networkOptionsFrom, type SequentialNetwork, type TorchArray } from '@cut/networks';
+import { defineDiscriminator, defineGenerator, networkConfigs, type Discriminator, type Generator, type TorchArray } from '@cut/networks';
 import { ganLoss } from './gan-loss.js';
-import { optionStrings, parseNceLayers, validateOptions, type CUTOptions } from './options.js';
+import { parseNceLayers, validateOptions, type CUTOptions } from './options.js';
 
 /** The losses the reference logs, in its order (`NCE_Y` only with nce_idt). */
 export type LossName = 'G_GAN' | 'D_real' | 'D_fake' | 'G' | 'NCE' | 'NCE_Y';
@@ -153,8 +153,8 @@ export interface HalfStep {
  */
 export class CUTModel {
   readonly options: CUTOptions;
-  readonly netG: ResnetGenerator;
-  readonly netD: NLayerDiscriminator;
+  readonly netG: Generator;
+  readonly netD: Discriminator;
   readonly netF: PatchSampleF;
   readonly rng: SeededRng;
   /** The seed the rng was created from (null when an rng was passed in). */
@@ -176,9 +176,9 @@ export class CUTModel {
     this.seed = init.rng ? null : (init.seed ?? o.seed ?? Math.floor(Math.random() * 0x100000000));
     this.rng = init.rng ?? new SeededRng(this.seed!);
     this.reuseFeatures = init.reuseEncoderFeatures ?? true;
-    const nets = networkOptionsFrom(optionStrings(o), 'CUTModel options');
+    const nets = networkConfigs(o, 'CUTModel options');
     // Same order of construction (and so of random draws) as the reference: G, F, D.
-    this.netG = new ResnetGenerator({ ...nets.generator, rng: this.rng });
+    this.netG = defineGenerator(nets.generator, { rng: this.rng });
     this.netF = new PatchSampleF({
       useMlp: nets.patchSampler.useMlp,
       nc: nets.patchSampler.nc,
@@ -186,9 +186,9 @@ export class CUTModel {
       initGain: o.init_gain,
       rng: this.rng,
     });
-    this.netD = new NLayerDiscriminator({ ...nets.discriminator, rng: this.rng });
+    this.netD = defineDiscriminator(nets.discriminator, { rng: this.rng });
     this.nceLayers = parseNceLayers(o.nce_layers, 'CUTModel');
-    const layerCount = this.netG.modules.length;
+    const layerCount = this.netG.layers.length;
     const bad = this.nceLayers.find((l) => l >= layerCount);
     if (bad !== undefined) {
       throw new Error(`CUTModel: --nce_layers: layer ${bad} does not exist (the generator has layers 0..${layerCount - 1})`);
@@ -420,7 +420,7 @@ export class CUTModel {
   /** The trainable variables of one network under the reference's parameter names, in state_dict order. */
   named(net: NetName): Named {
     if (net === 'F') return Object.entries(this.netF.namedVariables());
-    const n: SequentialNetwork = net === 'G' ? this.netG : this.netD;
+    const n = net === 'G' ? this.netG : this.netD;
     const vars = n.trainableVariables();
     return n.parameterNames().map((name, i) => [name, vars[i]!]);
   }
@@ -434,10 +434,8 @@ export class CUTModel {
     let out: HostArray = a;
     if (net === 'F') {
       if (t.rank === 2) out = tfToLinearArray(a);
-    } else if (t.rank === 4) {
-      const index = Number(/^model\.(\d+)\./.exec(name)?.[1]);
-      const module = (net === 'G' ? this.netG : this.netD).modules[index];
-      out = module?.type === 'ConvTranspose2d' ? hwoiToIohwArray(a) : hwioToOihwArray(a);
+    } else {
+      out = (net === 'G' ? this.netG : this.netD).parameterToTorch(name, a);
     }
     return { shape: out.shape, data: Float32Array.from(out.data) };
   }
@@ -516,8 +514,7 @@ export class CUTModel {
    */
   private sharesKeys(flipped: boolean): boolean {
     if (!this.reuseFeatures || flipped) return false;
-    const next = this.netG.modules[Math.max(...this.nceLayers) + 1];
-    return !next?.inplace;
+    return this.netG.featuresMatchEncode(this.nceLayers);
   }
 
   /**

@@ -1,5 +1,7 @@
 // The reference's training options (base + train + CUT model options), one typed object with
 // the reference's snake_case names, so train_opt.txt files and command-line flags map 1:1.
+// The network options (netG, ngf, ...) are @cut/networks' declaration (NETWORK_OPTION_SPECS).
+import { NETWORK_OPTION_SPECS, type NormType } from '@cut/networks';
 
 /** `--CUT_mode`: which preset of defaults applies. */
 export type CUTMode = 'CUT' | 'FastCUT';
@@ -21,12 +23,13 @@ export interface CUTOptions {
   output_nc: number;
   ngf: number;
   ndf: number;
-  netD: 'basic' | 'n_layers';
-  /** resnet_9blocks or resnet_6blocks as in the reference; other block counts (resnet_2blocks) are an extension. */
-  netG: `resnet_${number}blocks`;
+  /** A registered discriminator's name (@cut/networks' registry): basic, n_layers. */
+  netD: string;
+  /** A registered generator's name: resnet_9blocks, resnet_6blocks, resnet_4blocks (resnet_<n>blocks, n <= 32, an extension). */
+  netG: string;
   n_layers_D: number;
-  normG: 'instance';
-  normD: 'instance';
+  normG: NormType;
+  normD: NormType;
   init_type: InitTypeOption;
   init_gain: number;
   no_dropout: boolean;
@@ -117,6 +120,8 @@ export interface OptionSpec {
   pattern?: RegExp;
   /** Reference values this implementation does not support (clear error instead of "invalid"). */
   unsupported?: readonly string[];
+  /** Why a string value is refused, or null: decides instead of `choices` / `pattern` (netG, netD). */
+  check?: (value: string) => string | null;
   /** `None` is allowed. */
   nullable?: boolean;
   /** Lower bound (numbers), inclusive unless `exclusiveMin`. */
@@ -162,27 +167,20 @@ export const OPTION_SPECS: { readonly [K in OptionName]: OptionSpec } = {
   gpu_ids: str('0', 'recorded for compatibility with the reference; the backend choice selects the device', 'base'),
   checkpoints_dir: str('./checkpoints', 'where run folders are written', 'base'),
   model: str('cut', 'model to train (cut covers CUT and FastCUT)', 'base', { choices: ['cut'], unsupported: ['sincut', 'cycle_gan', 'test'] }),
-  input_nc: int(3, 'channels of the input images (3 RGB, 1 grayscale)', 'base', { min: 1 }),
-  output_nc: int(3, 'channels of the output images', 'base', { min: 1 }),
-  ngf: int(64, 'filters in the generator\'s first conv layer', 'base', { min: 1 }),
-  ndf: int(64, 'filters in the discriminator\'s first conv layer', 'base', { min: 1 }),
-  netD: str('basic', 'discriminator: basic (70x70 PatchGAN, 3 layers) or n_layers (n_layers_D layers)', 'base', {
-    choices: ['basic', 'n_layers'],
-    unsupported: ['pixel', 'patch', 'tilestylegan2', 'stylegan2'],
-  }),
-  netG: str('resnet_9blocks', 'generator: ResNet encoder-decoder with 9 or 6 residual blocks (any resnet_<n>blocks here)', 'base', {
-    pattern: /^resnet_\d+blocks$/,
-    choices: ['resnet_9blocks', 'resnet_6blocks'],
-    unsupported: ['unet_256', 'unet_128', 'stylegan2', 'smallstylegan2', 'resnet_cat'],
-  }),
-  n_layers_D: int(3, 'conv layers of the discriminator when netD is n_layers', 'base', { min: 1 }),
-  normG: str('instance', 'generator normalisation', 'base', { choices: ['instance'], unsupported: ['batch', 'none'] }),
-  normD: str('instance', 'discriminator normalisation', 'base', { choices: ['instance'], unsupported: ['batch', 'none'] }),
-  init_type: str('xavier', 'weight initialisation', 'base', { choices: ['normal', 'xavier', 'kaiming', 'orthogonal'] }),
-  init_gain: float(0.02, 'scale of the normal / xavier / orthogonal initialisation', 'base', { min: 0 }),
-  no_dropout: bool(true, 'no dropout in the generator\'s residual blocks', 'base'),
-  no_antialias: bool(false, 'strided convolutions instead of blur + downsample (generator and discriminator)', 'base'),
-  no_antialias_up: bool(false, 'transposed convolutions instead of upsample + conv in the generator', 'base'),
+  input_nc: NETWORK_OPTION_SPECS.input_nc,
+  output_nc: NETWORK_OPTION_SPECS.output_nc,
+  ngf: NETWORK_OPTION_SPECS.ngf,
+  ndf: NETWORK_OPTION_SPECS.ndf,
+  netD: NETWORK_OPTION_SPECS.netD,
+  netG: NETWORK_OPTION_SPECS.netG,
+  n_layers_D: NETWORK_OPTION_SPECS.n_layers_D,
+  normG: NETWORK_OPTION_SPECS.normG,
+  normD: NETWORK_OPTION_SPECS.normD,
+  init_type: NETWORK_OPTION_SPECS.init_type,
+  init_gain: NETWORK_OPTION_SPECS.init_gain,
+  no_dropout: NETWORK_OPTION_SPECS.no_dropout,
+  no_antialias: NETWORK_OPTION_SPECS.no_antialias,
+  no_antialias_up: NETWORK_OPTION_SPECS.no_antialias_up,
   dataset_mode: str('unaligned', 'how images are paired: unaligned (random B for each A)', 'base', {
     choices: ['unaligned'],
     unsupported: ['aligned', 'single', 'singleimage', 'template', 'colorization'],
@@ -239,17 +237,14 @@ export const OPTION_SPECS: { readonly [K in OptionName]: OptionSpec } = {
   lambda_GAN: float(1.0, 'weight of the adversarial loss', 'cut', { min: 0 }),
   lambda_NCE: float(1.0, 'weight of the PatchNCE loss', 'cut', { min: 0 }),
   nce_idt: bool(false, 'also apply PatchNCE to (real_B, G(real_B)) (identity term)', 'cut'),
-  nce_layers: str('0,4,8,12,16', 'generator layers whose features enter the PatchNCE loss', 'cut'),
+  nce_layers: NETWORK_OPTION_SPECS.nce_layers,
   nce_includes_all_negatives_from_minibatch: bool(
     false,
     'negatives from every image of the minibatch instead of the same image only',
     'cut',
   ),
-  netF: str('mlp_sample', 'patch feature head: mlp_sample (2-layer MLP) or sample (none)', 'cut', {
-    choices: ['mlp_sample', 'sample'],
-    unsupported: ['reshape', 'global_pool', 'strided_conv'],
-  }),
-  netF_nc: int(256, 'width of the patch MLP', 'cut', { min: 1 }),
+  netF: NETWORK_OPTION_SPECS.netF,
+  netF_nc: NETWORK_OPTION_SPECS.netF_nc,
   nce_T: float(0.07, 'temperature of the PatchNCE softmax', 'cut', { min: 0, exclusiveMin: true }),
   num_patches: int(256, 'patches sampled per image and layer', 'cut', { min: 1 }),
   flip_equivariance: bool(false, 'randomly flip the generator input horizontally and undo it on the query features (FastCUT)', 'cut'),
@@ -346,6 +341,11 @@ export function parseOptionValue(name: string, value: unknown, source = 'options
           `${source}: --${name}: '${s}' is a reference choice that is not supported here (supported: ${spec.choices!.join(', ')})`,
           name,
         );
+      }
+      if (spec.check) {
+        const why = spec.check(s);
+        if (why) throw new OptionError(`${source}: --${name}: ${why}`, name);
+        return s;
       }
       if (spec.choices && !spec.choices.includes(s) && !spec.pattern?.test(s)) {
         return fail(`must be one of ${spec.choices.join(', ')}${spec.pattern ? ` (or match ${spec.pattern.source})` : ''}`);

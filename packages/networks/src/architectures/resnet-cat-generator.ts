@@ -1,22 +1,34 @@
+// The reference's `G_Resnet` (netG `resnet_cat`): one file, one line in registry.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import { instanceNorm, pad2d, SeededRng, type InitOptions } from '@cut/core-tensors';
+import {
+  DEFAULT_INIT,
+  type BuildOptions,
+  type DefineGeneratorArgs,
+  type Generator,
+  type GeneratorArchitecture,
+  type GeneratorSizing,
+  type LayerInfo,
+  type LayerRef,
+} from '../contract.js';
 import { ParamBuilder, conv2d, type Module } from '../modules.js';
 import { SequentialNetwork } from '../network.js';
+import type { StateDictMetadata } from '../pth/index.js';
+import { conv, reflectPad, sideSizing, type Step } from '../sizing.js';
 
-export interface ResnetCatGeneratorOptions {
+export interface ResnetCatGeneratorConfig {
+  readonly architecture: 'resnet_cat';
   /** Input channels (reference `--input_nc`, default 3). */
-  inputNc?: number;
+  readonly inputNc: number;
   /** Output channels (reference `--output_nc`, default 3). */
-  outputNc?: number;
+  readonly outputNc: number;
   /** Filters in the first conv layer (reference `--ngf`, default 64). */
-  ngf?: number;
+  readonly ngf: number;
   /** Weight initialisation (reference `--init_type xavier --init_gain 0.02`). */
-  init?: InitOptions;
-  rng?: SeededRng;
-  seed?: number;
-  /** Zero weights instead of random draws, for a network whose weights are loaded next. */
-  skipInit?: boolean;
+  readonly init: InitOptions;
 }
+
+const CLASS = 'G_Resnet';
 
 /** define_G's `resnet_cat`: G_Resnet(num_downs=2, n_res=8 - 4). */
 const DOWNS = 2;
@@ -106,23 +118,23 @@ function upsample2(name: string): Module {
  * this is its `nz = 0` network (the `Decoder`; with nz > 0 its forward without a style returns
  * nothing). NHWC in and out; H and W multiples of 4.
  *
+ * define_G builds it with instance norm whatever `--normG` says (and without dropout); so does this.
+ *
  * `encode` layers are the encoder's modules, as the reference's `ContentEncoder` numbers them:
- * 0 the 7x7 block (ngf channels), 1 and 2 the stride-2 blocks, 3 the residual blocks' output.
+ * 0 the 7x7 block (ngf channels), 1 and 2 the stride-2 blocks, 3 the residual blocks' output
+ * (`--nce_layers 0,1,2,3`; the reference's default 0,4,8,12,16 would only find layer 0 there).
  */
-export class ResnetCatGenerator extends SequentialNetwork {
-  readonly options: Required<Omit<ResnetCatGeneratorOptions, 'rng' | 'seed' | 'skipInit'>>;
+export class ResnetCatGenerator extends SequentialNetwork implements Generator {
+  readonly role = 'generator';
+  readonly architecture = 'resnet_cat';
+  readonly className = CLASS;
+  readonly config: ResnetCatGeneratorConfig;
+  readonly sizing: GeneratorSizing;
+  readonly layers: readonly LayerInfo[];
 
-  constructor(options: ResnetCatGeneratorOptions = {}) {
-    const o = {
-      inputNc: options.inputNc ?? 3,
-      outputNc: options.outputNc ?? 3,
-      ngf: options.ngf ?? 64,
-      init: options.init ?? { type: 'xavier' as const, gain: 0.02 },
-    };
-    for (const key of ['inputNc', 'outputNc', 'ngf'] as const) {
-      if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`ResnetCatGenerator: ${key} must be a positive integer, got ${o[key]}`);
-    }
-    const p = new ParamBuilder(o.init, options.rng ?? new SeededRng(options.seed ?? 0), options.skipInit ?? false);
+  constructor(config: ResnetCatGeneratorConfig, build: BuildOptions = {}) {
+    const o = configure(config);
+    const p = new ParamBuilder(o.init, build.rng ?? new SeededRng(build.seed ?? 0), build.skipInit ?? false);
     const m: Module[] = [];
     let dim = o.ngf;
     const enc = (i: number) => `enc_content.model.${i}`;
@@ -143,7 +155,32 @@ export class ResnetCatGenerator extends SequentialNetwork {
     const last = m.length - ENCODER_LAYERS;
     m.push(conv2dBlock(p, dec(last), `dec.${last}`, { cin: dim, cout: o.outputNc, k: 7, stride: 1, pad: 3, norm: 'none', act: 'tanh' }));
     super({ modules: m, params: p });
-    this.options = o;
+    this.config = o;
+    this.sizing = sizing();
+    this.layers = m.slice(0, ENCODER_LAYERS).map((mod, index) => ({ index, name: mod.name, type: mod.type }));
+  }
+
+  get inputChannels(): number {
+    return this.config.inputNc;
+  }
+
+  get outputChannels(): number {
+    return this.config.outputNc;
+  }
+
+  referenceOptions(): Map<string, string> {
+    const c = this.config;
+    return new Map([
+      ['netG', 'resnet_cat'],
+      ['input_nc', String(c.inputNc)],
+      ['output_nc', String(c.outputNc)],
+      ['ngf', String(c.ngf)],
+    ]);
+  }
+
+  /** No in-place op after an encoder layer: a full forward gives the same features. */
+  featuresMatchEncode(): boolean {
+    return true;
   }
 
   /** The translated image (NHWC, values in [-1, 1]). */
@@ -152,30 +189,31 @@ export class ResnetCatGenerator extends SequentialNetwork {
   }
 
   /** The encoder's outputs at the listed layers (0..3), stopping after the deepest. */
-  encode(x: tf.Tensor4D, layers: readonly number[], training = false): tf.Tensor4D[] {
+  encode(x: tf.Tensor4D, layers: readonly LayerRef[], training = false): tf.Tensor4D[] {
     return this.run(x, layers, true, training).features;
   }
 
-  forwardWithFeatures(x: tf.Tensor4D, layers: readonly number[], training = false): { output: tf.Tensor4D; features: tf.Tensor4D[] } {
+  forwardWithFeatures(x: tf.Tensor4D, layers: readonly LayerRef[], training = false): { output: tf.Tensor4D; features: tf.Tensor4D[] } {
     const r = this.run(x, layers, false, training);
     return { output: r.output!, features: r.features };
   }
 
-  /** The layer index, checked: 0..3 (the encoder's modules). */
-  layerIndex(ref: number | string): number {
-    const index = typeof ref === 'number' ? ref : Number(ref);
+  /** The layer index (0..3, or its name `enc.<i>`), checked. */
+  layerIndex(ref: LayerRef): number {
+    const index = typeof ref === 'number' ? ref : this.layers.findIndex((l) => l.name === ref);
     if (!Number.isInteger(index) || index < 0 || index >= ENCODER_LAYERS) {
-      throw new Error(`ResnetCatGenerator: no layer '${ref}' (layers: 0..${ENCODER_LAYERS - 1}, the content encoder's modules)`);
+      const names = this.layers.map((l) => `${l.index}:${l.name}`).join(' ');
+      throw new Error(`${CLASS}: no layer '${ref}' (layers: ${names}, the content encoder's modules; e.g. --nce_layers 0,1,2,3)`);
     }
     return index;
   }
 
-  private run(x: tf.Tensor4D, layers: readonly (number | string)[], encodeOnly: boolean, training: boolean) {
-    if (x.rank !== 4 || x.shape[3] !== this.options.inputNc) {
-      throw new Error(`ResnetCatGenerator: expected an NHWC input with ${this.options.inputNc} channels, got shape [${x.shape}]`);
+  private run(x: tf.Tensor4D, layers: readonly LayerRef[], encodeOnly: boolean, training: boolean) {
+    if (x.rank !== 4 || x.shape[3] !== this.config.inputNc) {
+      throw new Error(`${CLASS}: expected an NHWC input with ${this.config.inputNc} channels, got shape [${x.shape}]`);
     }
     if (x.shape[1] % 4 !== 0 || x.shape[2] % 4 !== 0) {
-      throw new Error(`ResnetCatGenerator: the input's height and width must be multiples of 4, got ${x.shape[1]}x${x.shape[2]}`);
+      throw new Error(`${CLASS}: the input's height and width must be multiples of 4, got ${x.shape[1]}x${x.shape[2]}`);
     }
     const wanted = layers.map((ref) => this.layerIndex(ref));
     const last = encodeOnly ? Math.max(...wanted) : this.modules.length - 1;
@@ -191,7 +229,7 @@ export class ResnetCatGenerator extends SequentialNetwork {
   }
 
   /** `_metadata`: G_Resnet, its encoder and decoder Sequentials and every block inside, in torch's traversal order. */
-  override moduleVersions(): Map<string, { version: number }> {
+  override stateDictMetadata(): StateDictMetadata {
     const out = new Map<string, { version: number }>([['', { version: 1 }]]);
     const v = (path: string, version = 1) => out.set(path, { version });
     const block = (path: string, norm: BlockNorm, act: Activation) => {
@@ -227,3 +265,42 @@ export class ResnetCatGenerator extends SequentialNetwork {
     return out;
   }
 }
+
+/** The full config: the reference's defaults under `partial`, checked. */
+function configure(partial: Partial<ResnetCatGeneratorConfig>): ResnetCatGeneratorConfig {
+  const o: ResnetCatGeneratorConfig = {
+    architecture: 'resnet_cat',
+    inputNc: partial.inputNc ?? 3,
+    outputNc: partial.outputNc ?? 3,
+    ngf: partial.ngf ?? 64,
+    init: partial.init ?? DEFAULT_INIT,
+  };
+  for (const key of ['inputNc', 'outputNc', 'ngf'] as const) {
+    if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`${CLASS}: ${key} must be a positive integer, got ${o[key]}`);
+  }
+  return o;
+}
+
+/** Sides: multiples of 4 (two stride-2 blocks, then two x2 upsamplings). Not tiled: LayerNorm sees the whole image. */
+function sizing(): GeneratorSizing {
+  const steps: Step[] = [(s) => reflectPad(s, 3, 'its first block'), (s) => conv(s, 7, 1, 0, 'its first block')];
+  for (let d = 1; d <= DOWNS; d++) steps.push((s) => reflectPad(s, 1, `down block ${d}`), (s) => conv(s, 4, 2, 0, `down block ${d}`));
+  steps.push((s) => reflectPad(s, 1, 'its residual blocks'));
+  // Reach in input pixels: 7x7 stem 3; 4x4 stride-2 blocks 1.5 and 3; 16 3x3 convs at stride 4;
+  // 5x5 convs after each upsampling at strides 2 and 1; the 7x7 head 3.
+  const reach = 3 + 1.5 + 3 + 16 * 4 + 4 + 2 + 3;
+  return { ...sideSizing(4, steps), reach, tiled: false };
+}
+
+export const resnetCatGenerator: GeneratorArchitecture<ResnetCatGeneratorConfig> = {
+  role: 'generator',
+  architecture: 'resnet_cat',
+  className: CLASS,
+  names: ['resnet_cat'],
+  accepts: (netG) => netG === 'resnet_cat',
+  // define_G's resnet_cat branch passes neither norm (always 'inst') nor dropout.
+  fromDefine: (a: DefineGeneratorArgs) => configure({ inputNc: a.inputNc, outputNc: a.outputNc, ngf: a.ngf, init: a.init }),
+  configure,
+  sizing: () => sizing(),
+  create: (config, build) => new ResnetCatGenerator(config, build),
+};

@@ -1,28 +1,41 @@
+// The reference's `UnetGenerator` (netG `unet_128`, `unet_256`): one file, one line in registry.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import { SeededRng, type InitOptions } from '@cut/core-tensors';
-import { ParamBuilder, conv2d, convBias, convTranspose, dropout, leakyRelu, normLayer, relu, tanh, type Module, type NormType } from '../modules.js';
+import {
+  DEFAULT_INIT,
+  type BuildOptions,
+  type DefineGeneratorArgs,
+  type Generator,
+  type GeneratorArchitecture,
+  type GeneratorSizing,
+  type LayerInfo,
+  type LayerRef,
+  type NormType,
+} from '../contract.js';
+import { NORM_TYPES, ParamBuilder, conv2d, convBias, convTranspose, dropout, leakyRelu, normLayer, relu, tanh, type Module } from '../modules.js';
 import { SequentialNetwork } from '../network.js';
+import type { StateDictMetadata } from '../pth/index.js';
+import { conv, sideSizing, type Step } from '../sizing.js';
 
-export interface UnetGeneratorOptions {
+export interface UnetGeneratorConfig {
+  readonly architecture: 'unet';
   /** Input channels (reference `--input_nc`, default 3). */
-  inputNc?: number;
+  readonly inputNc: number;
   /** Output channels (reference `--output_nc`, default 3). */
-  outputNc?: number;
+  readonly outputNc: number;
   /** Filters in the outermost conv layer (reference `--ngf`, default 64). */
-  ngf?: number;
-  /** Downsamplings: 7 for `unet_128`, 8 for `unet_256` (default). At least 5. */
-  numDowns?: number;
-  /** Normalisation layers (reference `--normG`; default instance, as CUT's). */
-  norm?: NormType;
+  readonly ngf: number;
+  /** Downsamplings: 7 for `unet_128`, 8 for `unet_256` (default). */
+  readonly numDowns: 7 | 8;
+  /** Normalisation (reference `--normG`): instance, batch or none (batch and none drop the convs' biases, as the reference does). */
+  readonly norm: NormType;
   /** Dropout 0.5 in the ngf*8 intermediate blocks (reference: `not --no_dropout`; CUT default false). */
-  useDropout?: boolean;
+  readonly useDropout: boolean;
   /** Weight initialisation (reference `--init_type xavier --init_gain 0.02`). */
-  init?: InitOptions;
-  rng?: SeededRng;
-  seed?: number;
-  /** Zero weights instead of random draws, for a network whose weights are loaded next. */
-  skipInit?: boolean;
+  readonly init: InitOptions;
 }
+
+const CLASS = 'UnetGenerator';
 
 /** One UnetSkipConnectionBlock, outermost first: what its Sequential holds besides the submodule. */
 interface Level {
@@ -52,25 +65,18 @@ const tanhOut = tanh('tanh');
  * the input image, layer k (1..numDowns) the output of the k-th down step (its conv, then its
  * norm where it has one; before the next block's LeakyReLU), at 1/2^k of the input's size.
  */
-export class UnetGenerator extends SequentialNetwork {
-  readonly options: Required<Omit<UnetGeneratorOptions, 'rng' | 'seed' | 'skipInit'>>;
+export class UnetGenerator extends SequentialNetwork implements Generator {
+  readonly role = 'generator';
+  readonly architecture = 'unet';
+  readonly className = CLASS;
+  readonly config: UnetGeneratorConfig;
+  readonly sizing: GeneratorSizing;
+  readonly layers: readonly LayerInfo[];
   private readonly levels: Level[];
 
-  constructor(options: UnetGeneratorOptions = {}) {
-    const o = {
-      inputNc: options.inputNc ?? 3,
-      outputNc: options.outputNc ?? 3,
-      ngf: options.ngf ?? 64,
-      numDowns: options.numDowns ?? 8,
-      norm: options.norm ?? ('instance' as NormType),
-      useDropout: options.useDropout ?? false,
-      init: options.init ?? { type: 'xavier' as const, gain: 0.02 },
-    };
-    for (const key of ['inputNc', 'outputNc', 'ngf'] as const) {
-      if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`UnetGenerator: ${key} must be a positive integer, got ${o[key]}`);
-    }
-    if (!Number.isInteger(o.numDowns) || o.numDowns < 5) throw new Error(`UnetGenerator: numDowns must be an integer >= 5, got ${o.numDowns}`);
-    const p = new ParamBuilder(o.init, options.rng ?? new SeededRng(options.seed ?? 0), options.skipInit ?? false);
+  constructor(config: UnetGeneratorConfig, build: BuildOptions = {}) {
+    const o = configure(config);
+    const p = new ParamBuilder(o.init, build.rng ?? new SeededRng(build.seed ?? 0), build.skipInit ?? false);
     const { ngf, numDowns } = o;
     const bias = convBias(o.norm);
     // (outer_nc, inner_nc) of each block, outermost first, as UnetGenerator.__init__ nests them.
@@ -127,8 +133,38 @@ export class UnetGenerator extends SequentialNetwork {
       tanhOut,
     ];
     super({ modules, params: p });
-    this.options = o;
+    this.config = o;
+    this.sizing = sizing(o);
     this.levels = levels;
+    this.layers = [
+      { index: 0, name: 'input', type: 'Input' },
+      ...levels.map((level, d) => ({ index: d + 1, name: `down${d + 1}`, type: (level.downnorm ?? level.downconv).type })),
+    ];
+  }
+
+  get inputChannels(): number {
+    return this.config.inputNc;
+  }
+
+  get outputChannels(): number {
+    return this.config.outputNc;
+  }
+
+  referenceOptions(): Map<string, string> {
+    const c = this.config;
+    return new Map([
+      ['netG', `unet_${2 ** c.numDowns}`],
+      ['input_nc', String(c.inputNc)],
+      ['output_nc', String(c.outputNc)],
+      ['ngf', String(c.ngf)],
+      ['normG', c.norm],
+      ['no_dropout', c.useDropout ? 'False' : 'True'],
+    ]);
+  }
+
+  /** The features are kept apart from the in-place LeakyReLU that follows them: a full forward gives the same. */
+  featuresMatchEncode(): boolean {
+    return true;
   }
 
   /** The translated image (NHWC, values in [-1, 1]). */
@@ -137,32 +173,33 @@ export class UnetGenerator extends SequentialNetwork {
   }
 
   /** The features at the listed layers (0: the input; k: the k-th down step's output), stopping after the deepest. */
-  encode(x: tf.Tensor4D, layers: readonly number[], training = false): tf.Tensor4D[] {
+  encode(x: tf.Tensor4D, layers: readonly LayerRef[], training = false): tf.Tensor4D[] {
     return this.run(x, layers, true, training).features;
   }
 
   /** The full forward and the listed layers' features from the same pass. */
-  forwardWithFeatures(x: tf.Tensor4D, layers: readonly number[], training = false): { output: tf.Tensor4D; features: tf.Tensor4D[] } {
+  forwardWithFeatures(x: tf.Tensor4D, layers: readonly LayerRef[], training = false): { output: tf.Tensor4D; features: tf.Tensor4D[] } {
     const r = this.run(x, layers, false, training);
     return { output: r.output!, features: r.features };
   }
 
-  /** The layer index, checked: 0..numDowns. */
-  layerIndex(ref: number | string): number {
-    const index = typeof ref === 'number' ? ref : Number(ref);
-    if (!Number.isInteger(index) || index < 0 || index > this.options.numDowns) {
-      throw new Error(`UnetGenerator: no layer '${ref}' (layers: 0 = the input, 1..${this.options.numDowns} = the down steps' outputs)`);
+  /** The layer index (0 = `input`, k = `down<k>`), checked. */
+  layerIndex(ref: LayerRef): number {
+    const index = typeof ref === 'number' ? ref : this.layers.findIndex((l) => l.name === ref);
+    if (!Number.isInteger(index) || index < 0 || index > this.config.numDowns) {
+      const names = this.layers.map((l) => `${l.index}:${l.name}`).join(' ');
+      throw new Error(`${CLASS}: no layer '${ref}' (layers: ${names}; 0 is the input, k the k-th down step's output; e.g. --nce_layers 0,1,2,3,4)`);
     }
     return index;
   }
 
-  private run(x: tf.Tensor4D, layers: readonly (number | string)[], encodeOnly: boolean, training: boolean) {
-    const side = 2 ** this.options.numDowns;
-    if (x.rank !== 4 || x.shape[3] !== this.options.inputNc) {
-      throw new Error(`UnetGenerator: expected an NHWC input with ${this.options.inputNc} channels, got shape [${x.shape}]`);
+  private run(x: tf.Tensor4D, layers: readonly LayerRef[], encodeOnly: boolean, training: boolean) {
+    const side = 2 ** this.config.numDowns;
+    if (x.rank !== 4 || x.shape[3] !== this.config.inputNc) {
+      throw new Error(`${CLASS}: expected an NHWC input with ${this.config.inputNc} channels, got shape [${x.shape}]`);
     }
     if (x.shape[1] % side !== 0 || x.shape[2] % side !== 0) {
-      throw new Error(`UnetGenerator: with ${this.options.numDowns} downsamplings the input's height and width must be multiples of ${side}, got ${x.shape[1]}x${x.shape[2]}`);
+      throw new Error(`${CLASS}: with ${this.config.numDowns} downsamplings the input's height and width must be multiples of ${side}, got ${x.shape[1]}x${x.shape[2]}`);
     }
     const wanted = layers.map((ref) => this.layerIndex(ref));
     return tf.tidy(() => {
@@ -212,9 +249,9 @@ export class UnetGenerator extends SequentialNetwork {
   }
 
   /** `_metadata`: every module in torch's traversal order (a block, its Sequential, its entries, a submodule's at its index). */
-  override moduleVersions(): Map<string, { version: number }> {
+  override stateDictMetadata(): StateDictMetadata {
     const out = new Map<string, { version: number }>([['', { version: 1 }]]);
-    const normVersion = this.options.norm === 'none' ? 1 : 2;
+    const normVersion = this.config.norm === 'none' ? 1 : 2;
     const last = this.levels.length - 1;
     const visit = (d: number) => {
       const seq = blockPrefix(d);
@@ -237,3 +274,54 @@ function blockPrefix(d: number): string {
   if (d === 0) return 'model.model';
   return `model.model.1.model${'.3.model'.repeat(d - 1)}`;
 }
+
+/** The full config: the reference's defaults under `partial`, checked. */
+function configure(partial: Partial<UnetGeneratorConfig>): UnetGeneratorConfig {
+  const o: UnetGeneratorConfig = {
+    architecture: 'unet',
+    inputNc: partial.inputNc ?? 3,
+    outputNc: partial.outputNc ?? 3,
+    ngf: partial.ngf ?? 64,
+    numDowns: partial.numDowns ?? 8,
+    norm: partial.norm ?? 'instance',
+    useDropout: partial.useDropout ?? false,
+    init: partial.init ?? DEFAULT_INIT,
+  };
+  for (const key of ['inputNc', 'outputNc', 'ngf'] as const) {
+    if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`${CLASS}: ${key} must be a positive integer, got ${o[key]}`);
+  }
+  if (o.numDowns !== 7 && o.numDowns !== 8) throw new Error(`${CLASS}: numDowns must be 7 (unet_128) or 8 (unet_256), got ${o.numDowns}`);
+  if (!NORM_TYPES.includes(o.norm)) throw new Error(`${CLASS}: norm '${o.norm}' is not one of ${NORM_TYPES.join(', ')}`);
+  return o;
+}
+
+/**
+ * Sides: multiples of 2^numDowns (each level halves, and the skip connections need the halves to
+ * double back exactly). Not tiled: the bottleneck sees the whole image.
+ */
+function sizing(c: UnetGeneratorConfig): GeneratorSizing {
+  const steps: Step[] = Array.from({ length: c.numDowns }, (_, d) => (s: number) => conv(s, 4, 2, 1, `down step ${d + 1}`));
+  // A 4x4 conv at stride 2^d reaches 1.5 * 2^d input pixels, on the way down and up.
+  return { ...sideSizing(2 ** c.numDowns, steps), reach: 3 * (2 ** c.numDowns - 1), tiled: false };
+}
+
+export const unetGenerator: GeneratorArchitecture<UnetGeneratorConfig> = {
+  role: 'generator',
+  architecture: 'unet',
+  className: CLASS,
+  names: ['unet_128', 'unet_256'],
+  accepts: (netG) => netG === 'unet_128' || netG === 'unet_256',
+  fromDefine: (a: DefineGeneratorArgs) =>
+    configure({
+      inputNc: a.inputNc,
+      outputNc: a.outputNc,
+      ngf: a.ngf,
+      numDowns: a.netG === 'unet_128' ? 7 : 8,
+      norm: a.norm,
+      useDropout: a.useDropout,
+      init: a.init,
+    }),
+  configure,
+  sizing,
+  create: (config, build) => new UnetGenerator(config, build),
+};

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { SeededRng } from '@cut/core-tensors';
+import { NETWORK_OPTION_NAMES } from '@cut/networks';
 import { CUTModel, type LossName } from '../cut-model.js';
 import { BatchLoader, type Batch } from '../data/loader.js';
 import { UnalignedDataset } from '../data/dataset.js';
@@ -386,8 +387,7 @@ async function visuals(model: CUTModel, realA: tf.Tensor4D, realB: tf.Tensor4D) 
 
 /** Options that change what a resumed run computes; a difference is reported, not refused. */
 const RUN_DEFINING: readonly (keyof CUTOptions)[] = [
-  'CUT_mode', 'netG', 'netD', 'netF', 'ngf', 'ndf', 'netF_nc', 'n_layers_D', 'normG', 'normD', 'init_type', 'init_gain',
-  'no_dropout', 'no_antialias', 'no_antialias_up', 'input_nc', 'output_nc', 'nce_layers', 'num_patches', 'nce_idt',
+  'CUT_mode', ...NETWORK_OPTION_NAMES, 'num_patches', 'nce_idt',
   'nce_T', 'lambda_GAN', 'lambda_NCE', 'nce_includes_all_negatives_from_minibatch', 'flip_equivariance', 'gan_mode',
   'lr', 'beta1', 'beta2', 'lr_policy', 'lr_decay_iters', 'n_epochs', 'n_epochs_decay', 'batch_size', 'load_size',
   'crop_size', 'preprocess', 'no_flip', 'serial_batches', 'direction', 'max_dataset_size', 'phase',
