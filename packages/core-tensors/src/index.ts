@@ -31,6 +31,7 @@ export {
 export { l2Normalize, L2_NORM_EPSILON } from './l2norm.js';
 export { pad2d, padAmounts, type Pad2d, type PadMode } from './padding.js';
 export { instanceNorm } from './instance-norm.js';
+export { batchNorm, runningStats, type BatchNormOptions, type RunningStats } from './batch-norm.js';
 export {
   binomialFilter,
   blurDownsample,

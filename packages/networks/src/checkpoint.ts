@@ -7,7 +7,15 @@ import type { InitType } from '@cut/core-tensors';
 import type { Discriminator, Generator, Network, TorchStateDict } from './contract.js';
 import { networkOptionsFrom, parseOptionsFile, type NetworkOptions } from './options.js';
 import { defineDiscriminator, defineGenerator } from './registry.js';
-import { encodePth, readPth, stripModulePrefix, type ByteSource, type StateDict, type StateDictMetadata } from './pth/index.js';
+import {
+  encodePth,
+  readPth,
+  stripModulePrefix,
+  type ByteSource,
+  type StateDict,
+  type StateDictMetadata,
+  type WritableTensor,
+} from './pth/index.js';
 
 /** Where weights come from: the file's bytes, or random access to them (`name` is used in errors). */
 export type CheckpointSource = Uint8Array | ByteSource;
@@ -35,6 +43,11 @@ const sourceName = (options: LoadWeightsOptions) => options.name ?? '<in-memory 
 export function floatStateDict(dict: StateDict, source: string): TorchStateDict {
   const out: TorchStateDict = new Map();
   for (const [key, t] of dict) {
+    // BatchNorm2d's batch counter is torch's only integer entry (int64): read as a float count.
+    if (key.endsWith('.num_batches_tracked') && t.dtype === 'int64' && t.data.length === 1) {
+      out.set(key, { shape: t.shape, data: Float32Array.of(Number(t.data[0])) });
+      continue;
+    }
     if (!(t.data instanceof Float32Array)) {
       throw new Error(`${source}: '${key}' holds ${t.dtype} values (shape [${t.shape}]), expected a floating-point weight`);
     }
@@ -60,7 +73,10 @@ export function loadNetworkWeights(net: Network, source: CheckpointSource, optio
  */
 export async function encodeNetworkWeights(net: Network, options: SaveWeightsOptions = {}): Promise<Uint8Array> {
   const state = await net.stateDict();
-  return encodePth(state, { prefix: options.prefix, metadata: networkMetadata(net) });
+  const entries = [...state].map(([key, t]): [string, WritableTensor] =>
+    key.endsWith('.num_batches_tracked') ? [key, { shape: t.shape, data: BigInt64Array.from(t.data, (v) => BigInt(v)) }] : [key, t],
+  );
+  return encodePth(entries, { prefix: options.prefix, metadata: networkMetadata(net) });
 }
 
 /** The `_metadata` PyTorch stores with the network's state_dict (every submodule path with its class version). */

@@ -57,7 +57,7 @@ export {
 } from './options.js';
 // Building blocks for architectures made of the reference's modules in one nn.Sequential.
 export { SequentialNetwork } from './network.js';
-export type { Module, ModuleType } from './modules.js';
+export { NORM_TYPES, type Module, type ModuleType } from './modules.js';
 export { blurDown, chain, conv, reflectPad, sideSizing, type Step, type Walk } from './sizing.js';
 // The generator's forward in tiles, equal to the whole-image forward (instance norm over the whole image).
 export { forwardTiled, type HostMap, type TiledForwardOptions } from './tiled.js';

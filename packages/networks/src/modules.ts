@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { NormType } from './contract.js';
 import {
+  batchNorm,
   blurDownsample,
   blurUpsample,
   binomialFilter,
@@ -8,8 +10,10 @@ import {
   initWeight,
   instanceNorm,
   pad2d,
+  runningStats,
   type InitOptions,
   type LayerKind,
+  type RunningStats,
   type SeededRng,
 } from '@cut/core-tensors';
 
@@ -38,13 +42,19 @@ export type ModuleType =
   | 'Conv2d'
   | 'ConvTranspose2d'
   | 'InstanceNorm2d'
+  | 'BatchNorm2d'
+  | 'Identity'
   | 'ReLU'
   | 'LeakyReLU'
   | 'Downsample'
   | 'Upsample'
   | 'ResnetBlock'
   | 'Dropout'
-  | 'Tanh';
+  | 'Tanh'
+  | 'UnetSkipConnectionBlock'
+  | 'Conv2dBlock'
+  | 'ResBlocks'
+  | 'Upsample2';
 
 /** One entry of the reference's `nn.Sequential` `model`, at the same index. */
 export interface Module {
@@ -68,10 +78,17 @@ export interface Module {
 /** A module that neither looks at neighbours nor changes the size. */
 const pointwise = { reach: 0, scale: 1 } as const;
 
+/** A BatchNorm2d's running statistics under its state_dict prefix (`<prefix>.running_mean`, ...). */
+export interface StatsBuffer {
+  prefix: string;
+  stats: RunningStats;
+}
+
 /** Collects parameters and buffers in the reference's state_dict order while a network is built. */
 export class ParamBuilder {
   readonly params: Param[] = [];
   readonly buffers: Buffer[] = [];
+  readonly stats: StatsBuffer[] = [];
   readonly order: string[] = [];
 
   constructor(
@@ -89,6 +106,26 @@ export class ParamBuilder {
 
   bias(name: string, size: number): tf.Variable {
     return this.add(name, 'bias', initBias(size));
+  }
+
+  /** A BatchNorm2d weight: `init_weights` draws it from normal(1, gain) whatever the init type. */
+  normWeight(name: string, size: number): tf.Variable {
+    const value = this.skipInit ? tf.ones([size]) : tf.tensor1d(this.rng.normalArray(size, 1, this.init.gain ?? 0.02));
+    return this.add(name, 'bias', value);
+  }
+
+  /** A vector drawn from uniform [0, 1) (the reference's LayerNorm gamma, which `init_weights` leaves as `uniform_()` drew it). */
+  uniform(name: string, size: number): tf.Variable {
+    const value = this.skipInit ? tf.zeros([size]) : tf.tensor1d(this.rng.uniformArray(size, 0, 1));
+    return this.add(name, 'bias', value);
+  }
+
+  /** A BatchNorm2d's running mean, variance and batch count (`<prefix>.running_mean`, `.running_var`, `.num_batches_tracked`). */
+  runningStats(prefix: string, channels: number): RunningStats {
+    const stats = runningStats(channels);
+    this.stats.push({ prefix, stats });
+    this.order.push(`${prefix}.running_mean`, `${prefix}.running_var`, `${prefix}.num_batches_tracked`);
+    return stats;
   }
 
   buffer(name: string, shape: number[], data: Float32Array): void {
@@ -117,9 +154,10 @@ export function conv2d(
   k: number,
   stride: number,
   padding: Conv2dPadding,
+  bias = true,
 ): Module {
   const w = p.weight(`${prefix}.weight`, [k, k, cin, cout], 'conv2d');
-  const b = p.bias(`${prefix}.bias`, cout);
+  const b = bias ? p.bias(`${prefix}.bias`, cout) : null;
   const pad: 'valid' | [[number, number], [number, number], [number, number], [number, number]] =
     padding === 'valid' || padding === 0 ? 'valid' : [[0, 0], [padding, padding], [padding, padding], [0, 0]];
   return {
@@ -128,21 +166,37 @@ export function conv2d(
     inplace: false,
     reach: (k - 1) / 2,
     scale: 1 / stride,
-    apply: (x) => tf.tidy(() => tf.add(tf.conv2d(x, w as tf.Tensor4D, stride, pad), b) as tf.Tensor4D),
+    apply: (x) =>
+      tf.tidy(() => {
+        const y = tf.conv2d(x, w as tf.Tensor4D, stride, pad);
+        return (b ? tf.add(y, b) : y) as tf.Tensor4D;
+      }),
   };
 }
 
 /** torch `ConvTranspose2d(cin, cout, 3, stride 2, padding 1, output_padding 1)` with bias. Weight [kh, kw, out, in]. */
-export function convTranspose2d(p: ParamBuilder, prefix: string, name: string, cin: number, cout: number): Module {
-  const w = p.weight(`${prefix}.weight`, [3, 3, cout, cin], 'conv2dTranspose');
-  const b = p.bias(`${prefix}.bias`, cout);
+export function convTranspose2d(p: ParamBuilder, prefix: string, name: string, cin: number, cout: number, bias = true): Module {
+  return convTranspose(p, prefix, name, cin, cout, { k: 3, padding: 1, outputPadding: 1, bias });
+}
+
+/** torch `ConvTranspose2d(cin, cout, k, stride 2, padding, output_padding)`, with or without bias. Weight [kh, kw, out, in]. */
+export function convTranspose(
+  p: ParamBuilder,
+  prefix: string,
+  name: string,
+  cin: number,
+  cout: number,
+  o: { k: number; padding: number; outputPadding: number; bias: boolean },
+): Module {
+  const w = p.weight(`${prefix}.weight`, [o.k, o.k, cout, cin], 'conv2dTranspose');
+  const b = o.bias ? (p.bias(`${prefix}.bias`, cout) as tf.Tensor1D) : undefined;
   return {
     type: 'ConvTranspose2d',
     name,
     inplace: false,
     reach: 1,
     scale: 2,
-    apply: (x) => conv2dTransposeTorch(x, w as tf.Tensor4D, { stride: 2, padding: 1, outputPadding: 1, bias: b as tf.Tensor1D }),
+    apply: (x) => conv2dTransposeTorch(x, w as tf.Tensor4D, { stride: 2, padding: o.padding, outputPadding: o.outputPadding, bias: b }),
   };
 }
 
@@ -150,8 +204,38 @@ export function reflectionPad(name: string, pad: number): Module {
   return { type: 'ReflectionPad2d', name, inplace: false, ...pointwise, apply: (x) => pad2d(x, pad, 'reflect') };
 }
 
+/** The reference's `--normG` / `--normD` choices (`get_norm_layer`). */
+export const NORM_TYPES: readonly NormType[] = ['instance', 'batch', 'none'];
+
+/**
+ * Whether the reference gives a conv before a norm layer a bias: `use_bias = norm_layer.func ==
+ * InstanceNorm2d` for a functools.partial, `norm_layer == InstanceNorm2d` otherwise; 'none' is a
+ * plain function there, so it gets no bias, like 'batch'.
+ */
+export const convBias = (normType: NormType): boolean => normType === 'instance';
+
 export function norm(name: string): Module {
   return { type: 'InstanceNorm2d', name, ...pointwise, inplace: false, apply: (x) => instanceNorm(x) };
+}
+
+/**
+ * `get_norm_layer(normType)(channels)` at `prefix`: InstanceNorm2d (no parameters), BatchNorm2d
+ * (weight, bias, running_mean, running_var, num_batches_tracked; batch statistics in training,
+ * running ones in eval) or Identity (which still takes its index in the Sequential).
+ */
+export function normLayer(p: ParamBuilder, prefix: string, name: string, normType: NormType, channels: number): Module {
+  if (normType === 'instance') return norm(name);
+  if (normType === 'none') return { type: 'Identity', name, ...pointwise, inplace: false, apply: (x) => x };
+  const weight = p.normWeight(`${prefix}.weight`, channels);
+  const bias = p.bias(`${prefix}.bias`, channels);
+  const stats = p.runningStats(prefix, channels);
+  return {
+    type: 'BatchNorm2d',
+    name,
+    ...pointwise,
+    inplace: false,
+    apply: (x, training) => tf.tidy(() => tf.add(tf.mul(batchNorm(x, { training, stats }), weight), bias) as tf.Tensor4D),
+  };
 }
 
 export function relu(name: string): Module {
@@ -192,19 +276,29 @@ export function dropout(name: string): Module {
 }
 
 /**
- * The reference's `ResnetBlock(dim)`: x + [reflect pad 1, conv 3x3, IN, ReLU, (Dropout 0.5),
- * reflect pad 1, conv 3x3, IN]. Parameter names follow its `conv_block` Sequential indices.
+ * The reference's `ResnetBlock(dim)`: x + [reflect pad 1, conv 3x3, norm, ReLU, (Dropout 0.5),
+ * reflect pad 1, conv 3x3, norm]. Parameter names follow its `conv_block` Sequential indices.
  */
-export function resnetBlock(p: ParamBuilder, prefix: string, name: string, dim: number, useDropout: boolean): Module {
+export function resnetBlock(
+  p: ParamBuilder,
+  prefix: string,
+  name: string,
+  dim: number,
+  useDropout: boolean,
+  normType: NormType = 'instance',
+): Module {
+  const at = (i: number) => `${prefix}.conv_block.${i}`;
+  const second = useDropout ? 5 : 4;
+  const bias = convBias(normType);
   const branch: Module[] = [
     reflectionPad(`${name}.pad1`, 1),
-    conv2d(p, `${prefix}.conv_block.1`, `${name}.conv1`, dim, dim, 3, 1, 'valid'),
-    norm(`${name}.norm1`),
+    conv2d(p, at(1), `${name}.conv1`, dim, dim, 3, 1, 'valid', bias),
+    normLayer(p, at(2), `${name}.norm1`, normType, dim),
     relu(`${name}.relu`),
     ...(useDropout ? [dropout(`${name}.dropout`)] : []),
     reflectionPad(`${name}.pad2`, 1),
-    conv2d(p, `${prefix}.conv_block.${useDropout ? 6 : 5}`, `${name}.conv2`, dim, dim, 3, 1, 'valid'),
-    norm(`${name}.norm2`),
+    conv2d(p, at(second + 1), `${name}.conv2`, dim, dim, 3, 1, 'valid', bias),
+    normLayer(p, at(second + 2), `${name}.norm2`, normType, dim),
   ];
   return {
     type: 'ResnetBlock',

@@ -7,7 +7,7 @@ import {
   type HostArray,
 } from '@cut/core-tensors';
 import type { TorchArray, TorchStateDict } from './contract.js';
-import type { Buffer, Module, Param, ParamBuilder, ParamKind } from './modules.js';
+import type { Buffer, Module, Param, ParamBuilder, ParamKind, StatsBuffer } from './modules.js';
 import type { StateDictMetadata } from './pth/index.js';
 
 export type { TorchArray, TorchStateDict } from './contract.js';
@@ -40,6 +40,7 @@ export abstract class SequentialNetwork {
   readonly container: string;
   private readonly params: readonly Param[];
   private readonly buffers: readonly Buffer[];
+  private readonly stats: readonly StatsBuffer[];
   private readonly order: readonly string[];
 
   protected constructor(built: { modules: Module[]; params: ParamBuilder; container?: string }) {
@@ -47,6 +48,7 @@ export abstract class SequentialNetwork {
     this.container = built.container ?? 'model';
     this.params = built.params.params;
     this.buffers = built.params.buffers;
+    this.stats = built.params.stats;
     this.order = built.params.order;
   }
 
@@ -80,6 +82,13 @@ export abstract class SequentialNetwork {
       byName.set(p.name, toTorch[p.kind]({ data: Float32Array.from(data), shape: [...p.variable.shape] }));
     }
     for (const b of this.buffers) byName.set(b.name, { shape: [...b.shape], data: Float32Array.from(b.data) });
+    for (const { prefix, stats } of this.stats) {
+      const size = stats.mean.shape[0]!;
+      byName.set(`${prefix}.running_mean`, { shape: [size], data: Float32Array.from((await stats.mean.data()) as Float32Array) });
+      byName.set(`${prefix}.running_var`, { shape: [size], data: Float32Array.from((await stats.variance.data()) as Float32Array) });
+      // torch's int64 scalar; the .pth writer stores `*.num_batches_tracked` as int64.
+      byName.set(`${prefix}.num_batches_tracked`, { shape: [], data: Float32Array.of(stats.batches) });
+    }
     return new Map(this.order.map((name) => [name, byName.get(name)!]));
   }
 
@@ -121,30 +130,55 @@ export abstract class SequentialNetwork {
         }
       }
     }
+    const statValues: Array<[StatsBuffer, TorchArray, TorchArray, number]> = [];
+    for (const s of this.stats) {
+      const size = s.stats.mean.shape[0]!;
+      const get = (suffix: string, shape: number[]) => {
+        const key = `${s.prefix}.${suffix}`;
+        const value = entries.get(key);
+        if (!value) throw new Error(`${source}: missing key '${key}'`);
+        if (!sameShape(value.shape, shape)) {
+          throw new Error(`${source}: '${key}' has shape [${value.shape}], the configured network needs [${shape}]`);
+        }
+        return value;
+      };
+      const batches = get('num_batches_tracked', []).data[0]!;
+      if (!Number.isInteger(batches) || batches < 0) throw new Error(`${source}: '${s.prefix}.num_batches_tracked' must be a count, got ${batches}`);
+      statValues.push([s, get('running_mean', [size]), get('running_var', [size]), batches]);
+    }
     for (const [p, value] of assignments) {
       const ours = fromTorch[p.kind]({ data: value.data, shape: value.shape });
       tf.tidy(() => p.variable.assign(tf.tensor(ours.data, ours.shape, 'float32')));
+    }
+    for (const [s, mean, variance, batches] of statValues) {
+      tf.tidy(() => {
+        s.stats.mean.assign(tf.tensor1d(mean.data, 'float32'));
+        s.stats.variance.assign(tf.tensor1d(variance.data, 'float32'));
+      });
+      s.stats.batches = batches;
     }
   }
 
   /**
    * The `_metadata` PyTorch stores with the state_dict: every submodule path with its class
-   * version (InstanceNorm2d is version 2, every other module used here 1).
+   * version (InstanceNorm2d and BatchNorm2d are version 2, every other module used here 1).
+   * A network that is not one `model` Sequential lists its own.
    */
   stateDictMetadata(): StateDictMetadata {
     const version = (v: number) => ({ version: v });
+    const normVersion = (type: string) => (type === 'InstanceNorm2d' || type === 'BatchNorm2d' ? 2 : 1);
     const out = new Map<string, { version: number }>([
       ['', version(1)],
       [this.container, version(1)],
     ]);
     this.modules.forEach((m, i) => {
       const path = `${this.container}.${i}`;
-      out.set(path, version(m.type === 'InstanceNorm2d' ? 2 : 1));
+      out.set(path, version(normVersion(m.type)));
       if (m.type === 'Downsample' || m.type === 'Upsample') out.set(`${path}.pad`, version(1));
       if (m.residual) {
         // ResnetBlock.conv_block: its Sequential's entries, in order.
         out.set(`${path}.conv_block`, version(1));
-        m.residual.forEach((inner, j) => out.set(`${path}.conv_block.${j}`, version(inner.type === 'InstanceNorm2d' ? 2 : 1)));
+        m.residual.forEach((inner, j) => out.set(`${path}.conv_block.${j}`, version(normVersion(inner.type))));
       }
     });
     return out;
@@ -153,6 +187,7 @@ export abstract class SequentialNetwork {
   /** Frees the weights. */
   dispose(): void {
     for (const p of this.params) p.variable.dispose();
+    for (const s of this.stats) tf.dispose([s.stats.mean, s.stats.variance]);
   }
 
   private describeKeys(): string {

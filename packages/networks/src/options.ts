@@ -55,7 +55,7 @@ const REFERENCE_NETG = ['resnet_9blocks', 'resnet_6blocks', 'resnet_4blocks', 'u
 const REFERENCE_NETD = ['basic', 'n_layers', 'pixel', 'patch', 'tilestylegan2', 'stylegan2'];
 /** `--normG` / `--normD`: the reference's, and those the architectures here build. */
 const REFERENCE_NORMS: readonly NormType[] = ['instance', 'batch', 'none'];
-const SUPPORTED_NORMS: readonly NormType[] = ['instance'];
+const SUPPORTED_NORMS: readonly NormType[] = ['instance', 'batch', 'none'];
 /** `--netF`: the reference's heads, and those @cut/patch-sampler has. */
 const REFERENCE_NETF = ['mlp_sample', 'sample', 'reshape', 'global_pool', 'strided_conv'];
 const SUPPORTED_NETF = REFERENCE_NETF;

@@ -36,7 +36,9 @@ describeBackends(
         "--netG resnet_33blocks: 'resnet_33blocks' has more than 32 residual blocks (the reference offers resnet_9blocks, resnet_6blocks and resnet_4blocks)",
       );
       expect(() => defineGenerator('resnet_1000000blocks')).toThrow(/^--netG resnet_1000000blocks: .* more than 32 residual blocks/);
-      expect(() => defineGenerator('unet_999')).toThrow("--netG: 'unet_999' is not a generator here (resnet_9blocks, resnet_6blocks, resnet_4blocks, resnet_<n>blocks (n <= 32))");
+      expect(() => defineGenerator('unet_999')).toThrow(
+        "--netG: 'unet_999' is not a generator here (resnet_9blocks, resnet_6blocks, resnet_4blocks, resnet_<n>blocks (n <= 32), unet_128, unet_256, resnet_cat)",
+      );
       expect(generatorNameProblem('resnet_6blocks')).toBeNull();
       expect(generatorNameProblem('resnet_40blocks')).toMatch(/more than 32 residual blocks/);
       expect(() => defineDiscriminator('patch')).toThrow("--netD: 'patch' is not a discriminator here (basic, n_layers, pixel)");
@@ -58,7 +60,7 @@ describeBackends(
       });
       expect(() => generatorConfig({ architecture: 'resnet', ngf: 0 })).toThrow('ResnetGenerator: ngf must be a positive integer, got 0');
       expect(() => generatorConfig({ architecture: 'resnet', nBlocks: 33 })).toThrow('ResnetGenerator: nBlocks must be an integer from 0 to 32, got 33');
-      expect(() => defineGenerator({ architecture: 'nope' } as never)).toThrow("no generator architecture 'nope' (resnet)");
+      expect(() => defineGenerator({ architecture: 'nope' } as never)).toThrow("no generator architecture 'nope' (resnet, unet, resnet_cat)");
     });
 
     it("maps the reference's option names to the configs (define_G / define_D): D gets output_nc, netD basic is 3 layers", () => {
@@ -80,7 +82,27 @@ describeBackends(
       expect(c.nceLayers).toEqual([0, 3]);
       expect(networkConfigs({ ...o, netD: 'basic' }).discriminator).toMatchObject({ nLayers: 3 });
       expect(() => networkConfigs({ ...o, netG: 'resnet_64blocks' }, 'train_opt.txt')).toThrow(/^train_opt\.txt: --netG resnet_64blocks: .*more than 32/);
-      expect(() => networkConfigs({ ...o, normG: 'batch' }, 'x')).toThrow("x: normG 'batch' is not supported (instance)");
+      expect(() => networkConfigs({ ...o, normG: 'group' }, 'x')).toThrow("x: normG 'group' is not supported (instance, batch, none)");
+      expect(networkConfigs({ ...o, normG: 'batch', normD: 'none' }).generator).toMatchObject({ norm: 'batch' });
+      expect(networkConfigs({ ...o, normG: 'batch', normD: 'none' }).discriminator).toMatchObject({ norm: 'none' });
+      expect(networkConfigs({ ...o, netG: 'unet_128', normG: 'none' }).generator).toEqual({
+        architecture: 'unet',
+        inputNc: 1,
+        outputNc: 2,
+        ngf: 16,
+        numDowns: 7,
+        norm: 'none',
+        useDropout: true,
+        init: { type: 'normal', gain: 0.5 },
+      });
+      // define_G's resnet_cat branch ignores normG and dropout.
+      expect(networkConfigs({ ...o, netG: 'resnet_cat', normG: 'batch' }).generator).toEqual({
+        architecture: 'resnet_cat',
+        inputNc: 1,
+        outputNc: 2,
+        ngf: 16,
+        init: { type: 'normal', gain: 0.5 },
+      });
       // train_opt.txt's strings give the same configs as the typed values.
       const strings = new Map(NETWORK_OPTION_NAMES.map((k) => [k, typeof o[k] === 'boolean' ? (o[k] ? 'True' : 'False') : String(o[k])]));
       expect(networkOptionsFrom(strings)).toEqual(c);
@@ -92,8 +114,14 @@ describeBackends(
       const again = networkOptionsFrom(g.referenceOptions()).generator;
       expect(again).toEqual(g.config);
       g.dispose();
-      expect(NETWORK_OPTION_SPECS.netG.choices).toEqual(['resnet_9blocks', 'resnet_6blocks', 'resnet_4blocks']);
-      expect(NETWORK_OPTION_SPECS.netG.unsupported).toEqual(['unet_128', 'unet_256', 'stylegan2', 'smallstylegan2', 'resnet_cat']);
+      expect(NETWORK_OPTION_SPECS.netG.choices).toEqual(['resnet_9blocks', 'resnet_6blocks', 'resnet_4blocks', 'unet_128', 'unet_256', 'resnet_cat']);
+      expect(NETWORK_OPTION_SPECS.netG.unsupported).toEqual(['stylegan2', 'smallstylegan2']);
+      expect(NETWORK_OPTION_SPECS.normG.unsupported).toEqual([]);
+      for (const spec of [{ architecture: 'unet', numDowns: 7, norm: 'batch', ngf: 2 }, { architecture: 'resnet_cat', ngf: 2, inputNc: 1 }] as const) {
+        const net = defineGenerator(spec, { skipInit: true });
+        expect(networkOptionsFrom(net.referenceOptions()).generator).toEqual(net.config);
+        net.dispose();
+      }
       expect(NETWORK_OPTION_SPECS.netD.unsupported).toEqual(['patch', 'tilestylegan2', 'stylegan2']);
       expect(GENERATOR_OPTION_NAMES.every((n) => NETWORK_OPTION_NAMES.includes(n))).toBe(true);
     });
@@ -105,6 +133,27 @@ describeBackends(
       expect(minimumImageSide(s)).toBe(5);
       expect(minimumImageSide({ multiple: 256, minimumSide: 256 })).toBe(129);
     });
+  },
+  { backends: ['cpu'] },
+);
+
+describeBackends(
+  'sizing: unet and resnet_cat',
+  () => {
+    for (const netG of ['unet_128', 'resnet_cat'] as const) {
+      it(`${netG}: sides are multiples of its multiple from the minimum up; the output has the input's size`, () => {
+        const config = netG === 'unet_128' ? ({ architecture: 'unet', numDowns: 7, inputNc: 1, outputNc: 1, ngf: 1 } as const) : ({ architecture: 'resnet_cat', inputNc: 1, outputNc: 1, ngf: 1 } as const);
+        const G = defineGenerator(config, { seed: 1 });
+        const s = generatorSizing(config);
+        expect(s).toMatchObject(netG === 'unet_128' ? { multiple: 128, minimumSide: 128, tiled: false } : { multiple: 4, minimumSide: 8, tiled: false });
+        expect(runs(G, s.minimumSide)).toBe(true);
+        expect(runs(G, s.minimumSide - s.multiple)).toBe(false);
+        const y = tf.tidy(() => G.forward(tf.zeros([1, s.minimumSide, 2 * s.minimumSide, 1])));
+        expect(y.shape).toEqual([1, s.minimumSide, 2 * s.minimumSide, 1]);
+        y.dispose();
+        G.dispose();
+      });
+    }
   },
   { backends: ['cpu'] },
 );
@@ -135,6 +184,18 @@ describeBackends(
         });
       }
       for (const nLayers of [1, 3, 4]) {
+        if (nLayers === 1) {
+          for (const norm of ['batch', 'none'] as const) {
+            it(`n_layers with norm ${norm}: the minimum side runs, 1 less fails`, () => {
+              const config = { architecture: 'n_layers', inputNc: 1, ndf: 1, nLayers: 3, noAntialias, norm } as const;
+              const D = defineDiscriminator(config, { seed: 1 });
+              const m = discriminatorSizing(config).minimumSide;
+              expect(runs(D, m)).toBe(true);
+              expect(runs(D, m - 1)).toBe(false);
+              D.dispose();
+            });
+          }
+        }
         it(`n_layers ${nLayers}${noAntialias ? ', no_antialias' : ''}: the minimum side runs, 1 less fails`, () => {
           const config = { architecture: 'n_layers', inputNc: 1, ndf: 1, nLayers, noAntialias } as const;
           const D = defineDiscriminator(config, { seed: 1 });

@@ -16,16 +16,22 @@ import type {
 } from './contract.js';
 import { nLayerDiscriminator } from './architectures/nlayer-discriminator.js';
 import { pixelDiscriminator } from './architectures/pixel-discriminator.js';
+import { resnetCatGenerator } from './architectures/resnet-cat-generator.js';
 import { resnetGenerator } from './architectures/resnet-generator.js';
+import { unetGenerator } from './architectures/unet-generator.js';
 
 export type { NLayerDiscriminatorConfig } from './architectures/nlayer-discriminator.js';
 export type { PixelDiscriminatorConfig } from './architectures/pixel-discriminator.js';
 export type { ResnetGeneratorConfig } from './architectures/resnet-generator.js';
+export type { UnetGeneratorConfig } from './architectures/unet-generator.js';
+export type { ResnetCatGeneratorConfig } from './architectures/resnet-cat-generator.js';
 export { MAX_RESNET_BLOCKS } from './architectures/resnet-generator.js';
 
 /** Every generator architecture, in the order `--netG` names are matched. */
 const GENERATORS = [
   resnetGenerator,
+  unetGenerator,
+  resnetCatGenerator,
 ] as const;
 
 /** Every discriminator architecture, in the order `--netD` names are matched. */

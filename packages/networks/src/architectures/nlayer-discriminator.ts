@@ -11,7 +11,7 @@ import {
   type NormType,
   type SideSizing,
 } from '../contract.js';
-import { ParamBuilder, conv2d, downsample, leakyRelu, norm, type Module } from '../modules.js';
+import { NORM_TYPES, ParamBuilder, conv2d, convBias, downsample, leakyRelu, normLayer, type Module } from '../modules.js';
 import { SequentialNetwork } from '../network.js';
 import { blurDown, conv, sideSizing, type Step } from '../sizing.js';
 
@@ -23,7 +23,7 @@ export interface NLayerDiscriminatorConfig {
   readonly ndf: number;
   /** Conv layers (reference `--n_layers_D`; `basic` = 3). */
   readonly nLayers: number;
-  /** Normalisation (reference `--normD`; only `instance` so far). */
+  /** Normalisation (reference `--normD`): instance, batch or none (batch and none drop the convs' biases, as the reference does). */
   readonly norm: NormType;
   /** Strided convolutions instead of blur downsampling (reference `--no_antialias`). */
   readonly noAntialias: boolean;
@@ -51,6 +51,8 @@ export class NLayerDiscriminator extends SequentialNetwork implements Discrimina
     const at = () => `model.${m.length}`;
     const { ndf } = o;
     const width = (n: number) => ndf * Math.min(2 ** n, 8);
+    const bias = convBias(o.norm);
+    const norm = (name: string, channels: number) => normLayer(p, at(), name, o.norm, channels);
 
     if (o.noAntialias) {
       m.push(conv2d(p, at(), 'conv1', o.inputNc, ndf, 4, 2, 1), leakyRelu('lrelu1'));
@@ -60,18 +62,15 @@ export class NLayerDiscriminator extends SequentialNetwork implements Discrimina
     }
     for (let n = 1; n < o.nLayers; n++) {
       const s = n + 1;
-      if (o.noAntialias) {
-        m.push(conv2d(p, at(), `conv${s}`, width(n - 1), width(n), 4, 2, 1));
-        m.push(norm(`norm${s}`), leakyRelu(`lrelu${s}`));
-      } else {
-        m.push(conv2d(p, at(), `conv${s}`, width(n - 1), width(n), 4, 1, 1));
-        m.push(norm(`norm${s}`), leakyRelu(`lrelu${s}`));
-        m.push(downsample(p, at(), `blur${s}`, width(n)));
-      }
+      m.push(conv2d(p, at(), `conv${s}`, width(n - 1), width(n), 4, o.noAntialias ? 2 : 1, 1, bias));
+      m.push(norm(`norm${s}`, width(n)));
+      m.push(leakyRelu(`lrelu${s}`));
+      if (!o.noAntialias) m.push(downsample(p, at(), `blur${s}`, width(n)));
     }
     const s = o.nLayers + 1;
-    m.push(conv2d(p, at(), `conv${s}`, width(o.nLayers - 1), width(o.nLayers), 4, 1, 1));
-    m.push(norm(`norm${s}`), leakyRelu(`lrelu${s}`));
+    m.push(conv2d(p, at(), `conv${s}`, width(o.nLayers - 1), width(o.nLayers), 4, 1, 1, bias));
+    m.push(norm(`norm${s}`, width(o.nLayers)));
+    m.push(leakyRelu(`lrelu${s}`));
     m.push(conv2d(p, at(), 'conv_out', width(o.nLayers), 1, 4, 1, 1));
 
     super({ modules: m, params: p });
@@ -97,7 +96,7 @@ export class NLayerDiscriminator extends SequentialNetwork implements Discrimina
     ]);
   }
 
-  /** Patch logits (no sigmoid), NHWC `[B, h, w, 1]`. Training mode changes nothing here (no dropout, instance norm). */
+  /** Patch logits (no sigmoid), NHWC `[B, h, w, 1]`. Training mode matters to batch norm only (batch statistics, running ones updated). */
   forward(x: tf.Tensor4D, training = true): tf.Tensor4D {
     if (x.rank !== 4 || x.shape[3] !== this.config.inputNc) {
       throw new Error(`${CLASS}: expected an NHWC input with ${this.config.inputNc} channels, got shape [${x.shape}]`);
@@ -120,7 +119,7 @@ function configure(partial: Partial<NLayerDiscriminatorConfig>): NLayerDiscrimin
   for (const key of ['inputNc', 'ndf', 'nLayers'] as const) {
     if (!Number.isInteger(o[key]) || o[key] < 1) throw new Error(`${CLASS}: ${key} must be a positive integer, got ${o[key]}`);
   }
-  if (o.norm !== 'instance') throw new Error(`${CLASS}: norm '${o.norm}' is not supported (instance)`);
+  if (!NORM_TYPES.includes(o.norm)) throw new Error(`${CLASS}: norm '${o.norm}' is not one of ${NORM_TYPES.join(', ')}`);
   return o;
 }
 

@@ -16,14 +16,16 @@ import {
 import {
   ParamBuilder,
   conv2d,
+  convBias,
   convTranspose2d,
   downsample,
-  norm,
+  normLayer,
   reflectionPad,
   relu,
   resnetBlock,
   tanh,
   upsample,
+  NORM_TYPES,
   type Module,
 } from '../modules.js';
 import { SequentialNetwork } from '../network.js';
@@ -39,7 +41,7 @@ export interface ResnetGeneratorConfig {
   readonly ngf: number;
   /** Residual blocks: 9 for `resnet_9blocks` (default), 6 for `resnet_6blocks`, 4 for `resnet_4blocks`. */
   readonly nBlocks: number;
-  /** Normalisation (reference `--normG`; only `instance` so far). */
+  /** Normalisation (reference `--normG`): instance, batch or none (batch and none drop the convs' biases, as the reference does). */
   readonly norm: NormType;
   /** Strided convolutions instead of blur downsampling (reference `--no_antialias`). */
   readonly noAntialias: boolean;
@@ -74,33 +76,33 @@ export class ResnetGenerator extends SequentialNetwork implements Generator {
     const m: Module[] = [];
     const at = () => `model.${m.length}`;
     const { ngf } = o;
+    const bias = convBias(o.norm);
+    const norm = (name: string, channels: number) => normLayer(p, at(), name, o.norm, channels);
 
     m.push(reflectionPad('pad_in', 3));
-    m.push(conv2d(p, at(), 'conv_in', o.inputNc, ngf, 7, 1, 'valid'));
-    m.push(norm('norm_in'), relu('relu_in'));
+    m.push(conv2d(p, at(), 'conv_in', o.inputNc, ngf, 7, 1, 'valid', bias));
+    m.push(norm('norm_in', ngf));
+    m.push(relu('relu_in'));
     for (let d = 0; d < 2; d++) {
       const cin = ngf * 2 ** d;
       const s = `down${d + 1}`;
-      if (o.noAntialias) {
-        m.push(conv2d(p, at(), `${s}.conv`, cin, cin * 2, 3, 2, 1));
-        m.push(norm(`${s}.norm`), relu(`${s}.relu`));
-      } else {
-        m.push(conv2d(p, at(), `${s}.conv`, cin, cin * 2, 3, 1, 1));
-        m.push(norm(`${s}.norm`), relu(`${s}.relu`));
-        m.push(downsample(p, at(), `${s}.blur`, cin * 2));
-      }
+      m.push(conv2d(p, at(), `${s}.conv`, cin, cin * 2, 3, o.noAntialias ? 2 : 1, 1, bias));
+      m.push(norm(`${s}.norm`, cin * 2));
+      m.push(relu(`${s}.relu`));
+      if (!o.noAntialias) m.push(downsample(p, at(), `${s}.blur`, cin * 2));
     }
-    for (let b = 0; b < o.nBlocks; b++) m.push(resnetBlock(p, at(), `block${b + 1}`, ngf * 4, o.useDropout));
+    for (let b = 0; b < o.nBlocks; b++) m.push(resnetBlock(p, at(), `block${b + 1}`, ngf * 4, o.useDropout, o.norm));
     for (let u = 0; u < 2; u++) {
       const cin = ngf * 2 ** (2 - u);
       const s = `up${u + 1}`;
       if (o.noAntialiasUp) {
-        m.push(convTranspose2d(p, at(), `${s}.conv`, cin, cin / 2));
+        m.push(convTranspose2d(p, at(), `${s}.conv`, cin, cin / 2, bias));
       } else {
         m.push(upsample(p, at(), `${s}.blur`, cin));
-        m.push(conv2d(p, at(), `${s}.conv`, cin, cin / 2, 3, 1, 1));
+        m.push(conv2d(p, at(), `${s}.conv`, cin, cin / 2, 3, 1, 1, bias));
       }
-      m.push(norm(`${s}.norm`), relu(`${s}.relu`));
+      m.push(norm(`${s}.norm`, cin / 2));
+      m.push(relu(`${s}.relu`));
     }
     m.push(reflectionPad('pad_out', 3));
     m.push(conv2d(p, at(), 'conv_out', ngf, o.outputNc, 7, 1, 'valid'));
@@ -121,8 +123,8 @@ export class ResnetGenerator extends SequentialNetwork implements Generator {
   }
 
   /** Tiles work on the module chain: every instance norm's statistics are gathered over the whole image. */
-  get tiledModules(): readonly Module[] {
-    return this.modules;
+  get tiledModules(): readonly Module[] | undefined {
+    return this.sizing.tiled ? this.modules : undefined;
   }
 
   referenceOptions(): Map<string, string> {
@@ -142,9 +144,11 @@ export class ResnetGenerator extends SequentialNetwork implements Generator {
 
   featuresMatchEncode(layers: readonly LayerRef[]): boolean {
     if (layers.length === 0) return true;
-    // An in-place ReLU right after the last requested layer overwrites it in a full forward.
-    const next = this.modules[Math.max(...layers.map((l) => this.layerIndex(l))) + 1];
-    return !next?.inplace;
+    // An in-place ReLU right after the last requested layer (or after the Identity norms that
+    // pass it on) overwrites it in a full forward.
+    let i = Math.max(...layers.map((l) => this.layerIndex(l))) + 1;
+    while (this.modules[i]?.type === 'Identity') i++;
+    return !this.modules[i]?.inplace;
   }
 
   /** Index in `G.model` of a layer given by index or name. */
@@ -191,8 +195,9 @@ export class ResnetGenerator extends SequentialNetwork implements Generator {
         const mod = this.modules[i]!;
         const prev = h;
         h = tf.tidy(() => mod.apply(prev, training));
-        // An in-place ReLU overwrites the stored output of the module before it.
-        if (mod.inplace && kept.has(i - 1)) kept.set(i - 1, h);
+        // An in-place ReLU overwrites the stored output it receives: the module before it's, or
+        // an earlier one's passed on by an Identity (norm 'none' returns its very input).
+        if (mod.inplace) for (const [k, t] of kept) if (t === prev) kept.set(k, h);
         if (wanted.includes(i)) kept.set(i, h);
         // Free each output once the next module has used it, so a large image holds two
         // activations at a time, not all of them (a gradient tape keeps its own copies).
@@ -223,7 +228,7 @@ function configure(partial: Partial<ResnetGeneratorConfig>): ResnetGeneratorConf
   if (!Number.isInteger(o.nBlocks) || o.nBlocks < 0 || o.nBlocks > MAX_RESNET_BLOCKS) {
     throw new Error(`${CLASS}: nBlocks must be an integer from 0 to ${MAX_RESNET_BLOCKS}, got ${o.nBlocks}`);
   }
-  if (o.norm !== 'instance') throw new Error(`${CLASS}: norm '${o.norm}' is not supported (instance)`);
+  if (!NORM_TYPES.includes(o.norm)) throw new Error(`${CLASS}: norm '${o.norm}' is not one of ${NORM_TYPES.join(', ')}`);
   return o;
 }
 
@@ -239,7 +244,8 @@ function sizing(c: ResnetGeneratorConfig): GeneratorSizing {
   // downsampling conv (+ blur) at strides 1 and 2; two 3x3 convs per block at stride 4;
   // upsampling: transposed conv at strides 4 and 2, or blur (stride 4, 2) + conv (stride 2, 1).
   const reach = 3 + (c.noAntialias ? 1 + 2 : 2 + 4) + c.nBlocks * 8 + (c.noAntialiasUp ? 4 + 2 : 4 + 2 + 2 + 1) + 3;
-  return { ...sideSizing(4, steps), reach, tiled: true };
+  // Batch norm is tiled in eval mode only (running statistics); simpler to translate it whole.
+  return { ...sideSizing(4, steps), reach, tiled: c.norm !== 'batch' };
 }
 
 /** `resnet_<n>blocks` -> n, or null for another name. */
