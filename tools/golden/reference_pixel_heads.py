@@ -38,7 +38,7 @@ gc.setup()
 
 
 def define_D(config):
-    return networks.define_D(config.get('input_nc', 3), config['ndf'], 'pixel', norm='instance',
+    return networks.define_D(config.get('input_nc', 3), config['ndf'], 'pixel', norm=config.get('norm', 'instance'),
                              init_type='normal', init_gain=0.02)
 
 
@@ -72,26 +72,47 @@ def state(net):
     return [{'name': k, 'shape': list(v.shape)} for k, v in net.state_dict().items()]
 
 
-def pixel_golden():
+def pixel_case(norm):
+    """One training-mode forward (batch norm: batch statistics, running ones updated), its gradients,
+    the state_dict before and after it, and (batch norm) the eval-mode output afterwards."""
     torch.manual_seed(0)
-    net = define_D({'ndf': 4})
+    net = define_D({'ndf': 4, 'norm': norm})
     default_init(net)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            with torch.no_grad():
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+    before = [dict(name=n, **gc.enc(t)) for n, t in net.state_dict().items()]
     x = torch.randn(2, 3, 5, 7, requires_grad=True)
     y = net(x)
     params = list(net.named_parameters())
     grads, (r,) = grads_of([y], [x] + [p for _, p in params], 1)
-    return {
-        'meta': {'torch_version': torch.__version__,
-                 'what': "reference define_D(3, 4, 'pixel', norm='instance') with PyTorch default init; "
-                         'grads of sum(output * R)'},
+    case = {
+        'norm': norm,
         'modules': [type(m).__name__ for m in net.net],
         'state_dict': state(net),
-        'weights': [dict(name=n, **gc.enc(p)) for n, p in params],
+        'state_before': before,
         'input': gc.enc(x, 'NCHW'),
         'output': gc.enc(y, 'NCHW'),
         'R': gc.enc(r, 'NCHW'),
         'grad_input': gc.enc(grads[0], 'NCHW'),
         'grads': [dict(name=n, **gc.enc(g)) for (n, _), g in zip(params, grads[1:])],
+        'state_after': [dict(name=n, **gc.enc(t)) for n, t in net.state_dict().items()],
+    }
+    if norm == 'batch':
+        net.eval()
+        with torch.no_grad():
+            case['eval_output'] = gc.enc(net(x), 'NCHW')
+    return case
+
+
+def pixel_golden():
+    return {
+        'meta': {'torch_version': torch.__version__,
+                 'what': "reference define_D(3, 4, 'pixel', norm) with PyTorch default init (batch norm: random affine); "
+                         'one training-mode forward, grads of sum(output * R)'},
+        'cases': [pixel_case(norm) for norm in ['instance', 'batch', 'none']],
     }
 
 
