@@ -22,6 +22,11 @@ Usage
       its eval-mode output; then builds the same network with other seeded weights, runs one
       training-mode forward (so the running statistics move), saves its state_dict to `theirs`
       with torch.save and writes that network's eval-mode output too.
+  reference_networks.py load-run RUN_DIR
+      A run folder (cutjs train's or the reference's): builds G and D with the reference's
+      define_G / define_D from its train_opt.txt, loads latest_net_G.pth and latest_net_D.pth with
+      load_state_dict(strict=True) (a `module.` prefix stripped, as the reference's DataParallel
+      writes it), runs G in eval mode on a seeded input of crop_size and prints a JSON report.
   reference_networks.py available
       Exit 0 when the reference imports.
 
@@ -310,12 +315,56 @@ def run(spec_path, out_path):
         json.dump({'torch': torch.__version__, 'cases': results}, f)
 
 
+def parse_options(text):
+    import re
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r'^\s*([A-Za-z_]\w*):\s*(.*?)\s*(?:\[default:.*\])?\s*$', line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def load_run(run_dir):
+    N = reference_networks()
+    with open(os.path.join(run_dir, 'train_opt.txt'), encoding='utf8') as f:
+        o = parse_options(f.read())
+    true = lambda k: o.get(k) == 'True'  # noqa: E731
+    nets = {
+        'G': N.define_G(int(o['input_nc']), int(o['output_nc']), int(o['ngf']), o['netG'], o['normG'], not true('no_dropout'),
+                        o['init_type'], float(o['init_gain']), true('no_antialias'), true('no_antialias_up'), [], argparse.Namespace(nz=0)),
+        'D': N.define_D(int(o['output_nc']), int(o['ndf']), o['netD'], int(o['n_layers_D']), o['normD'], o['init_type'],
+                        float(o['init_gain']), true('no_antialias'), [], None),
+    }
+    report = {'netG': o['netG'], 'normG': o['normG'], 'normD': o['normD']}
+    for name, net in nets.items():
+        path = os.path.join(run_dir, f'latest_net_{name}.pth')
+        state = load_pth(path)
+        state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+        try:
+            net.load_state_dict(state, strict=True)
+        except Exception as e:  # noqa: BLE001 -- the message is the point
+            fail(f'{path} does not load strictly into the reference\'s {type(net).__name__}: {e}')
+        report[name] = {'class': type(net).__name__, 'strict_load': True, 'keys': len(state),
+                        'batch_norm_layers': sum(1 for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))}
+    g = nets['G']
+    g.eval()
+    torch.manual_seed(0)
+    side = int(o['crop_size'])
+    with torch.no_grad():
+        y = g(torch.rand(1, int(o['input_nc']), side, side) * 2 - 1)
+    report['G']['eval_output'] = {'shape': list(y.shape), 'min': float(y.min()), 'max': float(y.max()), 'finite': bool(torch.isfinite(y).all())}
+    print(json.dumps(report))
+
+
 if __name__ == '__main__':
     gc.setup()
     if sys.argv[1:] == ['golden']:
         golden()
     elif len(sys.argv) == 4 and sys.argv[1] == 'run':
         run(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 3 and sys.argv[1] == 'load-run':
+        load_run(sys.argv[2])
     elif sys.argv[1:] == ['available']:
         reference_networks()
     else:
