@@ -128,7 +128,7 @@ describeBackends('netF heads vs the reference', (backend) => {
     const created = fresh.getWeights();
     expect(Object.entries(created).map(([name, t]) => ({ name, shape: t.shape }))).toEqual(c.state_dict);
     for (const [name, t] of Object.entries(created)) {
-      const v = await t.data();
+      const v = Array.from((await t.data()) as Float32Array);
       if (name.endsWith('.bias')) expect(Math.max(...v.map(Math.abs)), name).toBe(0);
       else {
         const std = Math.sqrt(v.reduce((s, x) => s + x * x, 0) / v.length);
