@@ -370,8 +370,8 @@ describeBackends('tfjs model format (model.json + weights.bin)', () => {
     const x = tf.tensor4d(new SeededRng(1).uniformArray(16 * 20 * 3, -1, 1), [1, 16, 20, 3]);
     const [y, y1] = [g.forward(x), loaded.forward(x)];
     await expectSameOutputs(y1, y);
-    const unknown = { ...old, modelTopology: { ...old.modelTopology, network: 'UnetGenerator' } };
-    await expect(loadTfjsModel({ modelJson: JSON.stringify(unknown), weights: art.weights, name: 'm.json' })).rejects.toThrow("m.json: unknown network 'UnetGenerator'");
+    const unknown = { ...old, modelTopology: { ...old.modelTopology, network: 'StyleGAN2Generator' } };
+    await expect(loadTfjsModel({ modelJson: JSON.stringify(unknown), weights: art.weights, name: 'm.json' })).rejects.toThrow("m.json: unknown network 'StyleGAN2Generator'");
     tf.dispose([x, y, y1]);
     [g, d, loaded].forEach((n) => n.dispose());
   });
@@ -400,8 +400,8 @@ describeBackends('tfjs model format (model.json + weights.bin)', () => {
     await saveTfjsModel(d, dDir);
     await expect(loadTfjsGenerator(readTfjsModelDir(dDir))).rejects.toThrow(/holds a discriminator \(NLayerDiscriminator\), not a generator/);
     const unknown = clone();
-    (unknown.modelTopology as { config: { architecture: string } }).config.architecture = 'unet';
-    await expect(loadTfjsModel({ modelJson: unknown, weights: art.weights })).rejects.toThrow(/model\.json: no generator architecture 'unet' \(resnet\)/);
+    (unknown.modelTopology as { config: { architecture: string } }).config.architecture = 'stylegan2';
+    await expect(loadTfjsModel({ modelJson: unknown, weights: art.weights })).rejects.toThrow(/model\.json: no generator architecture 'stylegan2' \(resnet, unet, resnet_cat\)/);
     g.dispose();
     d.dispose();
     expect(tf.memory().numTensors).toBe(before);
