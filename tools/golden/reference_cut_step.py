@@ -23,7 +23,11 @@ Three adaptations, numerically neutral or forced:
 * The reference's CUT cannot call the heads reshape / global_pool / strided_conv (their forward takes
   one map, calculate_NCE_loss passes (feats, num_patches, ids): a TypeError). netF is wrapped to apply
   the reference's head to each level in turn and return no ids; reshape's rows then go to the
-  reference's PatchNCELoss unchanged (as @cut/patch-sampler's heads do).
+  reference's PatchNCELoss unchanged (as @cut/patch-sampler's heads do); strided_conv's (B, 64, h, w)
+  maps become rows, one per position, in (b, y, x) order (our head's layout). Its argparse refuses
+  --netF strided_conv, so that case parses reshape and builds CUTModel with netF strided_conv; after
+  the re-initialisation its running averages restart, and see one data-dependent G loss (kA, qA, kB,
+  qB) on the batch before the recorded step.
 """
 import gzip
 import importlib
@@ -59,6 +63,7 @@ COMMON = ['--model', 'cut', '--gpu_ids', '-1', '--dataroot', 'unused', '--netG',
 CASES = {
     'cut_step_pixel.json.gz': ['--netD', 'pixel'],
     'cut_step_reshape.json.gz': ['--netF', 'reshape'],
+    'cut_step_strided_conv.json.gz': ['--netF', 'reshape'],  # made strided_conv below
 }
 
 
@@ -70,7 +75,10 @@ class PerLevel(torch.nn.Module):
         self.head = head
 
     def forward(self, feats, num_patches=64, patch_ids=None):
-        return [self.head(f) for f in feats], [[] for _ in feats]
+        out = [self.head(f) for f in feats]
+        # strided_conv's maps (B, 64, h, w) as PatchNCE rows, one per position (b, y, x), as @cut/patch-sampler lays them out.
+        out = [o.permute(0, 2, 3, 1).flatten(0, 2) if o.dim() == 4 else o.flatten(1) if o.dim() == 2 else o for o in out]
+        return out, [[] for _ in feats]
 
     def state_dict(self, *args, **kwargs):
         return self.head.state_dict(*args, **kwargs)
@@ -128,11 +136,15 @@ def step(model, data, hook):
     return losses, float(loss_D), grads_D, grads(model.netG), grads(model.netF)
 
 
-def run(flags):
+def run(flags, strided=False):
     np.random.seed(0)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         opt = TrainOptions(' '.join(COMMON + flags + ['--checkpoints_dir', tmp, '--name', 'golden'])).parse()
+        if strided:
+            # Its argparse refuses --netF strided_conv: the parsed options with that name, then the
+            # reference's own define_F builds it.
+            opt.netF = 'strided_conv'
         model = CUTModel(opt)
     if opt.netF not in ('sample', 'mlp_sample'):
         model.netF = PerLevel(model.netF)
@@ -148,15 +160,26 @@ def run(flags):
     torch.manual_seed(2)
     for net in (model.netG, model.netD, model.netF):
         default_init(net)
+    if strided:
+        # Running averages from these weights: started afresh, then the calls of a data-dependent
+        # initialisation on the same batch (the G loss's kA, qA, kB, qB, as @cut/trainer's makes them).
+        model.netF.head.moving_averages = {}
+        with torch.no_grad():
+            model.set_input(data)
+            model.forward()
+            model.compute_G_loss()
     calls = []
     record_ids(model, calls)
     np.random.seed(3)
     losses, loss_D, grads_D, grads_G, grads_F = step(model, data, hook=True)
     ids = calls[:]
-    # The same step without the hook (same patch ids): how far plain autograd's G gradients are off.
-    np.random.seed(3)
-    plain = step(model, data, hook=False)
-    plain_dev = max((plain[3][n] - grads_G[n]).abs().max().item() for n in grads_G)
+    # The same step without the hook (same patch ids): how far plain autograd's G gradients are off
+    # (not for strided_conv: a second step would see moved running averages).
+    plain_dev = None
+    if not strided:
+        np.random.seed(3)
+        plain = step(model, data, hook=False)
+        plain_dev = max((plain[3][n] - grads_G[n]).abs().max().item() for n in grads_G)
     with torch.no_grad():
         fake = model.netG(model.real)
     named = lambda d: [dict(name=n, **gc.enc(t)) for n, t in d.items()]
@@ -185,7 +208,7 @@ def run(flags):
 
 def main():
     for name, flags in CASES.items():
-        out = run(flags)
+        out = run(flags, strided=name == 'cut_step_strided_conv.json.gz')
         with gzip.GzipFile(os.path.join(gc.GOLDEN, name), 'wb', mtime=0) as f:
             f.write((gc.dumps(out) + '\n').encode('utf8'))
         print(name, out['losses'], 'loss_D', out['loss_D_total'], out['meta']['plain_autograd_grads_G_max_abs_deviation'])
