@@ -141,19 +141,10 @@ export type NetworkOptionName = keyof typeof NETWORK_OPTION_SPECS;
 /** Every network option, in declaration order (train_opt.txt's network lines; what `cutjs test` takes from a checkpoint). */
 export const NETWORK_OPTION_NAMES = Object.keys(NETWORK_OPTION_SPECS) as NetworkOptionName[];
 
-/** The options that decide the generator's shape: read from a checkpoint's options, overridable by `cutjs translate`'s flags. */
-export const GENERATOR_OPTION_NAMES: readonly NetworkOptionName[] = [
-  'input_nc',
-  'output_nc',
-  'ngf',
-  'netG',
-  'normG',
-  'no_dropout',
-  'no_antialias',
-  'no_antialias_up',
-  'init_type',
-  'init_gain',
-];
+/** The options that decide the generator (`nets` has G): read from a checkpoint's options, overridable by `cutjs translate`'s flags. */
+export const GENERATOR_OPTION_NAMES: readonly NetworkOptionName[] = NETWORK_OPTION_NAMES.filter((name) =>
+  (NETWORK_OPTION_SPECS[name].nets as readonly string[]).includes('G'),
+);
 
 /** The network options' typed values (@cut/trainer's `CUTOptions` has them under the same names). */
 export interface NetworkOptionValues {
