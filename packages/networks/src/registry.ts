@@ -14,6 +14,7 @@ import type {
   GeneratorSizing,
   SideSizing,
 } from './contract.js';
+import { REFERENCE_DEFAULTS, defineDiscriminatorArgs, defineGeneratorArgs } from './define-args.js';
 import { nLayerDiscriminator } from './architectures/nlayer-discriminator.js';
 import { resnetGenerator } from './architectures/resnet-generator.js';
 
@@ -120,38 +121,14 @@ export function discriminatorConfig(config: DiscriminatorConfigInput): Discrimin
 function resolveGenerator(spec: string | GeneratorConfigInput): GeneratorConfig {
   if (typeof spec !== 'string') return generatorConfig(spec);
   const a = byName(generators, spec, 'netG', 'generator', generatorNames());
-  return a.fromDefine({ ...DEFINE_G_DEFAULTS, netG: spec });
+  return a.fromDefine(defineGeneratorArgs({ ...REFERENCE_DEFAULTS, netG: spec }));
 }
 
 function resolveDiscriminator(spec: string | DiscriminatorConfigInput): DiscriminatorConfig {
   if (typeof spec !== 'string') return discriminatorConfig(spec);
   const a = byName(discriminators, spec, 'netD', 'discriminator', discriminatorNames());
-  return a.fromDefine({ ...DEFINE_D_DEFAULTS, netD: spec });
+  return a.fromDefine(defineDiscriminatorArgs({ ...REFERENCE_DEFAULTS, netD: spec }));
 }
-
-/** define_G's arguments at the reference's (CUT's) defaults. */
-const DEFINE_G_DEFAULTS: DefineGeneratorArgs = {
-  netG: 'resnet_9blocks',
-  inputNc: 3,
-  outputNc: 3,
-  ngf: 64,
-  norm: 'instance',
-  useDropout: false,
-  init: { type: 'xavier', gain: 0.02 },
-  noAntialias: false,
-  noAntialiasUp: false,
-};
-
-/** define_D's arguments at the reference's (CUT's) defaults. */
-const DEFINE_D_DEFAULTS: DefineDiscriminatorArgs = {
-  netD: 'basic',
-  inputNc: 3,
-  ndf: 64,
-  nLayersD: 3,
-  norm: 'instance',
-  init: { type: 'xavier', gain: 0.02 },
-  noAntialias: false,
-};
 
 /**
  * A new generator: by `--netG` name with the reference's defaults (`defineGenerator('resnet_6blocks')`),
