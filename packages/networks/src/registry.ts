@@ -74,22 +74,30 @@ export function discriminatorNameProblem(netD: string): string | null {
   return nameProblem(discriminators, netD, 'discriminator', discriminatorNames());
 }
 
-function nameProblem(list: readonly { accepts(name: string): boolean | string }[], name: string, what: string, names: string[]): string | null {
-  for (const a of list) {
-    const answer = a.accepts(name);
-    if (answer === true) return null;
-    if (typeof answer === 'string') return answer;
-  }
-  return `'${name}' is not a ${what} here (${names.join(', ')})`;
-}
+type Named = { accepts(name: string): boolean | string };
 
-function byName<A extends { accepts(name: string): boolean | string }>(list: readonly A[], name: string, option: string, what: string, names: string[]): A {
+/** The architecture that takes `name`, or why none does: `unknown` (no architecture has it) or its own reason. */
+function match<A extends Named>(list: readonly A[], name: string): A | { refused: string } | { unknown: true } {
   for (const a of list) {
     const answer = a.accepts(name);
     if (answer === true) return a;
-    if (typeof answer === 'string') throw new Error(`--${option} ${name}: ${answer}`);
+    if (typeof answer === 'string') return { refused: answer };
   }
-  throw new Error(`--${option}: '${name}' is not a ${what} here (${names.join(', ')})`);
+  return { unknown: true };
+}
+
+function nameProblem(list: readonly Named[], name: string, what: string, names: string[]): string | null {
+  const m = match(list, name);
+  if ('refused' in m) return m.refused;
+  return 'unknown' in m ? `'${name}' is not a ${what} here (${names.join(', ')})` : null;
+}
+
+/** The architecture for a `--netG` / `--netD` name; an error naming the option otherwise. */
+function byName<A extends Named>(list: readonly A[], name: string, option: string, what: string, names: string[]): A {
+  const m = match(list, name);
+  if ('refused' in m) throw new Error(`--${option} ${name}: ${m.refused}`);
+  if ('unknown' in m) throw new Error(`--${option}: '${name}' is not a ${what} here (${names.join(', ')})`);
+  return m;
 }
 
 function byArchitecture<A extends { architecture: string }>(list: readonly A[], name: unknown, what: string): A {
