@@ -341,3 +341,48 @@ describe('CUTModel: construction', () => {
     x.dispose();
   });
 });
+
+describeBackends(
+  'CUTModel with the other generators and norms',
+  () => {
+    for (const [netG, nce, side, ngf] of [
+      ['unet_128', '0,1,2,3,4', 128, 2],
+      // resnet_cat's layers 0-2 end in ReLU: with 4 channels a sampled all-zero vector makes the L2
+      // norm's gradient NaN (the reference's Normalize too), so this tiny case takes layer 3 only.
+      ['resnet_cat', '3', 32, 4],
+      ['resnet_2blocks', '0,4,8,12', 32, 4],
+    ] as const) {
+      it(`${netG} with normG/normD batch: two steps train (finite losses that move), running statistics move, encode features as the full forward's`, async () => {
+        const before = tf.memory().numTensors;
+        const model = new CUTModel(
+          { ...TINY, netG, ngf, ndf: 2, normG: 'batch', normD: 'batch', nce_layers: nce, crop_size: side, load_size: side },
+          { seed: 3 },
+        );
+        const realA = tf.randomUniform([1, side, side, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
+        const realB = tf.randomUniform([1, side, side, 3], -1, 1, 'float32', 2) as tf.Tensor4D;
+        const statsOf = async (net: 'G' | 'D') => [...(await (net === 'G' ? model.netG : model.netD).stateDict())].filter(([k]) => k.endsWith('num_batches_tracked'));
+        model.optimizeParameters(realA, realB);
+        const first = await model.currentLosses();
+        model.optimizeParameters(realA, realB);
+        const second = await model.currentLosses();
+        for (const [name, v] of Object.entries(second)) expect(Number.isFinite(v), name).toBe(true);
+        expect(second.G).not.toBe(first.G);
+        // resnet_cat has no BatchNorm (define_G gives it instance norm); D always has.
+        const g = await statsOf('G');
+        expect(g.length > 0).toBe(netG !== 'resnet_cat');
+        for (const [k, t] of [...g, ...(await statsOf('D'))]) expect(t.data[0], k).toBeGreaterThan(0);
+        expect(model.netG.featuresMatchEncode(model.nceLayers)).toBe(true);
+        tf.dispose([realA, realB]);
+        model.dispose();
+        expect(tf.memory().numTensors).toBe(before);
+      });
+    }
+
+    it("the UNet refuses the ResNet's default nce_layers, naming its layers", () => {
+      expect(() => new CUTModel({ ...TINY, netG: 'unet_256', ngf: 2, crop_size: 256, load_size: 256 })).toThrow(
+        /--nce_layers: layer 12 does not exist \(the generator has layers 0\.\.8\)/,
+      );
+    });
+  },
+  { backends: ['wasm'] },
+);
