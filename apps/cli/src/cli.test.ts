@@ -212,7 +212,7 @@ describe('cutjs test on the reference checkpoint h2z_tiny', () => {
     const r = await cli(['test', '--dataroot', dataroot, '--name', 'other', '--checkpoints_dir', checkpoints, '--results_dir', fresh('results'), '--backend', 'wasm']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`cutjs test: ${join(run, 'latest_net_G.pth')}: 'model.1.weight' has shape [8,3,7,7], the configured network needs [16,3,7,7]`);
-    expect(r.stderr).toContain(`(network built from ${join(run, 'train_opt.txt')}: ngf 16, 6 blocks`);
+    expect(r.stderr).toContain(`(network built from ${join(run, 'train_opt.txt')}: netG resnet_6blocks, ngf 16, input_nc 3, output_nc 3)`);
 
     // The same through translate, with the architecture changed by a flag.
     const t = await cli(['translate', join(dataroot, 'testA'), '--checkpoint', join(H2Z_TINY, 'latest_net_G.pth'), '--netG', 'resnet_9blocks', '--out', fresh('out'), '--backend', 'wasm']);

@@ -35,7 +35,8 @@ export async function translateFile(
 ): Promise<TranslatedSize> {
   const raw = toChannels(await decodeImage(job.input), inputNc);
   const img = { data: normalizeImage(raw), width: raw.width, height: raw.height, channels: raw.channels };
-  const tile = tileFor(settings, img.width, img.height);
+  // `auto` tiles only generators that run in tiles; an explicit --tile on another is refused by translateImage.
+  const tile = settings.tile === 'auto' && !G.sizing.tiled ? 0 : tileFor(settings, img.width, img.height);
   const out = await translateImage(G, img, { tile, onStage });
   await saveImage(job.output, out.data, out.width, out.height, out.channels);
   return { width: out.width, height: out.height, tile: tile && (img.width > tile || img.height > tile) ? tile : 0 };

@@ -144,6 +144,8 @@ function patchSamplerMetadata(keys: string[]): StateDictMetadata {
 
 /** netF's construction options, as the reference derives them from its options (PatchSampleFOptions-compatible). */
 export interface PatchSamplerConfig {
+  /** The reference's `--netF` (`mlp_sample`, `sample`). */
+  netF: string;
   useMlp: boolean;
   nc: number;
   initType: InitType;

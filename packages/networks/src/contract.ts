@@ -65,7 +65,7 @@ export interface GeneratorSizing extends SideSizing {
 export interface Network {
   /** The registry name of the architecture (`resnet`, `n_layers`). */
   readonly architecture: string;
-  /** The reference's class name (`ResnetGenerator`), for messages. */
+  /** The reference's class name (as its networks.py spells it), for messages. */
   readonly className: string;
   /** The full config the network was built from (the architecture's typed config, JSON-serialisable). */
   readonly config: { readonly architecture: string; readonly inputNc: number };

@@ -34,7 +34,7 @@ const discriminators = [
   { file: 'nlayer_discriminator_no_antialias.json', noAntialias: true },
 ];
 
-describeBackends('ResnetGenerator vs PyTorch', () => {
+describeBackends('resnet generator vs PyTorch', () => {
   for (const { file, noAntialias } of generators) {
     const g = loadFixture(`golden/${file}`);
     it(`${file}: output and encoder features within 1e-4`, async () => {
@@ -62,7 +62,7 @@ describeBackends('ResnetGenerator vs PyTorch', () => {
   }
 });
 
-describeBackends('NLayerDiscriminator vs PyTorch', () => {
+describeBackends('n_layers discriminator vs PyTorch', () => {
   for (const { file, noAntialias } of discriminators) {
     const d = loadFixture(`golden/${file}`);
     it(`${file}: logits within 1e-4`, async () => {

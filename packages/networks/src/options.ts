@@ -1,9 +1,10 @@
 // The reference's network options (netG, ngf, no_antialias, ...): declared once here (names,
-// defaults, kinds, allowed values), and mapped in one place to the registry's typed configs.
+// kinds, allowed values; their defaults are REFERENCE_DEFAULTS in define-args.ts), and mapped in
+// one place (define-args.ts, as define_G / define_D do) to the registry's typed configs.
 // @cut/trainer's option table, the CLI's flags, the run-defining list and the web page take
 // these from here.
-import type { InitType } from '@cut/core-tensors';
 import type { NormType } from './contract.js';
+import { REFERENCE_DEFAULTS as D, defineDiscriminatorArgs, defineGeneratorArgs, type NetworkOptionValues } from './define-args.js';
 import {
   discriminatorConfigFromDefine,
   discriminatorNameProblem,
@@ -68,7 +69,7 @@ const netGNames = generatorNames();
 const netDNames = discriminatorNames();
 const norm = (net: 'G' | 'D'): NetworkOptionSpec => ({
   kind: 'str',
-  default: 'instance',
+  default: net === 'G' ? D.normG : D.normD,
   help: `${net === 'G' ? 'generator' : 'discriminator'} normalisation`,
   group: 'base',
   nets: [net],
@@ -78,13 +79,13 @@ const norm = (net: 'G' | 'D'): NetworkOptionSpec => ({
 
 /** The network options: one declaration that the trainer's option table, the CLI and the page derive from. */
 export const NETWORK_OPTION_SPECS = {
-  input_nc: { kind: 'int', default: 3, help: 'channels of the input images (3 RGB, 1 grayscale)', group: 'base', nets: ['G'], min: 1 },
-  output_nc: { kind: 'int', default: 3, help: 'channels of the output images', group: 'base', nets: ['G', 'D'], min: 1 },
-  ngf: { kind: 'int', default: 64, help: "filters in the generator's first conv layer", group: 'base', nets: ['G'], min: 1 },
-  ndf: { kind: 'int', default: 64, help: "filters in the discriminator's first conv layer", group: 'base', nets: ['D'], min: 1 },
+  input_nc: { kind: 'int', default: D.input_nc, help: 'channels of the input images (3 RGB, 1 grayscale)', group: 'base', nets: ['G'], min: 1 },
+  output_nc: { kind: 'int', default: D.output_nc, help: 'channels of the output images', group: 'base', nets: ['G', 'D'], min: 1 },
+  ngf: { kind: 'int', default: D.ngf, help: "filters in the generator's first conv layer", group: 'base', nets: ['G'], min: 1 },
+  ndf: { kind: 'int', default: D.ndf, help: "filters in the discriminator's first conv layer", group: 'base', nets: ['D'], min: 1 },
   netD: {
     kind: 'str',
-    default: 'basic',
+    default: D.netD,
     help: 'discriminator: basic (70x70 PatchGAN, 3 layers) or n_layers (n_layers_D layers)',
     group: 'base',
     nets: ['D'],
@@ -94,7 +95,7 @@ export const NETWORK_OPTION_SPECS = {
   },
   netG: {
     kind: 'str',
-    default: 'resnet_9blocks',
+    default: D.netG,
     help: `generator: ${netGNames.join(', ')}`,
     group: 'base',
     nets: ['G'],
@@ -102,38 +103,38 @@ export const NETWORK_OPTION_SPECS = {
     unsupported: missing(REFERENCE_NETG, (n) => generatorNameProblem(n) === null),
     check: generatorNameProblem,
   },
-  n_layers_D: { kind: 'int', default: 3, help: 'conv layers of the discriminator when netD is n_layers', group: 'base', nets: ['D'], min: 1 },
+  n_layers_D: { kind: 'int', default: D.n_layers_D, help: 'conv layers of the discriminator when netD is n_layers', group: 'base', nets: ['D'], min: 1 },
   normG: norm('G'),
   normD: norm('D'),
   init_type: {
     kind: 'str',
-    default: 'xavier',
+    default: D.init_type,
     help: 'weight initialisation',
     group: 'base',
     nets: ['G', 'D', 'F'],
     choices: ['normal', 'xavier', 'kaiming', 'orthogonal'],
   },
-  init_gain: { kind: 'float', default: 0.02, help: 'scale of the normal / xavier / orthogonal initialisation', group: 'base', nets: ['G', 'D', 'F'], min: 0 },
-  no_dropout: { kind: 'bool', default: true, help: "no dropout in the generator's residual blocks", group: 'base', nets: ['G'] },
+  init_gain: { kind: 'float', default: D.init_gain, help: 'scale of the normal / xavier / orthogonal initialisation', group: 'base', nets: ['G', 'D', 'F'], min: 0 },
+  no_dropout: { kind: 'bool', default: D.no_dropout, help: "no dropout in the generator's residual blocks", group: 'base', nets: ['G'] },
   no_antialias: {
     kind: 'bool',
-    default: false,
+    default: D.no_antialias,
     help: 'strided convolutions instead of blur + downsample (generator and discriminator)',
     group: 'base',
     nets: ['G', 'D'],
   },
-  no_antialias_up: { kind: 'bool', default: false, help: 'transposed convolutions instead of upsample + conv in the generator', group: 'base', nets: ['G'] },
+  no_antialias_up: { kind: 'bool', default: D.no_antialias_up, help: 'transposed convolutions instead of upsample + conv in the generator', group: 'base', nets: ['G'] },
   netF: {
     kind: 'str',
-    default: 'mlp_sample',
+    default: D.netF,
     help: 'patch feature head: mlp_sample (2-layer MLP) or sample (none)',
     group: 'cut',
     nets: ['F'],
     choices: SUPPORTED_NETF,
     unsupported: REFERENCE_NETF.filter((n) => !SUPPORTED_NETF.includes(n)),
   },
-  netF_nc: { kind: 'int', default: 256, help: 'width of the patch MLP', group: 'cut', nets: ['F'], min: 1 },
-  nce_layers: { kind: 'str', default: '0,4,8,12,16', help: 'generator layers whose features enter the PatchNCE loss', group: 'cut', nets: ['F'] },
+  netF_nc: { kind: 'int', default: D.netF_nc, help: 'width of the patch MLP', group: 'cut', nets: ['F'], min: 1 },
+  nce_layers: { kind: 'str', default: D.nce_layers, help: 'generator layers whose features enter the PatchNCE loss', group: 'cut', nets: ['F'] },
 } as const satisfies Record<string, NetworkOptionSpec>;
 
 export type NetworkOptionName = keyof typeof NETWORK_OPTION_SPECS;
@@ -141,46 +142,16 @@ export type NetworkOptionName = keyof typeof NETWORK_OPTION_SPECS;
 /** Every network option, in declaration order (train_opt.txt's network lines; what `cutjs test` takes from a checkpoint). */
 export const NETWORK_OPTION_NAMES = Object.keys(NETWORK_OPTION_SPECS) as NetworkOptionName[];
 
-/** The options that decide the generator's shape: read from a checkpoint's options, overridable by `cutjs translate`'s flags. */
-export const GENERATOR_OPTION_NAMES: readonly NetworkOptionName[] = [
-  'input_nc',
-  'output_nc',
-  'ngf',
-  'netG',
-  'normG',
-  'no_dropout',
-  'no_antialias',
-  'no_antialias_up',
-  'init_type',
-  'init_gain',
-];
+/** The options that decide the generator (`nets` has G): read from a checkpoint's options, overridable by `cutjs translate`'s flags. */
+export const GENERATOR_OPTION_NAMES: readonly NetworkOptionName[] = NETWORK_OPTION_NAMES.filter((name) =>
+  (NETWORK_OPTION_SPECS[name].nets as readonly string[]).includes('G'),
+);
 
-/** The network options' typed values (@cut/trainer's `CUTOptions` has them under the same names). */
-export interface NetworkOptionValues {
-  input_nc: number;
-  output_nc: number;
-  ngf: number;
-  ndf: number;
-  netD: string;
-  netG: string;
-  n_layers_D: number;
-  normG: string;
-  normD: string;
-  init_type: string;
-  init_gain: number;
-  no_dropout: boolean;
-  no_antialias: boolean;
-  no_antialias_up: boolean;
-  netF: string;
-  netF_nc: number;
-  nce_layers: string;
-}
+export type { NetworkOptionValues } from './define-args.js';
 
 /** The reference's defaults of every network option. */
 export function defaultNetworkOptions(): NetworkOptionValues {
-  const out: Record<string, unknown> = {};
-  for (const name of NETWORK_OPTION_NAMES) out[name] = NETWORK_OPTION_SPECS[name].default;
-  return out as unknown as NetworkOptionValues;
+  return { ...D };
 }
 
 /** A network option's value as the reference's train_opt.txt writes it (True, 0.02, resnet_9blocks). */
@@ -212,7 +183,6 @@ export function networkConfigs(o: NetworkOptionValues, source = 'options'): Netw
     const choices: readonly string[] = NETWORK_OPTION_SPECS[key].choices ?? [];
     if (!choices.includes(o[key])) fail(`${key} '${o[key]}' is not supported (${choices.join(', ')})`);
   }
-  const init = { type: o.init_type as InitType, gain: o.init_gain };
   const nceLayers = o.nce_layers.split(',').map((s) => {
     const n = Number(s.trim());
     if (s.trim() === '' || !Number.isInteger(n) || n < 0) fail(`nce_layers must list layer indices, got '${o.nce_layers}'`);
@@ -226,31 +196,8 @@ export function networkConfigs(o: NetworkOptionValues, source = 'options'): Netw
     }
   };
   return {
-    generator: named(() =>
-      generatorConfigFromDefine({
-        netG: o.netG,
-        inputNc: o.input_nc,
-        outputNc: o.output_nc,
-        ngf: o.ngf,
-        norm: o.normG as NormType,
-        useDropout: !o.no_dropout,
-        init,
-        noAntialias: o.no_antialias,
-        noAntialiasUp: o.no_antialias_up,
-      }),
-    ),
-    // The reference's define_D gets output_nc: D sees translated images.
-    discriminator: named(() =>
-      discriminatorConfigFromDefine({
-        netD: o.netD,
-        inputNc: o.output_nc,
-        ndf: o.ndf,
-        nLayersD: o.n_layers_D,
-        norm: o.normD as NormType,
-        init,
-        noAntialias: o.no_antialias,
-      }),
-    ),
+    generator: named(() => generatorConfigFromDefine(defineGeneratorArgs(o))),
+    discriminator: named(() => discriminatorConfigFromDefine(defineDiscriminatorArgs(o))),
     patchSampler: { netF: o.netF, useMlp: o.netF === 'mlp_sample', nc: o.netF_nc },
     nceLayers,
   };

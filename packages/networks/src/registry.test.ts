@@ -20,6 +20,7 @@ import {
   networkOptionsFrom,
   paddedSize,
   type Generator,
+  type Module,
 } from './index.js';
 
 describeBackends(
@@ -123,7 +124,7 @@ describeBackends(
         net.dispose();
       }
       expect(NETWORK_OPTION_SPECS.netD.unsupported).toEqual(['pixel', 'patch', 'tilestylegan2', 'stylegan2']);
-      expect(GENERATOR_OPTION_NAMES.every((n) => NETWORK_OPTION_NAMES.includes(n))).toBe(true);
+      expect(GENERATOR_OPTION_NAMES).toEqual(['input_nc', 'output_nc', 'ngf', 'netG', 'normG', 'init_type', 'init_gain', 'no_dropout', 'no_antialias', 'no_antialias_up']);
     });
 
     it('translation pads to the generator\'s multiple and refuses images the padding cannot reach', () => {
@@ -132,6 +133,25 @@ describeBackends(
       expect([5, 8, 9, 190, 250, 256].map((n) => paddedSize(n, s))).toEqual([8, 8, 12, 192, 252, 256]);
       expect(minimumImageSide(s)).toBe(5);
       expect(minimumImageSide({ multiple: 256, minimumSide: 256 })).toBe(129);
+    });
+
+    it("the generator's reach is its modules' reach (each times its stage's stride, residual branches included)", () => {
+      const reachOf = (modules: readonly Module[], stride = 1): { reach: number; stride: number } => {
+        let reach = 0;
+        for (const m of modules) {
+          if (m.residual) reach += reachOf(m.residual, stride).reach;
+          reach += m.reach * stride;
+          stride /= m.scale;
+        }
+        return { reach, stride };
+      };
+      for (const noAntialias of [false, true]) {
+        for (const noAntialiasUp of [false, true]) {
+          const G = defineGenerator({ architecture: 'resnet', ngf: 1, nBlocks: 3, noAntialias, noAntialiasUp }, { skipInit: true });
+          expect(G.sizing.reach, `${noAntialias} ${noAntialiasUp}`).toBe(reachOf(G.tiledModules!).reach);
+          G.dispose();
+        }
+      }
     });
   },
   { backends: ['cpu'] },

@@ -14,6 +14,7 @@ import type {
   GeneratorSizing,
   SideSizing,
 } from './contract.js';
+import { REFERENCE_DEFAULTS, defineDiscriminatorArgs, defineGeneratorArgs } from './define-args.js';
 import { nLayerDiscriminator } from './architectures/nlayer-discriminator.js';
 import { resnetCatGenerator } from './architectures/resnet-cat-generator.js';
 import { resnetGenerator } from './architectures/resnet-generator.js';
@@ -79,22 +80,30 @@ export function discriminatorNameProblem(netD: string): string | null {
   return nameProblem(discriminators, netD, 'discriminator', discriminatorNames());
 }
 
-function nameProblem(list: readonly { accepts(name: string): boolean | string }[], name: string, what: string, names: string[]): string | null {
-  for (const a of list) {
-    const answer = a.accepts(name);
-    if (answer === true) return null;
-    if (typeof answer === 'string') return answer;
-  }
-  return `'${name}' is not a ${what} here (${names.join(', ')})`;
-}
+type Named = { accepts(name: string): boolean | string };
 
-function byName<A extends { accepts(name: string): boolean | string }>(list: readonly A[], name: string, option: string, what: string, names: string[]): A {
+/** The architecture that takes `name`, or why none does: `unknown` (no architecture has it) or its own reason. */
+function match<A extends Named>(list: readonly A[], name: string): A | { refused: string } | { unknown: true } {
   for (const a of list) {
     const answer = a.accepts(name);
     if (answer === true) return a;
-    if (typeof answer === 'string') throw new Error(`--${option} ${name}: ${answer}`);
+    if (typeof answer === 'string') return { refused: answer };
   }
-  throw new Error(`--${option}: '${name}' is not a ${what} here (${names.join(', ')})`);
+  return { unknown: true };
+}
+
+function nameProblem(list: readonly Named[], name: string, what: string, names: string[]): string | null {
+  const m = match(list, name);
+  if ('refused' in m) return m.refused;
+  return 'unknown' in m ? `'${name}' is not a ${what} here (${names.join(', ')})` : null;
+}
+
+/** The architecture for a `--netG` / `--netD` name; an error naming the option otherwise. */
+function byName<A extends Named>(list: readonly A[], name: string, option: string, what: string, names: string[]): A {
+  const m = match(list, name);
+  if ('refused' in m) throw new Error(`--${option} ${name}: ${m.refused}`);
+  if ('unknown' in m) throw new Error(`--${option}: '${name}' is not a ${what} here (${names.join(', ')})`);
+  return m;
 }
 
 function byArchitecture<A extends { architecture: string }>(list: readonly A[], name: unknown, what: string): A {
@@ -126,38 +135,14 @@ export function discriminatorConfig(config: DiscriminatorConfigInput): Discrimin
 function resolveGenerator(spec: string | GeneratorConfigInput): GeneratorConfig {
   if (typeof spec !== 'string') return generatorConfig(spec);
   const a = byName(generators, spec, 'netG', 'generator', generatorNames());
-  return a.fromDefine({ ...DEFINE_G_DEFAULTS, netG: spec });
+  return a.fromDefine(defineGeneratorArgs({ ...REFERENCE_DEFAULTS, netG: spec }));
 }
 
 function resolveDiscriminator(spec: string | DiscriminatorConfigInput): DiscriminatorConfig {
   if (typeof spec !== 'string') return discriminatorConfig(spec);
   const a = byName(discriminators, spec, 'netD', 'discriminator', discriminatorNames());
-  return a.fromDefine({ ...DEFINE_D_DEFAULTS, netD: spec });
+  return a.fromDefine(defineDiscriminatorArgs({ ...REFERENCE_DEFAULTS, netD: spec }));
 }
-
-/** define_G's arguments at the reference's (CUT's) defaults. */
-const DEFINE_G_DEFAULTS: DefineGeneratorArgs = {
-  netG: 'resnet_9blocks',
-  inputNc: 3,
-  outputNc: 3,
-  ngf: 64,
-  norm: 'instance',
-  useDropout: false,
-  init: { type: 'xavier', gain: 0.02 },
-  noAntialias: false,
-  noAntialiasUp: false,
-};
-
-/** define_D's arguments at the reference's (CUT's) defaults. */
-const DEFINE_D_DEFAULTS: DefineDiscriminatorArgs = {
-  netD: 'basic',
-  inputNc: 3,
-  ndf: 64,
-  nLayersD: 3,
-  norm: 'instance',
-  init: { type: 'xavier', gain: 0.02 },
-  noAntialias: false,
-};
 
 /**
  * A new generator: by `--netG` name with the reference's defaults (`defineGenerator('resnet_6blocks')`),
