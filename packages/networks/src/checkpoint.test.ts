@@ -320,6 +320,31 @@ describeBackends('tfjs model format (model.json + weights.bin)', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('batch norm generators (unet_128, resnet) keep their running statistics through the files', async () => {
+    const before = tf.memory().numTensors;
+    const specs = [
+      { architecture: 'unet', numDowns: 7, ngf: 2, norm: 'batch' },
+      { architecture: 'resnet', ngf: 4, nBlocks: 1, norm: 'batch' },
+    ] as const;
+    for (const spec of specs) {
+      const g = defineGenerator(spec, { seed: 4 });
+      const side = spec.architecture === 'unet' ? 128 : 16;
+      const x = tf.tensor4d(new SeededRng(3).uniformArray(2 * side * side * 3, -1, 1), [2, side, side, 3]);
+      tf.dispose(g.forward(x, true)); // running statistics off 0 and 1, one batch counted
+      const y = g.forward(x); // eval mode: uses them
+      const dir = tmp(`tfjs-bn-${spec.architecture}`);
+      await saveTfjsModel(g, dir);
+      const back = await loadTfjsModel(readTfjsModelDir(dir));
+      expect([...(await back.stateDict())]).toEqual([...(await g.stateDict())]);
+      const y1 = back.forward(x);
+      await expectSameOutputs(y1, y);
+      tf.dispose([x, y, y1]);
+      back.dispose();
+      g.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('a browser-style load over HTTP (fetch, tf.io.http) builds the same generator', async () => {
     const { g, d } = tinyNetworks(11);
     d.dispose();
@@ -370,8 +395,8 @@ describeBackends('tfjs model format (model.json + weights.bin)', () => {
     const x = tf.tensor4d(new SeededRng(1).uniformArray(16 * 20 * 3, -1, 1), [1, 16, 20, 3]);
     const [y, y1] = [g.forward(x), loaded.forward(x)];
     await expectSameOutputs(y1, y);
-    const unknown = { ...old, modelTopology: { ...old.modelTopology, network: 'UnetGenerator' } };
-    await expect(loadTfjsModel({ modelJson: JSON.stringify(unknown), weights: art.weights, name: 'm.json' })).rejects.toThrow("m.json: unknown network 'UnetGenerator'");
+    const unknown = { ...old, modelTopology: { ...old.modelTopology, network: 'StyleGAN2Generator' } };
+    await expect(loadTfjsModel({ modelJson: JSON.stringify(unknown), weights: art.weights, name: 'm.json' })).rejects.toThrow("m.json: unknown network 'StyleGAN2Generator'");
     tf.dispose([x, y, y1]);
     [g, d, loaded].forEach((n) => n.dispose());
   });
@@ -400,8 +425,8 @@ describeBackends('tfjs model format (model.json + weights.bin)', () => {
     await saveTfjsModel(d, dDir);
     await expect(loadTfjsGenerator(readTfjsModelDir(dDir))).rejects.toThrow(/holds a discriminator \(NLayerDiscriminator\), not a generator/);
     const unknown = clone();
-    (unknown.modelTopology as { config: { architecture: string } }).config.architecture = 'unet';
-    await expect(loadTfjsModel({ modelJson: unknown, weights: art.weights })).rejects.toThrow(/model\.json: no generator architecture 'unet' \(resnet\)/);
+    (unknown.modelTopology as { config: { architecture: string } }).config.architecture = 'stylegan2';
+    await expect(loadTfjsModel({ modelJson: unknown, weights: art.weights })).rejects.toThrow(/model\.json: no generator architecture 'stylegan2' \(resnet, unet, resnet_cat\)/);
     g.dispose();
     d.dispose();
     expect(tf.memory().numTensors).toBe(before);
