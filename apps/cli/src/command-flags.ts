@@ -1,7 +1,7 @@
 // The flags of each command: the reference's options (from @cut/trainer's option table, under
 // their own names and defaults) plus the few that only the CLI has.
 import { CUT_MODE_PRESETS, OPTION_NAMES, OPTION_SPECS, defaultOptions, pythonString, type OptionName } from '@cut/trainer';
-import { BACKENDS } from './backends.js';
+import { BACKENDS } from '@cut/backends';
 import { FlagTable, type FlagDef } from './flags.js';
 
 /** The reference's `util.str2bool` flags (`nargs='?', const=True`); its other booleans are store_true switches. */
@@ -61,6 +61,16 @@ const backendFlag: FlagDef = {
   group: GROUP_TITLES.ours,
 };
 
+/** For the commands without the reference's --verbose (train, test and demo have it, and it does this there too). */
+const verboseFlag: FlagDef = {
+  name: 'verbose',
+  kind: 'bool',
+  boolStyle: 'switch',
+  default: 'False',
+  help: "print more: why each faster backend was skipped, Dawn's own messages",
+  group: GROUP_TITLES.ours,
+};
+
 const threadsFlag: FlagDef = {
   name: 'threads',
   kind: 'str',
@@ -109,6 +119,7 @@ export function translateFlags(): FlagTable {
     optionFlag('checkpoints_dir'),
     ...GENERATOR_FLAGS.map((n) => optionFlag(n, { default: 'from train_opt.txt' })),
     backendFlag,
+    verboseFlag,
     {
       name: 'threads',
       kind: 'str',
@@ -130,5 +141,5 @@ export function demoFlags(preset: Readonly<Record<string, string>>): FlagTable {
 
 /** `cutjs info`. */
 export function infoFlags(): FlagTable {
-  return new FlagTable([backendFlag]);
+  return new FlagTable([backendFlag, { ...verboseFlag, help: 'accepted for symmetry: info always prints everything' }]);
 }

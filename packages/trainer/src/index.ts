@@ -57,5 +57,4 @@ export {
 export { TwoThreadTrainer, splitsIntoHalves } from './parallel/two-thread.js';
 export { exportReplicaState, importReplicaState } from './parallel/replica.js';
 // Starting a worker thread (its built entry file, its 'ready' handshake), for tools built on these.
-export { builtWorkerUrl, startWorker } from './parallel/start-worker.js';
 export type { ReplicaState, WorkerBackend } from './parallel/protocol.js';

@@ -1,9 +1,9 @@
 import type { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
+import { builtWorkerUrl, startWorker } from '@cut/backends';
 import type { CUTModel, LossName } from '../cut-model.js';
 import type { FromWorker, ToWorker, WorkerBackend } from './protocol.js';
 import { exportReplicaState } from './replica.js';
-import { builtWorkerUrl, startWorker } from './start-worker.js';
 
 /** Whether an iteration of this model splits into two halves (CUT: the identity term on real_B). */
 export function splitsIntoHalves(model: CUTModel): boolean {
@@ -31,7 +31,7 @@ export class TwoThreadTrainer {
     readonly workerBackend: string,
   ) {}
 
-  /** Starts the worker and its backend (`backend.module` exports `loadBackend(name)`). */
+  /** Starts the worker, which loads `backend.backend` through @cut/backends. */
   static async start(model: CUTModel, backend: WorkerBackend): Promise<TwoThreadTrainer> {
     if (!splitsIntoHalves(model)) throw new Error('TwoThreadTrainer: only CUT with nce_idt and lambda_NCE > 0 splits into two halves');
     const url = builtWorkerUrl(import.meta.url, 'two-thread-worker.js', '../../');

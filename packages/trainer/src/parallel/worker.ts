@@ -2,6 +2,7 @@
 // tfjs backend, running half 'B' of every iteration (real_B's identity term).
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
+import { loadBackend } from '@cut/backends';
 import { CUTModel, type HalfStep } from '../cut-model.js';
 import type { FromWorker, ToWorker, WorkerBackend } from './protocol.js';
 import { importReplicaState } from './replica.js';
@@ -61,11 +62,7 @@ function handle(msg: ToWorker): void {
 }
 
 async function start(): Promise<void> {
-  const backendModule = (await import(setup.module)) as { loadBackend?: (name: string) => Promise<unknown> };
-  if (typeof backendModule.loadBackend !== 'function') {
-    throw new Error(`${setup.module} exports no loadBackend(name) function`);
-  }
-  await backendModule.loadBackend(setup.backend);
+  await loadBackend(setup.backend);
   port.on('message', (msg: ToWorker) => {
     try {
       handle(msg);

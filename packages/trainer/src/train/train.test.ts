@@ -176,7 +176,7 @@ describeBackends(
     });
 
     it('on two threads (the real_B half in a worker), stopped and resumed: the same files as one thread, straight', async () => {
-      const workerBackend = { module: new URL('../../../../test-utils/worker-backend.mjs', import.meta.url).href, backend: 'wasm' };
+      const workerBackend = { backend: 'wasm' } as const;
       const controller = new AbortController();
       const losses: IterationInfo['losses'][] = [];
       await runTraining(tiny('two-threads'), {
