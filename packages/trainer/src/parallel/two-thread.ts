@@ -3,12 +3,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { builtWorkerUrl, startWorker } from '@cut/backends';
 import type { CUTModel, LossName } from '../cut-model.js';
 import type { FromWorker, ToWorker, WorkerBackend } from './protocol.js';
+import { applyHalves, splitsIntoHalves, trainHalf } from './halves.js';
 import { exportReplicaState } from './replica.js';
 
-/** Whether an iteration of this model splits into two halves (CUT: the identity term on real_B). */
-export function splitsIntoHalves(model: CUTModel): boolean {
-  return model.options.nce_idt && model.options.lambda_NCE > 0;
-}
+export { splitsIntoHalves };
 
 /**
  * Trains a CUTModel on two threads: CUT's iteration has two independent halves until the
@@ -64,7 +62,7 @@ export class TwoThreadTrainer {
     });
     let a;
     try {
-      a = model.trainHalf('A', realA, realB);
+      a = trainHalf(model, 'A', realA, realB);
     } catch (e) {
       // The worker has stepped alone: the replicas differ now, so resync before any next step.
       this.synced = false;
@@ -84,7 +82,7 @@ export class TwoThreadTrainer {
       G: tf.tidy(() => tf.add(a.value, tf.scalar(b.value, 'float32')) as tf.Scalar),
     };
     tf.dispose([a.value, ...a.dGrads!]);
-    model.applyHalves(a.grads, gradsB, null, losses);
+    applyHalves(model, a.grads, gradsB, null, losses);
   }
 
   /** Stops the worker (and frees its replica). */

@@ -3,7 +3,8 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadBackend } from '@cut/backends';
-import { CUTModel, type HalfStep } from '../cut-model.js';
+import { CUTModel } from '../cut-model.js';
+import { applyHalves, trainHalf, type HalfStep } from './halves.js';
 import type { FromWorker, ToWorker, WorkerBackend } from './protocol.js';
 import { importReplicaState } from './replica.js';
 
@@ -31,7 +32,7 @@ function handle(msg: ToWorker): void {
       const m = model!;
       if (m.learningRate !== msg.lr) m.setLearningRate(msg.lr);
       const realB = tf.tensor4d(msg.realB.data, msg.realB.shape as [number, number, number, number]);
-      const half = m.trainHalf('B', realB);
+      const half = trainHalf(m, 'B', realB);
       realB.dispose();
       pending = half;
       post({
@@ -50,7 +51,7 @@ function handle(msg: ToWorker): void {
       const dVars = m.named('D');
       const dGrads = msg.dGrads.map((d, i) => tf.tensor(d, dVars[i]![1].shape, 'float32'));
       tf.dispose([own.value, ...Object.values(own.losses)]);
-      m.applyHalves(gradsA, own.grads, dGrads);
+      applyHalves(m, gradsA, own.grads, dGrads);
       return;
     }
     case 'close':

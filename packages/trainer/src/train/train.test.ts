@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readPthFile as readPth } from '../checkpoint-files.js';
 import { describeBackends } from '../../../../test-utils/backends';
 import { formatTrainOpt, type CUTOptions } from '../options.js';
-import { decodeOptimizerStates } from './optimizer-state.js';
+import { decodeOptimizerStates } from '../optim/optimizer-state.js';
 import { formatLossLine, pyFixed } from './loss-log.js';
 import { readTrainState, type TrainState } from './checkpoint.js';
 import { runTraining, type IterationInfo, type TrainLogRecord } from './run.js';
