@@ -7,7 +7,7 @@ import {
   type CUTOptions,
   type OptionName,
 } from '@cut/trainer';
-import { BACKENDS, loadBackend, type BackendChoice, type BackendInfo, type ThreadsChoice as AnyThreads } from '@cut/backends';
+import { BACKENDS, loadBackend, type BackendChoice, type BackendInfo } from '@cut/backends';
 import { UsageError, type ParsedFlags, type RawValue } from './flags.js';
 import type { TextSink } from './progress.js';
 
@@ -115,8 +115,7 @@ export class Context {
 
 const isOptionName = (name: string): name is OptionName => Object.hasOwn(OPTION_SPECS, name);
 
-/** The --threads value: 1, 2 or auto (a narrowing of @cut/backends' thread count). */
-export type ThreadsChoice = Extract<AnyThreads, 'auto'> | 1 | 2;
+export type ThreadsChoice = 'auto' | 1 | 2;
 
 /** The --threads value, checked. */
 export function threadsChoice(parsed: ParsedFlags): ThreadsChoice {
