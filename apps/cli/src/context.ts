@@ -7,7 +7,7 @@ import {
   type CUTOptions,
   type OptionName,
 } from '@cut/trainer';
-import { BACKENDS, loadBackend, type BackendChoice, type BackendInfo } from '@cut/backends';
+import { BACKENDS, BackendError, loadBackend, type BackendChoice, type BackendInfo } from '@cut/backends';
 import { UsageError, type ParsedFlags, type RawValue } from './flags.js';
 import type { TextSink } from './progress.js';
 
@@ -100,10 +100,17 @@ export class Context {
    * Vulkan loader printed while the adapter was probed, and what runs underneath.
    */
   async loadBackend(choice: BackendChoice, verbose = false): Promise<BackendInfo> {
-    const info = await loadBackend(choice);
+    const dawnSaid = (output: string) => this.print(`backend: Dawn and the Vulkan loader printed, while probing for an adapter:\n${output.replace(/^/gm, '  ')}`);
+    let info: BackendInfo;
+    try {
+      info = await loadBackend(choice);
+    } catch (e) {
+      if (verbose && e instanceof BackendError && e.output) dawnSaid(e.output);
+      throw e;
+    }
     if (verbose) {
       for (const s of info.skipped) this.print(`backend: skipped ${s.backend}: ${s.reason}`);
-      if (info.nativeOutput) this.print(`backend: Dawn and the Vulkan loader printed, while probing for an adapter:\n${info.nativeOutput.replace(/^/gm, '  ')}`);
+      if (info.nativeOutput) dawnSaid(info.nativeOutput);
       this.print(`backend: ${info.name} — ${info.detail}`);
     } else {
       this.print(`backend: ${info.summary}`);
