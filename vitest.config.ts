@@ -9,6 +9,7 @@ const pkg = (p: string) => fileURLToPath(new URL(`./packages/${p}/src/index.ts`,
 export default defineConfig({
   resolve: {
     alias: {
+      '@cut/backends': pkg('backends'),
       '@cut/core-tensors': pkg('core-tensors'),
       '@cut/native-kernels': pkg('native-kernels'),
       '@cut/nce-loss': pkg('nce-loss'),

@@ -5,11 +5,9 @@
 //   node bench/kernel-profile.mjs [--crop 256] [--iters 2] [--mode FastCUT]   (one warm-up iteration first)
 //   --shapes Conv2D,Multiply   also split those kernels' time by input shapes and attributes
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-wasm';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { activateBackend } from '../packages/core-tensors/dist/index.js';
-import { describeNativeKernels, installNativeKernels } from '../packages/native-kernels/dist/index.js';
+import { loadBackend } from '../packages/backends/dist/index.js';
 import { BatchLoader, CUTModel, UnalignedDataset, validateOptions } from '../packages/trainer/dist/index.js';
 
 const arg = (name, fallback) => {
@@ -21,8 +19,8 @@ const iters = Number(arg('--iters', '2'));
 const byShape = new Set((arg('--shapes', '') ?? '').split(',').filter(Boolean));
 const shapeTotals = new Map();
 
-await activateBackend('wasm');
-console.log(`native convolutions: ${describeNativeKernels(installNativeKernels({ quiet: true }))}`);
+const info = await loadBackend('wasm');
+console.log(`backend: ${info.name} — ${info.detail}`);
 
 const totals = new Map();
 let depth = 0;

@@ -2,8 +2,7 @@
 // tfjs-backend-wasm's kernels against @cut/native-kernels' oneDNN ones, in one process.
 // Run after a build: `node bench/native-kernels.mjs [--threads 1,2] [--reps 5]`.
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-wasm';
-import { activateBackend } from '../packages/core-tensors/dist/index.js';
+import { loadBackend } from '../packages/backends/dist/index.js';
 import { installNativeKernels, nativeKernelCalls, setNativeThreads } from '../packages/native-kernels/dist/index.js';
 import os from 'node:os';
 
@@ -64,7 +63,8 @@ function measure(label) {
   return rows;
 }
 
-await activateBackend('wasm');
+// Plain wasm first; the native kernels are installed after its rows.
+await loadBackend('wasm', { nativeKernels: false });
 console.log(`CPU: ${os.cpus()[0]?.model} x${os.cpus().length}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; GFLOP/s, wall (per CPU-second of each thread), median of ${reps}`);
 const rows = measure('wasm (1 thread)');
 const status = installNativeKernels({ threads: threadList[0], quiet: true });

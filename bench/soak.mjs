@@ -11,8 +11,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { activateBackend } from '../packages/core-tensors/dist/index.js';
-import { describeNativeKernels, installNativeKernels } from '../packages/native-kernels/dist/index.js';
+import { loadBackend } from '../packages/backends/dist/index.js';
 import { BatchLoader, CUTModel, UnalignedDataset, validateOptions } from '../packages/trainer/dist/index.js';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -52,12 +51,9 @@ const config = {
 };
 
 async function soak() {
-  if (backend === 'cpu') await import('@tensorflow/tfjs-backend-cpu');
-  else await import('@tensorflow/tfjs-backend-wasm');
-  await activateBackend(backend);
-  // The native convolutions, as cutjs runs wasm (CUT_NATIVE=0: without).
-  const native = backend === 'wasm' ? describeNativeKernels(installNativeKernels()) : 'n/a';
-  console.log(`native convolutions: ${native}`);
+  // As cutjs runs it: on wasm with the native kernels (CUT_NATIVE=0: without).
+  const info = await loadBackend(backend);
+  console.log(`backend: ${info.name} — ${info.detail}`);
   const opts = validateOptions(config, 'soak');
   const dataset = await UnalignedDataset.create(opts);
   const model = new CUTModel(opts);

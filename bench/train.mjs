@@ -36,10 +36,10 @@ const peakRss = () => process.resourceUsage().maxRSS * 1024;
 
 async function child(spec) {
   const tf = await import('@tensorflow/tfjs-core');
-  await import(spec.backend === 'cpu' ? '@tensorflow/tfjs-backend-cpu' : '@tensorflow/tfjs-backend-wasm');
-  const { activateBackend } = await import('../packages/core-tensors/dist/index.js');
+  const { loadBackend } = await import('../packages/backends/dist/index.js');
   const { BatchLoader, CUTModel, UnalignedDataset, validateOptions } = await import('../packages/trainer/dist/index.js');
-  await activateBackend(spec.backend);
+  // As cutjs runs it: on wasm with the native kernels where the addon loads (CUT_NATIVE=0: without).
+  const backend = await loadBackend(spec.backend);
   const opts = validateOptions(
     {
       CUT_mode: spec.mode,
@@ -61,7 +61,7 @@ async function child(spec) {
   const dataset = await UnalignedDataset.create(opts);
   const model = new CUTModel(opts);
   const loader = new BatchLoader(dataset, { seed: 1 });
-  emit({ event: 'ready', seconds: (performance.now() - t0) / 1000 });
+  emit({ event: 'ready', seconds: (performance.now() - t0) / 1000, backend: backend.detail });
 
   // The generator's test-time forward on one image, as evidence when the iterations can't finish.
   const first = await loader.next();

@@ -1,5 +1,8 @@
 import { beforeAll, describe } from 'vitest';
-import { loadBackend, type BackendChoice } from '../apps/cli/src/backends';
+import { loadBackend, type BackendChoice } from '../packages/backends/src/index';
+
+// Tests load backends as the applications do: through @cut/backends (from its sources).
+export { loadBackend };
 
 export type TestBackend = 'cpu' | 'wasm' | 'webgpu';
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Golden numbers for the backend smoke test (apps/cli/src/backends.test.ts).
+"""Golden numbers for the backend smoke test (packages/backends/src/load.test.ts).
 
 Run with Debian's PyTorch: `/usr/bin/python3 tools/golden/webgpu_smoke.py` (from the repo root).
 Writes fixtures/golden/webgpu_smoke.json. Deterministic: seeded float32 values, 1 thread.

@@ -6,7 +6,8 @@
 #  2. publint and @arethetypeswrong/cli on each tarball
 #  3. npm install all tarballs into a fresh folder under $TMPDIR (no workspace links, no ../shared)
 #  4. there: the nce-loss README example, PatchNCE against PyTorch from ESM and CommonJS, a strict
-#     TypeScript consumer compiled and run, `cutjs --help`, `cutjs info`, `cutjs translate` of real
+#     TypeScript consumer compiled and run, `cutjs --help`, `cutjs info`, @cut/backends' default
+#     backend from ESM and CommonJS (one line, nothing of Dawn's on stderr), `cutjs translate` of real
 #     photos with a real checkpoint (fixtures/checkpoints/h2z_tiny) compared with the in-repo CLI,
 #     a shortened `cutjs demo` (real photos from @cut/demo-data, real training, results page), and
 #     `cutjs info` / `cutjs translate` on WebGPU (Mesa's software Vulkan driver), compared with wasm.
@@ -83,6 +84,12 @@ npx --no -- cutjs --help
 
 step "cutjs info"
 npx --no -- cutjs info
+
+step "@cut/backends: the default backend says one line and keeps Dawn's own output off stderr (ESM and CommonJS)"
+err=$(npx --no -- cutjs info 2>&1 >/dev/null)
+if [[ -n $err ]]; then echo "release check: cutjs info wrote to stderr: $err" >&2; exit 1; fi
+node --input-type=module -e "const { loadBackend } = await import('@cut/backends'); console.log('esm: ' + (await loadBackend('auto')).summary)"
+node -e "require('@cut/backends').loadBackend('auto').then((i) => console.log('cjs: ' + i.summary))"
 
 step "cutjs translate: real photos, real checkpoint (h2z_tiny), packed CLI vs in-repo CLI (wasm)"
 mkdir photos

@@ -23,6 +23,28 @@ describe.skipIf(!existsSync(BIN))('the built cutjs binary (apps/cli/dist/index.j
     expect(info.stdout).toBe('backend: cpu — tfjs-backend-cpu (JavaScript reference kernels)\n');
   });
 
+  it('the default backend: one line naming what runs and why not the faster ones, nothing of Dawn\'s; --verbose and info say more', () => {
+    const image = join(ROOT, 'fixtures/checkpoints/h2z_tiny/testA/n02381460_1000.jpg');
+    const checkpoint = join(ROOT, 'fixtures/checkpoints/h2z_tiny');
+    const plain = run('translate', image, '--checkpoint', checkpoint, '--out', join(work, 'auto'));
+    expect(plain.status, plain.stderr).toBe(0);
+    // Dawn and the Vulkan loader print from native code (a missing libvulkan, a software driver's
+    // limits): the adapter is probed in a child process, so none of it reaches the terminal.
+    expect(plain.stderr).toBe('');
+    const backendLines = plain.stdout.split('\n').filter((l) => /^(backend|Warning)|Dawn|Vulkan/.test(l));
+    expect(backendLines).toHaveLength(1);
+    expect(backendLines[0]).toMatch(/^backend: \S+ .*; skipped tensorflow \(tfjs-node not installed\)( and webgpu \(.+\))?$/);
+
+    const verbose = run('translate', image, '--checkpoint', checkpoint, '--out', join(work, 'auto-verbose'), '--verbose');
+    expect(verbose.status, verbose.stderr).toBe(0);
+    expect(verbose.stdout).toContain("backend: skipped tensorflow: neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node loads");
+    expect(verbose.stdout).toMatch(/^backend: \S+ — /m);
+    const info = run('info');
+    expect(info.status, info.stderr).toBe(0);
+    expect(info.stderr).toBe('');
+    expect(info.stdout).toContain('backend: skipped tensorflow: ');
+  });
+
   it('exit code 1 for a dataset without trainB, naming the folder', () => {
     const data = smallDataset(join(work, 'data'), 1);
     rmSync(join(data, 'trainB'), { recursive: true });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadReferenceCheckpoint, saveTfjsModel } from '@cut/trainer';
-import { loadBackend } from './backends.js';
+import { loadBackend } from '@cut/backends';
 import { H2Z_TINY, cli, existingRun, levels, pixels, smallDataset, snapshot, tempDir } from './cli-test-utils.js';
 
 const work = tempDir();
@@ -364,7 +364,8 @@ describe('cutjs train end to end (tiny run)', () => {
     const r = await cli(['train', '--name', 'tiny', ...base, '--n_epochs', '1', '--n_epochs_decay', '0', '--print_freq', '1']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`data: 3 images in ${join(dataroot, 'trainA')}, 3 in ${join(dataroot, 'trainB')} (6 checked)`);
-    expect(r.stdout).toContain('backend: wasm — tfjs-backend-wasm');
+    // One line naming what runs (the details are for --verbose and `cutjs info`).
+    expect(r.stdout).toMatch(/^backend: wasm (with native oneDNN kernels \(\d+ threads?\)|\(1 thread; native kernels off.*\))$/m);
     expect(r.stdout).toMatch(/^epoch 1\/1, iter 1\/3, .* (it\/s|s\/it), ETA .*: G_GAN \d/m); // the plain progress line (not a terminal)
     expect(r.stdout).toMatch(/^\(epoch: 1, iters: 3, time: .*\) G_GAN: /m); // the reference's loss line
     expect(r.stdout).toContain('done: 3 images in');

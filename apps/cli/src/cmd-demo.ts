@@ -6,7 +6,7 @@ import { horse2zebraDemo } from '@cut/demo-data';
 import { runTest, testSettings } from './cmd-test.js';
 import { prepareTraining, train, withSeed } from './cmd-train.js';
 import { demoFlags, testFlags } from './command-flags.js';
-import { EXIT, backendChoice, cutOptionsFrom, type Context } from './context.js';
+import { EXIT, backendChoice, boolFlag, cutOptionsFrom, type Context } from './context.js';
 import { formatHelp, parseFlags, type ParsedFlags } from './flags.js';
 
 /**
@@ -69,7 +69,7 @@ export async function demoCommand(argv: readonly string[], ctx: Context): Promis
     crop_size: String(options.load_size),
   });
   await prepareTraining(options, ctx);
-  await ctx.loadBackend(backend);
+  await ctx.loadBackend(backend, boolFlag(parsed, 'verbose'));
   const started = Date.now();
   const result = await train(options, ctx);
   if (result.stoppedBy === 'signal') return EXIT.interrupted;

@@ -62,7 +62,7 @@ export async function testCommand(argv: readonly string[], ctx: Context): Promis
   }
   const backend = backendChoice(parsed);
   const settings = testSettings(parsed);
-  await ctx.loadBackend(backend);
+  await ctx.loadBackend(backend, boolFlag(parsed, 'verbose'));
   const r = await runTest(settings, ctx);
   ctx.print(`results: ${r.page}`);
   return 0;

@@ -7,12 +7,11 @@ import { cropSizeProblem, lastEpoch, runTraining, type CUTOptions, type Training
 import { resolveGeneratorFile } from './checkpoint.js';
 import { trainFlags } from './command-flags.js';
 import { UsageError } from './flags.js';
-import { EXIT, backendChoice, cutOptionsFrom, threadsChoice, type Context, type ThreadsChoice } from './context.js';
+import { EXIT, backendChoice, boolFlag, cutOptionsFrom, threadsChoice, type Context, type ThreadsChoice } from './context.js';
 import { formatHelp, parseFlags } from './flags.js';
 import { checkDataset } from './preflight.js';
 import { Progress, formatDuration } from './progress.js';
-import type { BackendChoice } from './backends.js';
-import { nativeThreadPlan } from './native-threads.js';
+import { nativeThreadPlan, type BackendChoice } from '@cut/backends';
 
 const USAGE = `Usage: cutjs train --dataroot <dir> --name <run> [flags]
 
@@ -39,12 +38,6 @@ export async function prepareTraining(options: CUTOptions, ctx: Context): Promis
   return { imagesA: dataset.pathsA.length, imagesB: dataset.pathsB.length };
 }
 
-/** This module's built twin that exports loadBackend, for the worker thread (the dist file when running from sources). */
-function backendModuleUrl(): string {
-  const here = import.meta.url;
-  return (here.endsWith('.ts') ? new URL('../dist/backends.js', here) : new URL('./backends.js', here)).href;
-}
-
 /**
  * The worker thread's backend when training runs on two threads, else null (with a note when
  * 2 were asked for but can't be used): CUT's identity half on the wasm or cpu backend, whose
@@ -52,7 +45,7 @@ function backendModuleUrl(): string {
  */
 export function workerBackendFor(options: CUTOptions, threads: ThreadsChoice, ctx: Context): WorkerBackend | null {
   const backend = ctx.backend?.name ?? '';
-  // With the native convolutions one JS thread drives every core (see native-threads.ts).
+  // With the native convolutions one JS thread drives every core (see @cut/backends' nativeThreadPlan).
   if (nativeThreadPlan(backend, threads).jsThreads === 1) return null;
   if (threads === 1) return null;
   const why = !['wasm', 'cpu'].includes(backend)
@@ -70,7 +63,7 @@ export function workerBackendFor(options: CUTOptions, threads: ThreadsChoice, ct
     if (threads === 2) ctx.warn(`--threads 2: training on 1 thread (${why})`);
     return null;
   }
-  return { module: backendModuleUrl(), backend };
+  return { backend: backend as 'wasm' | 'cpu' };
 }
 
 /** Runs the training with progress output and Ctrl-C handling, on an already loaded backend. */
@@ -165,7 +158,7 @@ export async function trainCommand(argv: readonly string[], ctx: Context): Promi
   const threads = threadsChoice(parsed);
   const options = withSeed(cutOptionsFrom(parsed));
   await prepareTraining(options, ctx);
-  await ctx.loadBackend(backend);
+  await ctx.loadBackend(backend, boolFlag(parsed, 'verbose'));
   const result = await train(options, ctx, threads);
   return result.exitCode;
 }

@@ -4,11 +4,11 @@ import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { builtWorkerUrl, listImages, pythonString, startWorker } from '@cut/trainer';
+import { listImages, pythonString } from '@cut/trainer';
 import { loadGenerator, resolveGeneratorFile } from './checkpoint.js';
 import { GENERATOR_FLAGS, translateFlags } from './command-flags.js';
-import { nativeThreadPlan } from './native-threads.js';
-import { backendChoice, cutOptionsFrom, intFlag, stringFlag, threadsChoice, type Context } from './context.js';
+import { builtWorkerUrl, nativeThreadPlan, startWorker } from '@cut/backends';
+import { backendChoice, boolFlag, cutOptionsFrom, intFlag, stringFlag, threadsChoice, type Context } from './context.js';
 import { UsageError, formatHelp, parseFlags } from './flags.js';
 import { translateFile, type TranslateJob, type TranslatedSize, type TranslateSettings } from './translate-job.js';
 import type { TranslateWorkerData, TranslateWorkerReply } from './translate-worker.js';
@@ -71,7 +71,7 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
   // Everything that can be checked without a backend comes first.
   resolveGeneratorFile(checkpoint, options.epoch);
   const jobs = await planOutputs(parsed.positionals, outDir);
-  const info = await ctx.loadBackend(backend);
+  const info = await ctx.loadBackend(backend, boolFlag(parsed, 'verbose'));
   const loaded = await loadGenerator(checkpoint, { epoch: options.epoch, overrides, note: (l) => ctx.warn(l) });
   const settings: TranslateSettings = { tile };
   const failures: string[] = [];

@@ -2,7 +2,7 @@
 // their own names and defaults) plus the few that only the CLI has.
 import { GENERATOR_OPTION_NAMES, NETWORK_OPTION_NAMES } from '@cut/networks';
 import { CUT_MODE_PRESETS, OPTION_NAMES, OPTION_SPECS, defaultOptions, pythonString, type OptionName } from '@cut/trainer';
-import { BACKENDS } from './backends.js';
+import { BACKENDS } from '@cut/backends';
 import { FlagTable, type FlagDef } from './flags.js';
 
 /** The reference's `util.str2bool` flags (`nargs='?', const=True`); its other booleans are store_true switches. */
@@ -48,6 +48,16 @@ const backendFlag: FlagDef = {
   kind: 'str',
   default: 'auto',
   help: `TensorFlow.js backend: ${BACKENDS.join(', ')} (auto: tensorflow, then a hardware WebGPU adapter, then wasm)`,
+  group: GROUP_TITLES.ours,
+};
+
+/** For the commands without the reference's --verbose (train, test and demo have it, and it does this there too). */
+const verboseFlag: FlagDef = {
+  name: 'verbose',
+  kind: 'bool',
+  boolStyle: 'switch',
+  default: 'False',
+  help: "print more: why each faster backend was skipped, Dawn's own messages",
   group: GROUP_TITLES.ours,
 };
 
@@ -99,6 +109,7 @@ export function translateFlags(): FlagTable {
     optionFlag('checkpoints_dir'),
     ...GENERATOR_FLAGS.map((n) => optionFlag(n, { default: 'from train_opt.txt' })),
     backendFlag,
+    verboseFlag,
     {
       name: 'threads',
       kind: 'str',
@@ -120,5 +131,5 @@ export function demoFlags(preset: Readonly<Record<string, string>>): FlagTable {
 
 /** `cutjs info`. */
 export function infoFlags(): FlagTable {
-  return new FlagTable([backendFlag]);
+  return new FlagTable([backendFlag, { ...verboseFlag, help: 'accepted for symmetry: info always prints everything' }]);
 }

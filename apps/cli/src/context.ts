@@ -7,7 +7,7 @@ import {
   type CUTOptions,
   type OptionName,
 } from '@cut/trainer';
-import { BACKENDS, loadBackend, type BackendChoice, type BackendInfo } from './backends.js';
+import { BACKENDS, BackendError, loadBackend, type BackendChoice, type BackendInfo } from '@cut/backends';
 import { UsageError, type ParsedFlags, type RawValue } from './flags.js';
 import type { TextSink } from './progress.js';
 
@@ -94,10 +94,27 @@ export class Context {
   /** The backend loaded by `loadBackend` (null before). */
   backend: BackendInfo | null = null;
 
-  /** Loads the chosen backend and prints it with its adapter or package. */
-  async loadBackend(choice: BackendChoice): Promise<BackendInfo> {
-    const info = await loadBackend(choice, (why) => this.warn(`backend: skipped (${why})`));
-    this.print(`backend: ${info.name} — ${info.detail}`);
+  /**
+   * Loads the chosen backend and prints one line: what runs and (auto) why not the faster ones.
+   * `verbose` (--verbose, `cutjs info`): each skipped backend's full reason, what Dawn and the
+   * Vulkan loader printed while the adapter was probed, and what runs underneath.
+   */
+  async loadBackend(choice: BackendChoice, verbose = false): Promise<BackendInfo> {
+    const dawnSaid = (output: string) => this.print(`backend: Dawn and the Vulkan loader printed, while probing for an adapter:\n${output.replace(/^/gm, '  ')}`);
+    let info: BackendInfo;
+    try {
+      info = await loadBackend(choice);
+    } catch (e) {
+      if (verbose && e instanceof BackendError && e.output) dawnSaid(e.output);
+      throw e;
+    }
+    if (verbose) {
+      for (const s of info.skipped) this.print(`backend: skipped ${s.backend}: ${s.reason}`);
+      if (info.nativeOutput) dawnSaid(info.nativeOutput);
+      this.print(`backend: ${info.name} — ${info.detail}`);
+    } else {
+      this.print(`backend: ${info.summary}`);
+    }
     this.backend = info;
     return info;
   }

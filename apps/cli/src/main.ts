@@ -38,10 +38,10 @@ async function infoCommand(argv: readonly string[], ctx: Context): Promise<numbe
   const table = infoFlags();
   const parsed = parseFlags(argv, table);
   if (parsed.help) {
-    ctx.print(formatHelp('Usage: cutjs info [--backend <name>]\n\nLoads the backend and prints what runs underneath.', table));
+    ctx.print(formatHelp('Usage: cutjs info [--backend <name>]\n\nLoads the backend and prints what runs underneath, and (auto) why each faster backend was skipped.', table));
     return 0;
   }
-  await ctx.loadBackend(backendChoice(parsed));
+  await ctx.loadBackend(backendChoice(parsed), true);
   return 0;
 }
 

@@ -1,7 +1,7 @@
 // The second thread of `cutjs translate --threads 2`: its own backend and copy of the generator,
 // translating the jobs the main thread sends, one at a time.
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadBackend, type BackendChoice } from './backends.js';
+import { loadBackend, type BackendChoice } from '@cut/backends';
 import { loadGenerator } from './checkpoint.js';
 import { translateFile, type TranslateJob, type TranslatedSize, type TranslateSettings } from './translate-job.js';
 

@@ -8,10 +8,26 @@ export {
   originalKernel,
   patchedKernels,
   registerBackendPatch,
+  type KernelOverride,
+  type KernelPatch,
 } from './backend-registry.js';
 export { registerGradients, gradientConfigs } from './gradients/index.js';
 export { offTape, stopGradient } from './stop-gradient.js';
-export { InstanceNorm, InstanceNormGrad, LeakyReluGrad, MirrorPadGrad, backendHasKernel } from './optional-kernels.js';
+export {
+  InstanceNorm,
+  InstanceNormGrad,
+  LeakyReluGrad,
+  MirrorPadGrad,
+  OPTIONAL_KERNELS,
+  backendHasKernel,
+  type InstanceNormAttrs,
+  type InstanceNormGradInputs,
+  type InstanceNormInputs,
+  type LeakyReluGradAttrs,
+  type LeakyReluGradInputs,
+  type MirrorPadGradAttrs,
+  type MirrorPadGradInputs,
+} from './optional-kernels.js';
 export { SeededRng, type RngState } from './rng.js';
 export {
   computeFans,

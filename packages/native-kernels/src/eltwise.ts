@@ -4,14 +4,22 @@
 // backend has them (LeakyReluGrad, MirrorPadGrad, InstanceNorm, InstanceNormGrad). float32 only; anything else, and tensors too
 // small to be worth a thread, run the wasm kernel they replace.
 import { Add, backend_util, MirrorPad, Multiply, Reverse, Sub, Sum, Tile, util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  InstanceNorm,
+  InstanceNormGrad,
+  LeakyReluGrad,
+  MirrorPadGrad,
+  type InstanceNormAttrs,
+  type InstanceNormGradInputs,
+  type InstanceNormInputs,
+  type KernelOverride,
+  type LeakyReluGradAttrs,
+  type LeakyReluGradInputs,
+  type MirrorPadGradAttrs,
+  type MirrorPadGradInputs,
+} from '@cut/core-tensors';
 import type { NativeAddon } from './addon.js';
-import { asWasm, heapBuffer, heapOffset, size, type Args, type WasmBackend } from './kernels.js';
-
-/** The kernel names @cut/core-tensors looks up (its optional-kernels.ts). */
-export const LEAKY_RELU_GRAD = 'LeakyReluGrad';
-export const MIRROR_PAD_GRAD = 'MirrorPadGrad';
-export const INSTANCE_NORM = 'InstanceNorm';
-export const INSTANCE_NORM_GRAD = 'InstanceNormGrad';
+import { asWasm, heapBuffer, heapOffset, overrides, size, WASM, type Args, type WasmBackend } from './kernels.js';
 
 /** Under this many output elements the wasm kernel is as fast as a call out. */
 const MIN_ELEMENTS = 4096;
@@ -136,12 +144,12 @@ function mirrorPad(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
 /** MirrorPadGrad: @cut/core-tensors calls it only for float32 NHWC padded on H and W. */
 function mirrorPadGrad(addon: NativeAddon): KernelFunc {
   return (raw) => {
-    const { inputs, backend, attrs } = raw as unknown as Args;
+    const { inputs, backend, attrs } = raw as unknown as Args<MirrorPadGradInputs, MirrorPadGradAttrs>;
     const dy = inputs.dy!;
     const wasm = asWasm(backend);
-    const paddings = attrs.paddings as Array<[number, number]>;
+    const paddings = attrs.paddings;
     const pads = spatialPads(paddings, dy.shape.length);
-    if (!wasm || !allFloat([dy]) || !pads) throw new Error(`${MIRROR_PAD_GRAD}: takes float32 NHWC padded on H and W only, got ${dy.dtype} [${dy.shape}] paddings ${JSON.stringify(paddings)}`);
+    if (!wasm || !allFloat([dy]) || !pads) throw new Error(`${MirrorPadGrad}: takes float32 NHWC padded on H and W only, got ${dy.dtype} [${dy.shape}] paddings ${JSON.stringify(paddings)}`);
     const xShape = dy.shape.map((d, i) => d - paddings[i]![0] - paddings[i]![1]);
     return run(addon, wasm, [dy], xShape, (buffer, offsets) =>
       addon.mirrorPadGrad(buffer, offsets, Int32Array.from(xShape), pads, attrs.mode === 'symmetric'),
@@ -152,12 +160,12 @@ function mirrorPadGrad(addon: NativeAddon): KernelFunc {
 /** LeakyReluGrad (ReLU: alpha 0): @cut/core-tensors calls it only for float32 dy and x of one shape. */
 function leakyReluGrad(addon: NativeAddon): KernelFunc {
   return (raw) => {
-    const { inputs, backend, attrs } = raw as unknown as Args;
+    const { inputs, backend, attrs } = raw as unknown as Args<LeakyReluGradInputs, LeakyReluGradAttrs>;
     const dy = inputs.dy!;
     const x = inputs.x!;
     const wasm = asWasm(backend);
     if (!wasm || !allFloat([dy, x]) || size(dy.shape) !== size(x.shape)) {
-      throw new Error(`${LEAKY_RELU_GRAD}: takes float32 dy and x of one size, got ${dy.dtype} [${dy.shape}] and ${x.dtype} [${x.shape}]`);
+      throw new Error(`${LeakyReluGrad}: takes float32 dy and x of one size, got ${dy.dtype} [${dy.shape}] and ${x.dtype} [${x.shape}]`);
     }
     return run(addon, wasm, [dy, x], [...dy.shape], (buffer, offsets) =>
       addon.leakyReluGrad(buffer, offsets, size(dy.shape), Number(attrs.alpha ?? 0)),
@@ -208,10 +216,10 @@ function tile(addon: NativeAddon, fallback: KernelFunc): KernelFunc {
 /** InstanceNorm / InstanceNormGrad: @cut/core-tensors calls them only for float32 NHWC. */
 function instanceNorm(addon: NativeAddon): KernelFunc {
   return (raw) => {
-    const { inputs, backend, attrs } = raw as unknown as Args;
+    const { inputs, backend, attrs } = raw as unknown as Args<InstanceNormInputs, InstanceNormAttrs>;
     const x = inputs.x!;
     const wasm = asWasm(backend);
-    if (!wasm || !allFloat([x]) || x.shape.length !== 4) throw new Error(`${INSTANCE_NORM}: takes a float32 NHWC tensor, got ${x.dtype} [${x.shape}]`);
+    if (!wasm || !allFloat([x]) || x.shape.length !== 4) throw new Error(`${InstanceNorm}: takes a float32 NHWC tensor, got ${x.dtype} [${x.shape}]`);
     const [n, h, w, c] = x.shape as [number, number, number, number];
     return runMany(addon, wasm, [x], [[n, h, w, c], [n, 1, 1, c]], (buffer, offsets) =>
       addon.instanceNorm(buffer, offsets, n, h * w, c, Number(attrs.eps)),
@@ -221,34 +229,33 @@ function instanceNorm(addon: NativeAddon): KernelFunc {
 
 function instanceNormGrad(addon: NativeAddon): KernelFunc {
   return (raw) => {
-    const { inputs, backend } = raw as unknown as Args;
-    const { dy, y, rstd } = inputs as Record<string, TensorInfo>;
+    const { inputs, backend } = raw as unknown as Args<InstanceNormGradInputs>;
+    const { dy, y, rstd } = inputs;
     const wasm = asWasm(backend);
     if (!wasm || !dy || !y || !rstd || !allFloat([dy, y, rstd]) || dy.shape.length !== 4 || size(dy.shape) !== size(y.shape)) {
-      throw new Error(`${INSTANCE_NORM_GRAD}: takes float32 NHWC dy and y of one shape and rstd [N, 1, 1, C]`);
+      throw new Error(`${InstanceNormGrad}: takes float32 NHWC dy and y of one shape and rstd [N, 1, 1, C]`);
     }
     const [n, h, w, c] = dy.shape as [number, number, number, number];
     return run(addon, wasm, [dy, y, rstd], [n, h, w, c], (buffer, offsets) => addon.instanceNormGrad(buffer, offsets, n, h * w, c));
   };
 }
 
-/** The kernels of this file, each over the wasm kernel it replaces (`fallbacks`, by name; none for the four that no backend has). */
-export function nativeEltwiseKernelFuncs(addon: NativeAddon, fallbacks: Record<string, KernelFunc>): Record<string, KernelFunc> {
-  const fb = (name: string) => fallbacks[name]!;
-  return {
-    [Add]: binary(addon, fb(Add), 0),
-    [Sub]: binary(addon, fb(Sub), 1),
-    [Multiply]: binary(addon, fb(Multiply), 2),
-    [Sum]: sum(addon, fb(Sum)),
-    [MirrorPad]: mirrorPad(addon, fb(MirrorPad)),
-    [MIRROR_PAD_GRAD]: mirrorPadGrad(addon),
-    [LEAKY_RELU_GRAD]: leakyReluGrad(addon),
-    [Tile]: tile(addon, fb(Tile)),
-    [Reverse]: reverse(addon, fb(Reverse)),
-    [INSTANCE_NORM]: instanceNorm(addon),
-    [INSTANCE_NORM_GRAD]: instanceNormGrad(addon),
-  };
+/** The kernels of this file, each over the wasm kernel it replaces (the four optional ones replace none). */
+export function nativeEltwiseKernels(addon: NativeAddon): KernelOverride[] {
+  const optional = (kernelName: string, kernelFunc: KernelFunc): KernelOverride => ({ kernelName, backendName: WASM, over: () => kernelFunc });
+  return [
+    ...overrides({
+      [Add]: (fallback) => binary(addon, fallback, 0),
+      [Sub]: (fallback) => binary(addon, fallback, 1),
+      [Multiply]: (fallback) => binary(addon, fallback, 2),
+      [Sum]: (fallback) => sum(addon, fallback),
+      [MirrorPad]: (fallback) => mirrorPad(addon, fallback),
+      [Tile]: (fallback) => tile(addon, fallback),
+      [Reverse]: (fallback) => reverse(addon, fallback),
+    }),
+    optional(MirrorPadGrad, mirrorPadGrad(addon)),
+    optional(LeakyReluGrad, leakyReluGrad(addon)),
+    optional(InstanceNorm, instanceNorm(addon)),
+    optional(InstanceNormGrad, instanceNormGrad(addon)),
+  ];
 }
-
-/** Kernels of this file that replace a wasm kernel (and so need it as their fallback). */
-export const ELTWISE_REPLACED = [Add, Sub, Multiply, Sum, MirrorPad, Tile, Reverse];

@@ -1,13 +1,11 @@
 // @cut/native-kernels: oneDNN convolutions and multi-threaded elementwise kernels for
 // tfjs-backend-wasm, in place in its heap.
-import { getKernel, registerKernel, unregisterKernel, type KernelFunc } from '@tensorflow/tfjs-core';
+import { installKernelPatches, registerBackendPatch } from '@cut/core-tensors';
 import { defaultThreads, loadAddon, PLATFORM_PACKAGE } from './addon.js';
-import { ELTWISE_REPLACED, eltwiseCalls, nativeEltwiseKernelFuncs } from './eltwise.js';
-import { calls, nativeKernelFuncs } from './kernels.js';
+import { eltwiseCalls, nativeEltwiseKernels } from './eltwise.js';
+import { calls, nativeConvKernels, WASM } from './kernels.js';
 
 export { PLATFORM_PACKAGE, defaultThreads };
-
-const WASM = 'wasm';
 
 /** Where the native kernels stand in this process. */
 export type NativeKernelStatus =
@@ -19,9 +17,10 @@ let warned = false;
 
 /**
  * Replaces the wasm backend's convolution kernels (Conv2D, FusedConv2D, Conv2DBackpropInput,
- * Conv2DBackpropFilter) with the oneDNN ones, when the addon loads. Call it after the wasm
- * backend is registered and patched (after `activateBackend('wasm')` of @cut/core-tensors):
- * the kernels found then stay as the fallback for cases the addon does not cover. Idempotent;
+ * Conv2DBackpropFilter, the depthwise ones) and its memory-bound elementwise kernels with the
+ * addon's, and adds @cut/core-tensors' optional kernels, when the addon loads: they are patches
+ * of @cut/core-tensors' kernel registry. Call it after `activateBackend('wasm')` of
+ * @cut/core-tensors: the kernels found then stay as the fallback for cases the addon does not cover. Idempotent;
  * `threads` (default: CUT_NATIVE_THREADS, else the machine's cores) sets oneDNN's threads on every call.
  * When the addon does not load, nothing changes and the reason is printed once (`quiet`: not).
  */
@@ -37,28 +36,14 @@ export function installNativeKernels(options: { threads?: number; quiet?: boolea
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`@cut/native-kernels: threads must be a positive integer, got ${options.threads ?? process.env.CUT_NATIVE_THREADS} (option threads or CUT_NATIVE_THREADS)`);
   load.addon.setThreads(threads);
   if (!status?.active) {
-    const convNames = [
-      'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter',
-      'DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter',
-    ];
-    const fallbacks: Record<string, KernelFunc> = {};
-    for (const name of [...convNames, ...ELTWISE_REPLACED]) {
-      // tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter of its own (@cut/core-tensors adds one).
-      fallbacks[name] =
-        getKernel(name, WASM)?.kernelFunc ??
-        (() => {
-          throw new Error(`wasm ${name}: a case the native kernels do not cover, and the wasm backend has no kernel of its own for it`);
-        });
-    }
     // Freed host memory kept for reuse (see native/conv.cc); CUT_KEEP_FREED_MEMORY=0 leaves malloc as it is.
     if (process.env.CUT_KEEP_FREED_MEMORY !== '0') load.addon.keepFreedMemory();
-    const funcs = { ...nativeKernelFuncs(load.addon, fallbacks), ...nativeEltwiseKernelFuncs(load.addon, fallbacks) };
-    const names = Object.keys(funcs);
-    for (const name of names) {
-      if (getKernel(name, WASM)) unregisterKernel(name, WASM);
-      registerKernel({ kernelName: name, backendName: WASM, kernelFunc: funcs[name]! });
-    }
-    status = { active: true, kernels: names, oneDNN: load.addon.version(), threads, path: load.path };
+    // Through @cut/core-tensors' registry: each kernel goes over the one the wasm backend runs now
+    // (its own, or @cut/core-tensors' patch), which stays its fallback for the cases it does not cover.
+    const kernels = [...nativeConvKernels(load.addon), ...nativeEltwiseKernels(load.addon)];
+    registerBackendPatch(WASM, kernels);
+    installKernelPatches(WASM);
+    status = { active: true, kernels: kernels.map((k) => k.kernelName), oneDNN: load.addon.version(), threads, path: load.path };
   } else {
     status = { ...status, threads };
   }

@@ -12,6 +12,7 @@ import {
   type NamedAttrMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
+import type { KernelOverride } from '@cut/core-tensors';
 import type { NativeAddon } from './addon.js';
 
 const OP_FORWARD = 0;
@@ -75,7 +76,8 @@ function geometry(info: backend_util.Conv2DInfo, hasBias: boolean, activation: n
 
 const channelsLast = (format: unknown) => format === undefined || format === 'NHWC' || format === 'channelsLast';
 
-export type Args = { inputs: Record<string, TensorInfo | undefined>; backend: KernelBackend; attrs: NamedAttrMap };
+/** A kernel's arguments; `I` and `A` as tfjs's kernel_names.ts (or @cut/core-tensors' optional-kernels.ts) declare them. */
+export type Args<I = Record<string, TensorInfo | undefined>, A = NamedAttrMap> = { inputs: I; backend: KernelBackend; attrs: A };
 
 /** Calls that ran natively and that fell back, since the process started. */
 export const calls = { native: 0, fallback: 0 };
@@ -121,12 +123,28 @@ function nativeKernel(
   };
 }
 
-/** The kernels the addon provides, each over the kernel it replaces (`fallbacks`, by name). */
-export function nativeKernelFuncs(addon: NativeAddon, fallbacks: Record<string, KernelFunc>): Record<string, KernelFunc> {
-  const funcs: Record<string, KernelFunc> = {};
-  const fb = (name: string) => fallbacks[name]!;
+export const WASM = 'wasm';
 
-  funcs[Conv2D] = nativeKernel(addon, fb(Conv2D), ({ inputs, attrs }) => {
+/** The kernel below one of ours, or (none: tfjs-backend-wasm 4.22 without @cut/core-tensors' patches) one that says so. */
+export function below(name: string, kernel: KernelFunc | undefined): KernelFunc {
+  return (
+    kernel ??
+    (() => {
+      throw new Error(`wasm ${name}: a case the native kernels do not cover, and the wasm backend has no kernel of its own for it`);
+    })
+  );
+}
+
+/** Our kernels as patches of @cut/core-tensors' registry, each built over the kernel it replaces. */
+export function overrides(funcs: Record<string, (fallback: KernelFunc) => KernelFunc>): KernelOverride[] {
+  return Object.entries(funcs).map(([kernelName, make]) => ({ kernelName, backendName: WASM, over: (kernel) => make(below(kernelName, kernel)) }));
+}
+
+/** The convolutions the addon provides, each over the kernel it replaces. */
+export function nativeConvKernels(addon: NativeAddon): KernelOverride[] {
+  const funcs: Record<string, (fallback: KernelFunc) => KernelFunc> = {};
+
+  funcs[Conv2D] = (fallback) => nativeKernel(addon, fallback, ({ inputs, attrs }) => {
     const x = inputs.x!;
     const filter = inputs.filter!;
     if (!channelsLast(attrs.dataFormat)) return undefined;
@@ -136,7 +154,7 @@ export function nativeKernelFuncs(addon: NativeAddon, fallbacks: Record<string, 
     return { op: OP_FORWARD, a: x, b: filter, outShape: info.outShape, dims: geometry(info, false, 0) };
   });
 
-  funcs[FusedConv2D] = nativeKernel(addon, fb(FusedConv2D), ({ inputs, attrs }) => {
+  funcs[FusedConv2D] = (fallback) => nativeKernel(addon, fallback, ({ inputs, attrs }) => {
     const x = inputs.x!;
     const filter = inputs.filter!;
     const activation = ACTIVATIONS[(attrs.activation as string | undefined) ?? 'linear'];
@@ -151,7 +169,7 @@ export function nativeKernelFuncs(addon: NativeAddon, fallbacks: Record<string, 
     return { op: OP_FORWARD, a: x, b: filter, bias, outShape: info.outShape, dims: geometry(info, !!bias, activation), alpha };
   });
 
-  funcs[Conv2DBackpropInput] = nativeKernel(addon, fb(Conv2DBackpropInput), ({ inputs, attrs }) => {
+  funcs[Conv2DBackpropInput] = (fallback) => nativeKernel(addon, fallback, ({ inputs, attrs }) => {
     const dy = inputs.dy!;
     const filter = inputs.filter!;
     if (!channelsLast(attrs.dataFormat)) return undefined;
@@ -162,7 +180,7 @@ export function nativeKernelFuncs(addon: NativeAddon, fallbacks: Record<string, 
     return { op: OP_BACKWARD_DATA, a: dy, b: filter, outShape: [...inputShape], dims: geometry(info, false, 0) };
   });
 
-  funcs[Conv2DBackpropFilter] = nativeKernel(addon, fb(Conv2DBackpropFilter), ({ inputs, attrs }) => {
+  funcs[Conv2DBackpropFilter] = (fallback) => nativeKernel(addon, fallback, ({ inputs, attrs }) => {
     const x = inputs.x!;
     const dy = inputs.dy!;
     if (!channelsLast(attrs.dataFormat)) return undefined;
@@ -179,7 +197,7 @@ export function nativeKernelFuncs(addon: NativeAddon, fallbacks: Record<string, 
       xShape as [number, number, number, number], filterShape as [number, number, number, number],
       attrs.strides as number, (attrs.dilations as number | undefined) ?? 1, attrs.pad as 'same', attrs.dimRoundingMode as 'floor', true, 'channelsLast');
 
-  funcs[DepthwiseConv2dNative] = nativeKernel(addon, fb(DepthwiseConv2dNative), ({ inputs, attrs }) => {
+  funcs[DepthwiseConv2dNative] = (fallback) => nativeKernel(addon, fallback, ({ inputs, attrs }) => {
     const x = inputs.x!;
     const filter = inputs.filter!;
     if (!channelsLast(attrs.dataFormat)) return undefined;
@@ -187,7 +205,7 @@ export function nativeKernelFuncs(addon: NativeAddon, fallbacks: Record<string, 
     return { op: OP_FORWARD, a: x, b: filter, outShape: info.outShape, dims: geometry(info, false, 0, info.inChannels) };
   });
 
-  funcs[DepthwiseConv2dNativeBackpropInput] = nativeKernel(addon, fb(DepthwiseConv2dNativeBackpropInput), ({ inputs, attrs }) => {
+  funcs[DepthwiseConv2dNativeBackpropInput] = (fallback) => nativeKernel(addon, fallback, ({ inputs, attrs }) => {
     const dy = inputs.dy!;
     const filter = inputs.filter!;
     const inputShape = attrs.inputShape as number[];
@@ -195,12 +213,12 @@ export function nativeKernelFuncs(addon: NativeAddon, fallbacks: Record<string, 
     return { op: OP_BACKWARD_DATA, a: dy, b: filter, outShape: [...inputShape], dims: geometry(info, false, 0, info.inChannels) };
   });
 
-  funcs[DepthwiseConv2dNativeBackpropFilter] = nativeKernel(addon, fb(DepthwiseConv2dNativeBackpropFilter), ({ inputs, attrs }) => {
+  funcs[DepthwiseConv2dNativeBackpropFilter] = (fallback) => nativeKernel(addon, fallback, ({ inputs, attrs }) => {
     const x = inputs.x!;
     const dy = inputs.dy!;
     const filterShape = attrs.filterShape as number[];
     const info = depthwiseInfo(x.shape, filterShape, attrs);
     return { op: OP_BACKWARD_WEIGHTS, a: x, b: dy, outShape: [...filterShape], dims: geometry(info, false, 0, info.inChannels) };
   });
-  return funcs;
+  return overrides(funcs);
 }

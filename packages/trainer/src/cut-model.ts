@@ -4,6 +4,7 @@ import { patchNCELoss } from '@cut/nce-loss';
 import { createFeatureHead, type FeatureHead, type NetFName } from '@cut/patch-sampler';
 import { defineDiscriminator, defineGenerator, networkConfigs, type Discriminator, type Generator, type TorchArray } from '@cut/networks';
 import { ganLoss } from './gan-loss.js';
+import { Adam, applyAdam } from './optim/adam.js';
 import { parseNceLayers, validateOptions, type CUTOptions } from './options.js';
 
 /** The losses the reference logs, in its order (`NCE_Y` only with nce_idt). */
@@ -56,95 +57,15 @@ export interface LossEvaluation {
   dispose(): void;
 }
 
-/** The fields of tf.AdamOptimizer that its typings mark private. */
-interface AdamFields {
-  accBeta1: tf.Variable;
-  accBeta2: tf.Variable;
-  accumulatedFirstMoment: Array<{ originalName: string; variable: tf.Variable } | undefined>;
-  accumulatedSecondMoment: Array<{ originalName: string; variable: tf.Variable } | undefined>;
-}
-
-/**
- * tf's Adam with the reference's settings, whose learning rate the schedule can change.
- * `applyGradients` does tf's arithmetic, op for op, but with its constants (β1, 1-β1, β2, 1-β2,
- * ε, -lr) as scalars made once: tf's own turns each of them into a new tensor for every
- * variable of every step, which on webgpu is an upload (a new GPU buffer) each.
- */
-class Adam extends tf.AdamOptimizer {
-  private readonly constants: Record<'one' | 'beta1' | 'oneMinusBeta1' | 'beta2' | 'oneMinusBeta2' | 'epsilon', tf.Scalar>;
-  private negLr: tf.Scalar | null = null;
-
-  constructor(lr: number, beta1: number, beta2: number) {
-    super(lr, beta1, beta2, 1e-8);
-    const c = (v: number) => tf.keep(tf.scalar(v));
-    this.constants = { one: c(1), beta1: c(beta1), oneMinusBeta1: c(1 - beta1), beta2: c(beta2), oneMinusBeta2: c(1 - beta2), epsilon: c(1e-8) };
-  }
-  get lr(): number {
-    return this.learningRate;
-  }
-  setLearningRate(lr: number): void {
-    if (lr === this.learningRate) return;
-    this.learningRate = lr;
-    this.negLr?.dispose();
-    this.negLr = null;
-  }
-  override applyGradients(variableGradients: Parameters<tf.AdamOptimizer['applyGradients']>[0]): void {
-    const a = this as unknown as AdamFields;
-    const k = this.constants;
-    const list = Array.isArray(variableGradients) ? variableGradients : Object.entries(variableGradients).map(([name, tensor]) => ({ name, tensor }));
-    this.negLr ??= tf.keep(tf.scalar(-this.learningRate));
-    const negLr = this.negLr;
-    tf.tidy(() => {
-      const biasCorrection1 = tf.sub(k.one, a.accBeta1);
-      const biasCorrection2 = tf.sub(k.one, a.accBeta2);
-      list.forEach(({ name, tensor: gradient }, i) => {
-        const value = tf.engine().registeredVariables[name]!;
-        a.accumulatedFirstMoment[i] ??= { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
-        a.accumulatedSecondMoment[i] ??= { originalName: `${name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
-        if (gradient == null) return;
-        const m = a.accumulatedFirstMoment[i]!.variable;
-        const v = a.accumulatedSecondMoment[i]!.variable;
-        const newM = tf.add(tf.mul(m, k.beta1), tf.mul(gradient, k.oneMinusBeta1));
-        const newV = tf.add(tf.mul(v, k.beta2), tf.mul(tf.square(gradient), k.oneMinusBeta2));
-        m.assign(newM);
-        v.assign(newV);
-        const mHat = tf.div(newM, biasCorrection1);
-        const vHat = tf.div(newV, biasCorrection2);
-        value.assign(tf.add(tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), k.epsilon)), negLr), value));
-      });
-      a.accBeta1.assign(tf.mul(a.accBeta1, k.beta1));
-      a.accBeta2.assign(tf.mul(a.accBeta2, k.beta2));
-    });
-    this.incrementIterations();
-  }
-  override dispose(): void {
-    super.dispose();
-    tf.dispose([...Object.values(this.constants), ...(this.negLr ? [this.negLr] : [])]);
-    this.negLr = null;
-  }
-}
-
 type Named = Array<[string, tf.Variable]>;
 /** Pooled key features of one PatchNCE pair (constants) and the ids drawn for them. */
 type Keys = { feats: tf.Tensor2D[]; ids: PatchIds };
 /** The discriminator's loss parts and gradients of one D step. */
 type DResult = { value: tf.Scalar; grads: tf.NamedTensorMap; parts: Partial<Record<LossName, tf.Scalar>> };
 /** Work done on fake_B between G's forward on real_A and the G loss, off G's tape (the D step). */
-type BetweenHook = (fakeB: tf.Tensor4D) => void;
+export type BetweenHook = (fakeB: tf.Tensor4D) => void;
 /** Whether a half step skips the other half's patch-id draws before or after its own. */
-type Skip = 'before' | 'after' | null;
-
-/** One replica's share of a two-thread iteration (`CUTModel.trainHalf`). */
-export interface HalfStep {
-  /** Gradients of G's, then F's variables (`generatorVariables` order); zeros where none. */
-  grads: tf.Tensor[];
-  /** Half 'A': the D step's gradients (`named('D')` order), already applied to this replica's D. */
-  dGrads: tf.Tensor[] | null;
-  /** This half's part of loss_G (G_GAN + w·NCE, or w·NCE_Y). */
-  value: tf.Scalar;
-  /** This half's logged losses: D_real, D_fake, G_GAN, NCE for 'A'; NCE_Y for 'B'. */
-  losses: Partial<Record<LossName, tf.Scalar>>;
-}
+export type Skip = 'before' | 'after' | null;
 
 /**
  * The reference's `CUTModel` (CUT and FastCUT) on NHWC tensors: generator G, PatchGAN
@@ -263,18 +184,13 @@ export class CUTModel {
     // fake_B (not differentiated into G), then the G loss sees the updated D, as in the
     // reference's order. G's forward thus runs once per image and iteration, not twice
     // (tfjs records a gradient tape only inside the function it differentiates).
-    let d: DResult | null = null;
+    let dParts: Partial<Record<LossName, tf.Scalar>> = {};
     const g = this.generatorGradients(realA, realB, flipped, {}, (fakeB) => {
-      d = this.discriminatorGradients(fakeB, realB);
-      applyAdam(this.optimizerD, this.named('D'), d.grads);
-      tf.dispose([d.value, ...Object.values(d.grads)]);
+      dParts = this.stepDiscriminator(fakeB, realB).parts;
     });
-    applyAdam(this.optimizerG, this.named('G'), g.grads);
-    if (this.optimizerF) applyAdam(this.optimizerF, this.named('F'), g.grads);
+    this.applyGeneratorGradients(g.grads);
     tf.dispose([g.value, g.fakeB, g.idtB ?? [], ...Object.values(g.grads)]);
-
-    tf.dispose(Object.values(this.lastLosses));
-    this.lastLosses = { ...d!.parts, ...g.parts };
+    this.setCurrentLosses({ ...dParts, ...g.parts });
   }
 
   /**
@@ -339,67 +255,61 @@ export class CUTModel {
   }
 
   /**
-   * Two-thread training (`TwoThreadTrainer`): this replica's half of one `optimizeParameters`.
-   * 'A' (given real_A and real_B): the D step, applied here, then the gradients of
-   * G_GAN + w·NCE; 'B' (given real_B): those of w·NCE_Y (CUT's identity term). Each half draws
-   * the flip and steps the rng past the other half's patch ids, so two replicas in the same
-   * state stay in step. Finish with `applyHalves` on both replicas. The caller disposes the result.
+   * The D step on a fake_B that is on no tape (detached): loss_D = 0.5·(D_fake + D_real), its
+   * gradients applied by D's Adam. Returns the logged parts (D_real, D_fake) and, with
+   * `keepGrads`, the gradients (the caller frees them; else they are freed here).
    */
-  trainHalf(half: 'A' | 'B', real: tf.Tensor4D, realB?: tf.Tensor4D): HalfStep {
+  stepDiscriminator(fakeB: tf.Tensor4D, realB: tf.Tensor4D, keepGrads = false): { parts: Partial<Record<LossName, tf.Scalar>>; grads: tf.NamedTensorMap | null } {
     this.checkAlive();
-    if (!this.initialized) throw new Error('CUTModel.trainHalf: call dataDependentInitialize first');
-    if (!this.options.nce_idt || !(this.options.lambda_NCE > 0)) {
-      throw new Error('CUTModel.trainHalf: two halves need nce_idt and lambda_NCE > 0 (CUT); otherwise B has no G loss');
+    const d = this.discriminatorGradients(fakeB, realB);
+    applyAdam(this.optimizerD, this.named('D'), d.grads);
+    d.value.dispose();
+    if (!keepGrads) {
+      tf.dispose(Object.values(d.grads));
+      return { parts: d.parts, grads: null };
     }
-    if (this.options.netF === 'strided_conv') {
-      throw new Error("CUTModel.trainHalf: netF strided_conv keeps running averages over every call, which two replicas would split");
-    }
-    const flipped = this.drawFlip();
-    const vars = this.generatorVariables;
-    const ordered = (grads: tf.NamedTensorMap) => vars.map((v) => grads[v.name] ?? tf.zerosLike(v));
-    if (half === 'A') {
-      if (!realB) throw new Error("CUTModel.trainHalf: half 'A' needs real_B for the D step");
-      this.checkInputs(real, realB);
-      let d: DResult | null = null;
-      const a = this.halfA(real, flipped, null, (fakeB) => {
-        d = this.discriminatorGradients(fakeB, realB);
-        applyAdam(this.optimizerD, this.named('D'), d.grads);
-        d.value.dispose();
-        for (const t of Object.values(d.grads)) tf.keep(t);
-      }, 'after');
-      const dr: DResult = d!;
-      a.fakeB.dispose();
-      const dGrads = this.named('D').map(([, v]) => dr.grads[v.name] ?? tf.zerosLike(v));
-      const grads = ordered(a.grads);
-      return { grads, dGrads, value: a.value, losses: { ...dr.parts, G_GAN: a.G_GAN, NCE: a.NCE } };
-    }
-    this.checkInputs(real, real);
-    const b = this.halfB(real, flipped, null, 'before');
-    b.idtB.dispose();
-    return { grads: ordered(b.grads!), dGrads: null, value: b.value, losses: { NCE_Y: b.NCE_Y } };
+    for (const t of Object.values(d.grads)) tf.keep(t);
+    return { parts: d.parts, grads: d.grads };
   }
 
   /**
-   * Ends a two-thread iteration on one replica: D's Adam step with `dGrads` (the replica that
-   * ran half 'A' already took it: pass null), then G's and F's with the halves' gradients
-   * summed (A + B, as `optimizeParameters` sums them). `losses` become `currentLosses()`.
-   * Takes ownership of every tensor given.
+   * One image's half of loss_G and its G and F gradients (D frozen), as `optimizeParameters`
+   * computes them: 'A', G_GAN + w·NCE on real_A, with `between` run on fake_B first (the D step);
+   * 'B', w·NCE_Y on real_B (no gradients when lambda_NCE is 0). `skip` steps the rng past the
+   * other half's patch-id draws, before or after this half's own (two replicas each running one
+   * half stay in step). The caller frees the result.
    */
-  applyHalves(gradsA: tf.Tensor[], gradsB: tf.Tensor[], dGrads: tf.Tensor[] | null, losses: Partial<Record<LossName, tf.Scalar>> = {}): void {
+  generatorHalf(
+    half: 'A' | 'B',
+    real: tf.Tensor4D,
+    step: { flipped: boolean; ids?: PatchIds | null; between?: BetweenHook; skip?: Skip },
+  ): { grads: tf.NamedTensorMap | null; value: tf.Scalar; losses: Partial<Record<LossName, tf.Scalar>>; out: tf.Tensor4D; ids: PatchIds | null } {
     this.checkAlive();
-    const vars = this.generatorVariables;
-    if (gradsA.length !== vars.length || gradsB.length !== vars.length) {
-      throw new Error(`CUTModel.applyHalves: expected ${vars.length} gradients per half, got ${gradsA.length} and ${gradsB.length}`);
+    const { flipped, ids = null, between = () => {}, skip = null } = step;
+    if (half === 'A') {
+      const a = this.halfA(real, flipped, ids, between, skip);
+      return { grads: a.grads, value: a.value, losses: { G_GAN: a.G_GAN, NCE: a.NCE }, out: a.fakeB, ids: a.ids };
     }
-    if (dGrads) {
-      const dVars = this.named('D');
-      applyAdam(this.optimizerD, dVars, Object.fromEntries(dVars.map(([, v], i) => [v.name, dGrads[i]!])));
-    }
-    const summed: tf.NamedTensorMap = {};
-    vars.forEach((v, i) => (summed[v.name] = tf.add(gradsA[i]!, gradsB[i]!)));
-    applyAdam(this.optimizerG, this.named('G'), summed);
-    if (this.optimizerF) applyAdam(this.optimizerF, this.named('F'), summed);
-    tf.dispose([...gradsA, ...gradsB, ...(dGrads ?? []), ...Object.values(summed)]);
+    const b = this.halfB(real, flipped, ids, skip);
+    return { grads: b.grads, value: b.value, losses: { NCE_Y: b.NCE_Y }, out: b.idtB, ids: b.ids };
+  }
+
+  /** G's and F's Adam steps with `grads` (by variable name; a variable without one is left as is). Frees nothing. */
+  applyGeneratorGradients(grads: tf.NamedTensorMap): void {
+    this.checkAlive();
+    applyAdam(this.optimizerG, this.named('G'), grads);
+    if (this.optimizerF) applyAdam(this.optimizerF, this.named('F'), grads);
+  }
+
+  /** D's Adam step with `grads` (by variable name). Frees nothing. */
+  applyDiscriminatorGradients(grads: tf.NamedTensorMap): void {
+    this.checkAlive();
+    applyAdam(this.optimizerD, this.named('D'), grads);
+  }
+
+  /** Makes `losses` what `currentLosses()` reads (an iteration run by other means, e.g. on two threads); takes ownership. */
+  setCurrentLosses(losses: Partial<Record<LossName, tf.Scalar>>): void {
+    this.checkAlive();
     tf.dispose(Object.values(this.lastLosses));
     this.lastLosses = losses;
   }
@@ -465,8 +375,8 @@ export class CUTModel {
 
   // --- the reference's computations ---
 
-  /** FastCUT: flip the generator input with probability 0.5 (a draw only when flip_equivariance). */
-  private drawFlip(): boolean {
+  /** FastCUT: flip the generator input with probability 0.5 (a draw only when flip_equivariance); each iteration draws it once. */
+  drawFlip(): boolean {
     return this.options.flip_equivariance && this.rng.random() < 0.5;
   }
 
@@ -666,7 +576,8 @@ export class CUTModel {
     return offTape(() => tf.tidy(() => this.netG.forward(flipped ? (tf.reverse(real, 2) as tf.Tensor4D) : real, true)));
   }
 
-  private checkInputs(realA: tf.Tensor4D, realB: tf.Tensor4D): void {
+  /** Throws unless real_A and real_B are NHWC batches of input_nc channels (of one shape with nce_idt). */
+  checkInputs(realA: tf.Tensor4D, realB: tf.Tensor4D): void {
     const nc = this.options.input_nc;
     for (const [name, x] of [['realA', realA], ['realB', realB]] as const) {
       if (x.rank !== 4 || x.shape[3] !== nc) {
@@ -681,16 +592,6 @@ export class CUTModel {
   private checkAlive(): void {
     if (this.disposed) throw new Error('CUTModel: used after dispose()');
   }
-}
-
-/**
- * Applies gradients in the fixed order of `vars`, so tf's Adam (which keys its moment
- * estimates by position) always pairs a variable with its own moments; a variable without
- * a gradient is left unchanged, like a PyTorch parameter whose grad is None.
- */
-function applyAdam(opt: Adam, vars: Named, grads: tf.NamedTensorMap): void {
-  const list = vars.map(([, v]) => ({ name: v.name, tensor: grads[v.name] ?? null }));
-  opt.applyGradients(list as unknown as Parameters<Adam['applyGradients']>[0]);
 }
 
 /** Sums two gradient maps name by name (a name in one only is kept as is); frees both inputs. */

@@ -33,12 +33,13 @@ export {
   CUTModel,
   type CUTModelInit,
   type EvaluateOptions,
-  type HalfStep,
   type LossEvaluation,
   type LossName,
   type NetName,
   type PatchIds,
 } from './cut-model.js';
+// The optimisers' state, saved and restored bit for bit (checkpoints, the two-thread replica).
+export { decodeOptimizerStates, encodeOptimizerStates, restoreOptimizerStates, type AdamStateHeader, type OptimizerStates } from './optim/optimizer-state.js';
 // The training driver: runTraining (train.py), checkpoints with exact resume, loss logs, the results page.
 export * from './train/index.js';
 // Checkpoint files on disk (@cut/networks works on their bytes) and crash-safe file writes.
@@ -55,7 +56,7 @@ export {
 } from './checkpoint-files.js';
 // Two-thread training: CUT's real_A and real_B halves on the main thread and a worker.
 export { TwoThreadTrainer, splitsIntoHalves } from './parallel/two-thread.js';
+export { applyHalves, trainHalf, type HalfStep } from './parallel/halves.js';
 export { exportReplicaState, importReplicaState } from './parallel/replica.js';
 // Starting a worker thread (its built entry file, its 'ready' handshake), for tools built on these.
-export { builtWorkerUrl, startWorker } from './parallel/start-worker.js';
 export type { ReplicaState, WorkerBackend } from './parallel/protocol.js';

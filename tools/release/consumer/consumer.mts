@@ -1,15 +1,21 @@
 // Compiled with strict TypeScript (tsconfig.json here) against the installed packages' types, then
 // run: a few InfoNCE steps of a tiny SimCLR-style embedding with optimizer.minimize (no casts),
-// and the CLI's library entry (loadBackend), which must not run the command when imported.
+// @cut/backends' loadBackend (auto: one summary line), and the CLI's library entry (the same
+// loadBackend, re-exported), which must not run the command when imported.
 import * as tf from '@tensorflow/tfjs-core';
 import { activateBackend } from '@cut/core-tensors';
 import { infoNCELoss, patchNCELoss } from '@cut/nce-loss';
+import * as backends from '@cut/backends';
 import { BACKENDS, loadBackend, type BackendInfo } from '@cut/cli';
 import { horse2zebraDemo } from '@cut/demo-data';
 import * as networks from '@cut/networks';
 import * as sampler from '@cut/patch-sampler';
 import * as trainer from '@cut/trainer';
 
+if (loadBackend !== backends.loadBackend) throw new Error("ts: @cut/cli's loadBackend is not @cut/backends' one");
+const auto: backends.BackendInfo = await backends.loadBackend('auto');
+console.log(`ts: @cut/backends loadBackend('auto') -> ${auto.summary}`);
+if (auto.summary.includes('\n')) throw new Error('ts: the summary is not one line');
 const info: BackendInfo = await loadBackend('cpu');
 console.log(`ts: @cut/cli loadBackend('cpu') -> ${info.name} (${info.detail}); backends ${BACKENDS.join(', ')}`);
 await activateBackend('cpu');

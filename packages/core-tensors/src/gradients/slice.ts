@@ -13,7 +13,7 @@ import {
   type SliceAttrs,
   type StridedSliceAttrs,
 } from '@tensorflow/tfjs-core';
-import { backendHasKernel, MirrorPadGrad } from '../optional-kernels.js';
+import { backendHasKernel, MirrorPadGrad, type MirrorPadGradAttrs, type MirrorPadGradInputs } from '../optional-kernels.js';
 import { attrsOf, product, savedAt, single } from './util.js';
 
 const sliceGrad: GradConfig = {
@@ -123,7 +123,7 @@ const mirrorPadGrad: GradConfig = {
         // One pass where the backend has the kernel (NHWC, H and W padded): else fold axis by axis.
         const spatial = paddings.length === 4 && paddings[0]!.every((p) => p === 0) && paddings[3]!.every((p) => p === 0);
         if (spatial && g.dtype === 'float32' && backendHasKernel(MirrorPadGrad)) {
-          return tf.engine().runKernel(MirrorPadGrad, { dy: g }, { paddings, mode }) as tf.Tensor;
+          return tf.engine().runKernel(MirrorPadGrad, { dy: g } satisfies MirrorPadGradInputs, { paddings, mode } satisfies MirrorPadGradAttrs) as tf.Tensor;
         }
         const shape = g.shape.slice();
         paddings.forEach(([before, after], i) => {

@@ -25,7 +25,7 @@ import {
   type GradConfig,
   type LeakyReluAttrs,
 } from '@tensorflow/tfjs-core';
-import { backendHasKernel, LeakyReluGrad } from '../optional-kernels.js';
+import { backendHasKernel, LeakyReluGrad, type LeakyReluGradAttrs, type LeakyReluGradInputs } from '../optional-kernels.js';
 import { asFloat, attrsOf, keepWhere, savedAt, single } from './util.js';
 
 /** A gradient dL/dx = dy · f'(saved) for a kernel with input `x`, saving its input or its output. */
@@ -56,7 +56,7 @@ function linear(kernelName: string, map: (dy: tf.Tensor) => tf.Tensor): GradConf
  */
 function leakyReluBackward(x: tf.Tensor, dy: tf.Tensor, alpha: number): tf.Tensor {
   if (x.dtype === 'float32' && dy.dtype === 'float32' && backendHasKernel(LeakyReluGrad)) {
-    return tf.engine().runKernel(LeakyReluGrad, { dy, x }, { alpha }) as tf.Tensor;
+    return tf.engine().runKernel(LeakyReluGrad, { dy, x } satisfies LeakyReluGradInputs, { alpha } satisfies LeakyReluGradAttrs) as tf.Tensor;
   }
   if (alpha === 0) return keepWhere(tf.greater(x, 0), dy);
   return tf.where(tf.greater(x, 0), dy, tf.mul(dy, alpha));

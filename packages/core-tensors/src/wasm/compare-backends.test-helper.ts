@@ -1,14 +1,13 @@
 // Test-only helpers: run one kernel on the cpu backend (tfjs's reference kernels) and on
 // wasm (with our patches installed), and compare.
 import * as tf from '@tensorflow/tfjs-core';
-import { loadBackend } from '../../../../apps/cli/src/backends';
+import { loadBackend } from '../../../../test-utils/backends';
 
 export async function loadCpuAndWasm(): Promise<void> {
+  await loadBackend('cpu');
   // These tests are of our own wasm kernels: keep @cut/native-kernels' oneDNN ones (tested
   // against these in packages/native-kernels) out of this test file's process.
-  process.env.CUT_NATIVE = '0';
-  await loadBackend('cpu');
-  await loadBackend('wasm');
+  await loadBackend('wasm', { nativeKernels: false });
 }
 
 /** Deterministic values in [-1, 1) (a small LCG; tests must not depend on Math.random). */

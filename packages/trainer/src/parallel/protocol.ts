@@ -1,3 +1,4 @@
+import type { BackendChoice } from '@cut/backends';
 import type { CUTOptions } from '../options.js';
 import type { RngState } from '@cut/core-tensors';
 
@@ -21,11 +22,9 @@ export interface ReplicaState {
   lr: number;
 }
 
-/** How the worker sets up its tfjs backend: `import(module)` then `loadBackend(backend)`. */
+/** The worker's tfjs backend, which it loads through @cut/backends as the main thread did (wasm or cpu). */
 export interface WorkerBackend {
-  /** URL or absolute path of an ES module that exports `loadBackend(name: string): Promise<unknown>`. */
-  module: string;
-  backend: string;
+  backend: BackendChoice;
 }
 
 export type ToWorker =

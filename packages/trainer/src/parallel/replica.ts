@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { CUTModel } from '../cut-model.js';
-import { encodeOptimizerStates, restoreOptimizerStates } from '../train/optimizer-state.js';
+import { encodeOptimizerStates, restoreOptimizerStates } from '../optim/optimizer-state.js';
 import type { HostTensor, ReplicaState } from './protocol.js';
 
 const host = async (t: tf.Tensor): Promise<HostTensor> => ({ shape: [...t.shape], data: (await t.data()) as Float32Array });

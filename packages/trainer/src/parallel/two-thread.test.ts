@@ -1,11 +1,11 @@
 import { expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { describeBackends } from '../../../../test-utils/backends';
+import { describeBackends, type TestBackend } from '../../../../test-utils/backends';
 import { maxAbsDiff } from '../../../../test-utils/golden';
 import { CUTModel, TwoThreadTrainer } from '../index.js';
 
 const TINY = { netG: 'resnet_2blocks', ngf: 8, ndf: 8, netF_nc: 16, num_patches: 8, crop_size: 24, load_size: 24 } as const;
-const workerBackend = (backend: string) => ({ module: new URL('../../../../test-utils/worker-backend.mjs', import.meta.url).href, backend });
+const workerBackend = (backend: TestBackend) => ({ backend });
 
 describeBackends(
   'TwoThreadTrainer',
@@ -45,14 +45,12 @@ describeBackends(
       }
     });
 
-    it('refuses a model without the identity half (FastCUT), and a bad backend module', async () => {
+    it('refuses a model without the identity half (FastCUT), and a backend the worker cannot load', async () => {
       const fast = new CUTModel({ ...TINY, CUT_mode: 'FastCUT' }, { seed: 1 });
       await expect(TwoThreadTrainer.start(fast, workerBackend(backend))).rejects.toThrow(/nce_idt/);
       fast.dispose();
       const cut = new CUTModel(TINY, { seed: 1 });
-      await expect(TwoThreadTrainer.start(cut, { module: new URL('./no-such-module.mjs', import.meta.url).href, backend })).rejects.toThrow(
-        /failed to start.*no-such-module/,
-      );
+      await expect(TwoThreadTrainer.start(cut, { backend: 'cuda' as never })).rejects.toThrow(/failed to start.*unknown backend 'cuda'/);
       cut.dispose();
     });
   },

@@ -1,15 +1,12 @@
 import type { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
+import { builtWorkerUrl, startWorker } from '@cut/backends';
 import type { CUTModel, LossName } from '../cut-model.js';
 import type { FromWorker, ToWorker, WorkerBackend } from './protocol.js';
+import { applyHalves, splitsIntoHalves, trainHalf } from './halves.js';
 import { exportReplicaState } from './replica.js';
-import { builtWorkerUrl, startWorker } from './start-worker.js';
 
-/** Whether an iteration of this model splits into two halves (CUT: the identity term on real_B). */
-export function splitsIntoHalves(model: CUTModel): boolean {
-  // Not netF strided_conv: its running averages would see only one half's calls on each replica.
-  return model.options.nce_idt && model.options.lambda_NCE > 0 && model.options.netF !== 'strided_conv';
-}
+export { splitsIntoHalves };
 
 /**
  * Trains a CUTModel on two threads: CUT's iteration has two independent halves until the
@@ -32,7 +29,7 @@ export class TwoThreadTrainer {
     readonly workerBackend: string,
   ) {}
 
-  /** Starts the worker and its backend (`backend.module` exports `loadBackend(name)`). */
+  /** Starts the worker, which loads `backend.backend` through @cut/backends. */
   static async start(model: CUTModel, backend: WorkerBackend): Promise<TwoThreadTrainer> {
     if (!splitsIntoHalves(model)) throw new Error('TwoThreadTrainer: only CUT with nce_idt and lambda_NCE > 0 splits into two halves');
     const url = builtWorkerUrl(import.meta.url, 'two-thread-worker.js', '../../');
@@ -65,7 +62,7 @@ export class TwoThreadTrainer {
     });
     let a;
     try {
-      a = model.trainHalf('A', realA, realB);
+      a = trainHalf(model, 'A', realA, realB);
     } catch (e) {
       // The worker has stepped alone: the replicas differ now, so resync before any next step.
       this.synced = false;
@@ -85,7 +82,7 @@ export class TwoThreadTrainer {
       G: tf.tidy(() => tf.add(a.value, tf.scalar(b.value, 'float32')) as tf.Scalar),
     };
     tf.dispose([a.value, ...a.dGrads!]);
-    model.applyHalves(a.grads, gradsB, null, losses);
+    applyHalves(model, a.grads, gradsB, null, losses);
   }
 
   /** Stops the worker (and frees its replica). */

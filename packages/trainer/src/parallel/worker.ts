@@ -2,7 +2,9 @@
 // tfjs backend, running half 'B' of every iteration (real_B's identity term).
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { CUTModel, type HalfStep } from '../cut-model.js';
+import { loadBackend } from '@cut/backends';
+import { CUTModel } from '../cut-model.js';
+import { applyHalves, trainHalf, type HalfStep } from './halves.js';
 import type { FromWorker, ToWorker, WorkerBackend } from './protocol.js';
 import { importReplicaState } from './replica.js';
 
@@ -30,7 +32,7 @@ function handle(msg: ToWorker): void {
       const m = model!;
       if (m.learningRate !== msg.lr) m.setLearningRate(msg.lr);
       const realB = tf.tensor4d(msg.realB.data, msg.realB.shape as [number, number, number, number]);
-      const half = m.trainHalf('B', realB);
+      const half = trainHalf(m, 'B', realB);
       realB.dispose();
       pending = half;
       post({
@@ -49,7 +51,7 @@ function handle(msg: ToWorker): void {
       const dVars = m.named('D');
       const dGrads = msg.dGrads.map((d, i) => tf.tensor(d, dVars[i]![1].shape, 'float32'));
       tf.dispose([own.value, ...Object.values(own.losses)]);
-      m.applyHalves(gradsA, own.grads, dGrads);
+      applyHalves(m, gradsA, own.grads, dGrads);
       return;
     }
     case 'close':
@@ -61,11 +63,7 @@ function handle(msg: ToWorker): void {
 }
 
 async function start(): Promise<void> {
-  const backendModule = (await import(setup.module)) as { loadBackend?: (name: string) => Promise<unknown> };
-  if (typeof backendModule.loadBackend !== 'function') {
-    throw new Error(`${setup.module} exports no loadBackend(name) function`);
-  }
-  await backendModule.loadBackend(setup.backend);
+  await loadBackend(setup.backend);
   port.on('message', (msg: ToWorker) => {
     try {
       handle(msg);

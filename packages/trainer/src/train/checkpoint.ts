@@ -34,7 +34,7 @@ import {
   savePatchSamplerWeights,
   writeFileAtomic,
 } from '../checkpoint-files.js';
-import { encodeOptimizerStates, restoreOptimizerStates } from './optimizer-state.js';
+import { encodeOptimizerStates, restoreOptimizerStates } from '../optim/optimizer-state.js';
 import { copyFileAtomic } from '../atomic.js';
 
 export const TRAIN_STATE_FORMAT = 'cut-train-state';

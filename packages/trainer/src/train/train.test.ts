@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readPthFile as readPth } from '../checkpoint-files.js';
 import { describeBackends } from '../../../../test-utils/backends';
 import { formatTrainOpt, type CUTOptions } from '../options.js';
-import { decodeOptimizerStates } from './optimizer-state.js';
+import { decodeOptimizerStates } from '../optim/optimizer-state.js';
 import { formatLossLine, pyFixed } from './loss-log.js';
 import { readTrainState, type TrainState } from './checkpoint.js';
 import { runTraining, type IterationInfo, type TrainLogRecord } from './run.js';
@@ -176,7 +176,7 @@ describeBackends(
     });
 
     it('on two threads (the real_B half in a worker), stopped and resumed: the same files as one thread, straight', async () => {
-      const workerBackend = { module: new URL('../../../../test-utils/worker-backend.mjs', import.meta.url).href, backend: 'wasm' };
+      const workerBackend = { backend: 'wasm' } as const;
       const controller = new AbortController();
       const losses: IterationInfo['losses'][] = [];
       await runTraining(tiny('two-threads'), {

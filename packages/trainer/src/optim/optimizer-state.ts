@@ -7,18 +7,10 @@
 // keeps (so a resumed run would drift), and it leaks the moment variables it replaces.
 import * as tf from '@tensorflow/tfjs-core';
 import type { CUTModel, NetName } from '../cut-model.js';
+import { adamInternals } from './adam.js';
 
 const MAGIC = 'CUTADAM1';
 const NETS: readonly NetName[] = ['G', 'D', 'F'];
-
-/** What tf.AdamOptimizer keeps in fields its typings mark private. */
-interface AdamInternals {
-  accBeta1: tf.Variable;
-  accBeta2: tf.Variable;
-  accumulatedFirstMoment: Array<{ originalName: string; variable: tf.Variable }>;
-  accumulatedSecondMoment: Array<{ originalName: string; variable: tf.Variable }>;
-  iterations_: number;
-}
 
 /** One optimiser's state: moments per parameter (reference name, shape), in the model's parameter order. */
 export interface AdamStateHeader {
@@ -32,14 +24,6 @@ export interface AdamStateHeader {
 
 export type OptimizerStates = Partial<Record<NetName, AdamStateHeader>>;
 
-function internals(opt: tf.AdamOptimizer): AdamInternals {
-  const a = opt as unknown as AdamInternals;
-  if (!(a.accBeta1 instanceof tf.Variable) || !Array.isArray(a.accumulatedFirstMoment) || !Array.isArray(a.accumulatedSecondMoment)) {
-    throw new Error('optimizer state: this tfjs AdamOptimizer does not have the fields of tfjs 4.x (accBeta1, accumulatedFirstMoment, ...)');
-  }
-  return a;
-}
-
 /**
  * Encodes the state of the model's optimisers: an 8-byte magic, a little-endian uint32 header
  * length, the JSON header ({ G, D, F } → `AdamStateHeader`), zero padding to a multiple of 4,
@@ -52,7 +36,7 @@ export async function encodeOptimizerStates(model: CUTModel): Promise<Uint8Array
   for (const net of NETS) {
     const opt = model.optimizer(net);
     if (!opt) continue;
-    const a = internals(opt);
+    const a = adamInternals(opt);
     const named = model.named(net);
     const count = a.accumulatedFirstMoment.length;
     if (count !== 0 && count !== named.length) {
@@ -158,8 +142,8 @@ export function restoreOptimizerStates(model: CUTModel, bytes: Uint8Array, file:
     plans.push({ net, opt, state, named });
   }
   for (const { net, opt, state, named } of plans) {
-    const a = internals(opt);
-    tf.dispose([...a.accumulatedFirstMoment.map((m) => m.variable), ...a.accumulatedSecondMoment.map((m) => m.variable)]);
+    const a = adamInternals(opt);
+    tf.dispose([...a.accumulatedFirstMoment, ...a.accumulatedSecondMoment].flatMap((m) => (m ? [m.variable] : [])));
     const make = (which: 'm' | 'v') =>
       state.params.map((p, i) => {
         const values = tf.tensor(moments.get(`${net}/${p.name}/${which}`)!, p.shape, 'float32');

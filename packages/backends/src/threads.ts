@@ -1,9 +1,11 @@
 import { availableParallelism } from 'node:os';
 import { nativeKernelStatus, setNativeThreads } from '@cut/native-kernels';
-import type { ThreadsChoice } from './context.js';
+
+/** A thread count as asked for: a number, or `auto` (every core). */
+export type ThreadsChoice = 'auto' | number;
 
 /**
- * How --threads is spent when @cut/native-kernels runs the wasm backend's convolutions:
+ * How a thread count (the CLI's --threads) is spent when @cut/native-kernels runs the wasm backend's convolutions:
  * oneDNN gets the threads (auto: every core) and JavaScript runs on one thread, with one wasm
  * heap. Measured on a 2-core AMD EPYC (bench/README.md): CUT crop 256 at 8.3 s/iter and 4.1 GB
  * this way, ~12 s/iter and 7.5 GB with two workers of one oneDNN thread each. CUT_NATIVE_WORKERS=2 keeps the

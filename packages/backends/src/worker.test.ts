@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { builtWorkerUrl, startWorker } from './start-worker.js';
+import { builtWorkerUrl, startWorker } from './worker.js';
 
 const script = (body: string) => new URL(`data:text/javascript,${encodeURIComponent(`import { parentPort, workerData } from 'node:worker_threads';\n${body}`)}`);
 

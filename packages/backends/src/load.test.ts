@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { describeBackends, testBackends } from '../../../test-utils/backends';
 import { goldenNHWC, goldenTensor, loadFixture, maxAbsDiffTensor, type GoldenTensor } from '../../../test-utils/golden';
-import { loadBackend } from './backends.js';
+import { BackendError } from './errors.js';
+import { loadBackend } from './load.js';
+import { checkAdapter, probeWebGpu, type AdapterInfo } from './webgpu.js';
 
 interface ConvCase {
   name: string;
@@ -42,6 +44,53 @@ describe('loadBackend', () => {
 
   it('rejects an unknown backend by name', async () => {
     await expect(loadBackend('cuda' as never)).rejects.toThrow(/unknown backend 'cuda'/);
+  });
+
+  it('auto: one summary line naming what runs and, briefly, why each faster backend was skipped', async () => {
+    const info = await loadBackend('auto');
+    expect(info.summary).not.toContain('\n');
+    for (const s of info.skipped) {
+      expect(info.summary).toContain(`${s.backend} (${s.brief})`);
+      expect(s.reason.length).toBeGreaterThan(s.brief.length);
+    }
+    if (info.name === 'wasm') {
+      expect(info.skipped.map((s) => s.backend)).toEqual(['tensorflow', 'webgpu']);
+      expect(info.summary).toMatch(/^wasm (with native oneDNN kernels \(\d+ threads?\)|\(1 thread; native kernels off.*\)); skipped tensorflow \(.+\) and webgpu \(.+\)$/);
+    }
+    await loadBackend(testBackends()[0]!);
+  });
+});
+
+describe('WebGPU adapter checks', () => {
+  const adapter = (description: string, architecture = ''): AdapterInfo => ({ vendor: 'v', architecture, description, device: 'd' });
+
+  it('no adapter: says so, with what Dawn printed kept aside', () => {
+    const e = (() => {
+      try {
+        checkAdapter({ adapter: null, output: "Warning: Couldn't load Vulkan" }, false);
+      } catch (err) {
+        return err as BackendError;
+      }
+    })();
+    expect(e).toBeInstanceOf(BackendError);
+    expect(e!.message).toMatch(/^no WebGPU adapter found .*lavapipe/);
+    expect(e!.brief).toBe('no WebGPU adapter');
+    expect(e!.output).toBe("Warning: Couldn't load Vulkan");
+  });
+
+  it('a software rasteriser is refused only where hardware is required (auto)', () => {
+    const soft = adapter('llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)', 'software');
+    expect(checkAdapter({ adapter: soft, output: '' }, false)).toBe(soft);
+    expect(() => checkAdapter({ adapter: soft, output: '' }, true)).toThrow('only a software adapter (llvmpipe: Mesa 25.0.7 (LLVM 15.0.6))');
+    const gpu = adapter('NVIDIA GeForce RTX 4090');
+    expect(checkAdapter({ adapter: gpu, output: '' }, true)).toBe(gpu);
+  });
+
+  it('the probe runs Dawn in a child process and returns what it printed instead of printing it', () => {
+    const probe = probeWebGpu();
+    expect(typeof probe.output).toBe('string');
+    // CUT_TEST_WEBGPU=1: lavapipe is set up (.ci/setup-webgpu.sh), so there is an adapter.
+    if (process.env.CUT_TEST_WEBGPU === '1') expect(probe.adapter?.description).toMatch(/llvmpipe/);
   });
 });
 
