@@ -30,6 +30,9 @@ export function splitsIntoHalves(model: CUTModel): boolean {
  */
 export function trainHalf(model: CUTModel, half: 'A' | 'B', real: tf.Tensor4D, realB?: tf.Tensor4D): HalfStep {
   if (!model.isInitialized) throw new Error('trainHalf: call dataDependentInitialize first');
+  if (model.options.netF === 'strided_conv') {
+    throw new Error('trainHalf: netF strided_conv keeps running averages over every call, which two replicas would split');
+  }
   if (!splitsIntoHalves(model)) {
     throw new Error('trainHalf: two halves need nce_idt and lambda_NCE > 0 (CUT); otherwise B has no G loss');
   }
