@@ -27,12 +27,16 @@ export type { Module, ModuleType } from './modules.js';
 export { forwardTiled, type HostMap, type TiledForwardOptions } from './tiled.js';
 // A generator on an image of any size (padded to a multiple of 4), whole or in tiles: `cutjs translate`'s and the web page's.
 export {
+  AUTO_TILE,
   MIN_IMAGE_SIDE,
+  WHOLE_IMAGE_BUDGET,
   paddedSize,
+  tileFor,
   translateImage,
   translateWhole,
   type HostImage,
   type ImageGenerator,
+  type TileRuleOptions,
   type TranslateImageOptions,
 } from './translate.js';
 export { networkOptionsFrom, parseOptionsFile, type NetworkOptions } from './options.js';

@@ -41,7 +41,7 @@ export {
 } from './cut-model.js';
 // The training driver: runTraining (train.py), checkpoints with exact resume, loss logs, the results page.
 export * from './train/index.js';
-// Checkpoint files on disk (@cut/networks works on their bytes) and crash-safe file writes.
+// Checkpoint files on disk (@cut/networks works on their bytes) and crash-safe file writes: @cut/files', re-exported.
 export {
   fsyncDir,
   loadReferenceCheckpoint,
@@ -52,7 +52,7 @@ export {
   writeFileAtomic,
   writePth,
   type LoadReferenceCheckpointOptions,
-} from './checkpoint-files.js';
+} from '@cut/files';
 // Two-thread training: CUT's real_A and real_B halves on the main thread and a worker.
 export { TwoThreadTrainer, splitsIntoHalves } from './parallel/two-thread.js';
 export { exportReplicaState, importReplicaState } from './parallel/replica.js';
