@@ -42,7 +42,7 @@ export {
 export { networkOptionsFrom, parseOptionsFile, type NetworkOptions } from './options.js';
 
 // The reference's checkpoint files (`<epoch>_net_{G,D,F}.pth` + train_opt.txt), as bytes:
-// the one loader for the CLI, the trainer and the web page (@cut/trainer reads and writes the files).
+// the one loader for the CLI, the trainer and the web page (@cut/files reads and writes the files).
 export {
   encodeNetworkWeights,
   encodePatchSamplerWeights,
