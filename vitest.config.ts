@@ -15,6 +15,8 @@ export default defineConfig({
       '@cut/nce-loss': pkg('nce-loss'),
       '@cut/patch-sampler': pkg('patch-sampler'),
       '@cut/networks': pkg('networks'),
+      '@cut/images': pkg('images'),
+      '@cut/files': pkg('files'),
       '@cut/trainer': pkg('trainer'),
     },
   },

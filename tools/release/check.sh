@@ -5,12 +5,13 @@
 #  1. build, and pack every public workspace package with pnpm (workspace:* becomes the version)
 #  2. publint and @arethetypeswrong/cli on each tarball
 #  3. npm install all tarballs into a fresh folder under $TMPDIR (no workspace links, no ../shared)
-#  4. there: the nce-loss README example, PatchNCE against PyTorch from ESM and CommonJS, a strict
-#     TypeScript consumer compiled and run, `cutjs --help`, `cutjs info`, @cut/backends' default
-#     backend from ESM and CommonJS (one line, nothing of Dawn's on stderr), `cutjs translate` of real
-#     photos with a real checkpoint (fixtures/checkpoints/h2z_tiny) compared with the in-repo CLI,
-#     a shortened `cutjs demo` (real photos from @cut/demo-data, real training, results page), and
-#     `cutjs info` / `cutjs translate` on WebGPU (Mesa's software Vulkan driver), compared with wasm.
+#  4. there: the nce-loss, images and files README examples, PatchNCE against PyTorch from ESM and
+#     CommonJS, a strict TypeScript consumer compiled and run, `cutjs --help`, `cutjs info`,
+#     @cut/backends' default backend from ESM and CommonJS (one line, nothing of Dawn's on stderr),
+#     `cutjs translate` of real photos with a real checkpoint (fixtures/checkpoints/h2z_tiny)
+#     compared with the in-repo CLI, a shortened `cutjs demo` (real photos from @cut/demo-data, real
+#     training, results page), and `cutjs info` / `cutjs translate` on WebGPU (Mesa's software
+#     Vulkan driver), compared with wasm.
 #
 # Every step's output goes to the log. Set CUT_RELEASE_KEEP=1 to keep the folder for a look.
 set -euo pipefail
@@ -69,6 +70,12 @@ echo "all of $(ls node_modules/@cut | paste -sd' ' -) installed from the tarball
 step "@cut/nce-loss README example (from the installed README)"
 awk '/^```js$/ {on = 1; next} /^```$/ && on {exit} on' node_modules/@cut/nce-loss/README.md >readme-example.mjs
 node readme-example.mjs
+
+step "@cut/images and @cut/files README examples (from the installed READMEs)"
+for pkg in images files; do
+  awk '/^```js$/ {on = 1; next} /^```$/ && on {exit} on' "node_modules/@cut/$pkg/README.md" >"readme-$pkg.mjs"
+  node "readme-$pkg.mjs"
+done
 
 step "PatchNCE against PyTorch from ESM and CommonJS (require)"
 node patchnce-golden.mjs

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { TFJS_MODEL_FILE, loadCheckpoint, loadTfjsGenerator, type Generator } from '@cut/networks';
-import { readTfjsModelDir } from '@cut/trainer';
+import { readTfjsModelDir } from '@cut/files';
 
 export interface LoadedGenerator {
   G: Generator;

@@ -301,19 +301,20 @@ describe('cutjs translate', () => {
     }
   });
 
-  it('--tile auto (the default) tiles an image above 1024x1024 pixels, with the whole-image result; --tile 0 keeps it whole', async () => {
+  it("--tile auto (the default) weighs the generator's ngf: h2z_tiny (ngf 8) takes a 1040x1032 image whole; --tile 512 tiles it with the whole-image result", async () => {
+    // (At ngf 64, the reference's default, auto tiles above 1024x1024 pixels: tileFor's own test.)
     const dir = fresh('large');
     mkdirSync(dir, { recursive: true });
     // 1040x1032: the photo enlarged, just above a megapixel.
     await sharp(src).resize(1040, 1032).png().toFile(join(dir, 'large.png'));
-    const outs = { auto: fresh('large-auto'), whole: fresh('large-whole') };
+    const outs = { auto: fresh('large-auto'), tiled: fresh('large-tiled') };
     const auto = await cli(['translate', join(dir, 'large.png'), '--checkpoint', H2Z_TINY, '--out', outs.auto, '--backend', 'wasm']);
     expect(auto.code, auto.stderr).toBe(0);
-    expect(auto.stdout).toContain('(1040x1032, 512-pixel tiles,');
-    const whole = await cli(['translate', join(dir, 'large.png'), '--checkpoint', H2Z_TINY, '--out', outs.whole, '--backend', 'wasm', '--tile', '0']);
-    expect(whole.code, whole.stderr).toBe(0);
-    expect(whole.stdout).toMatch(/\(1040x1032, [0-9.]+ s\)/);
-    const [a, b] = await Promise.all([pixels(join(outs.auto, 'large.png')), pixels(join(outs.whole, 'large.png'))]);
+    expect(auto.stdout).toMatch(/\(1040x1032, [0-9.]+ s\)/);
+    const tiled = await cli(['translate', join(dir, 'large.png'), '--checkpoint', H2Z_TINY, '--out', outs.tiled, '--backend', 'wasm', '--tile', '512']);
+    expect(tiled.code, tiled.stderr).toBe(0);
+    expect(tiled.stdout).toContain('(1040x1032, 512-pixel tiles,');
+    const [a, b] = await Promise.all([pixels(join(outs.tiled, 'large.png')), pixels(join(outs.auto, 'large.png'))]);
     const d = levels(a.data, b.data);
     expect([a.width, a.height]).toEqual([1040, 1032]);
     expect(d.max).toBeLessThanOrEqual(1);

@@ -3,13 +3,13 @@
 // <results_dir>/<name>/<phase>_<epoch>/images/{real_A,fake_B,real_B}/<name>.png and index.html.
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { BatchLoader, UnalignedDataset, pythonString, type CUTOptions } from '@cut/trainer';
+import { saveImage } from '@cut/files';
+import { BatchLoader, UnalignedDataset, type CUTOptions } from '@cut/trainer';
 import { loadGenerator, resolveGeneratorFile } from './checkpoint.js';
-import { GENERATOR_FLAGS, testFlags } from './command-flags.js';
+import { generatorOverrides, testFlags } from './command-flags.js';
 import { backendChoice, boolFlag, cutOptionsFrom, intFlag, stringFlag, type Context } from './context.js';
 import { formatHelp, parseFlags } from './flags.js';
 import { writeResultsPage, type PageRow } from './html.js';
-import { saveImage } from './png.js';
 import { checkImages, problemsMessage } from './preflight.js';
 
 const USAGE = `Usage: cutjs test --dataroot <dir> --name <run> [options]
@@ -40,10 +40,7 @@ export function testSettings(parsed: ReturnType<typeof parseFlags>, base: Record
   const options = cutOptionsFrom(parsed, { phase: 'test', load_size: '256', ...base });
   // test.py overrides these whatever the command line says.
   Object.assign(options, { num_threads: 0, batch_size: 1, serial_batches: true, no_flip: true, display_id: -1 });
-  const overrides = new Map<string, string>();
-  for (const name of GENERATOR_FLAGS) {
-    if (parsed.values.has(name) || base[name] !== undefined) overrides.set(name, pythonString(name, options[name]));
-  }
+  const overrides = generatorOverrides(options, (name) => parsed.values.has(name) || base[name] !== undefined);
   return {
     options,
     resultsDir: stringFlag(parsed, 'results_dir', './results/'),

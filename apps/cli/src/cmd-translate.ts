@@ -4,10 +4,10 @@ import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { listImages, pythonString } from '@cut/trainer';
-import { loadGenerator, resolveGeneratorFile } from './checkpoint.js';
-import { GENERATOR_FLAGS, translateFlags } from './command-flags.js';
+import { listImages } from '@cut/files';
 import { builtWorkerUrl, nativeThreadPlan, startWorker } from '@cut/backends';
+import { loadGenerator, resolveGeneratorFile } from './checkpoint.js';
+import { generatorOverrides, translateFlags } from './command-flags.js';
 import { backendChoice, boolFlag, cutOptionsFrom, intFlag, stringFlag, threadsChoice, type Context } from './context.js';
 import { UsageError, formatHelp, parseFlags } from './flags.js';
 import { translateFile, type TranslateJob, type TranslatedSize, type TranslateSettings } from './translate-job.js';
@@ -18,7 +18,8 @@ const USAGE = `Usage: cutjs translate <image or folder>... --checkpoint <run fol
 Translates each image at its own size (any size: reflect-padded to a multiple of 4 for the
 generator and cropped back), folders recursively, into <out>/<same relative path>.png.
 --tile <n> translates in n x n tiles with the whole image's result, for images too large for memory
-(default auto: 512-pixel tiles above 1024x1024 pixels; 0: always whole).`;
+(default auto: 512-pixel tiles above 1024x1024 pixels for a generator of ngf 64, more pixels for a
+smaller ngf, above 512 pixels a side on WebGPU; 0: always whole).`;
 
 /** Each input file with its output path; folders are listed recursively and keep their layout. */
 export async function planOutputs(inputs: readonly string[], outDir: string): Promise<TranslateJob[]> {
@@ -65,15 +66,14 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
   const checkpoint = stringFlag(parsed, 'checkpoint', parsed.values.has('name') ? join(options.checkpoints_dir, options.name) : '');
   if (!checkpoint) throw new UsageError('say which generator with --checkpoint <run folder or _net_G.pth file> (or --name <run>)');
   const outDir = stringFlag(parsed, 'out', './results/translated');
-  const overrides = new Map<string, string>();
-  for (const name of GENERATOR_FLAGS) if (parsed.values.has(name)) overrides.set(name, pythonString(name, options[name]));
+  const overrides = generatorOverrides(options, (name) => parsed.values.has(name));
 
   // Everything that can be checked without a backend comes first.
   resolveGeneratorFile(checkpoint, options.epoch);
   const jobs = await planOutputs(parsed.positionals, outDir);
   const info = await ctx.loadBackend(backend, boolFlag(parsed, 'verbose'));
   const loaded = await loadGenerator(checkpoint, { epoch: options.epoch, overrides, note: (l) => ctx.warn(l) });
-  const settings: TranslateSettings = { tile };
+  const settings: TranslateSettings = { tile, ngf: 'ngf' in loaded.G.config ? Number(loaded.G.config.ngf) : 64, backend: info.name };
   const failures: string[] = [];
   const queue = [...jobs];
   // Each thread takes the next image when it is free.

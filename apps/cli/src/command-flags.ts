@@ -1,7 +1,7 @@
 // The flags of each command: the reference's options (from @cut/trainer's option table, under
 // their own names and defaults) plus the few that only the CLI has.
 import { GENERATOR_OPTION_NAMES, NETWORK_OPTION_NAMES } from '@cut/networks';
-import { CUT_MODE_PRESETS, OPTION_NAMES, OPTION_SPECS, defaultOptions, pythonString, type OptionName } from '@cut/trainer';
+import { CUT_MODE_PRESETS, OPTION_NAMES, OPTION_SPECS, defaultOptions, pythonString, type CUTOptions, type OptionName } from '@cut/trainer';
 import { BACKENDS } from '@cut/backends';
 import { FlagTable, type FlagDef } from './flags.js';
 
@@ -10,6 +10,11 @@ export const OPTIONAL_BOOL_FLAGS: readonly OptionName[] = ['no_dropout', 'nce_id
 
 /** Options that decide the generator's shape (@cut/networks' list): read from a checkpoint's train_opt.txt, overridable by flags. */
 export const GENERATOR_FLAGS: readonly OptionName[] = GENERATOR_OPTION_NAMES;
+
+/** The generator options that `given` names, as the reference prints them ('True', '16'): what overrides a checkpoint's train_opt.txt. */
+export function generatorOverrides(options: CUTOptions, given: (name: OptionName) => boolean): Map<string, string> {
+  return new Map(GENERATOR_FLAGS.filter(given).map((name) => [name, pythonString(name, options[name])]));
+}
 
 /** Every option of the networks in train_opt.txt (G, D, F; @cut/networks' list): test takes these from the checkpoint. */
 export const NETWORK_FLAGS: readonly OptionName[] = NETWORK_OPTION_NAMES;
@@ -103,7 +108,7 @@ export function translateFlags(): FlagTable {
   return new FlagTable([
     { name: 'checkpoint', kind: 'str', default: '<checkpoints_dir>/<name>', help: 'a run folder (train_opt.txt + <epoch>_net_G.pth), a _net_G.pth file, or a tfjs model folder / model.json', group },
     { name: 'out', kind: 'str', default: './results/translated', help: 'folder for the translated PNGs (one per input, same base name)', group },
-    { name: 'tile', kind: 'str', default: 'auto', help: 'translate in tiles of this many pixels (a multiple of 4, at least 16; same result as the whole image); 0: whole images; auto: 512-pixel tiles for images above 1024x1024 pixels', group },
+    { name: 'tile', kind: 'str', default: 'auto', help: 'translate in tiles of this many pixels (a multiple of 4, at least 16; same result as the whole image); 0: whole images; auto: 512-pixel tiles for images above 1024x1024 pixels at ngf 64 (scaled by ngf; on WebGPU above 512 pixels a side)', group },
     optionFlag('epoch'),
     optionFlag('name', { help: 'run name: with --checkpoints_dir, where the checkpoint is when --checkpoint is not given' }),
     optionFlag('checkpoints_dir'),

@@ -1,8 +1,8 @@
 // One `cutjs translate` job (decode, generator, PNG), shared by the main thread and the worker
 // thread that translates every other image with --threads 2.
-import { decodeImage, normalizeImage, toChannels } from '@cut/trainer';
-import { translateImage, type ImageGenerator } from '@cut/networks';
-import { saveImage } from './png.js';
+import { decodeImage, saveImage } from '@cut/files';
+import { normalizeImage, toChannels } from '@cut/images';
+import { tileFor, translateImage, type ImageGenerator } from '@cut/networks';
 
 export interface TranslateJob {
   input: string;
@@ -10,19 +10,11 @@ export interface TranslateJob {
 }
 
 export interface TranslateSettings {
-  /** Tile side in pixels; 0: whole images; 'auto': tiles for images above AUTO_TILE_PIXELS. */
+  /** Tile side in pixels; 0: whole images; 'auto': `tileFor` of @cut/networks decides. */
   tile: number | 'auto';
-}
-
-/** Above this many pixels, `--tile auto` tiles: a whole 1024x1024 forward of the default generator needs ~2.8 GB of wasm's 4 GiB heap. */
-export const AUTO_TILE_PIXELS = 1024 * 1024;
-/** The tile `--tile auto` uses. */
-export const AUTO_TILE = 512;
-
-/** The tile side for an image of this size (0: whole). */
-export function tileFor(settings: TranslateSettings, width: number, height: number): number {
-  if (settings.tile !== 'auto') return settings.tile;
-  return width * height > AUTO_TILE_PIXELS ? AUTO_TILE : 0;
+  /** The generator's ngf and the backend's name, which 'auto' weighs. */
+  ngf: number;
+  backend: string;
 }
 
 /** Translates one file into one PNG; returns the output size and the tile used (0: whole). `onStage`: progress of a tiled translation. */
@@ -35,11 +27,10 @@ export async function translateFile(
 ): Promise<TranslatedSize> {
   const raw = toChannels(await decodeImage(job.input), inputNc);
   const img = { data: normalizeImage(raw), width: raw.width, height: raw.height, channels: raw.channels };
-  // `auto` tiles only generators that run in tiles; an explicit --tile on another is refused by translateImage.
-  const tile = settings.tile === 'auto' && !G.sizing.tiled ? 0 : tileFor(settings, img.width, img.height);
+  const tile = tileFor(img.width, img.height, settings.tile, { ngf: settings.ngf, backend: settings.backend, tiled: G.sizing.tiled });
   const out = await translateImage(G, img, { tile, onStage });
   await saveImage(job.output, out.data, out.width, out.height, out.channels);
-  return { width: out.width, height: out.height, tile: tile && (img.width > tile || img.height > tile) ? tile : 0 };
+  return { width: out.width, height: out.height, tile };
 }
 
 export interface TranslatedSize {

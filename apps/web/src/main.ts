@@ -7,39 +7,24 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import { normalizeImage, tensorToRgb8, toChannels, toRgb } from '@cut/images';
 import {
   NETWORK_OPTION_SPECS,
+  WHOLE_IMAGE_BUDGET,
   loadCheckpoint,
   loadTfjsGenerator,
   networkOptionString,
   parseOptionsFile,
+  tileFor,
   translateImage,
   type Generator,
 } from '@cut/networks';
-import { fromNetworkImage, toNetworkImage } from './pixels.js';
 
 // tfjs wants all three named; the threaded one is never fetched (below).
 setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
 // Single-threaded wasm: the threaded build's worker loads tfjs's own script file, which a bundle
 // does not have (and it needs cross-origin isolation headers that static hosts rarely send).
 tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-
-/**
- * 'auto' tiles (TILE pixels) when a whole forward would hold more than WHOLE_BUDGET bytes of
- * activations: about 41 bytes per pixel per ngf (2.8 GB for the default generator, ngf 64, at
- * 1024×1024, which runs Chromium's wasm out of memory). Tiles give the whole-image result.
- */
-const WHOLE_BUDGET = 1e9;
-const BYTES_PER_PIXEL_NGF = 2.8e9 / (1024 * 1024 * 64);
-const TILE = 512;
-
-function tileFor(width: number, height: number, ngf: number, backend: string): number {
-  const choice = tileSelect.value;
-  if (choice !== 'auto') return Number(choice);
-  // tfjs's WebGPU convolutions dispatch too many workgroups for a whole 1024x1024 map.
-  if (backend === 'webgpu' && Math.max(width, height) > TILE) return TILE;
-  return width * height * ngf * BYTES_PER_PIXEL_NGF > WHOLE_BUDGET ? TILE : 0;
-}
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const modelInput = $<HTMLInputElement>('model-files');
@@ -207,9 +192,13 @@ async function translateFile(file: File): Promise<void> {
   report(status, `${file.name}: decoding…`);
   const input = await decodeFile(file);
   const { width, height } = input;
-  const img = { data: toNetworkImage(input, inputNc), width, height, channels: inputNc };
-  const requested = G.sizing.tiled ? tileFor(width, height, Number(G.referenceOptions().get('ngf') ?? 64), backend) : 0;
-  const tile = requested && (width > requested || height > requested) ? requested : 0;
+  // The CLI's conversions: RGBA to RGB (alpha dropped), luma for 1 channel, (v / 255 - 0.5) / 0.5.
+  const rgba = { data: new Uint8Array(input.data.buffer, input.data.byteOffset, input.data.length), width, height, channels: 4, bitDepth: 8 } as const;
+  const img = { data: normalizeImage(toChannels(toRgb(rgba), inputNc)), width, height, channels: inputNc };
+  // The CLI's tile rule, with a browser's memory: Chromium's wasm runs out where Node's does not.
+  const choice = tileSelect.value === 'auto' ? 'auto' : Number(tileSelect.value);
+  const ngf = Number(G.referenceOptions().get('ngf') ?? 64);
+  const tile = tileFor(width, height, choice, { ngf, backend, budget: WHOLE_IMAGE_BUDGET.browser, tiled: G.sizing.tiled });
   progress.hidden = false;
   progress.removeAttribute('value');
   report(status, `${file.name}: translating ${width}×${height} on ${backend}${tile ? ` in ${tile}-pixel tiles` : ''}…`);
@@ -224,7 +213,8 @@ async function translateFile(file: File): Promise<void> {
   });
   const ms = performance.now() - start;
   progress.hidden = true;
-  const output = fromNetworkImage(out.data, width, height, outputNc);
+  // tensor2im, as RGBA with opaque alpha (ImageData's layout).
+  const output = new ImageData(new Uint8ClampedArray(tensorToRgb8(out.data, width, height, outputNc, true).data.buffer as ArrayBuffer), width, height);
 
   const row = document.createElement('div');
   row.className = 'result';

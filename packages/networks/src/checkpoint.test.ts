@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { nhwcToNchw, SeededRng } from '@cut/core-tensors';
+import { normalizeImage, tensorToRgb8, type RawImage } from '@cut/images';
 import { PatchSampleF } from '@cut/patch-sampler';
 import { describeBackends } from '../../../test-utils/backends';
 import { goldenNHWC, loadFixture, maxAbsDiffTensor, type GoldenTensor } from '../../../test-utils/golden';
@@ -51,23 +52,10 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 let serial = 0;
 const tmp = (name: string) => join(work, `${serial++}-${name}`);
 
-/** The reference's per-image pre-processing of a decoded 8-bit RGB image: ToTensor, Normalize(0.5, 0.5), in float32. */
-function torchInput(rgb: Uint8Array): Float32Array {
-  return Float32Array.from(rgb, (v) => Math.fround(Math.fround(Math.fround(v / 255) - 0.5) / 0.5));
-}
-
-/** The reference's `tensor2im`: clamp to [-1, 1], (x + 1) / 2 * 255 in float32, truncated to uint8. */
-function toUint8(y: Float32Array): Uint8Array {
-  return Uint8Array.from(y, (v) => {
-    const c = Math.min(1, Math.max(-1, v));
-    return Math.trunc(Math.fround(Math.fround(Math.fround(c + 1) / 2) * 255));
-  });
-}
-
-async function decodeRGB(file: string): Promise<{ data: Uint8Array; width: number; height: number }> {
+async function decodeRGB(file: string): Promise<RawImage> {
   const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
   expect(info.channels, file).toBe(3);
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3, bitDepth: 8 };
 }
 
 /** State-dict shapes in order, for comparing two state_dicts' structure. */
@@ -135,7 +123,7 @@ describeBackends('h2z_tiny: the reference checkpoint', (backend) => {
     // How far sharp's JPEG decoding is from the reference's (PIL), on the first image.
     const first = await decodeRGB(ckpt(`testA/${expected.first.image}`));
     const refInput = goldenNHWC(expected.first.input);
-    const inputLevels = (await maxAbsDiffTensor(refInput, torchInput(first.data))) * 127.5;
+    const inputLevels = (await maxAbsDiffTensor(refInput, normalizeImage(first))) * 127.5;
     refInput.dispose();
 
     let worst = 0;
@@ -145,9 +133,9 @@ describeBackends('h2z_tiny: the reference checkpoint', (backend) => {
       const jpeg = await decodeRGB(ckpt(`testA/${name}.jpg`));
       const png = await decodeRGB(ckpt(`expected/fake_B/${name}.png`));
       expect([jpeg.height, jpeg.width, png.height, png.width]).toEqual([256, 256, 256, 256]);
-      const x = tf.tensor4d(torchInput(jpeg.data), [1, 256, 256, 3]);
+      const x = tf.tensor4d(normalizeImage(jpeg), [1, 256, 256, 3]);
       const y = ck.G.forward(x);
-      const ours = toUint8((await y.data()) as Float32Array);
+      const ours = tensorToRgb8((await y.data()) as Float32Array, 256, 256, 3).data;
       tf.dispose([x, y]);
       let max = 0;
       let sum = 0;

@@ -1,7 +1,7 @@
 // Checkpoints in the reference's format: one `torch.save(net.state_dict())` file per network
 // (`<epoch>_net_G.pth`, `_net_D.pth`, `_net_F.pth`) beside the run's `train_opt.txt`.
 // Bytes in, bytes out: no file system here, so that this runs in a browser too. Reading and
-// writing the files is @cut/trainer's (and the CLI's) job.
+// writing the files is @cut/files' job.
 import * as tf from '@tensorflow/tfjs-core';
 import type { InitType } from '@cut/core-tensors';
 import type { Discriminator, Generator, Network, TorchStateDict } from './contract.js';

@@ -63,18 +63,22 @@ export { blurDown, chain, conv, reflectPad, sideSizing, type Step, type Walk } f
 export { forwardTiled, type HostMap, type TiledForwardOptions } from './tiled.js';
 // A generator on an image of any size (padded to a side it takes), whole or in tiles: `cutjs translate`'s and the web page's.
 export {
+  AUTO_TILE,
   MIN_IMAGE_SIDE,
   minimumImageSide,
+  WHOLE_IMAGE_BUDGET,
   paddedSize,
+  tileFor,
   translateImage,
   translateWhole,
   type HostImage,
   type ImageGenerator,
+  type TileRuleOptions,
   type TranslateImageOptions,
 } from './translate.js';
 
 // The reference's checkpoint files (`<epoch>_net_{G,D,F}.pth` + train_opt.txt), as bytes:
-// the one loader for the CLI, the trainer and the web page (@cut/trainer reads and writes the files).
+// the one loader for the CLI, the trainer and the web page (@cut/files reads and writes the files).
 export {
   encodeNetworkWeights,
   encodePatchSamplerWeights,

@@ -1,5 +1,5 @@
 // Tests only: the checkpoint files read and written through this package's byte-level API
-// (@cut/trainer does the same for real, atomically; it sits above this package, so tests here
+// (@cut/files does the same for real, atomically; it sits above this package, so tests here
 // cannot import it).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

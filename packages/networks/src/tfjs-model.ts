@@ -2,7 +2,7 @@
 // registry's architecture and its config as `modelTopology`, a `weightsManifest`) plus `weights.bin` (float32,
 // in our NHWC layout, under the reference's parameter names). A browser can fetch the two files
 // (or use `tf.io.http(url).load()`) and build the network without reading PyTorch's format.
-// No file system here (it runs in a browser): @cut/trainer reads and writes the files.
+// No file system here (it runs in a browser): @cut/files reads and writes the files.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Discriminator, Generator } from './contract.js';
 import { SequentialNetwork } from './network.js';

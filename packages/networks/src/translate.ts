@@ -118,3 +118,45 @@ export async function translateImage(G: ImageGenerator, img: HostImage, options:
   const out = await forwardTiled(G, padded, { tile, training, onStage: options.onStage });
   return ph === h && pw === w ? out : cropHost(out, w, h);
 }
+
+/** The tile side `tileFor` picks when tiles are chosen automatically. */
+export const AUTO_TILE = 512;
+
+/**
+ * Bytes a whole forward may hold before `tileFor`'s 'auto' tiles: `node`, wasm's 4 GiB heap in
+ * Node holds a whole 1024x1024 forward of the default generator (~2.8 GB); `browser`, Chromium's
+ * wasm runs out of memory there, 1 GB is safe.
+ */
+export const WHOLE_IMAGE_BUDGET = { node: 2.8e9, browser: 1e9 } as const;
+
+/** Activation bytes of a whole forward per pixel per ngf: ~2.8 GB for ngf 64 at 1024x1024 (measured on wasm). */
+const BYTES_PER_PIXEL_NGF = 2.8e9 / (1024 * 1024 * 64);
+
+export interface TileRuleOptions {
+  /** The generator's base width (memory grows with it). Default 64, the reference's. */
+  ngf?: number;
+  /** The backend's name: on 'webgpu', 'auto' tiles every image with a side above AUTO_TILE. */
+  backend?: string;
+  /** Bytes a whole forward may take (WHOLE_IMAGE_BUDGET). Default: WHOLE_IMAGE_BUDGET.node. */
+  budget?: number;
+  /** Whether the generator runs in tiles (`Generator.sizing.tiled`); 'auto' never tiles one that does not. Default true. */
+  tiled?: boolean;
+}
+
+/**
+ * The tile side to translate a `width` x `height` image with (0: whole), for a requested tile
+ * side or 'auto'; `cutjs translate` and the web page both ask this. 'auto' tiles (AUTO_TILE
+ * pixels) when a whole forward would take more than the budget, and on WebGPU above AUTO_TILE
+ * pixels a side (tfjs's WebGPU convolutions dispatch more workgroups than WebGPU allows for a
+ * whole 1024x1024 map). An image that fits in one tile is translated whole.
+ */
+export function tileFor(width: number, height: number, requested: number | 'auto', options: TileRuleOptions = {}): number {
+  let tile = requested;
+  if (tile === 'auto') {
+    const { ngf = 64, backend, budget = WHOLE_IMAGE_BUDGET.node, tiled = true } = options;
+    if (!tiled) return 0;
+    if (backend === 'webgpu' && Math.max(width, height) > AUTO_TILE) tile = AUTO_TILE;
+    else tile = width * height * ngf * BYTES_PER_PIXEL_NGF > budget ? AUTO_TILE : 0;
+  }
+  return tile && (width > tile || height > tile) ? tile : 0;
+}

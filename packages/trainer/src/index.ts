@@ -42,7 +42,7 @@ export {
 export { decodeOptimizerStates, encodeOptimizerStates, restoreOptimizerStates, type AdamStateHeader, type OptimizerStates } from './optim/optimizer-state.js';
 // The training driver: runTraining (train.py), checkpoints with exact resume, loss logs, the results page.
 export * from './train/index.js';
-// Checkpoint files on disk (@cut/networks works on their bytes) and crash-safe file writes.
+// Checkpoint files on disk (@cut/networks works on their bytes) and crash-safe file writes: @cut/files', re-exported.
 export {
   fsyncDir,
   loadReferenceCheckpoint,
@@ -53,7 +53,7 @@ export {
   writeFileAtomic,
   writePth,
   type LoadReferenceCheckpointOptions,
-} from './checkpoint-files.js';
+} from '@cut/files';
 // Two-thread training: CUT's real_A and real_B halves on the main thread and a worker.
 export { TwoThreadTrainer, splitsIntoHalves } from './parallel/two-thread.js';
 export { applyHalves, trainHalf, type HalfStep } from './parallel/halves.js';

@@ -8,6 +8,8 @@ import { infoNCELoss, patchNCELoss } from '@cut/nce-loss';
 import * as backends from '@cut/backends';
 import { BACKENDS, loadBackend, type BackendInfo } from '@cut/cli';
 import { horse2zebraDemo } from '@cut/demo-data';
+import { saveImage } from '@cut/files';
+import { tensorToRgb8, type RawImage } from '@cut/images';
 import * as networks from '@cut/networks';
 import * as sampler from '@cut/patch-sampler';
 import * as trainer from '@cut/trainer';
@@ -40,6 +42,10 @@ if (!(last < first)) throw new Error('ts: InfoNCE did not decrease');
 const perPatch: tf.Tensor1D = patchNCELoss(embed(x), embed(views), { batchSize: 2 });
 const mean: tf.Scalar = tf.mean(perPatch);
 console.log(`ts: PatchNCE mean ${(await mean.data())[0]?.toFixed(4)} over ${perPatch.shape[0]} rows`);
+// The reference's tensor2im, typed, and its PNG through @cut/files (a function of the right shape).
+const grey: RawImage = { data: new Uint8Array(4), width: 2, height: 2, channels: 1, bitDepth: 8 };
+const rgb = tensorToRgb8(new Float32Array([-1, 0, 1, 2]), grey.width, grey.height, grey.channels);
+console.log(`ts: @cut/images tensorToRgb8 -> ${Array.from(rgb.data).join(' ')}; @cut/files saveImage ${typeof saveImage}`);
 console.log(
   `ts: exports: networks ${Object.keys(networks).length}, patch-sampler ${Object.keys(sampler).length}, trainer ${Object.keys(trainer).length}; photos ${horse2zebraDemo}`,
 );

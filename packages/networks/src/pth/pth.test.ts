@@ -270,7 +270,7 @@ describe('corrupt or foreign inputs give clear errors naming the file', () => {
     expect((err as Error).message).toMatch(pattern);
   };
 
-  it('a text file, an empty file, a legacy pickle (a missing file: @cut/trainer)', () => {
+  it('a text file, an empty file, a legacy pickle (a missing file: @cut/files)', () => {
     const text = write('notes.pth', 'these are not weights\n'.repeat(10));
     expectError(() => readPth(text), text, /not a PyTorch checkpoint \(not a zip archive\)/);
     const empty = write('empty.pth', '');

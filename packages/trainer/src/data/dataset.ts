@@ -7,13 +7,11 @@
  * passed as it is.
  */
 
-import { readdir, realpath, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { IMAGE_EXTENSIONS, listImages } from '@cut/files';
 import type { SeededRng } from '@cut/core-tensors';
 import { drawImageParams, loadImage, PREPROCESS_MODES, type ImageDraws, type PreprocessMode, type Resampler, type TensorImage, type TransformOptions } from './transforms.js';
-
-/** The reference's image extensions (`data/image_folder.py`); matched case-insensitively here. */
-export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.tif', '.tiff'];
 
 export interface DataOptions {
   /** Folder holding `trainA/`, `trainB/` (and `testA/`, `testB/`). */
@@ -60,33 +58,6 @@ export function defaultDataOptions(phase: 'train' | 'test' = 'train'): DataOptio
     n_epochs: 200,
     batch_size: 1,
   };
-}
-
-/** Recursively lists image files under `dir` (following links), sorted; `max` first ones. */
-export async function listImages(dir: string, max = Infinity): Promise<string[]> {
-  const info = await stat(dir).catch(() => undefined);
-  if (!info) throw new Error(`${dir}: no such folder`);
-  if (!info.isDirectory()) throw new Error(`${dir}: not a folder`);
-  const found: string[] = [];
-  const visited = new Set<string>();
-  const walk = async (d: string): Promise<void> => {
-    // A link cycle would otherwise recurse for ever (os.walk does).
-    const real = await realpath(d);
-    if (visited.has(real)) return;
-    visited.add(real);
-    const entries = await readdir(d, { withFileTypes: true });
-    for (const entry of entries) {
-      const p = join(d, entry.name);
-      let isDir = entry.isDirectory();
-      if (entry.isSymbolicLink()) isDir = (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
-      if (isDir) await walk(p);
-      else if (IMAGE_EXTENSIONS.includes(extname(entry.name).toLowerCase())) found.push(p);
-    }
-  };
-  await walk(dir);
-  // Sort by code point like Python's sorted(); the cap applies to the sorted list (see README).
-  found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  return Number.isFinite(max) ? found.slice(0, Math.max(0, Math.floor(max))) : found;
 }
 
 /** The random numbers one item consumes: which B, and the A and B transform draws. */

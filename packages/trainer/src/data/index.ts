@@ -1,5 +1,7 @@
 // The data pipeline: the reference's UnalignedDataset + get_transform, and a prefetching batch loader.
-export { decodeImage, probeImage, rgbToLuma, toChannels, cropImage, flipHorizontal, normalizeImage, type RawImage } from './image.js';
+// Decoding and pixel conversions are @cut/files' and @cut/images' (the CLI and the web page share them); re-exported.
+export { decodeImage, probeImage } from '@cut/files';
+export { rgbToLuma, toChannels, cropImage, flipHorizontal, normalizeImage, type RawImage } from '@cut/images';
 export { resizeBicubic } from './resample.js';
 export {
   DEFAULT_TRANSFORM_OPTIONS,
@@ -17,5 +19,6 @@ export {
   type TensorImage,
   type TransformOptions,
 } from './transforms.js';
-export { IMAGE_EXTENSIONS, UnalignedDataset, defaultDataOptions, listImages, type DataOptions, type Item, type ItemDraws } from './dataset.js';
+export { IMAGE_EXTENSIONS, listImages } from '@cut/files';
+export { UnalignedDataset, defaultDataOptions, type DataOptions, type Item, type ItemDraws } from './dataset.js';
 export { BatchLoader, type Batch, type BatchLoaderOptions, type LoaderState } from './loader.js';

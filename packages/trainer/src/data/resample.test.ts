@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadFixture } from '../../../../test-utils/golden';
-import { decodeImage, type RawImage } from './image.js';
+import { decodeImage } from '@cut/files';
+import type { RawImage } from '@cut/images';
 import { resizeBicubic } from './resample.js';
 import { resizeImage } from './transforms.js';
 

@@ -13,7 +13,7 @@
  * grey to 255 before the reference ever resizes it).
  */
 
-import type { RawImage } from './image.js';
+import type { RawImage } from '@cut/images';
 
 /** Keys' cubic convolution kernel with a = -0.5 (Catmull-Rom), support 2. */
 function cubic(x: number): number {

@@ -5,7 +5,8 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SeededRng } from '@cut/core-tensors';
 import { loadFixture } from '../../../../test-utils/golden';
-import { decodeImage, normalizeImage, type RawImage } from './image.js';
+import { decodeImage } from '@cut/files';
+import { normalizeImage, type RawImage } from '@cut/images';
 import {
   DEFAULT_TRANSFORM_OPTIONS,
   drawImageParams,

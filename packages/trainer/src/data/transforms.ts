@@ -13,7 +13,8 @@
 
 import sharp from 'sharp';
 import type { SeededRng } from '@cut/core-tensors';
-import { cropImage, decodeImage, flipHorizontal, normalizeImage, toChannels, type RawImage } from './image.js';
+import { decodeImage } from '@cut/files';
+import { cropImage, flipHorizontal, normalizeImage, toChannels, type RawImage } from '@cut/images';
 import { resizeBicubic } from './resample.js';
 
 /**

@@ -27,15 +27,15 @@ import type { RngState } from '@cut/core-tensors';
 import type { CUTModel, NetName } from '../cut-model.js';
 import type { LoaderState } from '../data/loader.js';
 import {
+  copyFileAtomic,
   fsyncDir,
   loadNetworkWeights,
   loadPatchSamplerWeights,
   saveNetworkWeights,
   savePatchSamplerWeights,
   writeFileAtomic,
-} from '../checkpoint-files.js';
+} from '@cut/files';
 import { encodeOptimizerStates, restoreOptimizerStates } from '../optim/optimizer-state.js';
-import { copyFileAtomic } from '../atomic.js';
 
 export const TRAIN_STATE_FORMAT = 'cut-train-state';
 const SNAPSHOTS = 'snapshots';

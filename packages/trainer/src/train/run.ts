@@ -15,7 +15,7 @@ import { cropSizeProblem } from '../input-size.js';
 import { TwoThreadTrainer } from '../parallel/two-thread.js';
 import type { WorkerBackend } from '../parallel/protocol.js';
 import { lastEpoch, learningRateAt } from '../schedule.js';
-import { writeFileAtomic } from '../atomic.js';
+import { writeFileAtomic } from '@cut/files';
 import { loadOptimizers, loadWeights, readTrainState, saveCheckpoint, stateFileName, type TrainState } from './checkpoint.js';
 import { formatLossLine, lossLogHeader, pyFixed } from './loss-log.js';
 import { acquireRunLock, appendLog, makeRunDir, type RunLock } from './run-files.js';

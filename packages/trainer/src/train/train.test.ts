@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { readPthFile as readPth } from '../checkpoint-files.js';
+import { readPthFile as readPth } from '@cut/files';
 import { describeBackends } from '../../../../test-utils/backends';
 import { formatTrainOpt, type CUTOptions } from '../options.js';
 import { decodeOptimizerStates } from '../optim/optimizer-state.js';

@@ -5,8 +5,8 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import sharp from 'sharp';
-import { writeFileAtomic } from '../atomic.js';
+import { encodePng, writeFileAtomic, type ImageU8 } from '@cut/files';
+import { tensorToRgb8 } from '@cut/images';
 
 /** One point of the loss curves: x in epochs (epoch − 1 + fraction of the epoch done). */
 export interface LossPoint {
@@ -14,36 +14,15 @@ export interface LossPoint {
   losses: Record<string, number>;
 }
 
-/** An 8-bit image, interleaved channels (1 or 3). */
-export interface ImageU8 {
-  data: Uint8Array;
-  width: number;
-  height: number;
-  channels: number;
-}
-
 /**
- * The reference's `tensor2im`: the first image of an NHWC batch, clamped to [−1, 1], mapped by
- * (x + 1) / 2 · 255 in float32 and truncated to uint8.
+ * The reference's `tensor2im` of the first image of an NHWC batch (RGB; one channel repeated).
  */
 export async function tensorToImage(batch: tf.Tensor4D): Promise<ImageU8> {
   const [, height, width, channels] = batch.shape;
-  const first = tf.tidy(() => tf.clipByValue(tf.slice(batch, [0, 0, 0, 0], [1, -1, -1, -1]), -1, 1));
+  const first = tf.slice(batch, [0, 0, 0, 0], [1, -1, -1, -1]);
   const values = (await first.data()) as Float32Array;
   first.dispose();
-  const data = new Uint8Array(values.length);
-  const f = Math.fround;
-  for (let i = 0; i < values.length; i++) data[i] = Math.trunc(f(f(f(values[i]! + 1) / 2) * 255));
-  return { data, width, height, channels };
-}
-
-/** PNG bytes of an 8-bit image. */
-export async function encodePng(image: ImageU8): Promise<Uint8Array> {
-  const { data, width, height, channels } = image;
-  if (channels !== 1 && channels !== 3) throw new Error(`encodePng: 1 or 3 channels expected, got ${channels}`);
-  return sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { raw: { width, height, channels } })
-    .png()
-    .toBuffer();
+  return tensorToRgb8(values, width, height, channels);
 }
 
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

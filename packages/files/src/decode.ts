@@ -1,22 +1,13 @@
 /**
- * Decoding image files (with sharp, on libuv's thread pool) into plain pixel arrays, and the
- * channel conversions the reference applies: `Image.open(p).convert('RGB')`, then for a
- * 1-channel network `transforms.Grayscale(1)` (= `convert('L')`).
+ * Decoding image files (with sharp, on libuv's thread pool) into plain pixel arrays, as the
+ * reference's `Image.open(p).convert('RGB')` does; the conversions themselves (and netpbm) are
+ * @cut/images', which the web page shares.
  */
 
 import { readFile } from 'node:fs/promises';
 import { decode as decodeBmp } from 'bmp-ts';
 import sharp from 'sharp';
-import { decodeNetpbm, isNetpbm } from './netpbm.js';
-
-/** Pixels, HWC row-major. 8-bit data is 0..255, 16-bit data 0..65535. */
-export interface RawImage {
-  data: Uint8Array | Uint16Array;
-  width: number;
-  height: number;
-  channels: number;
-  bitDepth: 8 | 16;
-}
+import { cmykToRgb, decodeNetpbm, isNetpbm, toRgb, type RawImage } from '@cut/images';
 
 /**
  * Reads and decodes an image file to RGB (3 channels) at its own size, to the bytes of the
@@ -35,7 +26,7 @@ export async function decodeImage(file: string): Promise<RawImage> {
   } catch (e) {
     throw new Error(`${file}: cannot read image file (${(e as Error).message})`);
   }
-  let img: DecodedPixels;
+  let img: RawImage;
   try {
     if (bytes.length >= 2 && bytes[0] === 0x42 && bytes[1] === 0x4d) img = decodeBmpPixels(bytes);
     else if (isNetpbm(bytes)) img = decodeNetpbm(bytes);
@@ -84,15 +75,6 @@ function oneLine(e: unknown): string {
   return lines.join('; ');
 }
 
-/** Decoded samples before the conversion to RGB. */
-interface DecodedPixels {
-  data: Uint8Array | Uint16Array;
-  width: number;
-  height: number;
-  channels: number;
-  bitDepth: 8 | 16;
-}
-
 /** ignoreIcc: PIL does no colour management, it returns the stored values. */
 type SharpInput = { ignoreIcc: true; failOn: 'warning' | 'truncated' };
 
@@ -124,11 +106,11 @@ function noticeSixteenBit(file: string): void {
   );
 }
 
-async function decodeWithSharp(bytes: Buffer): Promise<DecodedPixels> {
+async function decodeWithSharp(bytes: Buffer): Promise<RawImage> {
   return withStrayBytesAllowed((input) => decodeSharpInput(bytes, input));
 }
 
-async function decodeSharpInput(bytes: Buffer, input: SharpInput): Promise<DecodedPixels> {
+async function decodeSharpInput(bytes: Buffer, input: SharpInput): Promise<RawImage> {
   const meta = await sharp(bytes, input).metadata();
   if (meta.space === 'cmyk') {
     // Raw CMYK samples (libvips inverts Adobe JPEG CMYK exactly as PIL does: every CMYK JPEG),
@@ -157,29 +139,11 @@ async function decodeSharpInput(bytes: Buffer, input: SharpInput): Promise<Decod
 }
 
 /**
- * PIL's CMYK -> RGB (Pillow's `Convert.c`, no colour management): with k' = 255 - K, each of
- * R, G, B is k' - C*k'/255, the product divided by 255 with PIL's rounding ((t + (t >> 8)) >> 8,
- * t = C*k' + 128).
- */
-export function cmykToRgb(cmyk: Uint8Array): Uint8Array {
-  const n = cmyk.length / 4;
-  const out = new Uint8Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    const nk = 255 - cmyk[4 * i + 3]!;
-    for (let c = 0; c < 3; c++) {
-      const t = cmyk[4 * i + c]! * nk + 128;
-      out[3 * i + c] = nk - ((t + (t >> 8)) >> 8);
-    }
-  }
-  return out;
-}
-
-/**
  * BMP through bmp-ts (sharp has no BMP loader); palettes expanded, rows top to bottom. Read in
  * bmp-ts's default A,B,G,R byte order: its `toRGBA` option overwrites colour bytes of 1-, 4- and
  * 8-bit images (bmp-ts 1.0.9).
  */
-function decodeBmpPixels(bytes: Buffer): DecodedPixels {
+function decodeBmpPixels(bytes: Buffer): RawImage {
   const bmp = decodeBmp(bytes);
   const { width, height, data: abgr } = bmp;
   const n = width * height;
@@ -193,107 +157,4 @@ function decodeBmpPixels(bytes: Buffer): DecodedPixels {
     rgb[3 * i + 2] = abgr[4 * i + 1]!;
   }
   return { data: rgb, width, height, channels: 3, bitDepth: 8 };
-}
-
-/** Grey, grey+alpha, RGB or RGBA samples to RGB: grey replicated, alpha dropped (PIL's convert('RGB')). */
-function toRgb(img: DecodedPixels, file: string): RawImage {
-  const { width, height, channels: c, data: src } = img;
-  const n = width * height;
-  if (src.length !== n * c) throw new Error(`${file}: decoded ${src.length} samples for ${width}x${height}x${c}`);
-  const sixteen = img.bitDepth === 16;
-  if (c === 3) return { data: src, width, height, channels: 3, bitDepth: img.bitDepth };
-  const rgb = sixteen ? new Uint16Array(n * 3) : new Uint8Array(n * 3);
-  if (c === 4) {
-    // RGBA: alpha dropped, as PIL's convert('RGB') does.
-    for (let i = 0; i < n; i++) {
-      rgb[3 * i] = src[4 * i]!;
-      rgb[3 * i + 1] = src[4 * i + 1]!;
-      rgb[3 * i + 2] = src[4 * i + 2]!;
-    }
-  } else if (c === 1 || c === 2) {
-    // Grey (+ alpha): replicated into R, G, B.
-    for (let i = 0; i < n; i++) {
-      const v = src[c * i]!;
-      rgb[3 * i] = v;
-      rgb[3 * i + 1] = v;
-      rgb[3 * i + 2] = v;
-    }
-  } else {
-    throw new Error(`${file}: unsupported channel count ${c}`);
-  }
-  return { data: rgb, width, height, channels: 3, bitDepth: img.bitDepth };
-}
-
-/**
- * RGB to one luminance channel, PIL's `convert('L')`: ITU-R 601-2 luma
- * (0.299, 0.587, 0.114) in 16-bit fixed point, rounded. The same integer formula on
- * 16-bit samples keeps 16 bits. Grey stored as RGB comes back unchanged.
- */
-export function rgbToLuma(img: RawImage): RawImage {
-  if (img.channels !== 3) throw new Error(`rgbToLuma: expected 3 channels, got ${img.channels}`);
-  const n = img.width * img.height;
-  const out = img.bitDepth === 8 ? new Uint8Array(n) : new Uint16Array(n);
-  const s = img.data;
-  for (let i = 0; i < n; i++) {
-    const acc = s[3 * i]! * 19595 + s[3 * i + 1]! * 38470 + s[3 * i + 2]! * 7471 + 0x8000;
-    out[i] = Math.floor(acc / 65536);
-  }
-  return { data: out, width: img.width, height: img.height, channels: 1, bitDepth: img.bitDepth };
-}
-
-/** The image with `nc` channels: 3 = RGB, 1 = luminance. */
-export function toChannels(img: RawImage, nc: number): RawImage {
-  if (nc === img.channels) return img;
-  if (nc === 1 && img.channels === 3) return rgbToLuma(img);
-  throw new Error(`cannot convert a ${img.channels}-channel image to ${nc} channels (input_nc/output_nc must be 1 or 3)`);
-}
-
-/** Rows [top, top+height) and columns [left, left+width), like PIL's `crop` inside the image. */
-export function cropImage(img: RawImage, left: number, top: number, width: number, height: number): RawImage {
-  if (left < 0 || top < 0 || left + width > img.width || top + height > img.height) {
-    throw new Error(`cropImage: ${width}x${height}+${left}+${top} is outside the ${img.width}x${img.height} image`);
-  }
-  if (left === 0 && top === 0 && width === img.width && height === img.height) return img;
-  const c = img.channels;
-  const out = img.bitDepth === 8 ? new Uint8Array(width * height * c) : new Uint16Array(width * height * c);
-  for (let y = 0; y < height; y++) {
-    const from = ((top + y) * img.width + left) * c;
-    out.set(img.data.subarray(from, from + width * c), y * width * c);
-  }
-  return { data: out, width, height, channels: c, bitDepth: img.bitDepth };
-}
-
-/** Mirror left-right (PIL's `FLIP_LEFT_RIGHT`). */
-export function flipHorizontal(img: RawImage): RawImage {
-  const { width: w, height: h, channels: c } = img;
-  const out = img.bitDepth === 8 ? new Uint8Array(img.data.length) : new Uint16Array(img.data.length);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const from = (y * w + x) * c;
-      const to = (y * w + (w - 1 - x)) * c;
-      for (let ch = 0; ch < c; ch++) out[to + ch] = img.data[from + ch]!;
-    }
-  }
-  return { ...img, data: out };
-}
-
-/**
- * torchvision's `ToTensor()` + `Normalize(0.5, 0.5)` for 8-bit values, in float32 steps
- * exactly as torch computes them: `(v / 255 - 0.5) / 0.5`.
- */
-const NORMALIZED_8BIT = Float32Array.from({ length: 256 }, (_, v) => {
-  const unit = Math.fround(v / 255);
-  return Math.fround(Math.fround(unit - 0.5) / 0.5);
-});
-
-/** Pixels to float32 in [-1, 1], HWC (NHWC with N = 1). 16-bit samples scale by 65535. */
-export function normalizeImage(img: RawImage, out?: Float32Array, offset = 0): Float32Array {
-  const n = img.data.length;
-  const dst = out ?? new Float32Array(n);
-  if (img.bitDepth === 8) {
-    for (let i = 0; i < n; i++) dst[offset + i] = NORMALIZED_8BIT[img.data[i]!]!;
-  } else {
-    for (let i = 0; i < n; i++) dst[offset + i] = Math.fround(Math.fround(img.data[i]! / 65535) - 0.5) / 0.5;
-  }
-  return dst;
 }

@@ -2,14 +2,14 @@
 // every format and colour model the reference's loader accepts (tools/golden/decode_formats.py).
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { loadFixture } from '../../../../test-utils/golden';
-import { decodeImage, probeImage } from './image.js';
-import { decodeNetpbm } from './netpbm.js';
-import { tempDir } from './test-images.js';
+import { decodeNetpbm } from '@cut/images';
+import { loadFixture } from '../../../test-utils/golden';
+import { decodeImage, probeImage } from './decode.js';
 
 interface DecodeCase {
   file: string;
@@ -96,7 +96,7 @@ describe("decodeImage equals PIL's convert('RGB')", () => {
 
   it('prints one notice for the first 16-bit file it meets, naming it', async () => {
     vi.resetModules();
-    const fresh = await import('./image.js');
+    const fresh = await import('./decode.js');
     const lines: string[] = [];
     const warn = vi.spyOn(console, 'warn').mockImplementation((m: string) => void lines.push(m));
     try {
@@ -131,26 +131,12 @@ describe('the ICC-tagged photo of the shared apple2orange set', () => {
   });
 });
 
-describe('netpbm edge cases and errors', () => {
-  let tmp: { dir: string; cleanup: () => Promise<void> } | undefined;
-  afterAll(async () => tmp?.cleanup());
+describe('decodeImage on bad files', () => {
+  let dir: string | undefined;
+  afterAll(async () => dir && rm(dir, { recursive: true, force: true }));
 
-  it('comments anywhere in a plain file, PBM black = 1, maxval rescaling with halves to even', () => {
-    const pbm = decodeNetpbm(Buffer.from('P1\n# c\n3 2\n1 0 1\n0#x\n1 0\n'));
-    expect(Array.from(pbm.data)).toEqual([0, 255, 0, 255, 0, 255]);
-    // maxval 2: 1 -> 127.5 -> 128 (even), as Python's round does.
-    const pgm = decodeNetpbm(Buffer.from('P2 3 1 2\n0 1 2\n'));
-    expect(Array.from(pgm.data)).toEqual([0, 128, 255]);
-    // maxval 10: 1 -> 25.5 -> 26 (even), 3 -> 76.5 -> 76 (even).
-    expect(Array.from(decodeNetpbm(Buffer.from('P2 2 1 10 1 3')).data)).toEqual([26, 76]);
-  });
-
-  it('bad files are refused with what is wrong, naming the file', async () => {
-    tmp = await tempDir();
-    const dir = tmp.dir;
-    expect(() => decodeNetpbm(Buffer.from('P6\n4 4\n255\n\u0001\u0002'))).toThrow('file is truncated');
-    expect(() => decodeNetpbm(Buffer.from('P2 2 1 10 1 11'))).toThrow('sample 11 is above maxval 10');
-    expect(() => decodeNetpbm(Buffer.from('P3 2 x'))).toThrow("height 'x' is not a number");
+  it('refuses them with what is wrong, naming the file', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cut-decode-'));
     const bad = join(dir, 'truncated.ppm');
     await writeFile(bad, 'P6\n4 4\n255\n\u0001');
     await expect(decodeImage(bad)).rejects.toThrow(`${bad}: not a readable image (file is truncated)`);

@@ -1,0 +1,41 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listImages } from './list-images.js';
+
+let tmp: { dir: string };
+beforeAll(async () => {
+  tmp = { dir: await mkdtemp(join(tmpdir(), 'cut-list-')) };
+});
+afterAll(() => rm(tmp.dir, { recursive: true, force: true }));
+
+/** Writes a text file (listing reads names only), creating folders. */
+async function writeText(file: string, text: string): Promise<string> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, text);
+  return file;
+}
+
+describe('listImages', () => {
+  it("finds the reference's extensions in any case, recursively and through links, sorted", async () => {
+    const root = join(tmp.dir, 'listing');
+    for (const name of ['b.png', 'a.JPG', 'c.Jpeg', 'sub/d.tif', 'sub/deeper/e.TIFF', 'f.bmp', 'g.ppm', 'h.PNG']) {
+      await writeText(join(root, name), 'x');
+    }
+    for (const name of ['notes.txt', 'i.gif', 'j.webp', 'k.jpg.bak', 'sub/readme.md']) await writeText(join(root, name), 'x');
+    await writeText(join(tmp.dir, 'outside/l.png'), 'x');
+    await symlink(join(tmp.dir, 'outside'), join(root, 'linked'));
+    // A link back to the root must not loop for ever.
+    await symlink(root, join(root, 'sub', 'loop'));
+    const files = await listImages(root);
+    expect(files.map((f) => f.slice(root.length + 1))).toEqual(['a.JPG', 'b.png', 'c.Jpeg', 'f.bmp', 'g.ppm', 'h.PNG', 'linked/l.png', 'sub/d.tif', 'sub/deeper/e.TIFF']);
+    expect(await listImages(root, 3)).toEqual(files.slice(0, 3));
+  });
+
+  it('errors name a missing folder or a file given as folder', async () => {
+    await expect(listImages(join(tmp.dir, 'nope'))).rejects.toThrow(`${join(tmp.dir, 'nope')}: no such folder`);
+    const file = await writeText(join(tmp.dir, 'plain.txt'), 'x');
+    await expect(listImages(file)).rejects.toThrow(`${file}: not a folder`);
+  });
+});
