@@ -51,7 +51,17 @@ export function floatStateDict(dict: StateDict, source: string): TorchStateDict 
  */
 export function loadNetworkWeights(net: SequentialNetwork, source: CheckpointSource, options: LoadWeightsOptions = {}): void {
   const file = sourceName(options);
-  net.loadStateDict(floatStateDict(readPth(source, { name: file }), file), file);
+  const dict = readPth(source, {
+    name: file,
+    // Names and shapes are checked against the network before any tensor is read, and the file
+    // may hold no more than the network's values (as float64, the widest type read).
+    expect: (shapes) => {
+      const problem = net.stateDictMismatch(shapes);
+      if (problem) throw new Error(problem);
+    },
+    maxBytes: 8 * net.stateDictSize(),
+  });
+  net.loadStateDict(floatStateDict(dict, file), file);
 }
 
 /**
