@@ -66,9 +66,11 @@ export {
   loadTfjsGenerator,
   loadTfjsModel,
   tfjsModelArtifacts,
+  tfjsWeightFiles,
   type CutModelJson,
   type CutModelTopology,
   type CutNetwork,
   type TfjsModelFiles,
   type TfjsModelSource,
+  type TfjsWeightGroup,
 } from './tfjs-model.js';
