@@ -1,6 +1,6 @@
 // Checkpoint files on disk: @cut/networks encodes and decodes the bytes (so that it runs in a
 // browser); this reads and writes the files, atomically, for the trainer and the CLI.
-import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, realpathSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import {
   PthError,
@@ -31,20 +31,48 @@ import { writeFileAtomic } from './atomic.js';
 
 export { copyFileAtomic, fsyncDir, writeFileAtomic } from './atomic.js';
 
+/** model.json is a few KB; a much larger one is not ours. */
+const MAX_MODEL_JSON_BYTES = 16 * 2 ** 20;
+
+/** An open regular file (a FIFO or device is refused without blocking on it) and its size. */
+function openRegularFile(path: string): { fd: number; size: number } {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+  const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) {
+    closeSync(fd);
+    throw Object.assign(new Error('not a regular file'), { code: 'ENOTFILE' });
+  }
+  return { fd, size: stat.size };
+}
+
+/** Exactly `size` bytes from the start of `fd`. */
+function readAll(fd: number, size: number): Buffer {
+  const buf = Buffer.alloc(size);
+  let done = 0;
+  while (done < size) {
+    const n = readSync(fd, buf, done, size - done, done);
+    if (n === 0) throw new Error(`the file ended at byte ${done} of ${size} (it changed while being read?)`);
+    done += n;
+  }
+  return buf;
+}
+
 /**
  * Runs `use` with random access to the file's bytes (read as needed, so a large checkpoint is
  * not read whole); errors name the file.
  */
 function withFileSource<T>(path: string, use: (source: ByteSource) => T): T {
   let fd: number;
+  let size: number;
   try {
-    fd = openSync(path, 'r');
+    ({ fd, size } = openRegularFile(path));
   } catch (e) {
     throw new PthError(path, `cannot read the file (${(e as Error).message})`, { cause: e });
   }
   try {
     const source: ByteSource = {
-      size: fstatSync(fd).size,
+      size,
       read(offset, length) {
         const buf = new Uint8Array(length);
         let done = 0;
@@ -136,7 +164,18 @@ export function loadReferenceCheckpoint<F extends PatchSamplerWeights = PatchSam
     if (!existsSync(optionsName)) {
       throw new Error(`${dir}: no train_opt.txt, so the network configuration is unknown (pass it as the 'options' option)`);
     }
-    optionsText = readFileSync(optionsName, 'utf8');
+    try {
+      const { fd, size } = openRegularFile(optionsName);
+      try {
+        // An options file is a few KB (a link to a device or a huge file is not one).
+        if (size > 2 ** 20) throw new Error(`${size} bytes, too large for an options file`);
+        optionsText = readAll(fd, size).toString('utf8');
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      throw new Error(`${optionsName}: cannot read the options (${(e as Error).message})`, { cause: e });
+    }
   } else {
     optionsText = options.options;
     optionsName = `options given for ${dir}`;
@@ -145,7 +184,12 @@ export function loadReferenceCheckpoint<F extends PatchSamplerWeights = PatchSam
   if (!existsSync(file('G'))) throw new Error(`${file('G')}: no such checkpoint (epoch '${epoch}')`);
   const read = (path: string) => {
     try {
-      return readFileSync(path);
+      const { fd, size } = openRegularFile(path);
+      try {
+        return readAll(fd, size);
+      } finally {
+        closeSync(fd);
+      }
     } catch (e) {
       throw new PthError(path, `cannot read the file (${(e as Error).message})`, { cause: e });
     }
@@ -173,33 +217,6 @@ export async function saveTfjsModel(net: CutNetwork, dir: string): Promise<{ mod
   writeFileAtomic(paths.weights, new Uint8Array(weights));
   writeFileAtomic(paths.modelJson, `${JSON.stringify(modelJson, null, 1)}\n`);
   return paths;
-}
-
-/** model.json is a few KB; a much larger one is not ours. */
-const MAX_MODEL_JSON_BYTES = 16 * 2 ** 20;
-
-/** An open regular file (a FIFO or device is refused without blocking on it) and its size. */
-function openRegularFile(path: string): { fd: number; size: number } {
-  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
-  const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
-  const stat = fstatSync(fd);
-  if (!stat.isFile()) {
-    closeSync(fd);
-    throw Object.assign(new Error('not a regular file'), { code: 'ENOTFILE' });
-  }
-  return { fd, size: stat.size };
-}
-
-/** Exactly `size` bytes from the start of `fd`. */
-function readAll(fd: number, size: number): Buffer {
-  const buf = Buffer.alloc(size);
-  let done = 0;
-  while (done < size) {
-    const n = readSync(fd, buf, done, size - done, done);
-    if (n === 0) throw new Error(`the file ended at byte ${done} of ${size} (it changed while being read?)`);
-    done += n;
-  }
-  return buf;
 }
 
 /**

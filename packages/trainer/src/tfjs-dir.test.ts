@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { NLayerDiscriminator, loadTfjsModel } from '@cut/networks';
-import { readTfjsModelDir, saveTfjsModel } from './index.js';
+import { loadReferenceCheckpoint, readPthFile, readTfjsModelDir, saveTfjsModel } from './index.js';
 
 const work = mkdtempSync(join(tmpdir(), 'cut-tfjs-dir-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -82,7 +82,7 @@ describe('readTfjsModelDir confines the manifest to the model folder', () => {
     mkdirSync(join(dir, 'shards'));
     writeFileSync(join(dir, 'shards', 'w.bin'), weights);
     symlinkSync('shards/w.bin', join(dir, 'weights.bin'));
-    expect(Buffer.from(readTfjsModelDir(dir).weights[0] as ArrayBuffer).equals(weights)).toBe(true);
+    expect(Buffer.from((readTfjsModelDir(dir).weights as ArrayBuffer[])[0]!).equals(weights)).toBe(true);
   });
 
   it('refuses a FIFO or a folder inside the model folder without blocking, and a file of the wrong size before reading it', () => {
@@ -110,5 +110,22 @@ describe('readTfjsModelDir confines the manifest to the model folder', () => {
     const net = await loadTfjsModel(readTfjsModelDir(dir));
     expect(net).toBeInstanceOf(NLayerDiscriminator);
     net.dispose();
+  });
+});
+
+describe('checkpoint files must be regular files', () => {
+  it('a FIFO or a link to /dev/zero as a .pth or train_opt.txt is refused at once, named', () => {
+    const run = join(work, 'run');
+    mkdirSync(run, { recursive: true });
+    execFileSync('mkfifo', [join(run, 'latest_net_G.pth')]);
+    writeFileSync(join(run, 'train_opt.txt'), '');
+    expect(() => readPthFile(join(run, 'latest_net_G.pth'))).toThrow(new RegExp(`^${escape(join(run, 'latest_net_G.pth'))}: cannot read the file \\(not a regular file\\)$`));
+    expect(() => loadReferenceCheckpoint(run)).toThrow(new RegExp(`^${escape(join(run, 'latest_net_G.pth'))}: cannot read the file \\(not a regular file\\)$`));
+    rmSync(join(run, 'latest_net_G.pth'));
+    symlinkSync('/dev/zero', join(run, 'latest_net_G.pth'));
+    expect(() => loadReferenceCheckpoint(run)).toThrow(/latest_net_G\.pth: cannot read the file \(not a regular file\)$/);
+    rmSync(join(run, 'train_opt.txt'));
+    symlinkSync('/dev/zero', join(run, 'train_opt.txt'));
+    expect(() => loadReferenceCheckpoint(run)).toThrow(new RegExp(`^${escape(join(run, 'train_opt.txt'))}: cannot read the options \\(not a regular file\\)$`));
   });
 });
