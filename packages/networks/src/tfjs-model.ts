@@ -221,9 +221,13 @@ function fromArtifacts(artifacts: tf.io.ModelArtifacts, where: string): CutNetwo
   }
 
   let net: CutNetwork;
-  if (topology.network === 'ResnetGenerator') net = new ResnetGenerator({ ...topology.options, skipInit: true });
-  else if (topology.network === 'NLayerDiscriminator') net = new NLayerDiscriminator({ ...topology.options, skipInit: true });
-  else throw new Error(`${where}: unknown network '${String((topology as { network?: unknown }).network)}'`);
+  try {
+    if (topology.network === 'ResnetGenerator') net = new ResnetGenerator({ ...topology.options, skipInit: true });
+    else if (topology.network === 'NLayerDiscriminator') net = new NLayerDiscriminator({ ...topology.options, skipInit: true });
+    else throw new Error(`unknown network '${String((topology as { network?: unknown }).network)}'`);
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message}`, { cause: e });
+  }
   try {
     assignWeights(net, specs, artifacts.weightData, where);
   } catch (e) {
