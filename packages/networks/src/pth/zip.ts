@@ -43,8 +43,8 @@ const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
 /** Deflate's best ratio is 1032:1 (258-byte matches in 2 bits); more is a lie, e.g. a bomb's header. */
 const MAX_DEFLATE_RATIO = 1032;
-/** Input handed to the inflater at a time, so one step's output stays small (at most ~4 MiB). */
-const INFLATE_STEP = 4 * 1024;
+/** Input handed to the inflater at a time, so one step's output stays small (at most ~1 MiB). */
+const INFLATE_STEP = 1024;
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
