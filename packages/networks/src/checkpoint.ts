@@ -9,6 +9,7 @@ import { ResnetGenerator } from './generator.js';
 import type { SequentialNetwork, TorchStateDict } from './network.js';
 import { networkOptionsFrom, parseOptionsFile, type NetworkOptions } from './options.js';
 import { encodePth, readPth, stripModulePrefix, type ByteSource, type StateDict, type StateDictMetadata } from './pth/index.js';
+import { minimumWeights } from './tfjs-model.js';
 
 /** Where weights come from: the file's bytes, or random access to them (`name` is used in errors). */
 export type CheckpointSource = Uint8Array | ByteSource;
@@ -229,6 +230,20 @@ export function loadCheckpoint<F extends PatchSamplerWeights = PatchSamplerWeigh
   if (overrides.size) configuredBy += ` with --${[...overrides.keys()].join(', --')} from ${options.overridesFrom ?? 'the caller'}`;
   const net = networkOptionsFrom(raw, configuredBy);
   const files: ReferenceCheckpoint<F>['files'] = { options: checkpoint.options === undefined ? undefined : names.options, G: names.G };
+  // Each value takes 2 bytes at least (float16): options for a large network (over 64 MiB of
+  // float32 weights) that its file cannot hold are refused before the network is built (a
+  // stranger's train_opt.txt with ngf 100000); a small one is built, for the key-by-key message.
+  const fits = (which: 'G' | 'D', network: string, options: object, what: string) => {
+    const source = checkpoint[which];
+    const least = source === undefined ? 0 : minimumWeights(network, options);
+    const bytes = source instanceof Uint8Array ? source.byteLength : (source?.size ?? 0);
+    if (2 * least > bytes && 4 * least > 64 * 2 ** 20) {
+      throw new Error(`${names[which]}: ${bytes} bytes cannot hold the ${least}+ weights of a ${network} configured by ${configuredBy} (${what})`);
+    }
+  };
+  const g = net.generator;
+  fits('G', 'ResnetGenerator', g, `ngf ${g.ngf}, ${g.nBlocks} blocks, input_nc ${g.inputNc}, output_nc ${g.outputNc}`);
+  fits('D', 'NLayerDiscriminator', net.discriminator, `ndf ${net.discriminator.ndf}, ${net.discriminator.nLayers} layers`);
   const built: Array<{ dispose(): void }> = [];
   try {
     // Weights are replaced right away: no random draws.

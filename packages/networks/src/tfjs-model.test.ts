@@ -78,7 +78,7 @@ describe('loadTfjsModel on hostile contents', () => {
       expect(process.memoryUsage().rss - before).toBeLessThan(64 * 2 ** 20);
     }
     const j = clone(D.modelJson);
-    j.modelTopology.options.ndf = 50000;
+    (j.modelTopology.options as { ndf: number }).ndf = 50000;
     await expect(loadTfjsModel({ modelJson: j, weights: D.weights, name: 'd.json' })).rejects.toThrow(/^d\.json: a NLayerDiscriminator with these options has at least/);
   });
 

@@ -148,19 +148,19 @@ function specBytes(specs: tf.io.WeightsManifestEntry[], where: string): number {
 }
 
 /**
- * The fewest weights the topology's network can have (its largest layers only): a manifest that
+ * The fewest weights a network of these options can have (its largest layers only): a file that
  * holds fewer cannot be this network, and is refused before the network is built (so that
- * `ngf: 100000` in a small file does not allocate gigabytes).
+ * `ngf: 100000` beside a small file does not allocate gigabytes). Options left out count as 1 or 0.
  */
-function minimumWeights(topology: CutModelTopology): number {
-  const o = topology.options as unknown as Record<string, unknown>;
-  const n = (k: string, fallback: number) => (typeof o?.[k] === 'number' && Number.isFinite(o[k]) && (o[k] as number) > 0 ? (o[k] as number) : fallback);
-  if (topology.network === 'ResnetGenerator') {
+export function minimumWeights(network: string, options: object | null | undefined): number {
+  const o = (options ?? {}) as Record<string, unknown>;
+  const n = (k: string, fallback: number) => (typeof o[k] === 'number' && Number.isFinite(o[k]) && (o[k] as number) > 0 ? (o[k] as number) : fallback);
+  if (network === 'ResnetGenerator') {
     const ngf = n('ngf', 1);
     // The 7x7 convolutions in and out, and two 3x3 convolutions of 4 ngf channels per block.
     return 49 * ngf * (n('inputNc', 1) + n('outputNc', 1)) + n('nBlocks', 0) * 18 * (4 * ngf) ** 2;
   }
-  if (topology.network === 'NLayerDiscriminator') {
+  if (network === 'NLayerDiscriminator') {
     const ndf = n('ndf', 1);
     return 16 * ndf * n('inputNc', 1) + n('nLayers', 0) * 16 * ndf * ndf;
   }
@@ -215,7 +215,7 @@ function fromArtifacts(artifacts: tf.io.ModelArtifacts, where: string): CutNetwo
   if (!Array.isArray(specs)) throw new Error(`${where}: the weight specs are not a list`);
   const want = specBytes(specs, where);
   if (bytes !== want) throw new Error(`${where}: the weights hold ${bytes} bytes, the manifest describes ${want}`);
-  const least = minimumWeights(topology);
+  const least = minimumWeights(String(topology.network), topology.options);
   if (least * 4 > want) {
     throw new Error(`${where}: a ${String(topology.network)} with these options has at least ${least} weights, the manifest holds ${want / 4}`);
   }

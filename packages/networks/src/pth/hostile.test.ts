@@ -8,7 +8,7 @@ import { Deflate } from 'fflate';
 import '@tensorflow/tfjs-backend-cpu';
 import { describe, expect, it } from 'vitest';
 import { NLayerDiscriminator } from '../discriminator.js';
-import { loadNetworkWeights } from '../checkpoint.js';
+import { loadCheckpoint, loadNetworkWeights } from '../checkpoint.js';
 import { PthError, readPth, type ByteSource } from './index.js';
 import { pickleStateDict } from './pickle.js';
 import { crc32 } from './zip.js';
@@ -264,3 +264,20 @@ describe('stored entries: sizes are checked against the file and the tensors bef
     expect(() => readPth(long, { name: 'l.pth' })).toThrow(/^l\.pth: storage 'a\/data\/0' has 20 bytes, its 4 float32 elements need 16/);
   });
 });
+
+describe('options that ask for a network far larger than its file', () => {
+  it('are refused before the network is built (a stranger\'s train_opt.txt with ngf 100000)', () => {
+    const G = readFileSync(join(root, 'fixtures/checkpoints/h2z_tiny/latest_net_G.pth'));
+    for (const [key, value] of [['ngf', '100000'], ['ngf', '1000'], ['netG', 'resnet_99999blocks']] as const) {
+      const r = measure(() => loadCheckpoint({ G, options: new Map([[key, value]]), names: { G: 'g.pth' } }));
+      expect(r.error, `${key} ${value}`).toBeInstanceOf(Error);
+      expect((r.error as Error).message).toMatch(/^g\.pth: \d+ bytes cannot hold the \d+\+ weights of a ResnetGenerator configured by the given options \(ngf \d+, \d+ blocks/);
+      expect(r.peakMiB).toBeLessThan(64);
+    }
+    const D = readFileSync(join(root, 'fixtures/checkpoints/h2z_tiny/latest_net_D.pth'));
+    expect(() => loadCheckpoint({ G, D, options: new Map([['ngf', '8'], ['ndf', '5000']]), names: { D: 'd.pth' } })).toThrow(
+      /^d\.pth: \d+ bytes cannot hold the \d+\+ weights of a NLayerDiscriminator configured by the given options \(ndf 5000, 3 layers\)/,
+    );
+  });
+});
+
