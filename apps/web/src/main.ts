@@ -15,6 +15,7 @@ import {
   loadTfjsGenerator,
   networkOptionString,
   parseOptionsFile,
+  tfjsWeightFiles,
   tileFor,
   translateImage,
   type Generator,
@@ -109,6 +110,29 @@ function showArch(values: ReadonlyMap<string, string>, editable: boolean) {
 
 const bytesOf = async (f: File) => new Uint8Array(await f.arrayBuffer());
 
+/**
+ * The weight files a model.json names, found among the chosen files (a page sees names only: each
+ * manifest path's last part), in the manifest's order; each group's sizes are checked against
+ * what its weights need before any file is read. The paths are checked as the CLI's are.
+ */
+async function chosenWeightFiles(modelJson: string, name: string, files: File[]): Promise<ArrayBuffer[]> {
+  const chosen: File[] = [];
+  for (const group of tfjsWeightFiles(modelJson, name).groups) {
+    const mine = group.paths.map((path) => {
+      const base = path.split('/').pop()!;
+      const file = files.find((f) => f.name === base);
+      if (!file) throw new Error(`${name}: choose its weights file (${base}) together with it`);
+      return file;
+    });
+    const total = mine.reduce((n, f) => n + f.size, 0);
+    if (total !== group.bytes) {
+      throw new Error(`${name}: ${mine.map((f) => f.name).join(', ')} hold ${total} bytes, the manifest's weights need ${group.bytes} (a damaged or partial download?)`);
+    }
+    chosen.push(...mine);
+  }
+  return Promise.all(chosen.map(async (f) => f.arrayBuffer()));
+}
+
 /** Builds the generator from the chosen files: a .pth (+ train_opt.txt) or model.json + weights. */
 async function loadGenerator(files: File[], useForm: boolean): Promise<void> {
   const backend = await backendReady;
@@ -117,9 +141,10 @@ async function loadGenerator(files: File[], useForm: boolean): Promise<void> {
   const optionsFile = files.find((f) => f.name.endsWith('.txt'));
   let loaded: typeof generator;
   if (json) {
-    const bins = files.filter((f) => f.name.endsWith('.bin'));
-    if (!bins.length) throw new Error(`${json.name}: choose its weights file (weights.bin) together with it`);
-    const G = await loadTfjsGenerator({ modelJson: await json.text(), weights: await Promise.all(bins.map(async (b) => b.arrayBuffer())), name: json.name });
+    // A model.json is a few KB: a large one is not read.
+    if (json.size > 16 * 2 ** 20) throw new Error(`${json.name}: ${json.size} bytes, too large for a model.json`);
+    const modelJson = await json.text();
+    const G = await loadTfjsGenerator({ modelJson, weights: await chosenWeightFiles(modelJson, json.name, files), name: json.name });
     // The model carries its configuration: shown, not editable.
     showArch(G.referenceOptions(), false);
     loaded = { G, inputNc: G.inputChannels, outputNc: G.outputChannels, name: json.name };

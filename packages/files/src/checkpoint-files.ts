@@ -1,7 +1,7 @@
 // Checkpoint files on disk: @cut/networks encodes and decodes the bytes (so that it runs in a
 // browser); this reads and writes the files, atomically, for the trainer and the CLI.
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, realpathSync } from 'node:fs';
+import { join, sep } from 'node:path';
 import {
   PthError,
   TFJS_MODEL_FILE,
@@ -14,8 +14,8 @@ import {
   loadPatchSamplerWeights as loadPatchSamplerWeightsFrom,
   readPth,
   tfjsModelArtifacts,
+  tfjsWeightFiles,
   type ByteSource,
-  type CutModelJson,
   type CutNetwork,
   type PatchSamplerConfig,
   type PatchSamplerWeights,
@@ -31,20 +31,48 @@ import { writeFileAtomic } from './atomic.js';
 
 export { copyFileAtomic, fsyncDir, writeFileAtomic } from './atomic.js';
 
+/** model.json is a few KB; a much larger one is not ours. */
+const MAX_MODEL_JSON_BYTES = 16 * 2 ** 20;
+
+/** An open regular file (a FIFO or device is refused without blocking on it) and its size. */
+function openRegularFile(path: string): { fd: number; size: number } {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
+  const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  const stat = fstatSync(fd);
+  if (!stat.isFile()) {
+    closeSync(fd);
+    throw Object.assign(new Error('not a regular file'), { code: 'ENOTFILE' });
+  }
+  return { fd, size: stat.size };
+}
+
+/** Exactly `size` bytes from the start of `fd`. */
+function readAll(fd: number, size: number): Buffer {
+  const buf = Buffer.alloc(size);
+  let done = 0;
+  while (done < size) {
+    const n = readSync(fd, buf, done, size - done, done);
+    if (n === 0) throw new Error(`the file ended at byte ${done} of ${size} (it changed while being read?)`);
+    done += n;
+  }
+  return buf;
+}
+
 /**
  * Runs `use` with random access to the file's bytes (read as needed, so a large checkpoint is
  * not read whole); errors name the file.
  */
 function withFileSource<T>(path: string, use: (source: ByteSource) => T): T {
   let fd: number;
+  let size: number;
   try {
-    fd = openSync(path, 'r');
+    ({ fd, size } = openRegularFile(path));
   } catch (e) {
     throw new PthError(path, `cannot read the file (${(e as Error).message})`, { cause: e });
   }
   try {
     const source: ByteSource = {
-      size: fstatSync(fd).size,
+      size,
       read(offset, length) {
         const buf = new Uint8Array(length);
         let done = 0;
@@ -136,7 +164,18 @@ export function loadReferenceCheckpoint<F extends PatchSamplerWeights = PatchSam
     if (!existsSync(optionsName)) {
       throw new Error(`${dir}: no train_opt.txt, so the network configuration is unknown (pass it as the 'options' option)`);
     }
-    optionsText = readFileSync(optionsName, 'utf8');
+    try {
+      const { fd, size } = openRegularFile(optionsName);
+      try {
+        // An options file is a few KB (a link to a device or a huge file is not one).
+        if (size > 2 ** 20) throw new Error(`${size} bytes, too large for an options file`);
+        optionsText = readAll(fd, size).toString('utf8');
+      } finally {
+        closeSync(fd);
+      }
+    } catch (e) {
+      throw new Error(`${optionsName}: cannot read the options (${(e as Error).message})`, { cause: e });
+    }
   } else {
     optionsText = options.options;
     optionsName = `options given for ${dir}`;
@@ -145,7 +184,12 @@ export function loadReferenceCheckpoint<F extends PatchSamplerWeights = PatchSam
   if (!existsSync(file('G'))) throw new Error(`${file('G')}: no such checkpoint (epoch '${epoch}')`);
   const read = (path: string) => {
     try {
-      return readFileSync(path);
+      const { fd, size } = openRegularFile(path);
+      try {
+        return readAll(fd, size);
+      } finally {
+        closeSync(fd);
+      }
     } catch (e) {
       throw new PthError(path, `cannot read the file (${(e as Error).message})`, { cause: e });
     }
@@ -175,30 +219,63 @@ export async function saveTfjsModel(net: CutNetwork, dir: string): Promise<{ mod
   return paths;
 }
 
-/** A tfjs model folder's files (`model.json` and the weight files it names), for `loadTfjsModel` of @cut/networks. */
+/**
+ * A tfjs model folder's files (`model.json` and the weight files it names), for `loadTfjsModel` of
+ * @cut/networks. The folder may come from a stranger: every weight path must stay inside it (no
+ * `..`, no absolute path, no link that leads out), name a regular file, and the files' sizes must
+ * be what the manifest's weights need, all checked before any weight byte is read.
+ */
 export function readTfjsModelDir(dir: string): TfjsModelFiles {
   const jsonPath = join(dir, TFJS_MODEL_FILE);
   let text: string;
   try {
-    text = readFileSync(jsonPath, 'utf8');
+    const { fd, size } = openRegularFile(jsonPath);
+    try {
+      if (size > MAX_MODEL_JSON_BYTES) throw new Error(`${size} bytes, more than a model.json of ours can have`);
+      text = readAll(fd, size).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch (e) {
     throw new Error(`${jsonPath}: cannot read the model (${(e as Error).message})`, { cause: e });
   }
-  let modelJson: CutModelJson;
+  const { modelJson, groups } = tfjsWeightFiles(text, jsonPath);
+  const folder = realpathSync(dir);
+  const opened: { fd: number; size: number }[] = [];
   try {
-    modelJson = JSON.parse(text) as CutModelJson;
-  } catch (e) {
-    throw new Error(`${jsonPath}: not JSON (${(e as Error).message})`, { cause: e });
-  }
-  const weights: ArrayBuffer[] = [];
-  for (const path of (modelJson.weightsManifest ?? []).flatMap((group) => group.paths)) {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(join(dir, path));
-    } catch (e) {
-      throw new Error(`${join(dir, path)}: cannot read the weights (${(e as Error).message})`, { cause: e });
+    for (const [i, group] of groups.entries()) {
+      let total = 0;
+      for (const path of group.paths) {
+        const refuse = (why: string, cause?: unknown) => new Error(`${jsonPath}: weight file '${path}' ${why}`, { cause });
+        let real: string;
+        try {
+          real = realpathSync(join(dir, path));
+        } catch (e) {
+          throw refuse(`cannot be read (${(e as { code?: string }).code ?? (e as Error).message})`, e);
+        }
+        if (!real.startsWith(folder + sep)) throw refuse("is a link that leads out of the model's folder; only files inside it are read");
+        try {
+          opened.push(openRegularFile(real));
+        } catch (e) {
+          const code = (e as { code?: string }).code;
+          throw refuse(code === 'ENOTFILE' ? 'is not a regular file' : `cannot be read (${code ?? (e as Error).message})`, e);
+        }
+        total += opened[opened.length - 1]!.size;
+      }
+      if (total !== group.bytes) {
+        const files = group.paths.map((p) => `'${p}'`).join(', ');
+        throw new Error(
+          `${jsonPath}: the weight file${group.paths.length > 1 ? 's' : ''} ${files}${groups.length > 1 ? ` (group ${i + 1})` : ''} ` +
+            `hold${group.paths.length > 1 ? '' : 's'} ${total} bytes, the manifest's weights need ${group.bytes} (a damaged or partial download?)`,
+        );
+      }
     }
-    weights.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+    const weights = opened.map(({ fd, size }) => {
+      const bytes = readAll(fd, size);
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    });
+    return { modelJson, weights, name: jsonPath };
+  } finally {
+    for (const { fd } of opened) closeSync(fd);
   }
-  return { modelJson, weights, name: jsonPath };
 }

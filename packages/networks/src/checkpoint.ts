@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { InitType } from '@cut/core-tensors';
 import type { Discriminator, Generator, Network, TorchStateDict } from './contract.js';
 import { networkOptionsFrom, parseOptionsFile, type NetworkOptions } from './options.js';
-import { defineDiscriminator, defineGenerator } from './registry.js';
+import { architectureClassName, defineDiscriminator, defineGenerator } from './registry.js';
 import {
   encodePth,
   readPth,
@@ -16,6 +16,7 @@ import {
   type StateDictMetadata,
   type WritableTensor,
 } from './pth/index.js';
+import { minimumWeights } from './tfjs-model.js';
 
 /** Where weights come from: the file's bytes, or random access to them (`name` is used in errors). */
 export type CheckpointSource = Uint8Array | ByteSource;
@@ -63,7 +64,17 @@ export function floatStateDict(dict: StateDict, source: string): TorchStateDict 
  */
 export function loadNetworkWeights(net: Network, source: CheckpointSource, options: LoadWeightsOptions = {}): void {
   const file = sourceName(options);
-  net.loadStateDict(floatStateDict(readPth(source, { name: file }), file), file);
+  const dict = readPth(source, {
+    name: file,
+    // Names and shapes are checked against the network before any tensor is read, and the file
+    // may hold no more than the network's values (as float64, the widest type read).
+    expect: (shapes) => {
+      const problem = net.stateDictMismatch(shapes);
+      if (problem) throw new Error(problem);
+    },
+    maxBytes: 8 * net.stateDictSize(),
+  });
+  net.loadStateDict(floatStateDict(dict, file), file);
 }
 
 /**
@@ -247,6 +258,21 @@ export function loadCheckpoint<F extends PatchSamplerWeights = PatchSamplerWeigh
   if (overrides.size) configuredBy += ` with --${[...overrides.keys()].join(', --')} from ${options.overridesFrom ?? 'the caller'}`;
   const net = networkOptionsFrom(raw, configuredBy);
   const files: ReferenceCheckpoint<F>['files'] = { options: checkpoint.options === undefined ? undefined : names.options, G: names.G };
+  // Each value takes 2 bytes at least (float16): options for a large network (over 64 MiB of
+  // float32 weights) that its file cannot hold are refused before the network is built (a
+  // stranger's train_opt.txt with ngf 100000); a small one is built, for the key-by-key message.
+  const fits = (which: 'G' | 'D', config: { architecture: string }) => {
+    const source = checkpoint[which];
+    const least = source === undefined ? 0 : minimumWeights(config);
+    const bytes = source instanceof Uint8Array ? source.byteLength : (source?.size ?? 0);
+    if (2 * least > bytes && 4 * least > 64 * 2 ** 20) {
+      const name = architectureClassName(config.architecture) ?? config.architecture;
+      const what = Object.entries(config).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${v}`).join(', ');
+      throw new Error(`${names[which]}: ${bytes} bytes cannot hold the ${least}+ weights of a ${name} configured by ${configuredBy} (${what})`);
+    }
+  };
+  fits('G', net.generator);
+  fits('D', net.discriminator);
   const built: Array<{ dispose(): void }> = [];
   try {
     // Weights are replaced right away: no random draws.

@@ -88,6 +88,10 @@ export interface Network {
    * `load_state_dict(strict=True)`; checks everything before assigning anything. `source` names the file in errors.
    */
   loadStateDict(state: ReadonlyMap<string, TorchArray>, source?: string): void;
+  /** Why a state_dict with these keys and shapes would not load strictly (checked before any tensor is read), or undefined. */
+  stateDictMismatch(shapes: ReadonlyMap<string, readonly number[]>): string | undefined;
+  /** The number of values the state_dict holds (weights, buffers, running statistics): what a file may be expected to hold at most. */
+  stateDictSize(): number;
   /** The `_metadata` PyTorch stores with this network's state_dict (submodule paths and versions). */
   stateDictMetadata(): StateDictMetadata;
   /** The reference's options that build this network (`netG`, `ngf`, ...), as train_opt.txt writes them. */

@@ -106,9 +106,11 @@ export {
   loadTfjsGenerator,
   loadTfjsModel,
   tfjsModelArtifacts,
+  tfjsWeightFiles,
   type CutModelJson,
   type CutModelTopology,
   type CutNetwork,
   type TfjsModelFiles,
   type TfjsModelSource,
+  type TfjsWeightGroup,
 } from './tfjs-model.js';

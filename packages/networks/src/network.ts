@@ -62,6 +62,11 @@ export abstract class SequentialNetwork {
     return this.params.reduce((n, p) => n + p.variable.size, 0);
   }
 
+  /** Number of values in the state_dict: the parameters and the blur-filter buffers. */
+  stateDictSize(): number {
+    return this.parameterCount() + this.buffers.reduce((n, b) => n + b.data.length, 0) + this.stats.reduce((n, s) => n + 2 * s.stats.mean.shape[0]! + 1, 0);
+  }
+
   /** Parameter names (no buffers), in state_dict order. */
   parameterNames(): string[] {
     return this.params.map((p) => p.name);
@@ -101,29 +106,12 @@ export abstract class SequentialNetwork {
   loadStateDict(state: ReadonlyMap<string, TorchArray>, source = 'state_dict'): void {
     const entries = new Map<string, TorchArray>();
     for (const [key, value] of state) entries.set(key.startsWith('module.') ? key.slice('module.'.length) : key, value);
-    const expected = new Set(this.order);
-    for (const key of entries.keys()) {
-      if (!expected.has(key)) {
-        throw new Error(`${source}: unexpected key '${key}' (this ${this.className} has ${this.describeKeys()})`);
-      }
-    }
     // Check everything before assigning anything, so a bad file leaves the network as it was.
-    const assignments: Array<[Param, TorchArray]> = [];
-    for (const p of this.params) {
-      const value = entries.get(p.name);
-      if (!value) throw new Error(`${source}: missing key '${p.name}'`);
-      const wantShape = toTorch[p.kind]({ data: new Float32Array(p.variable.size), shape: [...p.variable.shape] }).shape;
-      if (!sameShape(value.shape, wantShape)) {
-        throw new Error(`${source}: '${p.name}' has shape [${value.shape}], the configured network needs [${wantShape}]`);
-      }
-      assignments.push([p, value]);
-    }
+    const problem = this.stateDictMismatch(new Map([...entries].map(([k, v]) => [k, v.shape])));
+    if (problem) throw new Error(`${source}: ${problem}`);
+    const assignments = this.params.map((p): [Param, TorchArray] => [p, entries.get(p.name)!]);
     for (const b of this.buffers) {
-      const value = entries.get(b.name);
-      if (!value) throw new Error(`${source}: missing key '${b.name}'`);
-      if (!sameShape(value.shape, b.shape)) {
-        throw new Error(`${source}: '${b.name}' has shape [${value.shape}], the configured network needs [${b.shape}]`);
-      }
+      const value = entries.get(b.name)!;
       for (let i = 0; i < b.data.length; i++) {
         if (Math.abs(value.data[i]! - b.data[i]!) > 1e-6) {
           throw new Error(`${source}: blur filter '${b.name}' differs from the reference's binomial filter`);
@@ -187,6 +175,41 @@ export abstract class SequentialNetwork {
   /** BatchNorm2d's running statistics by state_dict prefix (none without batch norm), for formats that carry them beside the parameters. */
   batchNormStats(): readonly StatsBuffer[] {
     return this.stats;
+  }
+
+  /**
+   * Why a state_dict with these keys (a `module.` prefix is accepted) and PyTorch-layout shapes
+   * cannot be loaded (strict, as `loadStateDict`), or undefined when it can. Needs no values, so a
+   * checkpoint can be checked before its tensors are read.
+   */
+  stateDictMismatch(shapes: ReadonlyMap<string, readonly number[]>): string | undefined {
+    const entries = new Map<string, readonly number[]>();
+    for (const [key, shape] of shapes) entries.set(key.startsWith('module.') ? key.slice('module.'.length) : key, shape);
+    const expected = new Set(this.order);
+    for (const key of entries.keys()) {
+      if (!expected.has(key)) return `unexpected key '${key}' (this ${this.className} has ${this.describeKeys()})`;
+    }
+    for (const p of this.params) {
+      const shape = entries.get(p.name);
+      if (!shape) return `missing key '${p.name}'`;
+      const wantShape = toTorch[p.kind]({ data: new Float32Array(p.variable.size), shape: [...p.variable.shape] }).shape;
+      if (!sameShape(shape, wantShape)) return `'${p.name}' has shape [${shape}], the configured network needs [${wantShape}]`;
+    }
+    for (const b of this.buffers) {
+      const shape = entries.get(b.name);
+      if (!shape) return `missing key '${b.name}'`;
+      if (!sameShape(shape, b.shape)) return `'${b.name}' has shape [${shape}], the configured network needs [${b.shape}]`;
+    }
+    for (const s of this.stats) {
+      const size = s.stats.mean.shape[0]!;
+      for (const [suffix, want] of [['running_mean', [size]], ['running_var', [size]], ['num_batches_tracked', []]] as const) {
+        const key = `${s.prefix}.${suffix}`;
+        const shape = entries.get(key);
+        if (!shape) return `missing key '${key}'`;
+        if (!sameShape(shape, want)) return `'${key}' has shape [${shape}], the configured network needs [${want}]`;
+      }
+    }
+    return undefined;
   }
 
   /** Frees the weights. */

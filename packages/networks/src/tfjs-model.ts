@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Discriminator, Generator } from './contract.js';
 import { SequentialNetwork } from './network.js';
 import {
+  architectureClassName,
   configFromClassName,
   defineDiscriminator,
   defineGenerator,
@@ -108,6 +109,91 @@ export async function loadTfjsGenerator(source: TfjsModelSource): Promise<Genera
   throw new Error(`${'modelJson' in source ? (source.name ?? TFJS_MODEL_FILE) : 'model'}: holds a discriminator (${net.className}), not a generator`);
 }
 
+/** One group of the manifest: its files (in order) hold its weights' bytes, concatenated. */
+export interface TfjsWeightGroup {
+  /** Relative to the model's folder: plain names, `/` between folders, each checked (no `..`, not absolute). */
+  paths: string[];
+  /** The bytes all of `paths` together must hold: what the group's float32 weights need. */
+  bytes: number;
+}
+
+/**
+ * The weight files `model.json` names, each checked to stay inside the model's folder, and the
+ * bytes each group of them must hold. A model folder may come from a stranger: call this before
+ * opening any weight file, then check each group's total size against `bytes` before reading
+ * (as @cut/trainer's `readTfjsModelDir` and the web page do). Errors name `name` and the path.
+ */
+export function tfjsWeightFiles(modelJson: CutModelJson | string, name: string = TFJS_MODEL_FILE): { modelJson: CutModelJson; groups: TfjsWeightGroup[] } {
+  const json = typeof modelJson === 'string' ? parseModelJson(modelJson, name) : modelJson;
+  if (json?.format !== TFJS_MODEL_FORMAT) {
+    throw new Error(`${name}: format '${String(json?.format)}' is not '${TFJS_MODEL_FORMAT}' (a model saved by @cut/networks)`);
+  }
+  const manifest: unknown = json.weightsManifest;
+  if (!Array.isArray(manifest)) throw new Error(`${name}: no weightsManifest`);
+  const groups = manifest.map((group: unknown, i): TfjsWeightGroup => {
+    const g = group as { paths?: unknown; weights?: unknown } | null;
+    if (!g || typeof g !== 'object' || !Array.isArray(g.paths) || !Array.isArray(g.weights)) {
+      throw new Error(`${name}: weightsManifest[${i}] is not a group of paths and weights`);
+    }
+    const paths = g.paths.map((p: unknown) => checkWeightPath(p, name));
+    if (paths.length === 0 && g.weights.length > 0) throw new Error(`${name}: weightsManifest[${i}] has weights but no files`);
+    return { paths, bytes: specBytes(g.weights as tf.io.WeightsManifestEntry[], name) };
+  });
+  return { modelJson: json, groups };
+}
+
+/** A manifest path as a folder-relative path: no `..` or `.`, not absolute, no drive, scheme or backslash. */
+function checkWeightPath(path: unknown, name: string): string {
+  if (typeof path !== 'string' || path === '') throw new Error(`${name}: a weight path is ${path === '' ? 'empty' : `not a string (${typeof path})`}`);
+  const shown = JSON.stringify(path.length > 200 ? `${path.slice(0, 200)}...` : path);
+  const refuse = (why: string) => new Error(`${name}: weight path ${shown} ${why}; only files inside the model's folder are read`);
+  if (path.startsWith('/')) throw refuse('is absolute');
+  if (path.includes('\\') || path.includes(':') || path.includes('\0')) throw refuse('has a backslash, colon or NUL (a drive, URL or another folder)');
+  const parts = path.split('/');
+  if (parts.includes('..')) throw refuse("leads out of the model's folder ('..')");
+  if (parts.some((p) => p === '' || p === '.')) throw refuse("has an empty or '.' part");
+  return path;
+}
+
+/** The bytes a list of weight specs needs; every spec checked (float32, unquantized, a shape of non-negative integers). */
+function specBytes(specs: tf.io.WeightsManifestEntry[], where: string): number {
+  let bytes = 0;
+  for (const spec of specs) {
+    const label = `weight '${String(spec?.name)}'`;
+    if (!spec || typeof spec !== 'object' || typeof spec.name !== 'string') throw new Error(`${where}: a weight spec has no name`);
+    if (spec.dtype !== 'float32' || spec.quantization) {
+      throw new Error(`${where}: ${label} is ${spec.quantization ? 'quantized' : String(spec.dtype)}, expected float32`);
+    }
+    if (!Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new Error(`${where}: ${label} has a bad shape ${JSON.stringify(spec.shape)?.slice(0, 100)}`);
+    }
+    bytes += 4 * spec.shape.reduce((a, b) => a * b, 1);
+    if (!Number.isSafeInteger(bytes)) throw new Error(`${where}: ${label} makes the weights too large to be real`);
+  }
+  return bytes;
+}
+
+/**
+ * The fewest weights a network of these options can have (its largest layers only): a file that
+ * holds fewer cannot be this network, and is refused before the network is built (so that
+ * `ngf: 100000` beside a small file does not allocate gigabytes). Options left out count as 1 or 0.
+ */
+export function minimumWeights(config: object | null | undefined): number {
+  const o = (config ?? {}) as Record<string, unknown>;
+  const n = (k: string, fallback: number) => (typeof o[k] === 'number' && Number.isFinite(o[k]) && (o[k] as number) > 0 ? (o[k] as number) : fallback);
+  if (o.architecture === 'resnet') {
+    const ngf = n('ngf', 1);
+    // The 7x7 convolutions in and out, and two 3x3 convolutions of 4 ngf channels per block.
+    return 49 * ngf * (n('inputNc', 1) + n('outputNc', 1)) + n('nBlocks', 0) * 18 * (4 * ngf) ** 2;
+  }
+  if (o.architecture === 'n_layers') {
+    const ndf = n('ndf', 1);
+    return 16 * ndf * n('inputNc', 1) + n('nLayers', 0) * 16 * ndf * ndf;
+  }
+  // Any other architecture: its first convolution maps inputNc channels to ngf (or ndf), 1x1 at least.
+  return n('inputNc', 1) * Math.max(n('ngf', 0), n('ndf', 0));
+}
+
 function parseModelJson(text: string, where: string): CutModelJson {
   try {
     return JSON.parse(text) as CutModelJson;
@@ -117,12 +203,12 @@ function parseModelJson(text: string, where: string): CutModelJson {
 }
 
 function fromFiles(files: TfjsModelFiles, where: string): CutNetwork {
-  const json = typeof files.modelJson === 'string' ? parseModelJson(files.modelJson, where) : files.modelJson;
-  if (json?.format !== TFJS_MODEL_FORMAT) {
-    throw new Error(`${where}: format '${String(json?.format)}' is not '${TFJS_MODEL_FORMAT}' (a model saved by @cut/networks)`);
-  }
-  if (!Array.isArray(json.weightsManifest)) throw new Error(`${where}: no weightsManifest`);
+  const { modelJson: json, groups } = tfjsWeightFiles(files.modelJson, where);
   const w = files.weights;
+  const paths = groups.flatMap((g) => g.paths);
+  if (Array.isArray(w) && w.length !== paths.length) {
+    throw new Error(`${where}: ${w.length} weight buffers given for the manifest's ${paths.length} files (${paths.join(', ')})`);
+  }
   const weightData: tf.io.WeightData = Array.isArray(w)
     ? w
     : ArrayBuffer.isView(w)
@@ -153,18 +239,24 @@ function fromArtifacts(artifacts: tf.io.ModelArtifacts, where: string): CutNetwo
   const bytes = Array.isArray(artifacts.weightData)
     ? artifacts.weightData.reduce((n, b) => n + b.byteLength, 0)
     : artifacts.weightData.byteLength;
-  let want = 0;
-  for (const spec of specs) {
-    if (spec.dtype !== 'float32' || spec.quantization) {
-      throw new Error(`${where}: weight '${spec.name}' is ${spec.quantization ? 'quantized' : spec.dtype}, expected float32`);
-    }
-    want += 4 * spec.shape.reduce((a, b) => a * b, 1);
-  }
+  if (!Array.isArray(specs)) throw new Error(`${where}: the weight specs are not a list`);
+  const want = specBytes(specs, where);
   if (bytes !== want) throw new Error(`${where}: the weights hold ${bytes} bytes, the manifest describes ${want}`);
+  let found: NetworkConfig;
+  try {
+    found = topologyConfig(topology);
+  } catch (e) {
+    throw new Error(`${where}: ${(e as Error).message}`, { cause: e });
+  }
+  const least = minimumWeights(found.config);
+  if (least * 4 > want) {
+    const name = architectureClassName(found.config.architecture) ?? found.config.architecture;
+    throw new Error(`${where}: a ${name} with these options has at least ${least} weights, the manifest holds ${want / 4}`);
+  }
 
   let net: CutNetwork;
   try {
-    net = buildNetwork(topology);
+    net = buildNetwork(found);
   } catch (e) {
     throw new Error(`${where}: ${(e as Error).message}`, { cause: e });
   }
@@ -178,18 +270,25 @@ function fromArtifacts(artifacts: tf.io.ModelArtifacts, where: string): CutNetwo
 }
 
 /** The network a topology describes, with zero weights (they are assigned next). */
-function buildNetwork(topology: CutModelTopology | FormatOneTopology): CutNetwork {
+type NetworkConfig = { role: 'generator'; config: GeneratorConfig } | { role: 'discriminator'; config: DiscriminatorConfig };
+
+/** The role and typed config a topology describes (format 1 named the reference's class and its options). */
+function topologyConfig(topology: CutModelTopology | FormatOneTopology): NetworkConfig {
   if (topology.formatVersion === 1) {
     const old = topology as FormatOneTopology;
     const found = configFromClassName(old.network, { ...old.options });
     if (!found) throw new Error(`unknown network '${String(old.network)}'`);
-    return found.role === 'generator' ? defineGenerator(found.config, { skipInit: true }) : defineDiscriminator(found.config, { skipInit: true });
+    return found;
   }
   const t = topology as CutModelTopology;
   if (typeof t.config !== 'object' || t.config === null) throw new Error('no network config in modelTopology');
-  if (t.network === 'generator') return defineGenerator(t.config, { skipInit: true });
-  if (t.network === 'discriminator') return defineDiscriminator(t.config, { skipInit: true });
+  if (t.network === 'generator') return { role: 'generator', config: t.config as GeneratorConfig };
+  if (t.network === 'discriminator') return { role: 'discriminator', config: t.config as DiscriminatorConfig };
   throw new Error(`unknown network '${String((t as { network?: unknown }).network)}' (generator or discriminator)`);
+}
+
+function buildNetwork(found: NetworkConfig): CutNetwork {
+  return found.role === 'generator' ? defineGenerator(found.config, { skipInit: true }) : defineDiscriminator(found.config, { skipInit: true });
 }
 
 /** A batch norm's running statistics: a variable each, and the batch counter (a number, stored as a float32 scalar). */

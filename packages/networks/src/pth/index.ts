@@ -51,7 +51,22 @@ export interface PthArchive {
 export interface ReadPthOptions {
   /** Names an in-memory checkpoint in error messages. */
   name?: string;
+  /**
+   * Checks the tensors' names and shapes (file order) before any tensor is read, e.g. against the
+   * network the weights are for; throws to refuse the file (the message gets the file name in front).
+   */
+  expect?: (shapes: ReadonlyMap<string, readonly number[]>) => void;
+  /**
+   * The most bytes of tensor storage the file may hold (default 1 GiB): checked before anything is
+   * inflated or copied, so a small hostile file cannot make the reader allocate without bound.
+   */
+  maxBytes?: number;
 }
+
+/** What a state_dict may hold unless the caller says otherwise (the largest CUT networks need ~50 MB). */
+export const DEFAULT_MAX_PTH_BYTES = 2 ** 30;
+/** data.pkl of a state_dict is a few bytes per tensor; anything near this is not one. */
+const MAX_PICKLE_BYTES = 64 * 2 ** 20;
 
 /** An error about one checkpoint; the message starts with the file name. */
 export class PthError extends Error {
@@ -79,7 +94,7 @@ export function readPth(source: Uint8Array | ByteSource, options: ReadPthOptions
 export function readPthArchive(source: Uint8Array | ByteSource, options: ReadPthOptions = {}): PthArchive {
   const file = options.name ?? '<in-memory checkpoint>';
   try {
-    return parseArchive(source instanceof Uint8Array ? bytesSource(source) : source);
+    return parseArchive(source instanceof Uint8Array ? bytesSource(source) : source, options);
   } catch (e) {
     if (e instanceof PthError) throw e;
     const err = e as Error & { code?: string };
@@ -87,7 +102,7 @@ export function readPthArchive(source: Uint8Array | ByteSource, options: ReadPth
   }
 }
 
-function parseArchive(source: ByteSource): PthArchive {
+function parseArchive(source: ByteSource, options: ReadPthOptions): PthArchive {
   if (source.size === 0) throw new Error('the file is empty');
   const magic = source.read(0, Math.min(2, source.size));
   if (magic[0] === 0x80 && magic[1] !== undefined && magic[1] <= 5) {
@@ -105,20 +120,20 @@ function parseArchive(source: ByteSource): PthArchive {
   }
 
   const archiveName = findArchiveName(zip);
-  const record = (name: string): Uint8Array | undefined => {
+  const record = (name: string, maxSize: number): Uint8Array | undefined => {
     const entry = zip.get(`${archiveName}/${name}`);
-    return entry && zip.readEntry(entry);
+    return entry && zip.readEntry(entry, maxSize);
   };
 
   let littleEndian = true;
-  const order = record('byteorder');
+  const order = record('byteorder', 16);
   if (order) {
     const s = new TextDecoder().decode(order).trim();
     if (s !== 'little' && s !== 'big') throw new Error(`unknown byteorder '${s}'`);
     littleEndian = s === 'little';
   }
 
-  const pkl = record('data.pkl')!;
+  const pkl = record('data.pkl', MAX_PICKLE_BYTES)!;
   let root: unknown;
   try {
     root = unpickle(pkl, { findGlobal: findTorchGlobal, persistentLoad: torchPersistentLoad() });
@@ -129,28 +144,46 @@ function parseArchive(source: ByteSource): PthArchive {
     throw new Error(`data.pkl holds ${describe(root)}, not a state_dict (a dict of tensors)`);
   }
 
-  const storages = new Map<string, Uint8Array>();
-  const storageBytes = (s: StorageRef): Uint8Array => {
-    let b = storages.get(s.key);
-    if (!b) {
-      b = record(`data/${s.key}`);
-      if (!b) throw new Error(`storage record '${archiveName}/data/${s.key}' is missing`);
-      const need = s.numel * ITEM_SIZE[s.dtype];
-      if (b.byteLength < need) {
-        throw new Error(`storage '${archiveName}/data/${s.key}' is truncated: ${b.byteLength} bytes, needs ${need}`);
-      }
-      storages.set(s.key, b);
-    }
-    return b;
-  };
-
-  const tensors: StateDict = new Map();
+  // Everything is checked before any storage is read: the names and shapes (against what the
+  // caller expects), each tensor's layout within its storage, and the storages' sizes.
+  const refs = new Map<string, TensorRef>();
   for (const [key, value] of root.items) {
     if (typeof key !== 'string') throw new Error(`state_dict key ${String(key)} is not a string`);
     if (!(value instanceof TensorRef)) {
       throw new Error(`state_dict entry '${key}' is ${describe(value)}, not a tensor (only plain state_dicts can be read)`);
     }
-    tensors.set(key, materialize(key, value, storageBytes(value.storage), littleEndian));
+    refs.set(key, value);
+  }
+  options.expect?.(new Map([...refs].map(([key, t]) => [key, t.shape])));
+  const storageNeeds = new Map<StorageRef, number>();
+  for (const [key, t] of refs) {
+    const reach = checkLayout(key, t);
+    storageNeeds.set(t.storage, Math.max(storageNeeds.get(t.storage) ?? 0, reach));
+  }
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_PTH_BYTES;
+  let total = 0;
+  for (const [s, reach] of storageNeeds) {
+    const name = `${archiveName}/data/${s.key}`;
+    // torch writes a storage whole; one longer than every tensor in it reaches is not a state_dict's.
+    if (s.numel > reach) throw new Error(`storage '${name}' holds ${s.numel} elements, but its tensors use only ${reach}`);
+    total += s.numel * ITEM_SIZE[s.dtype];
+    if (total > maxBytes) throw new Error(`its tensors' storages hold more than ${maxBytes} bytes, the most accepted here`);
+    const entry = zip.get(name);
+    if (!entry) throw new Error(`storage record '${name}' is missing`);
+    const need = s.numel * ITEM_SIZE[s.dtype];
+    if (entry.size < need) throw new Error(`storage '${name}' is truncated: ${entry.size} bytes, needs ${need}`);
+    if (entry.size > need) throw new Error(`storage '${name}' has ${entry.size} bytes, its ${s.numel} ${s.dtype} elements need ${need}`);
+  }
+
+  const storages = new Map<StorageRef, Uint8Array>();
+  const tensors: StateDict = new Map();
+  for (const [key, t] of refs) {
+    let bytes = storages.get(t.storage);
+    if (!bytes) {
+      bytes = zip.readEntry(zip.get(`${archiveName}/data/${t.storage.key}`)!, t.storage.numel * ITEM_SIZE[t.storage.dtype]);
+      storages.set(t.storage, bytes);
+    }
+    tensors.set(key, materialize(t, bytes, littleEndian));
   }
 
   let metadata: PthArchive['metadata'];
@@ -200,16 +233,36 @@ function product(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** A tensor's elements as contiguous row-major bytes, honouring storage offset and strides. */
-function tensorBytes(name: string, t: TensorRef, storage: Uint8Array): Uint8Array {
+/**
+ * Checks that a tensor is a plain view of its storage: no dimension repeats elements (stride 0, or
+ * strides that make elements overlap, as `expand` does) and every element lies inside the storage.
+ * Returns how many storage elements it reaches (offset + extent).
+ */
+function checkLayout(name: string, t: TensorRef): number {
+  const what = () => `tensor '${name}' (shape [${t.shape}], stride [${t.stride}], offset ${t.offset})`;
+  const numel = product(t.shape);
+  if (numel === 0) return 0;
+  if (!Number.isSafeInteger(numel)) throw new Error(`${what()} has too many elements`);
+  // Dimensions by increasing stride: each must step past everything the smaller ones cover.
+  const dims = t.shape.map((n, i) => ({ n, stride: t.stride[i]! })).filter((d) => d.n > 1);
+  dims.sort((a, b) => a.stride - b.stride);
+  let extent = 0; // last element reached by the dimensions so far, relative to the offset
+  for (const { n, stride } of dims) {
+    if (stride <= extent) throw new Error(`${what()} repeats or interleaves elements (a stride-0 or overlapping view, e.g. from expand()); save a contiguous copy`);
+    extent += (n - 1) * stride;
+  }
+  const reach = t.offset + extent + 1;
+  if (!Number.isSafeInteger(reach) || reach > t.storage.numel) {
+    throw new Error(`${what()} reaches past its storage of ${t.storage.numel} elements`);
+  }
+  return reach;
+}
+
+/** A tensor's elements as contiguous row-major bytes, honouring storage offset and strides (layout checked). */
+function tensorBytes(t: TensorRef, storage: Uint8Array): Uint8Array {
   const size = ITEM_SIZE[t.storage.dtype];
   const numel = product(t.shape);
   if (numel === 0) return new Uint8Array(0);
-  let last = t.offset;
-  for (let i = 0; i < t.shape.length; i++) last += (t.shape[i]! - 1) * t.stride[i]!;
-  if (last >= t.storage.numel) {
-    throw new Error(`tensor '${name}' (offset ${t.offset}, shape [${t.shape}], stride [${t.stride}]) reaches past its storage of ${t.storage.numel} elements`);
-  }
   let contiguous = true;
   let expected = 1;
   for (let i = t.shape.length - 1; i >= 0; i--) {
@@ -237,8 +290,8 @@ function tensorBytes(name: string, t: TensorRef, storage: Uint8Array): Uint8Arra
   return out;
 }
 
-function materialize(name: string, t: TensorRef, storage: Uint8Array, littleEndian: boolean): PthTensor {
-  const bytes = tensorBytes(name, t, storage);
+function materialize(t: TensorRef, storage: Uint8Array, littleEndian: boolean): PthTensor {
+  const bytes = tensorBytes(t, storage);
   const shape = [...t.shape];
   const size = ITEM_SIZE[t.storage.dtype];
   const n = bytes.byteLength / size;

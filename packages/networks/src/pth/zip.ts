@@ -5,7 +5,9 @@
 // Writer: stored entries (deflate on request), each entry's data aligned by padding the local header's
 // extra field the way PyTorch does, no zip64 (an archive past 4 GiB is refused with a clear error).
 // fflate: raw deflate in plain JavaScript, so that this runs in a browser as well as in Node.
-import { deflateSync, inflateSync } from 'fflate';
+// Archives come from strangers: every entry's sizes are checked against the file before anything
+// is read, and inflating stops as soon as an entry would grow past its declared size.
+import { Inflate, deflateSync } from 'fflate';
 
 /** Random access to the bytes of an archive (a buffer in memory, or an open file). */
 export interface ByteSource {
@@ -39,6 +41,10 @@ const CENTRAL_SIZE = 46;
 const LOCAL_SIZE = 30;
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
+/** Deflate's best ratio is 1032:1 (258-byte matches in 2 bits); more is a lie, e.g. a bomb's header. */
+const MAX_DEFLATE_RATIO = 1032;
+/** Input handed to the inflater at a time, so one step's output stays small (at most ~1 MiB). */
+const INFLATE_STEP = 1024;
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
@@ -147,6 +153,14 @@ export class ZipReader {
         if (!found) throw new Error(`corrupt zip archive ('${name}' has saturated sizes but no zip64 extra field)`);
       }
 
+      // Sizes that cannot be true of this file are refused now, before anything is read or allocated.
+      if (localHeaderOffset + LOCAL_SIZE + compressedSize > size) {
+        throw new Error(`corrupt zip archive ('${name}' claims ${compressedSize} bytes at offset ${localHeaderOffset}, the file has ${size})`);
+      }
+      if (method === 0 && compressedSize !== entrySize) throw new Error(`corrupt zip archive (stored '${name}' has two sizes)`);
+      if (method === 8 && entrySize > compressedSize * MAX_DEFLATE_RATIO + 1024) {
+        throw new Error(`corrupt zip archive ('${name}' claims to inflate ${compressedSize} bytes to ${entrySize}, more than deflate can)`);
+      }
       const entry: ZipEntry = { name, method, flags, crc32, compressedSize, size: entrySize, localHeaderOffset };
       this.entries.push(entry);
       this.byName.set(name, entry);
@@ -158,11 +172,15 @@ export class ZipReader {
     return this.byName.get(name);
   }
 
-  /** The uncompressed bytes of an entry, CRC-checked. */
-  readEntry(entry: ZipEntry): Uint8Array {
+  /**
+   * The uncompressed bytes of an entry, CRC-checked. `maxSize`: the most bytes the caller can use;
+   * a larger declared size is refused before anything is read.
+   */
+  readEntry(entry: ZipEntry, maxSize = Infinity): Uint8Array {
     const { name, localHeaderOffset: at, compressedSize } = entry;
     const { size } = this.source;
     if (entry.flags & 1) throw new Error(`'${name}' is encrypted`);
+    if (entry.size > maxSize) throw new Error(`'${name}' declares ${entry.size} bytes, more than the ${maxSize} it can hold`);
     if (at + LOCAL_SIZE > size) throw new Error(`truncated zip archive ('${name}' starts past the end)`);
     const lh = view(this.source.read(at, LOCAL_SIZE));
     if (lh.getUint32(0, true) !== SIG_LOCAL) throw new Error(`corrupt zip archive (bad local header for '${name}')`);
@@ -177,12 +195,7 @@ export class ZipReader {
       if (compressedSize !== entry.size) throw new Error(`corrupt zip archive (stored '${name}' has two sizes)`);
       data = raw;
     } else if (entry.method === 8) {
-      try {
-        data = inflateSync(raw);
-      } catch (e) {
-        throw new Error(`cannot inflate '${name}': ${(e as Error).message}`);
-      }
-      if (data.byteLength !== entry.size) throw new Error(`'${name}' inflates to ${data.byteLength} bytes, expected ${entry.size}`);
+      data = inflateBounded(raw, entry.size, name);
     } else {
       throw new Error(`'${name}' uses zip compression method ${entry.method} (only stored and deflate are supported)`);
     }
@@ -192,6 +205,30 @@ export class ZipReader {
     }
     return data;
   }
+}
+
+/**
+ * Inflates raw deflate data into exactly `size` bytes: fed in small steps, and stopped at the first
+ * byte past `size`, so a header that lies about the size cannot make this allocate more.
+ */
+function inflateBounded(raw: Uint8Array, size: number, name: string): Uint8Array {
+  const out = new Uint8Array(size);
+  let at = 0;
+  const inflater = new Inflate((chunk) => {
+    if (at + chunk.byteLength > size) throw new Error(`'${name}' inflates to more than its declared ${size} bytes`);
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  });
+  try {
+    for (let i = 0; i < raw.byteLength || i === 0; i += INFLATE_STEP) {
+      inflater.push(raw.subarray(i, i + INFLATE_STEP), i + INFLATE_STEP >= raw.byteLength);
+    }
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new Error(msg.startsWith(`'${name}'`) ? msg : `cannot inflate '${name}': ${msg}`, { cause: e });
+  }
+  if (at !== size) throw new Error(`'${name}' inflates to ${at} bytes, expected ${size}`);
+  return out;
 }
 
 function hex(n: number): string {
