@@ -71,10 +71,6 @@ export function workerBackendFor(options: CUTOptions, threads: ThreadsChoice, ct
 
 /** Runs the training with progress output and Ctrl-C handling, on an already loaded backend. */
 export async function train(options: CUTOptions, ctx: Context, threads: ThreadsChoice = 'auto'): Promise<TrainingResult & { exitCode: number }> {
-  const runDir = join(options.checkpoints_dir, options.name);
-  if (!options.continue_train && existsSync(join(runDir, 'latest_net_G.pth'))) {
-    ctx.warn(`note: ${runDir} already holds a run; this new run replaces its checkpoints (the reference does too; --continue_train resumes it instead)`);
-  }
   ctx.print(
     `train: ${options.name} (${options.CUT_mode}, ${options.netG}, ngf ${options.ngf}, ndf ${options.ndf}), crop ${options.crop_size} from ${options.preprocess} ${options.load_size}, ` +
       `epochs ${options.epoch_count}..${lastEpoch(options)} (lr decays after ${options.n_epochs}), seed ${options.seed}`,

@@ -15,7 +15,7 @@ import { TwoThreadTrainer } from '../parallel/two-thread.js';
 import type { WorkerBackend } from '../parallel/protocol.js';
 import { lastEpoch, learningRateAt } from '../schedule.js';
 import { writeFileAtomic } from '../atomic.js';
-import { loadOptimizers, loadWeights, readTrainState, saveCheckpoint, stateFileName, type TrainState } from './checkpoint.js';
+import { loadOptimizers, loadWeights, readTrainState, removeUnusedSnapshots, saveCheckpoint, stateFileName, type TrainState } from './checkpoint.js';
 import { formatLossLine, lossLogHeader, pyFixed } from './loss-log.js';
 import { acquireRunLock, appendLog, makeRunDir, type RunLock } from './run-files.js';
 import { ResultsPage, tensorToImage, type LossPoint } from './web.js';
@@ -138,6 +138,12 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
   try {
     makeRunDir(runDir);
     lock = acquireRunLock(runDir, log);
+    // Snapshot folders no state file names (a save cut short by a crash or a full disk) are of no use.
+    removeUnusedSnapshots(runDir);
+    // Said once the folder is ours (a run refused by the lock replaces nothing).
+    if (!opts.continue_train && existsSync(join(runDir, 'latest_net_G.pth'))) {
+      log(`note: ${runDir} already holds a run; this new run replaces its checkpoints (the reference does too; --continue_train resumes it instead)`);
+    }
     // Where to start: our state (exact), reference weights, or nothing.
     if (resumeState) warnAboutChangedOptions(resumeState, opts, log);
     if (resumeState && resumeState.epoch > nEpochs) {
@@ -200,12 +206,13 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
       backend: tf.getBackend(),
       options: Object.fromEntries(optionStrings(opts)),
     });
-    const save = async (labelsToSave: string[], epoch: number, epochIter: number) => {
+    /** `trained`: the epoch of the last iteration (for messages); `epoch`, `epochIter`: where the next one starts. */
+    const save = async (labelsToSave: string[], trained: number, epoch: number, epochIter: number) => {
       try {
         const fullStateLabels = labelsToSave.filter((l) => !/^\d+$/.test(l) || fullStateEpochs === 'all' || fullStateEpochs.includes(Number(l)));
         await saveCheckpoint({ runDir, model, labels: labelsToSave, fullStateLabels, state: stateNow(epoch, epochIter) });
       } catch (e) {
-        throw new Error(`iteration ${steps} (epoch ${epoch}): ${(e as Error).message}`, { cause: e });
+        throw new Error(`iteration ${steps} (epoch ${trained}): ${(e as Error).message}`, { cause: e });
       }
       savedAtStep = steps;
     };
@@ -327,7 +334,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
         }
         const stopping = hooks.signal?.aborted === true;
         if (stopping && !toSave.includes('latest')) toSave.push('latest');
-        if (toSave.length > 0) await save(toSave, endOfEpoch ? epoch + 1 : epoch, endOfEpoch ? 0 : epochIter);
+        if (toSave.length > 0) await save(toSave, epoch, endOfEpoch ? epoch + 1 : epoch, endOfEpoch ? 0 : epochIter);
         if (stopping) {
           log(`stopped at epoch ${epoch}, total_iters ${totalIters}; saved the latest model (continue with --continue_train)`);
           return { stoppedBy: 'signal', epoch, totalIters, checkpointDir: runDir };
@@ -340,7 +347,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
     // The reference saves only on its save frequencies; keep the final weights in any case.
     if (steps > 0 && savedAtStep !== steps) {
       log(`saving the latest model at the end of training (epoch ${lastEpochTrained}, total_iters ${totalIters})`);
-      await save(['latest'], loader.epoch, 0);
+      await save(['latest'], lastEpochTrained, loader.epoch, 0);
     }
     return { stoppedBy: 'done', epoch: lastEpochTrained, totalIters, checkpointDir: runDir };
   } finally {
