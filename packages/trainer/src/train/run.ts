@@ -42,8 +42,12 @@ export interface TrainingHooks {
   /** Console lines, as the reference prints them (losses, saves, epoch ends, learning rate). */
   log?(line: string): void;
   onIteration?(info: IterationInfo): void;
-  /** When aborted: the current iteration finishes, `latest` is saved, and the run returns. */
-  signal?: AbortSignal;
+  /**
+   * Read after every iteration: once aborted, `latest` is saved and the run returns (aborted
+   * before the run starts: after its first iteration). An AbortSignal, or any object whose
+   * `aborted` another thread sets (a SharedArrayBuffer flag read by a getter).
+   */
+  signal?: { readonly aborted: boolean };
   /**
    * Train on two threads (`TwoThreadTrainer`, CUT with nce_idt only): a worker thread with this
    * backend runs the real_B half of every iteration. Same numbers as one thread.
@@ -123,7 +127,6 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
   const log = hooks.log ?? (() => undefined);
   const runDir = join(opts.checkpoints_dir, opts.name);
   const nEpochs = lastEpoch(opts);
-  if (hooks.signal?.aborted) return { stoppedBy: 'signal', epoch: opts.epoch_count, totalIters: 0, checkpointDir: runDir };
   // What can be checked without writing: sizes, the dataset, the networks (e.g. nce_layers).
   const tooSmall = cropSizeProblem(opts);
   if (tooSmall) throw new Error(tooSmall);
