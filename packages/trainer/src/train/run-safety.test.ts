@@ -160,6 +160,18 @@ it('--name must be a plain folder name (no path that leaves --checkpoints_dir)',
   expect(validateOptions({ name: 'horse2zebra_CUT' }).name).toBe('horse2zebra_CUT');
 });
 
+it('--epoch, --phase and --pretrained_name, which become file and folder names, get the same check', () => {
+  expect(() => validateOptions({ epoch: 'q/../../../x/3' }, 'command line')).toThrow(
+    "command line: --epoch: 'q/../../../x/3' is not a plain folder name (no '/', '\\' or '..'): it names the files <epoch>_net_G.pth and the results folder <phase>_<epoch>",
+  );
+  for (const [key, value] of [['epoch', '..'], ['epoch', 'a\\b'], ['phase', '../train'], ['phase', ''], ['pretrained_name', '../other']] as const) {
+    expect(() => validateOptions({ [key]: value }, 'command line'), `${key} ${value}`).toThrow(`--${key}: '${value}' is not a plain folder name`);
+  }
+  const ok = validateOptions({ epoch: 'iter_5000', phase: 'val', pretrained_name: 'h2z_CUT' });
+  expect([ok.epoch, ok.phase, ok.pretrained_name]).toEqual(['iter_5000', 'val', 'h2z_CUT']);
+  expect(validateOptions({}).pretrained_name).toBe(null);
+});
+
 it('--keep_state_epochs takes epochs, all or nothing', () => {
   expect(() => validateOptions({ keep_state_epochs: '5,x' }, 'command line')).toThrow(
     "command line: --keep_state_epochs: expected epochs like '5,10', 'all' or '', got '5,x'",
