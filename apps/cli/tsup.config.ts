@@ -2,9 +2,10 @@ import { defineConfig } from 'tsup';
 
 // The CLI ships as one ESM entry with a shebang; packages stay external. lib.js is the package's
 // import entry (main, loadBackend; importing it runs nothing). The worker of `cutjs translate
-// --threads 2` is its own entry. Backends load through @cut/backends (Dawn stays a package of its own there).
+// --threads 2` is its own entry, and so is the thread `cutjs train` trains on. Backends load
+// through @cut/backends (Dawn stays a package of its own there).
 export default defineConfig({
-  entry: { index: 'src/index.ts', lib: 'src/lib.ts', 'translate-worker': 'src/translate-worker.ts' },
+  entry: { index: 'src/index.ts', lib: 'src/lib.ts', 'translate-worker': 'src/translate-worker.ts', 'train-worker': 'src/train-worker.ts' },
   format: ['esm'],
   dts: true,
   sourcemap: true,

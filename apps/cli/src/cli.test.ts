@@ -1,4 +1,5 @@
 // The commands end to end, in-process (`main(argv)` with captured output), on the wasm backend.
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -336,23 +337,30 @@ describe('cutjs translate', () => {
     expect(levels(a!.data, b!.data).max).toBe(0);
   });
 
-  it('refuses to overwrite an input, and reports unreadable images (exit 1) after translating the others', async () => {
+  it('refuses to overwrite an input, and reports unreadable images (exit 1, prefixed cutjs translate:) after translating the others; a FIFO is no image', async () => {
     const dir = fresh('in');
     mkdirSync(dir);
     copyFileSync(src, join(dir, 'a.jpg'));
     writeFileSync(join(dir, 'b.png'), 'not an image');
+    // Reading a FIFO blocks until a writer comes: it must not be taken for an image.
+    execFileSync('mkfifo', [join(dir, 'pipe.jpg')]);
     const same = await cli(['translate', dir, '--checkpoint', H2Z_TINY, '--out', dir]);
     expect(same.code).toBe(1);
-    expect(same.stderr).toContain(`${join(dir, 'b.png')}: the output would overwrite the input (choose another --out)`);
+    expect(same.stderr).toContain(`cutjs translate: ${join(dir, 'b.png')}: the output would overwrite the input (choose another --out)`);
     expect(readFileSync(join(dir, 'b.png'), 'utf8')).toBe('not an image');
-    expect(readdirSync(dir).sort()).toEqual(['a.jpg', 'b.png']);
+    expect(readdirSync(dir).sort()).toEqual(['a.jpg', 'b.png', 'pipe.jpg']);
 
     const out = fresh('out');
     const r = await cli(['translate', dir, '--checkpoint', H2Z_TINY, '--out', out, '--backend', 'wasm']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`${join(dir, 'b.png')}: not a readable image`);
-    expect(r.stderr).toContain('1 of 2 images failed');
+    expect(r.stderr).toContain(`cutjs translate: ${join(dir, 'b.png')}: not a readable image`);
+    expect(r.stderr).toContain('cutjs translate: 1 of 2 images failed\n');
+    expect(r.stderr).not.toMatch(/^cutjs:/m);
     expect(readdirSync(out)).toEqual(['a.png']);
+
+    const fifo = await cli(['translate', join(dir, 'pipe.jpg'), '--checkpoint', H2Z_TINY, '--out', fresh('out')]);
+    expect(fifo.code).toBe(1);
+    expect(fifo.stderr).toBe(`cutjs translate: ${join(dir, 'pipe.jpg')}: not a regular file (give image files or folders of them)\n`);
   });
 });
 

@@ -72,7 +72,7 @@ export async function demoCommand(argv: readonly string[], ctx: Context): Promis
   await ctx.loadBackend(backend, boolFlag(parsed, 'verbose'));
   const started = Date.now();
   const result = await train(options, ctx);
-  if (result.stoppedBy === 'signal') return EXIT.interrupted;
+  if (result.stoppedBy === 'signal') return result.exitCode;
   const tested = await runTest(test, ctx);
   ctx.print('');
   ctx.print(`demo finished in ${((Date.now() - started) / 1000).toFixed(0)} s:`);

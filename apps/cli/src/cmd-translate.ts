@@ -26,13 +26,17 @@ export async function planOutputs(inputs: readonly string[], outDir: string): Pr
   const jobs: TranslateJob[] = [];
   for (const input of inputs) {
     if (!existsSync(input)) throw new Error(`${input}: no such file or folder`);
-    if (statSync(input).isDirectory()) {
+    const info = statSync(input);
+    if (info.isDirectory()) {
       const files = await listImages(input);
       if (files.length === 0) throw new Error(`${input}: no images in this folder`);
       for (const f of files) {
         const rel = relative(input, f);
         jobs.push({ input: f, output: join(outDir, dirname(rel), `${basename(rel, extname(rel))}.png`) });
       }
+    } else if (!info.isFile()) {
+      // A FIFO or a device would block or never end when read as an image.
+      throw new Error(`${input}: not a regular file (give image files or folders of them)`);
     } else {
       jobs.push({ input, output: join(outDir, `${basename(input, extname(input))}.png`) });
     }
@@ -96,7 +100,7 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
       } catch (e) {
         const message = (e as Error).message;
         failures.push(message.startsWith(job.input) ? message : `${job.input}: ${message}`);
-        ctx.warn(`cutjs: ${failures.at(-1)}`);
+        ctx.warn(`cutjs translate: ${failures.at(-1)}`);
       }
     }
   };
@@ -120,7 +124,7 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
     helper?.close();
   }
   if (failures.length) {
-    ctx.warn(`cutjs: ${failures.length} of ${jobs.length} images failed`);
+    ctx.warn(`cutjs translate: ${failures.length} of ${jobs.length} images failed`);
     return 1;
   }
   ctx.print(`translated ${jobs.length} image${jobs.length === 1 ? '' : 's'} into ${outDir}`);

@@ -72,8 +72,13 @@ export class Context {
     this.io = { ...io, stdout };
   }
 
-  /** Calls `listener` once standard output fails; returns the undo. */
+  /** Calls `listener` once standard output fails (at once when it already has); returns the undo. */
   onStdoutClosed(listener: (why: string) => void): () => void {
+    // `| true`: the first line written (long before training) already failed.
+    if (this.stdoutClosed !== null) {
+      listener(this.stdoutClosed);
+      return () => undefined;
+    }
     this.closedListeners.add(listener);
     return () => this.closedListeners.delete(listener);
   }

@@ -36,6 +36,23 @@ describe('Progress', () => {
     expect(writes.at(-1)).toBe('\n');
   });
 
+  it('clear() takes the status line off the screen (before a line on stderr); the next update draws it again', () => {
+    let t = 0;
+    const { writes, out } = sink(true);
+    const p = new Progress(out, { tty: true, columns: 200, now: () => t });
+    p.update(info(4));
+    p.clear();
+    expect(writes[1]).toBe('\r\x1b[K');
+    p.log('saved');
+    expect(writes[2]).toBe('saved\n'); // no status line to redraw under it
+    t = 200;
+    p.update(info(5));
+    expect(writes[3]).toMatch(/^\r\x1b\[Kepoch 2\/3 .* 5\/10 /);
+    const plain = sink(false);
+    new Progress(plain.out, { tty: false }).clear();
+    expect(plain.writes).toEqual([]);
+  });
+
   it('cuts the line to the terminal width', () => {
     const { writes, out } = sink(true);
     new Progress(out, { tty: true, columns: 40, now: () => 0 }).update(info(1));

@@ -98,6 +98,12 @@ export class Progress {
     this.out.write(`\r\x1b[K${text}\n${this.line}`);
   }
 
+  /** Takes the status line off the screen (before a line on another stream); the next update draws it again. */
+  clear(): void {
+    if (this.o.tty && this.line) this.out.write('\r\x1b[K');
+    this.line = '';
+  }
+
   /** Ends the status line (keeps its last state on screen). */
   finish(): void {
     if (this.o.tty && this.line) this.out.write('\n');

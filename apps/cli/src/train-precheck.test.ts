@@ -1,6 +1,6 @@
 // `cutjs train` checks that used to escape until mid-run (or write in the wrong place): sizes
 // the networks cannot take, a missing --dataroot, a --name that leaves --checkpoints_dir.
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -57,6 +57,33 @@ describe('cutjs train: sizes and names checked before anything starts', () => {
     );
     expect(existsSync(join(work, 'escaped'))).toBe(false);
     expect(existsSync(join(checkpoints, 'sub'))).toBe(false);
+  });
+
+  it('--epoch, --phase and --pretrained_name with a path: refused like --name, for train, test and translate; nothing read or written outside', async () => {
+    const cases: Array<[string[], string]> = [
+      [['train', '--dataroot', data, '--continue_train', '--epoch', 'q/../../../x/3'], "--epoch: 'q/../../../x/3' is not a plain folder name"],
+      [['train', '--dataroot', data, '--phase', '../data/train'], "--phase: '../data/train' is not a plain folder name"],
+      [['train', '--dataroot', data, '--continue_train', '--pretrained_name', '../other'], "--pretrained_name: '../other' is not a plain folder name"],
+      [['test', '--dataroot', data, '--epoch', '../../x'], "--epoch: '../../x' is not a plain folder name"],
+      [['test', '--dataroot', data, '--phase', '..'], "--phase: '..' is not a plain folder name"],
+      [['translate', join(data, 'trainA'), '--checkpoint', checkpoints, '--epoch', 'a\\..\\b'], "--epoch: 'a\\..\\b' is not a plain folder name"],
+    ];
+    for (const [argv, message] of cases) {
+      const where = argv[0] === 'test' ? ['--results_dir', join(work, 'results')] : argv[0] === 'translate' ? ['--out', join(work, 'results')] : [];
+      const r = await cli([...argv, '--checkpoints_dir', checkpoints, '--name', 'run', ...where]);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.stderr, argv.join(' ')).toContain(`cutjs ${argv[0]}: command line: ${message}`);
+    }
+    expect(existsSync(checkpoints)).toBe(false);
+    expect(existsSync(join(work, 'results'))).toBe(false);
+  });
+
+  it('a --dataroot that does not exist says so (not "not a folder")', async () => {
+    const r = await train('--dataroot', join(work, 'nowhere'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`cutjs train: ${join(work, 'nowhere')}: dataroot does not exist\n`);
+    const file = join(data, 'trainA', readdirSync(join(data, 'trainA'))[0]!);
+    expect((await train('--dataroot', file)).stderr).toBe(`cutjs train: ${file}: dataroot is not a folder\n`);
   });
 
   it('--continue_train on a finished run says so (and what to change) instead of silently doing nothing', async () => {

@@ -393,10 +393,24 @@ function checkCombination(o: CUTOptions, source: string): void {
     fail('epoch_count', `is ${o.epoch_count}, after the last epoch n_epochs + n_epochs_decay = ${o.n_epochs + o.n_epochs_decay}`);
   }
   if (o.seed !== null && o.seed > 0xffffffff) fail('seed', `must be below 2^32, got ${o.seed}`);
-  if (o.name === '' || o.name === '.' || o.name === '..' || /[/\\]/.test(o.name)) {
-    fail('name', `'${o.name}' is not a plain folder name (no '/', '\\' or '..'): the run goes to <checkpoints_dir>/<name>`);
+  // Values that become a file or folder name must stay one: no '/', '\\' or '..' to leave the run folder.
+  const PATH_PARTS: Array<[OptionName, string]> = [
+    ['name', 'the run goes to <checkpoints_dir>/<name>'],
+    ['pretrained_name', 'the checkpoint is read from <checkpoints_dir>/<pretrained_name>'],
+    ['epoch', 'it names the files <epoch>_net_G.pth and the results folder <phase>_<epoch>'],
+    ['phase', 'it names the data folders <dataroot>/<phase>A, <phase>B and the results folder <phase>_<epoch>'],
+  ];
+  for (const [key, why] of PATH_PARTS) {
+    const v = o[key];
+    if (v === null) continue;
+    if (!isPlainName(String(v))) fail(key, `'${String(v)}' is not a plain folder name (no '/', '\\' or '..'): ${why}`);
   }
   keepStateEpochs(o, source);
+}
+
+/** A single file or folder name: not empty, not '.' or '..', no path separator or NUL. */
+export function isPlainName(value: string): boolean {
+  return value !== '' && value !== '.' && value !== '..' && !/[/\\\0]/.test(value);
 }
 
 /**

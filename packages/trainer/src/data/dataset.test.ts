@@ -119,7 +119,7 @@ describe('UnalignedDataset on built folders', () => {
     await writePattern(join(empty, 'trainB', 'b.png'), 8, 8);
     await expect(UnalignedDataset.create({ ...defaultDataOptions('train'), dataroot: empty })).rejects.toThrow(`${join(empty, 'trainA')}: no images`);
     await expect(UnalignedDataset.create({ ...defaultDataOptions('train'), dataroot: join(tmp.dir, 'absent') })).rejects.toThrow(
-      `${join(tmp.dir, 'absent')}: dataroot is not a folder`,
+      `${join(tmp.dir, 'absent')}: dataroot does not exist`,
     );
     const onlyB = join(tmp.dir, 'onlyB');
     await writePattern(join(onlyB, 'trainB', 'b.png'), 8, 8);

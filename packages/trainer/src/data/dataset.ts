@@ -112,7 +112,9 @@ export class UnalignedDataset {
       if (files.length === 0) throw new Error(`${dir}: no images (${IMAGE_EXTENSIONS.join(' ')}) in this folder or below`);
       return files;
     };
-    if (!(await stat(dataroot).catch(() => undefined))?.isDirectory()) throw new Error(`${dataroot}: dataroot is not a folder`);
+    const root = await stat(dataroot).catch(() => undefined);
+    if (!root) throw new Error(`${dataroot}: dataroot does not exist`);
+    if (!root.isDirectory()) throw new Error(`${dataroot}: dataroot is not a folder`);
     // One after the other, so that the error (if any) is always about A first.
     const pathsA = await list(dirA);
     const pathsB = await list(dirB);

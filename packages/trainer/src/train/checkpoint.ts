@@ -132,11 +132,25 @@ export interface SaveCheckpointArgs {
  * Saves the model (weights and optimiser state) under every label: the reference's weight
  * files and our state files. Refuses (before writing anything) when a weight is not finite.
  */
-export async function saveCheckpoint({ runDir, model, labels, state, fullStateLabels }: SaveCheckpointArgs): Promise<void> {
-  const bad = await nonFiniteParameters(model);
+export async function saveCheckpoint(args: SaveCheckpointArgs): Promise<void> {
+  const bad = await nonFiniteParameters(args.model);
   if (bad.length > 0) {
     throw new Error(`weights are not finite (${bad.slice(0, 3).join(', ')}${bad.length > 3 ? `, and ${bad.length - 3} more` : ''}); checkpoint not written`);
   }
+  try {
+    await writeCheckpoint(args);
+  } catch (e) {
+    // A save that failed (a full disk) leaves no snapshot folder that no state file names.
+    try {
+      removeUnusedSnapshots(args.runDir);
+    } catch {
+      // the save's own error is the one to report
+    }
+    throw e;
+  }
+}
+
+async function writeCheckpoint({ runDir, model, labels, state, fullStateLabels }: SaveCheckpointArgs): Promise<void> {
   const snapshotsDir = join(runDir, SNAPSHOTS);
   const stamp = `${String(state.totalIters).padStart(9, '0')}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const dir = join(snapshotsDir, stamp);

@@ -1,7 +1,7 @@
 // What a run does when things around it go wrong: a second run on the same folder, a stale
 // lock, a changed dataset or a missing snapshot on resume, bad names, a full disk.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -28,14 +28,17 @@ function deadPid(): number {
 describeBackends(
   'runTraining safety',
   () => {
-    it('a second run on the same folder refuses, naming the pid of the run holding it; the first finishes', async () => {
+    it('a second run on the same folder refuses, naming the pid of the run holding it (and does not say it replaces it); the first finishes', async () => {
+      await runTraining(tiny('shared')); // an earlier run, finished: the next one replaces its checkpoints
       // The first run trains until the second one has given up, then stops (as on Ctrl-C).
       const stopFirst = new AbortController();
       let second: Promise<unknown> | null = null;
+      const logs: { first: string[]; second: string[] } = { first: [], second: [] };
       const first = runTraining(tiny('shared', { n_epochs: 100 }), {
         signal: stopFirst.signal,
+        log: (l) => logs.first.push(l),
         onIteration: () => {
-          second ??= runTraining(tiny('shared'))
+          second ??= runTraining(tiny('shared'), { log: (l) => logs.second.push(l) })
             .then(
               () => 'finished',
               (e: Error) => e.message,
@@ -47,9 +50,12 @@ describeBackends(
       expect(await second).toMatch(
         new RegExp(`^${join(root, 'shared').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by another training run \\(pid ${process.pid}, since .+\\); wait for it to finish or stop it, or choose another --name$`),
       );
+      const replaces = `note: ${join(root, 'shared')} already holds a run; this new run replaces its checkpoints (the reference does too; --continue_train resumes it instead)`;
+      expect(logs.first).toContain(replaces);
+      expect(logs.second).toEqual([]);
       // Released at the end; the refused run touched nothing of it.
       expect(existsSync(join(root, 'shared', LOCK_FILE))).toBe(false);
-      expect(readFileSync(join(root, 'shared', 'loss_log.txt'), 'utf8').match(/Training Loss/g)).toHaveLength(1);
+      expect(readFileSync(join(root, 'shared', 'loss_log.txt'), 'utf8').match(/Training Loss/g)).toHaveLength(2);
     });
 
     it('a lock left by a process that is gone is taken over with a note', async () => {
@@ -98,6 +104,37 @@ describeBackends(
       );
     });
 
+    it('a failed save (as on a full disk) names the epoch it ends and leaves no snapshot behind; stale partial snapshots go at start', async () => {
+      const dir = join(root, 'full-disk');
+      const snapshots = () => readdirSync(join(dir, 'snapshots')).sort();
+      // The end-of-epoch-2 save fails: latest_net_G.pth cannot be replaced (a folder in its way), after the snapshot was written.
+      const failing = runTraining(tiny('full-disk', { n_epochs: 2, save_epoch_freq: 1 }), {
+        onIteration: (i) => {
+          if (i.epoch === 2 && i.epochIter === i.itersPerEpoch) {
+            rmSync(join(dir, 'latest_net_G.pth'));
+            mkdirSync(join(dir, 'latest_net_G.pth', 'in-the-way'), { recursive: true });
+          }
+        },
+      });
+      await expect(failing).rejects.toThrow(/^iteration 4 \(epoch 2\): .*latest_net_G\.pth/);
+      const kept = readTrainState(dir, 'latest')!;
+      expect(kept.totalIters).toBe(2); // the end of epoch 1 stays the checkpoint to resume from
+      expect(snapshots()).toEqual([kept.files.G.path.split('/')[1]]);
+      // A snapshot folder cut short by an earlier crash or full disk: removed once the next run holds the folder.
+      rmSync(join(dir, 'latest_net_G.pth'), { recursive: true });
+      cpSync(join(dir, '1_net_G.pth'), join(dir, 'latest_net_G.pth'));
+      mkdirSync(join(dir, 'snapshots', '000000003-partial'));
+      writeFileSync(join(dir, 'snapshots', '000000003-partial', 'net_G.pth'), 'cut sh');
+      let atFirstIteration: string[] = [];
+      const resumed = await runTraining(tiny('full-disk', { n_epochs: 2, save_epoch_freq: 1, continue_train: true }), {
+        onIteration: () => {
+          if (atFirstIteration.length === 0) atFirstIteration = snapshots();
+        },
+      });
+      expect(resumed).toMatchObject({ stoppedBy: 'done', totalIters: 4 });
+      expect(atFirstIteration).toEqual([kept.files.G.path.split('/')[1]]);
+    });
+
     it('a bad --nce_layers fails before the run folder is created', async () => {
       await expect(runTraining(tiny('nce', { nce_layers: '0,4,99' }))).rejects.toThrow(/--nce_layers: layer 99 does not exist/);
       expect(existsSync(join(root, 'nce'))).toBe(false);
@@ -121,6 +158,18 @@ it('--name must be a plain folder name (no path that leaves --checkpoints_dir)',
     "command line: --name: '../../x' is not a plain folder name (no '/', '\\' or '..'): the run goes to <checkpoints_dir>/<name>",
   );
   expect(validateOptions({ name: 'horse2zebra_CUT' }).name).toBe('horse2zebra_CUT');
+});
+
+it('--epoch, --phase and --pretrained_name, which become file and folder names, get the same check', () => {
+  expect(() => validateOptions({ epoch: 'q/../../../x/3' }, 'command line')).toThrow(
+    "command line: --epoch: 'q/../../../x/3' is not a plain folder name (no '/', '\\' or '..'): it names the files <epoch>_net_G.pth and the results folder <phase>_<epoch>",
+  );
+  for (const [key, value] of [['epoch', '..'], ['epoch', 'a\\b'], ['phase', '../train'], ['phase', ''], ['pretrained_name', '../other']] as const) {
+    expect(() => validateOptions({ [key]: value }, 'command line'), `${key} ${value}`).toThrow(`--${key}: '${value}' is not a plain folder name`);
+  }
+  const ok = validateOptions({ epoch: 'iter_5000', phase: 'val', pretrained_name: 'h2z_CUT' });
+  expect([ok.epoch, ok.phase, ok.pretrained_name]).toEqual(['iter_5000', 'val', 'h2z_CUT']);
+  expect(validateOptions({}).pretrained_name).toBe(null);
 });
 
 it('--keep_state_epochs takes epochs, all or nothing', () => {

@@ -16,7 +16,7 @@ import { TwoThreadTrainer } from '../parallel/two-thread.js';
 import type { WorkerBackend } from '../parallel/protocol.js';
 import { lastEpoch, learningRateAt } from '../schedule.js';
 import { writeFileAtomic } from '@cut/files';
-import { loadOptimizers, loadWeights, readTrainState, saveCheckpoint, stateFileName, type TrainState } from './checkpoint.js';
+import { loadOptimizers, loadWeights, readTrainState, removeUnusedSnapshots, saveCheckpoint, stateFileName, type TrainState } from './checkpoint.js';
 import { formatLossLine, lossLogHeader, pyFixed } from './loss-log.js';
 import { acquireRunLock, appendLog, makeRunDir, type RunLock } from './run-files.js';
 import { ResultsPage, tensorToImage, type LossPoint } from './web.js';
@@ -43,8 +43,12 @@ export interface TrainingHooks {
   /** Console lines, as the reference prints them (losses, saves, epoch ends, learning rate). */
   log?(line: string): void;
   onIteration?(info: IterationInfo): void;
-  /** When aborted: the current iteration finishes, `latest` is saved, and the run returns. */
-  signal?: AbortSignal;
+  /**
+   * Read after every iteration: once aborted, `latest` is saved and the run returns (aborted
+   * before the run starts: after its first iteration). An AbortSignal, or any object whose
+   * `aborted` another thread sets (a SharedArrayBuffer flag read by a getter).
+   */
+  signal?: { readonly aborted: boolean };
   /**
    * Train on two threads (`TwoThreadTrainer`, CUT with nce_idt only): a worker thread with this
    * backend runs the real_B half of every iteration. Same numbers as one thread.
@@ -124,7 +128,6 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
   const log = hooks.log ?? (() => undefined);
   const runDir = join(opts.checkpoints_dir, opts.name);
   const nEpochs = lastEpoch(opts);
-  if (hooks.signal?.aborted) return { stoppedBy: 'signal', epoch: opts.epoch_count, totalIters: 0, checkpointDir: runDir };
   // What can be checked without writing: sizes, the dataset, the networks (e.g. nce_layers).
   const tooSmall = cropSizeProblem(opts);
   if (tooSmall) throw new Error(tooSmall);
@@ -139,6 +142,12 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
   try {
     makeRunDir(runDir);
     lock = acquireRunLock(runDir, log);
+    // Snapshot folders no state file names (a save cut short by a crash or a full disk) are of no use.
+    removeUnusedSnapshots(runDir);
+    // Said once the folder is ours (a run refused by the lock replaces nothing).
+    if (!opts.continue_train && existsSync(join(runDir, 'latest_net_G.pth'))) {
+      log(`note: ${runDir} already holds a run; this new run replaces its checkpoints (the reference does too; --continue_train resumes it instead)`);
+    }
     // Where to start: our state (exact), reference weights, or nothing.
     if (resumeState) warnAboutChangedOptions(resumeState, opts, log);
     if (resumeState && resumeState.epoch > nEpochs) {
@@ -201,12 +210,13 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
       backend: tf.getBackend(),
       options: Object.fromEntries(optionStrings(opts)),
     });
-    const save = async (labelsToSave: string[], epoch: number, epochIter: number) => {
+    /** `trained`: the epoch of the last iteration (for messages); `epoch`, `epochIter`: where the next one starts. */
+    const save = async (labelsToSave: string[], trained: number, epoch: number, epochIter: number) => {
       try {
         const fullStateLabels = labelsToSave.filter((l) => !/^\d+$/.test(l) || fullStateEpochs === 'all' || fullStateEpochs.includes(Number(l)));
         await saveCheckpoint({ runDir, model, labels: labelsToSave, fullStateLabels, state: stateNow(epoch, epochIter) });
       } catch (e) {
-        throw new Error(`iteration ${steps} (epoch ${epoch}): ${(e as Error).message}`, { cause: e });
+        throw new Error(`iteration ${steps} (epoch ${trained}): ${(e as Error).message}`, { cause: e });
       }
       savedAtStep = steps;
     };
@@ -328,7 +338,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
         }
         const stopping = hooks.signal?.aborted === true;
         if (stopping && !toSave.includes('latest')) toSave.push('latest');
-        if (toSave.length > 0) await save(toSave, endOfEpoch ? epoch + 1 : epoch, endOfEpoch ? 0 : epochIter);
+        if (toSave.length > 0) await save(toSave, epoch, endOfEpoch ? epoch + 1 : epoch, endOfEpoch ? 0 : epochIter);
         if (stopping) {
           log(`stopped at epoch ${epoch}, total_iters ${totalIters}; saved the latest model (continue with --continue_train)`);
           return { stoppedBy: 'signal', epoch, totalIters, checkpointDir: runDir };
@@ -341,7 +351,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
     // The reference saves only on its save frequencies; keep the final weights in any case.
     if (steps > 0 && savedAtStep !== steps) {
       log(`saving the latest model at the end of training (epoch ${lastEpochTrained}, total_iters ${totalIters})`);
-      await save(['latest'], loader.epoch, 0);
+      await save(['latest'], lastEpochTrained, loader.epoch, 0);
     }
     return { stoppedBy: 'done', epoch: lastEpochTrained, totalIters, checkpointDir: runDir };
   } finally {
