@@ -171,6 +171,24 @@ describe('cutjs test on the reference checkpoint h2z_tiny', () => {
     console.info(`cutjs test h2z_tiny: fake_B vs the reference's PNGs, max ${worst} levels`);
   });
 
+  it('--dataset_mode single: the images of one folder, real_A and fake_B only, the same fake_B as the reference gives', async () => {
+    const checkpoints = fresh('checkpoints');
+    mkdirSync(join(checkpoints, 'h2z_tiny'), { recursive: true });
+    for (const f of ['latest_net_G.pth', 'train_opt.txt']) copyFileSync(join(H2Z_TINY, f), join(checkpoints, 'h2z_tiny', f));
+    const results = fresh('results');
+    // The fixture's testA folder as it is: no testB needed.
+    const r = await cli(['test', '--dataroot', join(H2Z_TINY, 'testA'), '--dataset_mode', 'single', '--name', 'h2z_tiny', '--checkpoints_dir', checkpoints, '--results_dir', results, '--backend', 'wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    const web = join(results, 'h2z_tiny', 'test_latest');
+    expect(readdirSync(join(web, 'images')).sort()).toEqual(['fake_B', 'real_A']);
+    const names = readdirSync(join(H2Z_TINY, 'testA')).map((f) => f.replace(/\.jpg$/, ''));
+    expect(readdirSync(join(web, 'images', 'fake_B')).sort()).toEqual(names.map((n) => `${n}.png`).sort());
+    for (const name of names) {
+      const d = levels((await pixels(join(web, 'images', 'fake_B', `${name}.png`))).data, (await pixels(join(H2Z_TINY, 'expected', 'fake_B', `${name}.png`))).data);
+      expect(d.max, name).toBeLessThanOrEqual(2);
+    }
+  });
+
   it('one corrupt image among good ones (BMP and PPM too): names it and stops before writing, earlier results kept; without it every format goes through', async () => {
     const dataroot = smallDataset(fresh('data'), 3, ['test']);
     copyFileSync('fixtures/decode/bmp_24bit.bmp', join(dataroot, 'testA', 'x_photo.bmp'));

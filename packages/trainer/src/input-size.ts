@@ -3,7 +3,7 @@
 // padding or a gradient. Each network is walked one side at a time (height and width are
 // independent): what every layer does to a side's length, and what it needs of it.
 import type { CUTOptions } from './options.js';
-import { multipleOf } from './data/transforms.js';
+import { multipleOf, parsePreprocess } from './data/transforms.js';
 
 type Sizing = Pick<CUTOptions, 'netG' | 'netD' | 'n_layers_D' | 'no_antialias'>;
 
@@ -80,11 +80,13 @@ export function minimumSide(o: Sizing): number {
 }
 
 /**
- * Why a crop of `--crop_size` cannot be trained on (for the cropping --preprocess modes), or
+ * Why a crop of `--crop_size` cannot be trained on (for --preprocess with crop or patch), or
  * null: the message names the flags to change.
  */
 export function cropSizeProblem(o: Sizing & Pick<CUTOptions, 'crop_size' | 'preprocess'>): string | null {
-  if (!o.preprocess.endsWith('crop')) return null;
+  // Crop and patch give crop_size squares (trim gives at most that: each image is checked instead).
+  const steps = parsePreprocess(o.preprocess);
+  if (!steps.crop && !steps.patch) return null;
   const side = multipleOf(o.crop_size);
   const why = sideProblem(side, o);
   if (!why) return null;

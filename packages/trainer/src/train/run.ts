@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { SeededRng } from '@cut/core-tensors';
 import { CUTModel, type LossName } from '../cut-model.js';
 import { BatchLoader, type Batch } from '../data/loader.js';
-import { UnalignedDataset } from '../data/dataset.js';
+import { createDataset } from '../data/create-dataset.js';
+import type { ImageDataset } from '../data/dataset.js';
 import { formatTrainOpt, keepStateEpochs, optionStrings, validateOptions, type CUTOptions } from '../options.js';
 import { cropSizeProblem } from '../input-size.js';
 import { TwoThreadTrainer } from '../parallel/two-thread.js';
@@ -82,6 +83,10 @@ export interface TrainLogRecord {
   backend: string;
 }
 
+/** Why `dataset_mode single` cannot train (the reference's CUT fails on it too: set_input reads the missing B). */
+export const singleTrainingError =
+  "--dataset_mode single has one folder and no B images, so CUT cannot train on it (it is for 'cutjs test'); use unaligned (trainA/, trainB/) or aligned (train/ with A|B pairs)";
+
 /** The data loader's seed, derived from the model's so one `seed` fixes the whole run. */
 function loaderSeed(modelSeed: number): number {
   return new SeededRng(modelSeed ^ 0x5bd1e995).nextUint32();
@@ -128,7 +133,8 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
   const tooSmall = cropSizeProblem(opts);
   if (tooSmall) throw new Error(tooSmall);
   const fullStateEpochs = keepStateEpochs(opts);
-  const dataset = await UnalignedDataset.create(opts);
+  if (opts.dataset_mode === 'single') throw new Error(singleTrainingError);
+  const dataset = await createDataset(opts);
   const loadDir = opts.continue_train && opts.pretrained_name ? join(opts.checkpoints_dir, opts.pretrained_name) : runDir;
   const resumeState = opts.continue_train && loadDir === runDir ? readTrainState(loadDir, opts.epoch) : null;
   const model = new CUTModel(opts, resumeState?.seeds.model != null ? { seed: resumeState.seeds.model } : {});
@@ -228,7 +234,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
         epochIter += batchSize;
         steps += 1;
         const realA = tf.tensor4d(batch.A, batch.shapeA);
-        const realB = tf.tensor4d(batch.B, batch.shapeB);
+        const realB = tf.tensor4d(batch.B!, batch.shapeB!); // every dataset but single (refused above) has a B
         try {
           const optimizeStart = now();
           if (!model.isInitialized) {
@@ -352,7 +358,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
 }
 
 /** The data loader where a state file left it; a changed dataset is named with the ways forward. */
-function resumedLoader(dataset: UnalignedDataset, state: TrainState, nEpochs: number, stateFile: string): BatchLoader {
+function resumedLoader(dataset: ImageDataset, state: TrainState, nEpochs: number, stateFile: string): BatchLoader {
   try {
     return new BatchLoader(dataset, { state: state.rng.loader, endEpoch: nEpochs });
   } catch (e) {
