@@ -14,7 +14,7 @@ import { formatTrainOpt, keepStateEpochs, optionStrings, validateOptions, type C
 import { cropSizeProblem } from '../input-size.js';
 import { TwoThreadTrainer } from '../parallel/two-thread.js';
 import type { WorkerBackend } from '../parallel/protocol.js';
-import { lastEpoch, learningRateAt } from '../schedule.js';
+import { CUT_PLATEAU_METRIC, ReduceLROnPlateau, lastEpoch, learningRateAt, plateauAt } from '../schedule.js';
 import { writeFileAtomic } from '../atomic.js';
 import { loadOptimizers, loadWeights, readTrainState, saveCheckpoint, stateFileName, type TrainState } from './checkpoint.js';
 import { formatLossLine, lossLogHeader, pyFixed } from './loss-log.js';
@@ -169,6 +169,11 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
       : new BatchLoader(dataset, { seed: seeds.loader ?? undefined, startEpoch: opts.epoch_count, endEpoch: nEpochs });
     const firstEpoch = resumeState?.firstEpoch ?? opts.epoch_count;
     const schedule = { ...opts, epoch_count: firstEpoch };
+    // lr_policy plateau: a scheduler with state, stepped at the end of every epoch and saved with
+    // each checkpoint (a resume continues from the saved one); the other policies follow the epoch.
+    const plateau =
+      opts.lr_policy !== 'plateau' ? null : resumeState?.schedule ? ReduceLROnPlateau.fromState(resumeState.schedule) : plateauAt(schedule, loader.epoch);
+    const lrFor = (epoch: number) => plateau?.lr ?? learningRateAt(schedule, epoch);
     const itersPerEpoch = loader.batchesPerEpoch;
     const imagesPerEpoch = itersPerEpoch * opts.batch_size;
 
@@ -202,6 +207,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
       firstEpoch,
       optimizeTime,
       seeds,
+      ...(plateau && { schedule: plateau.state() }),
       rng: { model: model.rng.getState(), loader: loader!.state() },
       backend: tf.getBackend(),
       options: Object.fromEntries(optionStrings(opts)),
@@ -216,12 +222,12 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
       savedAtStep = steps;
     };
 
-    if (loader.hasNext) log(`starting at epoch ${loader.epoch} (iteration ${loader.batchIndex + 1} of ${itersPerEpoch}), learning rate = ${pyFixed(learningRateAt(schedule, loader.epoch), 7)}`);
+    if (loader.hasNext) log(`starting at epoch ${loader.epoch} (iteration ${loader.batchIndex + 1} of ${itersPerEpoch}), learning rate = ${pyFixed(lrFor(loader.epoch), 7)}`);
     for (let epoch = loader.epoch; epoch <= nEpochs && loader.hasNext; epoch++) {
       const epochStart = now();
       let epochIter = resumeState && epoch === resumeState.epoch ? resumeState.epochIter : 0;
       let htmlSavedThisEpoch = false;
-      const lr = learningRateAt(schedule, epoch);
+      const lr = lrFor(epoch);
       model.setLearningRate(lr);
       let iterDataTime = now();
       let iterEnd = now();
@@ -322,6 +328,9 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
 
         // Checkpoints: latest every save_latest_freq images, latest + <epoch> every save_epoch_freq epochs.
         const endOfEpoch = loader.epoch !== epoch;
+        // The reference's update_learning_rate at the end of the epoch (its metric is always 0); a
+        // checkpoint saved now is one for the start of the next epoch.
+        if (endOfEpoch) plateau?.step(CUT_PLATEAU_METRIC);
         const toSave: string[] = [];
         if (totalIters % opts.save_latest_freq === 0) {
           log(`saving the latest model (epoch ${epoch}, total_iters ${totalIters})`);
@@ -341,7 +350,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
         iterDataTime = now();
       }
       log(`End of epoch ${epoch} / ${nEpochs} \t Time Taken: ${Math.trunc(now() - epochStart)} sec`);
-      log(`learning rate = ${pyFixed(learningRateAt(schedule, epoch + 1), 7)}`);
+      log(`learning rate = ${pyFixed(lrFor(epoch + 1), 7)}`);
     }
     // The reference saves only on its save frequencies; keep the final weights in any case.
     if (steps > 0 && savedAtStep !== steps) {
