@@ -82,6 +82,21 @@ describe('cutjs train: bad input stops before anything is written', () => {
     );
   });
 
+  it('--preprocess scale_shortside_and_crop: an image still smaller than the crop after scaling names both sizes; --dataset_mode single cannot train', async () => {
+    await failsCleanly(
+      async (d) => {
+        await sharp({ create: { width: 40, height: 24, channels: 3, background: '#808080' } }).png().toFile(join(d, 'trainB', 'small.png'));
+      },
+      (d) => `${join(d, 'trainB', 'small.png')}: image is 40x24 (resized to 47x28), smaller than crop_size 32x32 (preprocess 'scale_shortside_and_crop')`,
+      ['--preprocess', 'scale_shortside_and_crop', '--load_size', '28'],
+    );
+    await failsCleanly(
+      () => undefined,
+      () => '--dataset_mode single has one folder and no B images, so CUT cannot train on it',
+      ['--dataset_mode', 'single'],
+    );
+  });
+
   it('--continue_train without a checkpoint to continue from: names the file looked for', async () => {
     const dataroot = smallDataset(fresh('data'));
     const checkpoints = fresh('checkpoints');
