@@ -109,6 +109,17 @@ describe('every preprocess combination against the reference get_transform (tool
   }
 });
 
+describe('the fine-tuning switch (load_size replaced by crop_size)', () => {
+  it('gives what the reference gives with load_size = crop_size, for every case that uses load_size', async () => {
+    for (const g of golden.transforms.filter((t) => t.load === t.crop)) {
+      const src = goldenSource(g.source);
+      const o: TransformOptions = { ...DEFAULT_TRANSFORM_OPTIONS, preprocess: g.preprocess, loadSize: 300, cropSize: g.crop, noFlip: g.no_flip ?? false, finetune: true };
+      expectEncoded(await transformImage(src, o, g.draws), g);
+    }
+    expect(golden.transforms.filter((t) => t.load === t.crop).length).toBeGreaterThan(0);
+  });
+});
+
 describe('parsing --preprocess', () => {
   it('reads keywords as the reference does: substrings, resize before scale_width before scale_shortside, any order', () => {
     expect(parsePreprocess('zoom_and_patch')).toMatchObject({ zoom: true, patch: true, crop: false, resize: false });
