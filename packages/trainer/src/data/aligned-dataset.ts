@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { SeededRng } from '@cut/core-tensors';
 import { cropImage, decodeImage, normalizeImage, type RawImage } from './image.js';
 import { checkDataroot, listDatasetFolder, transformOptionsFor, validate, type DataOptions, type ImageDataset, type ItemDraws, type PairedItem } from './dataset.js';
-import { parsePreprocess, transformImage, type ImageDraws, type TensorImage } from './transforms.js';
+import { parsePreprocess, transformImage, uniformInt, type ImageDraws, type TensorImage } from './transforms.js';
 
 /** The two halves of an AB image: A the left int(w / 2) columns, B the rest. */
 export function splitAB(img: RawImage, name = 'image'): { A: RawImage; B: RawImage } {
@@ -31,10 +31,8 @@ export function alignedParams(width: number, height: number, o: Pick<DataOptions
   let [w, h] = [width, height];
   if (o.preprocess === 'resize_and_crop') [w, h] = [o.load_size, o.load_size];
   else if (o.preprocess === 'scale_width_and_crop') [w, h] = [o.load_size, Math.floor((o.load_size * height) / width)];
-  // random.randint(0, n) from a uniform, as the other datasets' draws map.
-  const pick = (u: number, n: number) => Math.min(n, Math.floor(u * (n + 1)));
-  const x = pick(draws.cropX, Math.max(0, w - o.crop_size));
-  const y = pick(draws.cropY, Math.max(0, h - o.crop_size));
+  const x = uniformInt(draws.cropX, Math.max(0, w - o.crop_size));
+  const y = uniformInt(draws.cropY, Math.max(0, h - o.crop_size));
   // get_params: flip = random.random() > 0.5.
   return { cropPos: [x, y], flip: draws.flip > 0.5 };
 }

@@ -149,8 +149,12 @@ export function drawImageParams(rng: SeededRng, preprocess: PreprocessMode | Pre
   return { cropY, cropX, flip, ...(zoom && { zoom }), ...(patch && { patch }), ...(trim && { trim }) };
 }
 
-/** An integer uniform in [0, range] from a uniform u in [0, 1) (torch.randint(0, range + 1), np.random.randint(range + 1)). */
-function offset(u: number, range: number): number {
+/**
+ * An integer uniform in [0, range] from a uniform u in [0, 1): how every integer draw of the
+ * reference (torch.randint(0, range + 1), np.random.randint(range + 1), random.randint(0, range))
+ * is made from our draws.
+ */
+export function uniformInt(u: number, range: number): number {
   return Math.min(range, Math.floor(u * (range + 1)));
 }
 
@@ -172,10 +176,13 @@ export function zoomFactor(u: number): number {
 
 type SizeOptions = Pick<TransformOptions, 'preprocess' | 'loadSize' | 'cropSize' | 'finetune' | 'fixSize' | 'halfHeight'>;
 
+/** load_size as the transform uses it: crop_size in the fine-tuning phase. */
+const loadOf = (opts: Pick<TransformOptions, 'loadSize' | 'cropSize' | 'finetune'>) => (opts.finetune ? opts.cropSize : opts.loadSize);
+
 /** The size after the fixsize and resize / scale_width / scale_shortside steps. */
 export function resizedSize(width: number, height: number, opts: SizeOptions): [number, number] {
   const steps = parsePreprocess(opts.preprocess);
-  const load = opts.finetune ? opts.cropSize : opts.loadSize;
+  const load = loadOf(opts);
   let w = width;
   let h = height;
   if (steps.fixsize) [w, h] = opts.fixSize ?? [load, load];
@@ -274,8 +281,7 @@ export async function transformImage(src: RawImage, opts: TransformOptions, draw
   let img = toChannels(src, opts.channels);
   const [rw, rh] = resizedSize(img.width, img.height, opts);
   if (steps.fixsize) {
-    const load = opts.finetune ? opts.cropSize : opts.loadSize;
-    const [fw, fh] = opts.fixSize ?? [load, load];
+    const [fw, fh] = opts.fixSize ?? [loadOf(opts), loadOf(opts)];
     img = await resize(img, fw, fh);
   }
   img = await resize(img, rw, rh);
@@ -295,8 +301,8 @@ export async function transformImage(src: RawImage, opts: TransformOptions, draw
       if (img.width < cropSize || img.height < cropSize) {
         throw new Error(`${name}: image is ${img.width}x${img.height}${sizeNote()}, smaller than crop_size ${cropSize}x${cropSize} (preprocess '${preprocess}')`);
       }
-      const top = offset(draws.cropY, img.height - cropSize);
-      const left = offset(draws.cropX, img.width - cropSize);
+      const top = uniformInt(draws.cropY, img.height - cropSize);
+      const left = uniformInt(draws.cropX, img.width - cropSize);
       img = cropImage(img, left, top, cropSize, cropSize);
     }
   }
@@ -308,9 +314,9 @@ export async function transformImage(src: RawImage, opts: TransformOptions, draw
     if (nw * nh === 0) {
       throw new Error(`${name}: image is ${img.width}x${img.height}${sizeNote()}, smaller than the patch size crop_size ${cropSize}x${cropSize} (preprocess '${preprocess}')`);
     }
-    const startX = offset(draws.patch[1], img.width - nw * cropSize);
-    const startY = offset(draws.patch[2], img.height - nh * cropSize);
-    const index = offset(draws.patch[0], nw * nh - 1);
+    const startX = uniformInt(draws.patch[1], img.width - nw * cropSize);
+    const startY = uniformInt(draws.patch[2], img.height - nh * cropSize);
+    const index = uniformInt(draws.patch[0], nw * nh - 1);
     const ix = Math.floor(index / nh);
     const iy = index % nh;
     img = cropImage(img, startX + ix * cropSize, startY + iy * cropSize, cropSize, cropSize);
@@ -318,8 +324,8 @@ export async function transformImage(src: RawImage, opts: TransformOptions, draw
   if (steps.trim) {
     // `__trim`: a crop_size window where the image is larger; numpy's randint(size - crop_size) never reaches the last start.
     if (!draws.trim) throw new Error(`${name}: preprocess '${preprocess}' needs trim draws (drawImageParams with this preprocess)`);
-    const [x, w] = img.width > cropSize ? [offset(draws.trim[0], img.width - cropSize - 1), cropSize] : [0, img.width];
-    const [y, h] = img.height > cropSize ? [offset(draws.trim[1], img.height - cropSize - 1), cropSize] : [0, img.height];
+    const [x, w] = img.width > cropSize ? [uniformInt(draws.trim[0], img.width - cropSize - 1), cropSize] : [0, img.width];
+    const [y, h] = img.height > cropSize ? [uniformInt(draws.trim[1], img.height - cropSize - 1), cropSize] : [0, img.height];
     img = cropImage(img, x, y, w, h);
   }
   const w4 = multipleOf(img.width);
