@@ -83,6 +83,21 @@ describe('cutjs train: bad input stops before anything is written', () => {
     );
   });
 
+  it('--preprocess scale_shortside_and_crop: an image still smaller than the crop after scaling names both sizes; --dataset_mode single cannot train', async () => {
+    await failsCleanly(
+      async (d) => {
+        await sharp({ create: { width: 40, height: 24, channels: 3, background: '#808080' } }).png().toFile(join(d, 'trainB', 'small.png'));
+      },
+      (d) => `${join(d, 'trainB', 'small.png')}: image is 40x24 (resized to 47x28), smaller than crop_size 32x32 (preprocess 'scale_shortside_and_crop')`,
+      ['--preprocess', 'scale_shortside_and_crop', '--load_size', '28'],
+    );
+    await failsCleanly(
+      () => undefined,
+      () => '--dataset_mode single has one folder and no B images, so CUT cannot train on it',
+      ['--dataset_mode', 'single'],
+    );
+  });
+
   it('--continue_train without a checkpoint to continue from: names the file looked for', async () => {
     const dataroot = smallDataset(fresh('data'));
     const checkpoints = fresh('checkpoints');
@@ -170,6 +185,24 @@ describe('cutjs test on the reference checkpoint h2z_tiny', () => {
       expect(levels(realA.data, (await pixels(join(H2Z_TINY, 'testA', `${name}.jpg`))).data).max).toBeLessThanOrEqual(1);
     }
     console.info(`cutjs test h2z_tiny: fake_B vs the reference's PNGs, max ${worst} levels`);
+  });
+
+  it('--dataset_mode single: the images of one folder, real_A and fake_B only, the same fake_B as the reference gives', async () => {
+    const checkpoints = fresh('checkpoints');
+    mkdirSync(join(checkpoints, 'h2z_tiny'), { recursive: true });
+    for (const f of ['latest_net_G.pth', 'train_opt.txt']) copyFileSync(join(H2Z_TINY, f), join(checkpoints, 'h2z_tiny', f));
+    const results = fresh('results');
+    // The fixture's testA folder as it is: no testB needed.
+    const r = await cli(['test', '--dataroot', join(H2Z_TINY, 'testA'), '--dataset_mode', 'single', '--name', 'h2z_tiny', '--checkpoints_dir', checkpoints, '--results_dir', results, '--backend', 'wasm']);
+    expect(r.code, r.stderr).toBe(0);
+    const web = join(results, 'h2z_tiny', 'test_latest');
+    expect(readdirSync(join(web, 'images')).sort()).toEqual(['fake_B', 'real_A']);
+    const names = readdirSync(join(H2Z_TINY, 'testA')).map((f) => f.replace(/\.jpg$/, ''));
+    expect(readdirSync(join(web, 'images', 'fake_B')).sort()).toEqual(names.map((n) => `${n}.png`).sort());
+    for (const name of names) {
+      const d = levels((await pixels(join(web, 'images', 'fake_B', `${name}.png`))).data, (await pixels(join(H2Z_TINY, 'expected', 'fake_B', `${name}.png`))).data);
+      expect(d.max, name).toBeLessThanOrEqual(2);
+    }
   });
 
   it('one corrupt image among good ones (BMP and PPM too): names it and stops before writing, earlier results kept; without it every format goes through', async () => {

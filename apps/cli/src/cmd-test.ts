@@ -1,10 +1,11 @@
 // `cutjs test`: the reference's test.py. Translates the first --num_test images of
-// <dataroot>/<phase>A with the run's generator and writes
+// <dataroot>/<phase>A (--dataset_mode single: of <dataroot>; aligned: the A halves of
+// <dataroot>/<phase>) with the run's generator and writes
 // <results_dir>/<name>/<phase>_<epoch>/images/{real_A,fake_B,real_B}/<name>.png and index.html.
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { saveImage } from '@cut/files';
-import { BatchLoader, UnalignedDataset, type CUTOptions } from '@cut/trainer';
+import { BatchLoader, createDataset, pythonString, type CUTOptions } from '@cut/trainer';
 import { loadGenerator, resolveGeneratorFile } from './checkpoint.js';
 import { generatorOverrides, testFlags } from './command-flags.js';
 import { backendChoice, boolFlag, cutOptionsFrom, intFlag, stringFlag, type Context } from './context.js';
@@ -17,7 +18,9 @@ const USAGE = `Usage: cutjs test --dataroot <dir> --name <run> [options]
 The reference's test.py: loads <checkpoints_dir>/<name>/<epoch>_net_G.pth (ours or the
 reference's own; the network is built from the train_opt.txt beside it, flags override), runs it on
 <dataroot>/<phase>A (preprocess as given, load_size 256, no flip) and writes
-<results_dir>/<name>/<phase>_<epoch>/images/{real_A,fake_B,real_B}/<image>.png and index.html.`;
+<results_dir>/<name>/<phase>_<epoch>/images/{real_A,fake_B,real_B}/<image>.png and index.html.
+--dataset_mode single reads the images of <dataroot> itself (no real_B); aligned reads
+<dataroot>/<phase> with A|B pairs side by side.`;
 
 export interface TestSettings {
   options: CUTOptions;
@@ -75,14 +78,17 @@ export async function runTest(s: TestSettings, ctx: Context): Promise<TestResult
   try {
     ctx.print(`model: ${loaded.file} (${G.parameterCount().toLocaleString('en-US')} parameters; configured by ${loaded.configuredBy})`);
     // The data's channels follow the network the checkpoint holds.
-    const dataset = await UnalignedDataset.create({ ...o, input_nc: loaded.inputNc, output_nc: loaded.outputNc, isTrain: false });
+    const dataset = await createDataset({ ...o, input_nc: loaded.inputNc, output_nc: loaded.outputNc, isTrain: false });
     const total = s.numTest < 0 ? dataset.length : Math.min(s.numTest, dataset.length);
     const webDir = join(s.resultsDir, o.name, `${o.phase}_${o.epoch}`);
     ctx.print(`test: ${total} of ${dataset.length} images from ${dataset.dirA}, preprocess ${o.preprocess} (load_size ${o.load_size}, crop_size ${o.crop_size})`);
     // Every image the loop will read (A[i] and its B[i % |B|]) is checked before the first result
     // is written: a bad file stops the command here, naming it, rather than half-way through.
     const used = new Set<string>();
-    for (let i = 0; i < total; i++) used.add(dataset.pathsA[i]!).add(dataset.pathsB[i % dataset.pathsB.length]!);
+    for (let i = 0; i < total; i++) {
+      used.add(dataset.pathsA[i]!);
+      if (dataset.pathsB.length > 0) used.add(dataset.pathsB[i % dataset.pathsB.length]!);
+    }
     const problems = await checkImages([...used], o);
     if (problems.length) throw new Error(`${problemsMessage(problems, used.size)}\nnothing was written to ${webDir}`);
     const loader = new BatchLoader(dataset, { seed: o.seed ?? 0, startEpoch: 1, endEpoch: 1, shuffle: false, dropLast: false });
@@ -99,8 +105,9 @@ export async function runTest(s: TestSettings, ctx: Context): Promise<TestResult
         const visuals: Array<[string, Float32Array, number, number, number]> = [
           ['real_A', batch.A, w, h, c],
           ['fake_B', fakeData, fw, fh, fc],
-          ['real_B', batch.B, batch.shapeB[2], batch.shapeB[1], batch.shapeB[3]],
         ];
+        // The single dataset has no B.
+        if (batch.B && batch.shapeB) visuals.push(['real_B', batch.B, batch.shapeB[2], batch.shapeB[1], batch.shapeB[3]]);
         const images: PageRow['images'] = [];
         for (const [label, data, vw, vh, vc] of visuals) {
           const rel = `images/${label}/${name}.png`;

@@ -38,7 +38,8 @@ export async function prepareTraining(options: CUTOptions, ctx: Context): Promis
     resolveGeneratorFile(join(options.checkpoints_dir, options.pretrained_name ?? options.name), options.epoch);
   }
   const { dataset, checked } = await checkDataset(options);
-  ctx.print(`data: ${dataset.pathsA.length} images in ${dataset.dirA}, ${dataset.pathsB.length} in ${dataset.dirB} (${checked} checked)`);
+  const where = dataset.mode === 'aligned' ? `${dataset.pathsA.length} A|B pairs in ${dataset.dirA}` : `${dataset.pathsA.length} images in ${dataset.dirA}, ${dataset.pathsB.length} in ${dataset.dirB}`;
+  ctx.print(`data: ${where} (${checked} checked)`);
   return { imagesA: dataset.pathsA.length, imagesB: dataset.pathsB.length };
 }
 

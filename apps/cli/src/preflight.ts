@@ -1,9 +1,9 @@
 // Checks a dataset before training starts, so that a bad file stops the run at once with its
 // name instead of hours later in the middle of an epoch.
-import { PREPROCESS_MODES, UnalignedDataset, minimumSide, outputSize, probeImage, resizedSize, sideProblem, type CUTOptions, type PreprocessMode } from '@cut/trainer';
+import { createDataset, minimumSide, parsePreprocess, plannedSizes, probeImage, sideProblem, singleTrainingError, type CUTOptions, type ImageDataset } from '@cut/trainer';
 
 export interface DatasetSummary {
-  dataset: UnalignedDataset;
+  dataset: ImageDataset;
   /** Files checked (A and B). */
   checked: number;
 }
@@ -17,19 +17,25 @@ async function checkImage(file: string, o: CUTOptions): Promise<string | null> {
   } catch (e) {
     return (e as Error).message;
   }
-  const preprocess = o.preprocess as PreprocessMode;
-  if (preprocess.endsWith('crop')) {
-    const [w, h] = resizedSize(size.width, size.height, { preprocess, loadSize: o.load_size, cropSize: o.crop_size, finetune: false });
-    if (w < o.crop_size || h < o.crop_size) {
-      const resized = w !== size.width || h !== size.height ? ` (resized to ${w}x${h})` : '';
-      return `${file}: image is ${size.width}x${size.height}${resized}, smaller than crop_size ${o.crop_size}x${o.crop_size} (preprocess '${preprocess}')`;
-    }
-  } else {
+  const preprocess = o.preprocess;
+  const steps = parsePreprocess(preprocess);
+  // An aligned file holds A and B side by side: A, the narrower half, is what is checked.
+  if (o.dataset_mode === 'aligned') size = { width: Math.trunc(size.width / 2), height: size.height };
+  const sizeOptions = { preprocess, loadSize: o.load_size, cropSize: o.crop_size, finetune: false, halfHeight: o.dataroot.includes('gta2cityscapes') };
+  // With zoom, the smallest zoom (the smallest sizes) is checked.
+  const { beforeCrop, final } = plannedSizes(size.width, size.height, sizeOptions);
+  const [w, h] = beforeCrop;
+  // The aligned dataset's crop is the reference's __crop, which fills past the edge instead of failing.
+  if ((steps.patch || (steps.crop && o.dataset_mode !== 'aligned')) && (w < o.crop_size || h < o.crop_size)) {
+    const resized = w !== size.width || h !== size.height ? ` (resized to ${w}x${h})` : '';
+    return `${file}: image is ${size.width}x${size.height}${resized}, smaller than crop_size ${o.crop_size}x${o.crop_size} (preprocess '${preprocess}')`;
+  }
+  if (!steps.crop && !steps.patch) {
     // Without a crop the networks get the whole image (sides rounded to multiples of 4).
-    const [w, h] = outputSize(size.width, size.height, { preprocess, loadSize: o.load_size, cropSize: o.crop_size, finetune: false });
-    const why = Math.min(w, h) < 4 ? 'a side rounds to 0 pixels' : (sideProblem(h, o) ?? sideProblem(w, o));
+    const [fw, fh] = final;
+    const why = Math.min(fw, fh) < 4 ? 'a side rounds to 0 pixels' : (sideProblem(fh, o) ?? sideProblem(fw, o));
     if (why) {
-      const as = w !== size.width || h !== size.height ? ` (${w}x${h} as the networks get it with --preprocess ${preprocess})` : '';
+      const as = fw !== size.width || fh !== size.height ? ` (${fw}x${fh} as the networks get it with --preprocess ${preprocess})` : '';
       return `${file}: image is ${size.width}x${size.height}${as}, too small: ${why}; these networks need at least ${minimumSide(o)} pixels a side`;
     }
   }
@@ -37,14 +43,12 @@ async function checkImage(file: string, o: CUTOptions): Promise<string | null> {
 }
 
 /**
- * Lists `<dataroot>/<phase>A` and `<phase>B` as the trainer will, then decodes every image
+ * Lists the dataset (`<dataroot>/<phase>A` and `<phase>B`, or `<dataroot>/<phase>` when aligned) as the trainer will, then decodes every image
  * (at a reduced size) and checks it against the crop. Throws one error listing the bad files.
  */
 export async function checkDataset(o: CUTOptions, onProgress?: (done: number, total: number) => void): Promise<DatasetSummary> {
-  if (!PREPROCESS_MODES.includes(o.preprocess as PreprocessMode)) {
-    throw new Error(`--preprocess: '${o.preprocess}' is not supported (${PREPROCESS_MODES.join(', ')})`);
-  }
-  const dataset = await UnalignedDataset.create({ ...o, isTrain: o.phase === 'train' });
+  if (o.dataset_mode === 'single') throw new Error(singleTrainingError);
+  const dataset = await createDataset({ ...o, isTrain: o.phase === 'train' });
   const files = [...new Set([...dataset.pathsA, ...dataset.pathsB])];
   const problems = await checkImages(files, o, onProgress);
   if (problems.length) throw new Error(problemsMessage(problems, files.length));

@@ -4,7 +4,7 @@
 // architecture knows what it does to a side's length); this names the flags to change.
 import { discriminatorSizing, generatorSizing, networkConfigs, type NetworkOptionName } from '@cut/networks';
 import type { CUTOptions } from './options.js';
-import { multipleOf } from './data/transforms.js';
+import { multipleOf, parsePreprocess } from './data/transforms.js';
 
 type Sizing = Pick<CUTOptions, NetworkOptionName>;
 
@@ -27,11 +27,13 @@ export function minimumSide(o: Sizing): number {
 }
 
 /**
- * Why a crop of `--crop_size` cannot be trained on (for the cropping --preprocess modes), or
+ * Why a crop of `--crop_size` cannot be trained on (for --preprocess with crop or patch), or
  * null: the message names the flags to change.
  */
 export function cropSizeProblem(o: Sizing & Pick<CUTOptions, 'crop_size' | 'preprocess'>): string | null {
-  if (!o.preprocess.endsWith('crop')) return null;
+  // Crop and patch give crop_size squares (trim gives at most that: each image is checked instead).
+  const steps = parsePreprocess(o.preprocess);
+  if (!steps.crop && !steps.patch) return null;
   const side = multipleOf(o.crop_size);
   const why = sideProblem(side, o);
   if (!why) return null;

@@ -82,7 +82,7 @@ describe('validateOptions', () => {
     expect(err({ nce_T: 0 })).toThrow('--nce_T: must be > 0, got 0');
     expect(err({ nce_idt: 'maybe' })).toThrow("--nce_idt: must be True or False, got 'maybe'");
     expect(err({ gan_mode: 'hinge' })).toThrow("--gan_mode: must be one of lsgan, vanilla, nonsaturating, wgangp, got 'hinge'");
-    expect(err({ lr_policy: 'plateau' })).toThrow("--lr_policy: 'plateau' is a reference choice that is not supported here");
+    expect(err({ dataset_mode: 'singleimage' })).toThrow("--dataset_mode: 'singleimage' is a reference choice that is not supported here");
     expect(err({ netG: 'stylegan2' })).toThrow("--netG: 'stylegan2' is a reference choice that is not supported here");
     expect(err({ netG: 'resnet_33blocks' })).toThrow(
       "--netG: 'resnet_33blocks' has more than 32 residual blocks (the reference offers resnet_9blocks, resnet_6blocks and resnet_4blocks)",
@@ -161,5 +161,19 @@ describe('formatTrainOpt', () => {
       '1.5e-07',
       '123.25',
     ]);
+  });
+});
+
+describe('the reference choices of the data pipeline and schedule', () => {
+  it('--preprocess: any combination of keywords joined by _and_; --dataset_mode single / aligned; --lr_policy plateau', () => {
+    for (const preprocess of ['resize', 'scale_shortside_and_crop', 'zoom_and_patch', 'fixsize_and_trim', 'none']) {
+      expect(validateOptions({ preprocess }).preprocess).toBe(preprocess);
+    }
+    expect(() => validateOptions({ preprocess: 'resize_and_crpo' }, 'command line')).toThrow(
+      /^command line: --preprocess: 'resize_and_crpo' is not a combination of the reference's keywords .*: unknown 'crpo'$/,
+    );
+    expect(validateOptions({ dataset_mode: 'single' }).dataset_mode).toBe('single');
+    expect(validateOptions({ dataset_mode: 'aligned' }).dataset_mode).toBe('aligned');
+    expect(validateOptions({ lr_policy: 'plateau' }).lr_policy).toBe('plateau');
   });
 });

@@ -2,13 +2,14 @@
 // the reference's snake_case names, so train_opt.txt files and command-line flags map 1:1.
 // The network options (netG, ngf, ...) are @cut/networks' declaration (NETWORK_OPTION_SPECS).
 import { NETWORK_OPTION_SPECS, type NormType } from '@cut/networks';
+import { parsePreprocess } from './data/transforms.js';
 
 /** `--CUT_mode`: which preset of defaults applies. */
 export type CUTMode = 'CUT' | 'FastCUT';
 /** `--gan_mode`: the adversarial loss. */
 export type GanMode = 'lsgan' | 'vanilla' | 'nonsaturating' | 'wgangp';
-/** `--lr_policy` values this implementation supports (the reference's `plateau` is not). */
-export type LrPolicy = 'linear' | 'step' | 'cosine';
+/** `--lr_policy`: the reference's four. */
+export type LrPolicy = 'linear' | 'step' | 'plateau' | 'cosine';
 export type InitTypeOption = 'normal' | 'xavier' | 'kaiming' | 'orthogonal';
 
 export interface CUTOptions {
@@ -35,7 +36,7 @@ export interface CUTOptions {
   no_dropout: boolean;
   no_antialias: boolean;
   no_antialias_up: boolean;
-  dataset_mode: 'unaligned';
+  dataset_mode: 'unaligned' | 'aligned' | 'single';
   direction: 'AtoB' | 'BtoA';
   serial_batches: boolean;
   num_threads: number;
@@ -181,9 +182,9 @@ export const OPTION_SPECS: { readonly [K in OptionName]: OptionSpec } = {
   no_dropout: NETWORK_OPTION_SPECS.no_dropout,
   no_antialias: NETWORK_OPTION_SPECS.no_antialias,
   no_antialias_up: NETWORK_OPTION_SPECS.no_antialias_up,
-  dataset_mode: str('unaligned', 'how images are paired: unaligned (random B for each A)', 'base', {
-    choices: ['unaligned'],
-    unsupported: ['aligned', 'single', 'singleimage', 'template', 'colorization'],
+  dataset_mode: str('unaligned', 'how images are read: unaligned (trainA/, trainB/, random B for each A), aligned (train/ with A|B pairs side by side), single (the images of dataroot, for test)', 'base', {
+    choices: ['unaligned', 'aligned', 'single'],
+    unsupported: ['singleimage', 'template', 'colorization'],
   }),
   direction: str('AtoB', 'translation direction', 'base', { choices: ['AtoB', 'BtoA'] }),
   serial_batches: bool(false, 'take B images in order instead of at random', 'base'),
@@ -192,7 +193,11 @@ export const OPTION_SPECS: { readonly [K in OptionName]: OptionSpec } = {
   load_size: int(286, 'images are resized to this size first', 'base', { min: 1 }),
   crop_size: int(256, 'then cropped to this size', 'base', { min: 1 }),
   max_dataset_size: int(Infinity, 'use at most this many images per domain (inf: all)', 'base', { min: 1, infinite: true }),
-  preprocess: str('resize_and_crop', 'preprocessing at load time (resize_and_crop, crop, scale_width, scale_width_and_crop, none)', 'base'),
+  preprocess: str(
+    'resize_and_crop',
+    'preprocessing at load time: keywords joined by _and_ (fixsize, resize, scale_width, scale_shortside, zoom, crop, patch, trim, none), e.g. resize_and_crop, scale_width, scale_shortside_and_crop, zoom_and_patch',
+    'base',
+  ),
   no_flip: bool(false, 'no random horizontal flips of the training images', 'base'),
   display_winsize: int(256, 'display size of images in the HTML page', 'base', { min: 1 }),
   random_scale_max: float(3.0, 'largest zoom of single-image training (recorded, unused by CUT)', 'base', { min: 0 }),
@@ -227,9 +232,8 @@ export const OPTION_SPECS: { readonly [K in OptionName]: OptionSpec } = {
     choices: ['lsgan', 'vanilla', 'nonsaturating', 'wgangp'],
   }),
   pool_size: int(0, 'image-pool size (CUT uses none)', 'train', { min: 0 }),
-  lr_policy: str('linear', 'learning-rate schedule: linear, step or cosine', 'train', {
-    choices: ['linear', 'step', 'cosine'],
-    unsupported: ['plateau'],
+  lr_policy: str('linear', 'learning-rate schedule: linear, step, plateau (x0.2 after 6 epochs without a 1% gain in the reference\'s metric, which CUT keeps at 0) or cosine', 'train', {
+    choices: ['linear', 'step', 'plateau', 'cosine'],
   }),
   lr_decay_iters: int(50, 'step policy: multiply the learning rate by 0.1 every this many epochs', 'train', { min: 1 }),
 
@@ -389,6 +393,11 @@ function checkCombination(o: CUTOptions, source: string): void {
     throw new OptionError(`${source}: --${name}: ${why}`, name);
   };
   parseNceLayers(o.nce_layers, source);
+  try {
+    parsePreprocess(o.preprocess);
+  } catch (e) {
+    fail('preprocess', (e as Error).message.replace(/^preprocess '[^']*' is/, `'${o.preprocess}' is`));
+  }
   if (o.n_epochs + o.n_epochs_decay < o.epoch_count) {
     fail('epoch_count', `is ${o.epoch_count}, after the last epoch n_epochs + n_epochs_decay = ${o.n_epochs + o.n_epochs_decay}`);
   }

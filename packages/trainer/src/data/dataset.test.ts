@@ -2,7 +2,11 @@ import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SeededRng } from '@cut/core-tensors';
+import { createDataset } from './create-dataset.js';
 import { defaultDataOptions, UnalignedDataset, type DataOptions } from './dataset.js';
+import { BatchLoader } from './loader.js';
+import { SingleDataset } from './single-dataset.js';
+import { drawImageParams } from './transforms.js';
 import { tempDir, writePattern, writeText } from './test-images.js';
 
 const DEMO = 'datasets/horse2zebra_demo';
@@ -136,9 +140,52 @@ describe('UnalignedDataset on built folders', () => {
 
   it('rejects options it cannot honour', async () => {
     const base = demo();
-    await expect(UnalignedDataset.create({ ...base, preprocess: 'zoom_and_patch' })).rejects.toThrow(/preprocess 'zoom_and_patch' is not supported/);
+    await expect(UnalignedDataset.create({ ...base, preprocess: 'zoom_and_pach' })).rejects.toThrow(/preprocess 'zoom_and_pach' is not a combination .*: unknown 'pach'/);
+    await expect(UnalignedDataset.create({ ...base, preprocess: 'scale_width_and_crop', load_size: 200 })).rejects.toThrow(/load_size 200 is smaller than crop_size 256/);
+    await expect(UnalignedDataset.create({ ...base, dataroot: join(tmp.dir, 'gta2cityscapes'), load_size: 500 })).rejects.toThrow(/half height \(250/);
     await expect(UnalignedDataset.create({ ...base, input_nc: 4 })).rejects.toThrow(/input_nc must be 1 or 3/);
     await expect(UnalignedDataset.create({ ...base, load_size: 200 })).rejects.toThrow(/load_size 200 is smaller than crop_size 256/);
     await expect(UnalignedDataset.create({ ...base, batch_size: 0 })).rejects.toThrow(/batch_size must be a positive integer/);
+  });
+});
+
+describe('SingleDataset (single_dataset.py) and createDataset', () => {
+  it('reads the images of dataroot itself, sorted; items and batches have no B', async () => {
+    const root = join(tmp.dir, 'single');
+    for (const n of ['c', 'a', 'b']) await writePattern(join(root, `${n}.png`), 40, 28);
+    const ds = await createDataset({ ...defaultDataOptions('test'), dataroot: root, dataset_mode: 'single', preprocess: 'none' });
+    expect(ds).toBeInstanceOf(SingleDataset);
+    expect([ds.length, ds.pathsA.map((p) => basename(p)), ds.pathsB.length, ds.isTrain]).toEqual([3, ['a.png', 'b.png', 'c.png'], 0, false]);
+    const item = await ds.getItem(1, new SeededRng(0));
+    expect([item.pathA, item.B, item.pathB, item.A.width, item.A.height]).toEqual([join(root, 'b.png'), null, null, 40, 28]);
+    const loader = new BatchLoader(ds, { seed: 0, shuffle: false, dropLast: false, endEpoch: 1 });
+    const batches = [];
+    for await (const b of loader.epochBatches()) batches.push(b);
+    expect(batches.map((b) => [b.pathsA.map((p) => basename(p)), b.B, b.shapeB, b.pathsB])).toEqual([
+      [['a.png'], null, null, []],
+      [['b.png'], null, null, []],
+      [['c.png'], null, null, []],
+    ]);
+    expect(loader.state().datasetMode).toBe('single');
+  });
+
+  it('draws one image per item, and a state of another mode does not fit', async () => {
+    const root = join(tmp.dir, 'single2');
+    for (const n of ['a', 'b']) await writePattern(join(root, `${n}.png`), 20, 20);
+    const ds = await SingleDataset.create({ ...defaultDataOptions('test'), dataroot: root, preprocess: 'zoom_and_crop', load_size: 20, crop_size: 16 });
+    const r = new SeededRng(2);
+    expect(ds.drawItem(new SeededRng(2))).toEqual({ bIndex: -1, a: drawImageParams(r, 'zoom_and_crop'), b: null });
+    const state = new BatchLoader(ds, { seed: 1 }).state();
+    const unaligned = await UnalignedDataset.create({ ...defaultDataOptions('train'), dataroot: DEMO, max_dataset_size: 2, batch_size: 1 });
+    expect(() => new BatchLoader(unaligned, { state: { ...state, sizeB: 2 } })).toThrow(/dataset_mode single vs unaligned/);
+  });
+
+  it('errors: an unknown mode, an empty folder', async () => {
+    await expect(createDataset({ ...defaultDataOptions('test'), dataroot: DEMO, dataset_mode: 'singleimage' })).rejects.toThrow(
+      "dataset_mode 'singleimage' is not supported (unaligned, aligned, single)",
+    );
+    const empty = join(tmp.dir, 'single-empty');
+    await mkdir(empty, { recursive: true });
+    await expect(createDataset({ ...defaultDataOptions('test'), dataroot: empty, dataset_mode: 'single' })).rejects.toThrow(`${empty}: no images`);
   });
 });

@@ -9,7 +9,7 @@ import { patternPixels, tempDir, writeImage, writePattern, writeText } from './t
 const DEMO = 'datasets/horse2zebra_demo';
 const hash = (a: Float32Array) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
 /** What identifies a batch: position, files and pixel content. */
-const fingerprint = (b: Batch) => ({ epoch: b.epoch, index: b.index, pathsA: b.pathsA, pathsB: b.pathsB, A: hash(b.A), B: hash(b.B) });
+const fingerprint = (b: Batch) => ({ epoch: b.epoch, index: b.index, pathsA: b.pathsA, pathsB: b.pathsB, A: hash(b.A), B: hash(b.B!) });
 const take = async (loader: BatchLoader, n: number) => {
   const out: ReturnType<typeof fingerprint>[] = [];
   for (let i = 0; i < n; i++) out.push(fingerprint(await loader.next()));
@@ -91,7 +91,7 @@ describe('BatchLoader: epochs and order', () => {
       const item = await ds.getItem(order[k]!, draws[k]!, 1);
       const size = 32 * 32 * 3;
       expect(hash(batch.A.subarray(k * size, (k + 1) * size))).toBe(hash(item.A.data));
-      expect(hash(batch.B.subarray(k * size, (k + 1) * size))).toBe(hash(item.B.data));
+      expect(hash(batch.B!.subarray(k * size, (k + 1) * size))).toBe(hash(item.B.data));
       expect([batch.pathsA[k], batch.pathsB[k]]).toEqual([item.pathA, item.pathB]);
     }
   });

@@ -1,5 +1,5 @@
 /**
- * Batches of an `UnalignedDataset`, like the reference's `DataLoader(dataset, batch_size,
+ * Batches of a dataset (`ImageDataset`: unaligned, aligned or single), like the reference's `DataLoader(dataset, batch_size,
  * shuffle=not serial_batches, drop_last=isTrain)`, decoded ahead of the consumer: while the
  * training step runs, the next `prefetch` batches are being read and decoded (sharp works on
  * libuv's thread pool).
@@ -11,7 +11,7 @@
  */
 
 import { SeededRng, type RngState } from '@cut/core-tensors';
-import type { Item, ItemDraws, UnalignedDataset } from './dataset.js';
+import type { ImageDataset, Item, ItemDraws } from './dataset.js';
 
 export interface BatchLoaderOptions {
   /** Seed of the loader's generator (ignored with `rng` or `state`); default: a random seed. */
@@ -48,16 +48,20 @@ export interface LoaderState {
   shuffle: boolean;
   dropLast: boolean;
   serialBatches: boolean;
+  /** The dataset mode (absent in states written before there were several: unaligned). */
+  datasetMode?: string;
 }
 
 /** One batch, NHWC float32 in [-1, 1], host memory (the trainer makes tensors of it). */
 export interface Batch {
   A: Float32Array;
-  B: Float32Array;
+  /** null for the single dataset (no B). */
+  B: Float32Array | null;
   /** [N, H, W, C] of A; B's may differ in C (output_nc) and, without cropping, in H and W. */
   shapeA: [number, number, number, number];
-  shapeB: [number, number, number, number];
+  shapeB: [number, number, number, number] | null;
   pathsA: string[];
+  /** Empty for the single dataset; the aligned dataset's are the same files as pathsA. */
   pathsB: string[];
   epoch: number;
   /** Index of this batch within its epoch (0-based). */
@@ -84,7 +88,7 @@ interface Pending {
 }
 
 export class BatchLoader {
-  readonly dataset: UnalignedDataset;
+  readonly dataset: ImageDataset;
   readonly batchSize: number;
   readonly shuffle: boolean;
   readonly dropLast: boolean;
@@ -102,7 +106,7 @@ export class BatchLoader {
   private ahead: { epoch: number; index: number };
   private closed = false;
 
-  constructor(dataset: UnalignedDataset, options: BatchLoaderOptions = {}) {
+  constructor(dataset: ImageDataset, options: BatchLoaderOptions = {}) {
     this.dataset = dataset;
     this.batchSize = dataset.options.batch_size;
     this.shuffle = options.shuffle ?? !dataset.options.serial_batches;
@@ -113,7 +117,8 @@ export class BatchLoader {
     const n = dataset.length;
     this.batchesPerEpoch = this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
     if (this.batchesPerEpoch === 0) {
-      throw new Error(`${dataset.dirA}, ${dataset.dirB}: ${n} images per epoch, fewer than batch_size ${this.batchSize} (the last partial batch is dropped in training)`);
+      const where = dataset.dirA === dataset.dirB ? dataset.dirA : `${dataset.dirA}, ${dataset.dirB}`;
+      throw new Error(`${where}: ${n} images per epoch, fewer than batch_size ${this.batchSize} (the last partial batch is dropped in training)`);
     }
     const state = options.state;
     if (state) {
@@ -164,6 +169,7 @@ export class BatchLoader {
       shuffle: this.shuffle,
       dropLast: this.dropLast,
       serialBatches: this.dataset.options.serial_batches,
+      datasetMode: this.dataset.mode,
     };
   }
 
@@ -239,9 +245,9 @@ export class BatchLoader {
       Array.from({ length: count }, (_, k) => this.dataset.getItem(plan.order[first + k]!, plan.draws[first + k]!, epoch)),
     );
     const stack = (key: 'A' | 'B') => {
-      const head = items[0]![key];
+      const head = items[0]![key]!;
       for (const it of items) {
-        const img = it[key];
+        const img = it[key]!;
         if (img.height !== head.height || img.width !== head.width || img.channels !== head.channels) {
           const path = (x: Item) => (key === 'A' ? x.pathA : x.pathB);
           throw new Error(
@@ -252,19 +258,19 @@ export class BatchLoader {
       }
       const size = head.data.length;
       const data = new Float32Array(size * count);
-      items.forEach((it, k) => data.set(it[key].data, k * size));
+      items.forEach((it, k) => data.set(it[key]!.data, k * size));
       const shape: [number, number, number, number] = [count, head.height, head.width, head.channels];
       return { data, shape };
     };
     const a = stack('A');
-    const b = stack('B');
+    const b = items[0]!.B ? stack('B') : null;
     return {
       A: a.data,
-      B: b.data,
+      B: b?.data ?? null,
       shapeA: a.shape,
-      shapeB: b.shape,
+      shapeB: b?.shape ?? null,
       pathsA: items.map((it) => it.pathA),
-      pathsB: items.map((it) => it.pathB),
+      pathsB: items.flatMap((it) => (it.pathB === null ? [] : [it.pathB])),
       epoch,
       index,
       batchesPerEpoch: this.batchesPerEpoch,
@@ -275,6 +281,8 @@ export class BatchLoader {
   private checkState(s: LoaderState): void {
     if (s?.version !== 1) throw new Error('BatchLoader: unknown loader state version');
     const mismatch: string[] = [];
+    const mode = s.datasetMode ?? 'unaligned';
+    if (mode !== this.dataset.mode) mismatch.push(`dataset_mode ${mode} vs ${this.dataset.mode}`);
     if (s.sizeA !== this.dataset.pathsA.length) mismatch.push(`|A| ${s.sizeA} vs ${this.dataset.pathsA.length}`);
     if (s.sizeB !== this.dataset.pathsB.length) mismatch.push(`|B| ${s.sizeB} vs ${this.dataset.pathsB.length}`);
     if (s.batchSize !== this.batchSize) mismatch.push(`batch_size ${s.batchSize} vs ${this.batchSize}`);

@@ -26,6 +26,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { RngState } from '@cut/core-tensors';
 import type { CUTModel, NetName } from '../cut-model.js';
 import type { LoaderState } from '../data/loader.js';
+import type { PlateauState } from '../schedule.js';
 import {
   copyFileAtomic,
   fsyncDir,
@@ -63,6 +64,11 @@ export interface TrainState {
   steps: number;
   /** The run's first epoch (its original epoch_count): the learning-rate schedule counts from it. */
   firstEpoch: number;
+  /**
+   * `lr_policy plateau`: the scheduler as the next epoch starts (PyTorch's state_dict fields); a
+   * resume continues from it. Absent for the other policies (functions of the epoch alone).
+   */
+  schedule?: PlateauState;
   /** The reference's smoothed seconds per image (`optimize_time`), for the loss log. */
   optimizeTime: number;
   /** Seeds the run started from (null: not seeded, e.g. resumed from reference weights). */

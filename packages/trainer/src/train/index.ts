@@ -1,5 +1,5 @@
 // The training driver (the reference's train.py) and what it writes.
-export { runTraining, type IterationInfo, type TrainLogRecord, type TrainingHooks, type TrainingResult } from './run.js';
+export { runTraining, singleTrainingError, type IterationInfo, type TrainLogRecord, type TrainingHooks, type TrainingResult } from './run.js';
 export {
   TRAIN_STATE_FORMAT,
   loadOptimizers,

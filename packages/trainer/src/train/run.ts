@@ -9,12 +9,13 @@ import { SeededRng } from '@cut/core-tensors';
 import { NETWORK_OPTION_NAMES } from '@cut/networks';
 import { CUTModel, type LossName } from '../cut-model.js';
 import { BatchLoader, type Batch } from '../data/loader.js';
-import { UnalignedDataset } from '../data/dataset.js';
+import { createDataset } from '../data/create-dataset.js';
+import type { ImageDataset } from '../data/dataset.js';
 import { formatTrainOpt, keepStateEpochs, optionStrings, validateOptions, type CUTOptions } from '../options.js';
 import { cropSizeProblem } from '../input-size.js';
 import { TwoThreadTrainer } from '../parallel/two-thread.js';
 import type { WorkerBackend } from '../parallel/protocol.js';
-import { lastEpoch, learningRateAt } from '../schedule.js';
+import { CUT_PLATEAU_METRIC, ReduceLROnPlateau, lastEpoch, learningRateAt, plateauAt } from '../schedule.js';
 import { writeFileAtomic } from '@cut/files';
 import { loadOptimizers, loadWeights, readTrainState, removeUnusedSnapshots, saveCheckpoint, stateFileName, type TrainState } from './checkpoint.js';
 import { formatLossLine, lossLogHeader, pyFixed } from './loss-log.js';
@@ -87,6 +88,10 @@ export interface TrainLogRecord {
   backend: string;
 }
 
+/** Why `dataset_mode single` cannot train (the reference's CUT fails on it too: set_input reads the missing B). */
+export const singleTrainingError =
+  "--dataset_mode single has one folder and no B images, so CUT cannot train on it (it is for 'cutjs test'); use unaligned (trainA/, trainB/) or aligned (train/ with A|B pairs)";
+
 /** The data loader's seed, derived from the model's so one `seed` fixes the whole run. */
 function loaderSeed(modelSeed: number): number {
   return new SeededRng(modelSeed ^ 0x5bd1e995).nextUint32();
@@ -132,7 +137,8 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
   const tooSmall = cropSizeProblem(opts);
   if (tooSmall) throw new Error(tooSmall);
   const fullStateEpochs = keepStateEpochs(opts);
-  const dataset = await UnalignedDataset.create(opts);
+  if (opts.dataset_mode === 'single') throw new Error(singleTrainingError);
+  const dataset = await createDataset(opts);
   const loadDir = opts.continue_train && opts.pretrained_name ? join(opts.checkpoints_dir, opts.pretrained_name) : runDir;
   const resumeState = opts.continue_train && loadDir === runDir ? readTrainState(loadDir, opts.epoch) : null;
   const model = new CUTModel(opts, resumeState?.seeds.model != null ? { seed: resumeState.seeds.model } : {});
@@ -173,6 +179,11 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
       : new BatchLoader(dataset, { seed: seeds.loader ?? undefined, startEpoch: opts.epoch_count, endEpoch: nEpochs });
     const firstEpoch = resumeState?.firstEpoch ?? opts.epoch_count;
     const schedule = { ...opts, epoch_count: firstEpoch };
+    // lr_policy plateau: a scheduler with state, stepped at the end of every epoch and saved with
+    // each checkpoint (a resume continues from the saved one); the other policies follow the epoch.
+    const plateau =
+      opts.lr_policy !== 'plateau' ? null : resumeState?.schedule ? ReduceLROnPlateau.fromState(resumeState.schedule) : plateauAt(schedule, loader.epoch);
+    const lrFor = (epoch: number) => plateau?.lr ?? learningRateAt(schedule, epoch);
     const itersPerEpoch = loader.batchesPerEpoch;
     const imagesPerEpoch = itersPerEpoch * opts.batch_size;
 
@@ -206,6 +217,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
       firstEpoch,
       optimizeTime,
       seeds,
+      ...(plateau && { schedule: plateau.state() }),
       rng: { model: model.rng.getState(), loader: loader!.state() },
       backend: tf.getBackend(),
       options: Object.fromEntries(optionStrings(opts)),
@@ -221,12 +233,12 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
       savedAtStep = steps;
     };
 
-    if (loader.hasNext) log(`starting at epoch ${loader.epoch} (iteration ${loader.batchIndex + 1} of ${itersPerEpoch}), learning rate = ${pyFixed(learningRateAt(schedule, loader.epoch), 7)}`);
+    if (loader.hasNext) log(`starting at epoch ${loader.epoch} (iteration ${loader.batchIndex + 1} of ${itersPerEpoch}), learning rate = ${pyFixed(lrFor(loader.epoch), 7)}`);
     for (let epoch = loader.epoch; epoch <= nEpochs && loader.hasNext; epoch++) {
       const epochStart = now();
       let epochIter = resumeState && epoch === resumeState.epoch ? resumeState.epochIter : 0;
       let htmlSavedThisEpoch = false;
-      const lr = learningRateAt(schedule, epoch);
+      const lr = lrFor(epoch);
       model.setLearningRate(lr);
       let iterDataTime = now();
       let iterEnd = now();
@@ -239,7 +251,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
         epochIter += batchSize;
         steps += 1;
         const realA = tf.tensor4d(batch.A, batch.shapeA);
-        const realB = tf.tensor4d(batch.B, batch.shapeB);
+        const realB = tf.tensor4d(batch.B!, batch.shapeB!); // every dataset but single (refused above) has a B
         try {
           const optimizeStart = now();
           if (!model.isInitialized) {
@@ -327,6 +339,9 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
 
         // Checkpoints: latest every save_latest_freq images, latest + <epoch> every save_epoch_freq epochs.
         const endOfEpoch = loader.epoch !== epoch;
+        // The reference's update_learning_rate at the end of the epoch (its metric is always 0); a
+        // checkpoint saved now is one for the start of the next epoch.
+        if (endOfEpoch) plateau?.step(CUT_PLATEAU_METRIC);
         const toSave: string[] = [];
         if (totalIters % opts.save_latest_freq === 0) {
           log(`saving the latest model (epoch ${epoch}, total_iters ${totalIters})`);
@@ -346,7 +361,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
         iterDataTime = now();
       }
       log(`End of epoch ${epoch} / ${nEpochs} \t Time Taken: ${Math.trunc(now() - epochStart)} sec`);
-      log(`learning rate = ${pyFixed(learningRateAt(schedule, epoch + 1), 7)}`);
+      log(`learning rate = ${pyFixed(lrFor(epoch + 1), 7)}`);
     }
     // The reference saves only on its save frequencies; keep the final weights in any case.
     if (steps > 0 && savedAtStep !== steps) {
@@ -363,7 +378,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
 }
 
 /** The data loader where a state file left it; a changed dataset is named with the ways forward. */
-function resumedLoader(dataset: UnalignedDataset, state: TrainState, nEpochs: number, stateFile: string): BatchLoader {
+function resumedLoader(dataset: ImageDataset, state: TrainState, nEpochs: number, stateFile: string): BatchLoader {
   try {
     return new BatchLoader(dataset, { state: state.rng.loader, endEpoch: nEpochs });
   } catch (e) {
