@@ -6,6 +6,8 @@ import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { builtWorkerUrl, listImages, pythonString, startWorker } from '@cut/trainer';
 import { loadGenerator, resolveGeneratorFile } from './checkpoint.js';
+import { pretrainedModel } from './cmd-pretrained.js';
+import { PRETRAINED_MODELS } from './pretrained.js';
 import { GENERATOR_FLAGS, translateFlags } from './command-flags.js';
 import { nativeThreadPlan } from './native-threads.js';
 import { backendChoice, cutOptionsFrom, intFlag, stringFlag, threadsChoice, type Context } from './context.js';
@@ -14,6 +16,7 @@ import { translateFile, type TranslateJob, type TranslatedSize, type TranslateSe
 import type { TranslateWorkerData, TranslateWorkerReply } from './translate-worker.js';
 
 const USAGE = `Usage: cutjs translate <image or folder>... --checkpoint <run folder | _net_G.pth | tfjs model> [--out <dir>]
+       cutjs translate <image or folder>... --pretrained <name> [--out <dir>]
 
 Translates each image at its own size (any size: reflect-padded to a multiple of 4 for the
 generator and cropped back), folders recursively, into <out>/<same relative path>.png.
@@ -62,15 +65,21 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
     stringFlag(parsed, 'tile', 'auto') === 'auto'
       ? 'auto'
       : intFlag(parsed, 'tile', 0, (n) => (n === 0 || (n >= 16 && n % 4 === 0) ? null : "must be 'auto', 0 (whole images) or a multiple of 4, at least 16"));
-  const checkpoint = stringFlag(parsed, 'checkpoint', parsed.values.has('name') ? join(options.checkpoints_dir, options.name) : '');
-  if (!checkpoint) throw new UsageError('say which generator with --checkpoint <run folder or _net_G.pth file> (or --name <run>)');
+  const model = stringFlag(parsed, 'pretrained', '');
+  if (model && parsed.values.has('checkpoint')) throw new UsageError('--pretrained and --checkpoint both name a generator: give one');
+  if (model && !PRETRAINED_MODELS.some((m) => m.name === model)) {
+    throw new UsageError(`--pretrained: no model '${model}' (there are: ${PRETRAINED_MODELS.map((m) => m.name).join(', ')}; see cutjs pretrained list)`);
+  }
+  let checkpoint = model ? '' : stringFlag(parsed, 'checkpoint', parsed.values.has('name') ? join(options.checkpoints_dir, options.name) : '');
+  if (!model && !checkpoint) throw new UsageError('say which generator with --checkpoint <run folder or _net_G.pth file>, --name <run> or --pretrained <name>');
   const outDir = stringFlag(parsed, 'out', './results/translated');
   const overrides = new Map<string, string>();
   for (const name of GENERATOR_FLAGS) if (parsed.values.has(name)) overrides.set(name, pythonString(name, options[name]));
 
-  // Everything that can be checked without a backend comes first.
-  resolveGeneratorFile(checkpoint, options.epoch);
+  // Everything that can be checked without a backend (or a download) comes first.
+  if (!model) resolveGeneratorFile(checkpoint, options.epoch);
   const jobs = await planOutputs(parsed.positionals, outDir);
+  if (model) checkpoint = (await pretrainedModel(model, ctx)).dir;
   const info = await ctx.loadBackend(backend);
   const loaded = await loadGenerator(checkpoint, { epoch: options.epoch, overrides, note: (l) => ctx.warn(l) });
   const settings: TranslateSettings = { tile };
