@@ -183,7 +183,7 @@ async function download(url: string, dest: string, options: FetchPretrainedOptio
     const offline = controller.signal.aborted || OFFLINE_CODES.has(code);
     throw new Error(
       `cannot download ${url}: ${why}.` +
-        (offline ? ` Is this machine offline, or is ${host} blocked here? Download the file elsewhere and pass it with --from <file>.` : ''),
+        (offline ? ` Is this machine offline, or is ${host} blocked here? Download it elsewhere and install it with 'cutjs pretrained install --from <file>'.` : ''),
       { cause: e },
     );
   }
