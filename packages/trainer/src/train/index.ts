@@ -16,4 +16,4 @@ export {
 } from './checkpoint.js';
 export { decodeOptimizerStates, encodeOptimizerStates, restoreOptimizerStates, type AdamStateHeader, type OptimizerStates } from './optimizer-state.js';
 export { cTime, formatLossLine, lossLogHeader, pyFixed } from './loss-log.js';
-export { ResultsPage, encodePng, lossChartSvg, tensorToImage, type ImageU8, type LossPoint } from './web.js';
+export { ResultsPage, encodePng, lossChartSvg, lossChartsHtml, tensorToImage, type ImageU8, type LossPoint } from './web.js';
