@@ -9,11 +9,14 @@ import { builtWorkerUrl, nativeThreadPlan, startWorker } from '@cut/backends';
 import { loadGenerator, resolveGeneratorFile } from './checkpoint.js';
 import { generatorOverrides, translateFlags } from './command-flags.js';
 import { backendChoice, boolFlag, cutOptionsFrom, intFlag, stringFlag, threadsChoice, type Context } from './context.js';
+import { pretrainedModel } from './cmd-pretrained.js';
+import { PRETRAINED_MODELS } from './pretrained.js';
 import { UsageError, formatHelp, parseFlags } from './flags.js';
 import { translateFile, type TranslateJob, type TranslatedSize, type TranslateSettings } from './translate-job.js';
 import type { TranslateWorkerData, TranslateWorkerReply } from './translate-worker.js';
 
 const USAGE = `Usage: cutjs translate <image or folder>... --checkpoint <run folder | _net_G.pth | tfjs model> [--out <dir>]
+       cutjs translate <image or folder>... --pretrained <name> [--out <dir>]
 
 Translates each image at its own size (any size: reflect-padded to a multiple of 4 for the
 generator and cropped back), folders recursively, into <out>/<same relative path>.png.
@@ -67,14 +70,20 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
     stringFlag(parsed, 'tile', 'auto') === 'auto'
       ? 'auto'
       : intFlag(parsed, 'tile', 0, (n) => (n === 0 || (n >= 16 && n % 4 === 0) ? null : "must be 'auto', 0 (whole images) or a multiple of 4, at least 16"));
-  const checkpoint = stringFlag(parsed, 'checkpoint', parsed.values.has('name') ? join(options.checkpoints_dir, options.name) : '');
-  if (!checkpoint) throw new UsageError('say which generator with --checkpoint <run folder or _net_G.pth file> (or --name <run>)');
+  const model = stringFlag(parsed, 'pretrained', '');
+  if (model && parsed.values.has('checkpoint')) throw new UsageError('--pretrained and --checkpoint both name a generator: give one');
+  if (model && !PRETRAINED_MODELS.some((m) => m.name === model)) {
+    throw new UsageError(`--pretrained: no model '${model}' (there are: ${PRETRAINED_MODELS.map((m) => m.name).join(', ')}; see cutjs pretrained list)`);
+  }
+  let checkpoint = model ? '' : stringFlag(parsed, 'checkpoint', parsed.values.has('name') ? join(options.checkpoints_dir, options.name) : '');
+  if (!model && !checkpoint) throw new UsageError('say which generator with --checkpoint <run folder or _net_G.pth file>, --name <run> or --pretrained <name>');
   const outDir = stringFlag(parsed, 'out', './results/translated');
   const overrides = generatorOverrides(options, (name) => parsed.values.has(name));
 
-  // Everything that can be checked without a backend comes first.
-  resolveGeneratorFile(checkpoint, options.epoch);
+  // Everything that can be checked without a backend (or a download) comes first.
+  if (!model) resolveGeneratorFile(checkpoint, options.epoch);
   const jobs = await planOutputs(parsed.positionals, outDir);
+  if (model) checkpoint = (await pretrainedModel(model, ctx)).dir;
   const info = await ctx.loadBackend(backend, boolFlag(parsed, 'verbose'));
   const loaded = await loadGenerator(checkpoint, { epoch: options.epoch, overrides, note: (l) => ctx.warn(l) });
   const settings: TranslateSettings = { tile, ngf: 'ngf' in loaded.G.config ? Number(loaded.G.config.ngf) : 64, backend: info.name };

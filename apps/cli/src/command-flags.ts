@@ -107,6 +107,7 @@ export function translateFlags(): FlagTable {
   const group = 'Translate options';
   return new FlagTable([
     { name: 'checkpoint', kind: 'str', default: '<checkpoints_dir>/<name>', help: 'a run folder (train_opt.txt + <epoch>_net_G.pth), a _net_G.pth file, or a tfjs model folder / model.json', group },
+    { name: 'pretrained', kind: 'str', default: '', help: "a pretrained generator by name, downloaded once into the cache (see 'cutjs pretrained list')", group },
     { name: 'out', kind: 'str', default: './results/translated', help: 'folder for the translated PNGs (one per input, same base name)', group },
     { name: 'tile', kind: 'str', default: 'auto', help: 'translate in tiles of this many pixels (a multiple of 4, at least 16; same result as the whole image); 0: whole images; auto: 512-pixel tiles for images above 1024x1024 pixels at ngf 64 (scaled by ngf; on WebGPU above 512 pixels a side)', group },
     optionFlag('epoch'),

@@ -2,6 +2,7 @@
 // given streams, so tests run them in-process.
 import { createRequire } from 'node:module';
 import { demoCommand } from './cmd-demo.js';
+import { pretrainedCommand } from './cmd-pretrained.js';
 import { testCommand } from './cmd-test.js';
 import { trainCommand } from './cmd-train.js';
 import { translateCommand } from './cmd-translate.js';
@@ -21,6 +22,7 @@ Usage:
   cutjs translate <images...> [flags]      translate images of any size with a checkpoint
   cutjs demo [flags]                       train FastCUT on the bundled photos, then test it
   cutjs info [--backend <name>]            show the backend that would be used
+  cutjs pretrained list|fetch <name>       the CUT authors' pretrained generators (downloaded once)
 
 'cutjs <command> --help' lists a command's flags with their defaults. Flags are the
 reference's (--crop_size 128); kebab-case works too (--crop-size 128), and --config <file.json>
@@ -51,6 +53,7 @@ const COMMANDS: Record<string, (argv: readonly string[], ctx: Context) => Promis
   translate: translateCommand,
   demo: demoCommand,
   info: infoCommand,
+  pretrained: pretrainedCommand,
 };
 
 /** Runs one `cutjs` command line and returns its exit code; never throws. */

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { describeBackends } from '../../../../test-utils/backends';
 import { tinyRunOptions } from './tiny-run.test-helper.js';
 import { runTraining } from './run.js';
-import { lossChartSvg } from './web.js';
+import { lossChartSvg, lossChartsHtml } from './web.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cut-web-test-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -46,6 +46,19 @@ describe('lossChartSvg', () => {
     expect(svg.match(/<circle /g)).toHaveLength(1);
     for (const name of ['G_GAN', 'NCE', 'D_real', 'epoch', 'loss']) expect(svg).toContain(`>${name}</text>`);
     expect(lossChartSvg([], ['G_GAN'])).toContain('no losses logged yet');
+  });
+
+  it('gives each loss its own chart and axis, so small losses are not flat under NCE', () => {
+    const points = [1, 2, 3].map((i) => ({ x: i, losses: { G_GAN: 0.2 + i / 100, NCE: 40 - i } }));
+    const html = lossChartsHtml(points, ['G_GAN', 'NCE']);
+    const svgs = html.match(/<svg[\s\S]*?<\/svg>/g)!;
+    expect(svgs).toHaveLength(2);
+    // G_GAN's axis spans its own values (0.2x), not NCE's 0-40.
+    const labels = (svg: string) => [...svg.matchAll(/text-anchor="end">([-\d.]+)<\/text>/g)].map((m) => Number(m[1]));
+    expect(Math.max(...labels(svgs[0]!))).toBeLessThan(1);
+    expect(Math.max(...labels(svgs[1]!))).toBeGreaterThanOrEqual(37);
+    expect(svgs[0]).toContain('>G_GAN</text>');
+    expect(svgs[1]).toContain('>NCE</text>');
   });
 });
 

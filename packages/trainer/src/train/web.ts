@@ -72,8 +72,16 @@ function decimate(points: LossPoint[], max: number): LossPoint[] {
   return out;
 }
 
-/** The loss curves as a standalone SVG element: axes with ticks, one colour per loss, a legend. */
-export function lossChartSvg(points: LossPoint[], names: readonly string[], size = { width: 900, height: 360 }): string {
+/**
+ * The loss curves as a standalone SVG element: axes with ticks, one colour per loss, a legend.
+ * `colours` overrides the palette (one per name).
+ */
+export function lossChartSvg(
+  points: LossPoint[],
+  names: readonly string[],
+  size = { width: 900, height: 360 },
+  colours: readonly string[] = names.map((_, i) => PALETTE[i % PALETTE.length]!),
+): string {
   const { width, height } = size;
   const m = { left: 56, right: 110, top: 16, bottom: 44 };
   const plotW = width - m.left - m.right;
@@ -108,7 +116,7 @@ export function lossChartSvg(points: LossPoint[], names: readonly string[], size
   parts.push(`<text x="14" y="${m.top + plotH / 2}" text-anchor="middle" transform="rotate(-90 14 ${m.top + plotH / 2})">loss</text>`);
   // One polyline per loss (a gap where a value is not finite), then the legend.
   names.forEach((name, i) => {
-    const colour = PALETTE[i % PALETTE.length]!;
+    const colour = colours[i]!;
     const runs: string[][] = [[]];
     for (const p of shown) {
       const v = p.losses[name];
@@ -129,6 +137,16 @@ export function lossChartSvg(points: LossPoint[], names: readonly string[], size
   });
   parts.push('</svg>');
   return parts.join('');
+}
+
+/**
+ * One small chart per loss, each on its own axis: the GAN losses (0.1-1) would lie flat on zero
+ * under NCE's (~10-40) on a shared one. Colours stay those of the names' order.
+ */
+export function lossChartsHtml(points: LossPoint[], names: readonly string[]): string {
+  if (names.length === 0) return lossChartSvg(points, names);
+  const charts = names.map((name, i) => lossChartSvg(points, [name], { width: 440, height: 220 }, [PALETTE[i % PALETTE.length]!]));
+  return `<div style="display:flex;flex-wrap:wrap;gap:8px">${charts.join('')}</div>`;
 }
 
 /** Writes sample images and rewrites the page; one per run directory. */
@@ -204,7 +222,7 @@ export class ResultsPage {
       '<body>',
       `<h1>${escapeHtml(this.title)}</h1>`,
       '<h2>Losses</h2>',
-      lossChartSvg(points, lossNames),
+      lossChartsHtml(points, lossNames),
       '<h2>Samples</h2>',
       rows.length ? rows.join('\n') : '<p>no samples yet</p>',
       '</body>',
