@@ -83,11 +83,11 @@ describe('validateOptions', () => {
     expect(err({ nce_idt: 'maybe' })).toThrow("--nce_idt: must be True or False, got 'maybe'");
     expect(err({ gan_mode: 'hinge' })).toThrow("--gan_mode: must be one of lsgan, vanilla, nonsaturating, wgangp, got 'hinge'");
     expect(err({ lr_policy: 'plateau' })).toThrow("--lr_policy: 'plateau' is a reference choice that is not supported here");
-    expect(err({ netG: 'unet_256' })).toThrow("--netG: 'unet_256' is a reference choice that is not supported here");
+    expect(err({ netG: 'stylegan2' })).toThrow("--netG: 'stylegan2' is a reference choice that is not supported here");
     expect(err({ netG: 'resnet_33blocks' })).toThrow(
       "--netG: 'resnet_33blocks' has more than 32 residual blocks (the reference offers resnet_9blocks, resnet_6blocks and resnet_4blocks)",
     );
-    expect(err({ netG: 'resnet' })).toThrow("--netG: 'resnet' is not a generator here (resnet_9blocks, resnet_6blocks, resnet_4blocks, resnet_<n>blocks (n <= 32))");
+    expect(err({ netG: 'resnet' })).toThrow("--netG: 'resnet' is not a generator here (resnet_9blocks, resnet_6blocks, resnet_4blocks, resnet_<n>blocks (n <= 32), unet_128, unet_256, resnet_cat)");
     expect(err({ netD: 'pixel' })).toThrow("--netD: 'pixel' is a reference choice that is not supported here (supported: basic, n_layers)");
     expect(err({ model: 'sincut' })).toThrow("--model: 'sincut' is a reference choice that is not supported here");
     expect(err({ CUT_mode: 'SinCUT' })).toThrow("--CUT_mode: must be CUT or FastCUT, got 'SinCUT'");
