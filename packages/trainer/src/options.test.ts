@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseOptionsFile } from '@cut/networks';
+import { NETWORK_OPTION_NAMES, NETWORK_OPTION_SPECS, parseOptionsFile } from '@cut/networks';
 import {
   OPTION_NAMES,
   OPTION_SPECS,
@@ -102,6 +102,11 @@ describe('validateOptions', () => {
 
   it('every option has a help line', () => {
     for (const name of OPTION_NAMES) expect(OPTION_SPECS[name].help.length, name).toBeGreaterThan(5);
+  });
+
+  it("takes every network option's declaration from @cut/networks (one declaration)", () => {
+    for (const name of NETWORK_OPTION_NAMES) expect(OPTION_SPECS[name], name).toBe(NETWORK_OPTION_SPECS[name]);
+    expect(validateOptions({ netG: 'resnet_4blocks' }).netG).toBe('resnet_4blocks');
   });
 });
 
