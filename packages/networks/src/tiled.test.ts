@@ -82,6 +82,28 @@ describeBackends('forwardTiled: tiles give the whole-image result', () => {
     });
   }
 
+  it('normG none (Identity norms): 16 and 36-pixel tiles match the whole forward; batch norm, unet and resnet_cat are not tiled', async () => {
+    const G = defineGenerator({ architecture: 'resnet', ngf: 4, nBlocks: 2, norm: 'none', init: { type: 'normal', gain: 0.3 } }, { seed: 2 });
+    expect(G.sizing.tiled).toBe(true);
+    const img = testImage(44, 60);
+    const whole = await wholeForward(G, img);
+    let spread = 0;
+    for (let i = 0; i < whole.length; i++) spread = Math.max(spread, Math.abs(whole[i]!));
+    expect(spread).toBeGreaterThan(0.05);
+    for (const tile of [16, 36]) expect(maxAbsDiff((await forwardTiled(G, img, { tile })).data, whole), `tile ${tile}`).toBeLessThan(2e-5);
+    G.dispose();
+    for (const spec of [
+      { architecture: 'resnet', ngf: 2, nBlocks: 1, norm: 'batch' },
+      { architecture: 'unet', ngf: 1, numDowns: 7 },
+      { architecture: 'resnet_cat', ngf: 1 },
+    ] as const) {
+      const N = defineGenerator(spec, { skipInit: true });
+      expect(N.sizing.tiled, spec.architecture).toBe(false);
+      expect(N.tiledModules).toBeUndefined();
+      N.dispose();
+    }
+  });
+
   it('refuses tiles that are not multiples of 4 or below 16, and sides that are not multiples of 4', async () => {
     const G = defineGenerator({ architecture: 'resnet', ngf: 4, nBlocks: 1 });
     const img = testImage(32, 32);
