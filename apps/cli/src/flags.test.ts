@@ -82,7 +82,7 @@ describe('bad command lines', () => {
 
   it('names the option, the problem and the value for bad values', () => {
     expect(() => options('--crop_size', 'big')).toThrow("command line: --crop_size: must be a number, got 'big'");
-    expect(() => options('--netG', 'unet_256')).toThrow("--netG: 'unet_256' is a reference choice that is not supported here");
+    expect(() => options('--netG', 'stylegan2')).toThrow("--netG: 'stylegan2' is a reference choice that is not supported here");
     expect(() => options('--gan_mode', 'hinge')).toThrow('--gan_mode: must be one of lsgan, vanilla, nonsaturating, wgangp');
   });
 });
