@@ -116,7 +116,7 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
       await page.setInputFiles('#model-files', [join(H2Z, 'latest_net_G.pth')]);
       await page.waitForFunction(() => document.getElementById('model-status')?.dataset.state === 'error');
       // Without train_opt.txt: the reference's defaults (resnet_9blocks, ngf 64), which do not fit.
-      expect(await page.textContent('#model-status')).toMatch(/latest_net_G\.pth: .*network built from the default options with .*ngf 64, 9 blocks/s);
+      expect(await page.textContent('#model-status')).toMatch(/latest_net_G\.pth: .*network built from the default options with .*netG resnet_9blocks, ngf 64, input_nc 3, output_nc 3/s);
     } finally {
       await close();
     }
