@@ -1,6 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { eagerGradient } from './gradients/release.js';
 
+/**
+ * Per-channel mean over N, H and W, shape [1, 1, 1, C]: one full-window average pool over the
+ * batch stacked along H (on wasm XNNPACK's global average pooling; `tf.mean` over the leading
+ * axes transposes first). Off the tape only (used inside the customGrad below).
+ */
+function channelMean(x: tf.Tensor4D): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  return tf.avgPool(tf.reshape(x, [1, n * h, w, c]) as tf.Tensor4D, [n * h, w], 1, 'valid');
+}
+
 /** torch BatchNorm2d's buffers `running_mean`, `running_var` (`[C]`) and `num_batches_tracked`. */
 export interface RunningStats {
   mean: tf.Variable;
@@ -56,9 +66,9 @@ export function batchNorm(x: tf.Tensor4D, options: BatchNormOptions): tf.Tensor4
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [input, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
     // Inside customGrad's forward nothing is taped and intermediates are freed afterwards.
-    const mean = tf.mean(input, [0, 1, 2], true);
+    const mean = channelMean(input);
     const centered = tf.sub(input, mean);
-    const variance = tf.mean(tf.square(centered), [0, 1, 2], true);
+    const variance = channelMean(tf.square(centered) as tf.Tensor4D);
     const rstd = tf.rsqrt(tf.add(variance, eps));
     const y = tf.mul(centered, rstd) as tf.Tensor4D;
     stats.mean.assign(tf.add(tf.mul(stats.mean, 1 - momentum), tf.mul(tf.reshape(mean, [c]), momentum)));
@@ -73,8 +83,8 @@ export function batchNorm(x: tf.Tensor4D, options: BatchNormOptions): tf.Tensor4
           tf.tidy(() => {
             const [out, r] = saved as [tf.Tensor4D, tf.Tensor4D];
             const g = dy as tf.Tensor4D;
-            const centeredGrad = tf.sub(g, tf.mean(g, [0, 1, 2], true));
-            return tf.mul(tf.sub(centeredGrad, tf.mul(out, tf.mean(tf.mul(g, out), [0, 1, 2], true))), r) as tf.Tensor4D;
+            const centeredGrad = tf.sub(g, channelMean(g));
+            return tf.mul(tf.sub(centeredGrad, tf.mul(out, channelMean(tf.mul(g, out) as tf.Tensor4D))), r) as tf.Tensor4D;
           }),
         ),
     };

@@ -320,6 +320,31 @@ describeBackends('tfjs model format (model.json + weights.bin)', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('batch norm generators (unet_128, resnet) keep their running statistics through the files', async () => {
+    const before = tf.memory().numTensors;
+    const specs = [
+      { architecture: 'unet', numDowns: 7, ngf: 2, norm: 'batch' },
+      { architecture: 'resnet', ngf: 4, nBlocks: 1, norm: 'batch' },
+    ] as const;
+    for (const spec of specs) {
+      const g = defineGenerator(spec, { seed: 4 });
+      const side = spec.architecture === 'unet' ? 128 : 16;
+      const x = tf.tensor4d(new SeededRng(3).uniformArray(2 * side * side * 3, -1, 1), [2, side, side, 3]);
+      tf.dispose(g.forward(x, true)); // running statistics off 0 and 1, one batch counted
+      const y = g.forward(x); // eval mode: uses them
+      const dir = tmp(`tfjs-bn-${spec.architecture}`);
+      await saveTfjsModel(g, dir);
+      const back = await loadTfjsModel(readTfjsModelDir(dir));
+      expect([...(await back.stateDict())]).toEqual([...(await g.stateDict())]);
+      const y1 = back.forward(x);
+      await expectSameOutputs(y1, y);
+      tf.dispose([x, y, y1]);
+      back.dispose();
+      g.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('a browser-style load over HTTP (fetch, tf.io.http) builds the same generator', async () => {
     const { g, d } = tinyNetworks(11);
     d.dispose();

@@ -184,6 +184,11 @@ export abstract class SequentialNetwork {
     return out;
   }
 
+  /** BatchNorm2d's running statistics by state_dict prefix (none without batch norm), for formats that carry them beside the parameters. */
+  batchNormStats(): readonly StatsBuffer[] {
+    return this.stats;
+  }
+
   /** Frees the weights. */
   dispose(): void {
     for (const p of this.params) p.variable.dispose();

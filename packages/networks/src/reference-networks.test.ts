@@ -208,3 +208,32 @@ describeBackends('generators and norms vs the reference define_G/define_D', (bac
 });
 
 const nhwcShape = (s: number[]) => [s[0], s[3], s[1], s[2]];
+
+describeBackends(
+  'parameter counts at the reference defaults (ngf / ndf 64)',
+  () => {
+    it('equal sum(p.numel()) of the reference define_G / define_D networks', () => {
+      // From /usr/bin/python3 with the reference's models/networks.py (opt.nz = 0 for resnet_cat).
+      const init = { type: 'xavier' as const, gain: 0.02 };
+      const g = (netG: string, norm: NormType) =>
+        generatorConfigFromDefine({ netG, inputNc: 3, outputNc: 3, ngf: 64, norm, useDropout: false, init, noAntialias: false, noAntialiasUp: false });
+      for (const [netG, norm, count] of [
+        ['unet_256', 'instance', 54409603],
+        ['unet_128', 'batch', 41828995],
+        ['resnet_cat', 'instance', 11140483],
+        ['resnet_9blocks', 'batch', 11383427],
+        ['resnet_9blocks', 'none', 11372931],
+      ] as const) {
+        const net = defineGenerator(g(netG, norm), { skipInit: true });
+        expect(net.parameterCount(), `${netG} ${norm}`).toBe(count);
+        net.dispose();
+      }
+      for (const [norm, count] of [['batch', 2765633], ['none', 2763841]] as const) {
+        const net = defineDiscriminator(discriminatorConfigFromDefine({ netD: 'basic', inputNc: 3, ndf: 64, nLayersD: 3, norm, init, noAntialias: false }), { skipInit: true });
+        expect(net.parameterCount(), `D ${norm}`).toBe(count);
+        net.dispose();
+      }
+    });
+  },
+  { backends: ['cpu'] },
+);

@@ -5,6 +5,7 @@
 // No file system here (it runs in a browser): @cut/trainer reads and writes the files.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Discriminator, Generator } from './contract.js';
+import { SequentialNetwork } from './network.js';
 import {
   configFromClassName,
   defineDiscriminator,
@@ -24,7 +25,8 @@ export type CutNetwork = Generator | Discriminator;
 
 const LAYOUT =
   'NHWC activations; Conv2d weights HWIO [kh, kw, in, out]; ConvTranspose2d weights HWOI [kh, kw, out, in]; ' +
-  'names and order of the PyTorch state_dict, blur-filter buffers left out (constants)';
+  'names and order of the PyTorch state_dict, blur-filter buffers left out (constants); batch norm running statistics ' +
+  '(running_mean, running_var, num_batches_tracked as float32) after the parameters';
 
 /** `modelTopology`: which network, by the registry's role and config (the config names its architecture). */
 export type CutModelTopology =
@@ -63,7 +65,14 @@ export type TfjsModelSource = TfjsModelFiles | tf.io.ModelArtifacts;
 export async function tfjsModelArtifacts(net: CutNetwork): Promise<{ modelJson: CutModelJson; weights: ArrayBuffer }> {
   const names = net.parameterNames();
   const variables = net.trainableVariables();
-  const { data, specs } = await tf.io.encodeWeights(names.map((name, i) => ({ name, tensor: variables[i]! })));
+  const stats = statEntries(net);
+  const counters = stats.filter((e) => e.counter !== undefined).map((e) => ({ name: e.name, tensor: tf.scalar(e.counter!()) }));
+  const { data, specs } = await tf.io
+    .encodeWeights([
+      ...names.map((name, i) => ({ name, tensor: variables[i]! as tf.Tensor })),
+      ...stats.map((e) => counters.find((c) => c.name === e.name) ?? { name: e.name, tensor: e.variable! as tf.Tensor }),
+    ])
+    .finally(() => tf.dispose(counters.map((c) => c.tensor)));
   const base = { formatVersion: TFJS_MODEL_FORMAT_VERSION, architecture: net.architecture, layout: LAYOUT };
   const modelTopology: CutModelTopology =
     net.role === 'generator'
@@ -183,10 +192,42 @@ function buildNetwork(topology: CutModelTopology | FormatOneTopology): CutNetwor
   throw new Error(`unknown network '${String((t as { network?: unknown }).network)}' (generator or discriminator)`);
 }
 
-/** Strict: exactly the network's parameters, each with its shape in our layout. */
+/** A batch norm's running statistics: a variable each, and the batch counter (a number, stored as a float32 scalar). */
+interface StatEntry {
+  name: string;
+  variable?: tf.Variable;
+  counter?: () => number;
+  setCounter?: (n: number) => void;
+}
+
+function statEntries(net: CutNetwork): StatEntry[] {
+  if (!(net instanceof SequentialNetwork)) return [];
+  return net.batchNormStats().flatMap(({ prefix, stats }) => [
+    { name: `${prefix}.running_mean`, variable: stats.mean },
+    { name: `${prefix}.running_var`, variable: stats.variance },
+    { name: `${prefix}.num_batches_tracked`, counter: () => stats.batches, setCounter: (n: number) => (stats.batches = n) },
+  ]);
+}
+
+/** The float32 scalar `name` read from the weight bytes (no backend read: WebGPU may not read synchronously). */
+function floatAt(specs: tf.io.WeightsManifestEntry[], data: tf.io.WeightData, name: string): number {
+  const bytes = Array.isArray(data) ? tf.io.concatenateArrayBuffers(data) : data;
+  let offset = 0;
+  for (const spec of specs) {
+    if (spec.name === name) return new DataView(bytes).getFloat32(offset, true);
+    offset += 4 * spec.shape.reduce((a, b) => a * b, 1);
+  }
+  throw new Error(`no weight '${name}'`);
+}
+
+/** Strict: exactly the network's parameters (and batch norm statistics), each with its shape in our layout. */
 function assignWeights(net: CutNetwork, specs: tf.io.WeightsManifestEntry[], data: tf.io.WeightData, where: string): void {
-  const names = net.parameterNames();
-  const variables = net.trainableVariables();
+  const stats = statEntries(net);
+  const names = [...net.parameterNames(), ...stats.map((e) => e.name)];
+  const variables: Array<{ shape: number[]; assign(t: tf.Tensor): void }> = [
+    ...net.trainableVariables(),
+    ...stats.map((e) => e.variable ?? { shape: [], assign: () => e.setCounter!(floatAt(specs, data, e.name)) }),
+  ];
   const byName = new Map(specs.map((s) => [s.name, s]));
   const unexpected = specs.find((s) => !names.includes(s.name));
   if (unexpected) throw new Error(`${where}: unexpected weight '${unexpected.name}' for this ${net.className}`);
