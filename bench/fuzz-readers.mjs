@@ -33,8 +33,8 @@ if (!isMainThread) {
   const net = await import('../packages/networks/dist/index.js');
   const { readTfjsModelDir } = await import('../packages/trainer/dist/index.js');
   const { reader, from, to, dir } = workerData;
-  const D = new net.NLayerDiscriminator({ ndf: 2, nLayers: 1, seed: 1 });
-  const G = new net.ResnetGenerator({ ngf: 2, nBlocks: 1, seed: 1 });
+  const D = net.defineDiscriminator({ architecture: 'n_layers', ndf: 2, nLayers: 1 }, { seed: 1 });
+  const G = net.defineGenerator({ architecture: 'resnet', ngf: 2, nBlocks: 1 }, { seed: 1 });
   const tinyD = await net.encodeNetworkWeights(D);
   const seeds = [
     { name: 'tinyD', bytes: tinyD },
