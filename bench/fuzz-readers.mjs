@@ -217,7 +217,7 @@ async function main() {
       loadAverageAtStart: loadAtStart,
     };
     mkdirSync(here('./results'), { recursive: true });
-    writeFileSync(jsonPath, JSON.stringify(report, null, 1) + '\n');
+    writeFileSync(jsonPath, `${JSON.stringify(report, null, 1)}\n`);
   }
 
   const { machine: m, readers: r } = report;

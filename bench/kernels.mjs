@@ -193,7 +193,7 @@ if (readmeOnly) {
 } else {
   report = await measure();
   mkdirSync(here('./results'), { recursive: true });
-  writeFileSync(jsonPath, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
 }
 const { machine, ...results } = report;
 

@@ -713,7 +713,7 @@ if (process.argv.includes('--readme-only')) {
 } else {
   report = await benchmark(previous);
   mkdirSync(join(jsonPath, '..'), { recursive: true });
-  writeFileSync(jsonPath, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
 }
 let readme = existsSync(readmePath) ? readFileSync(readmePath, 'utf8') : '# Benchmarks\n';
 const text = section(report);

@@ -124,7 +124,7 @@ if (readmeOnly) report = JSON.parse(readFileSync(jsonPath, 'utf8'));
 else {
   report = await soak();
   mkdirSync(here('./results'), { recursive: true });
-  writeFileSync(jsonPath, JSON.stringify(report, null, 1) + '\n');
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 1)}\n`);
 }
 
 const { machine, tensors, rss } = report;

@@ -312,7 +312,7 @@ if (process.argv.includes('--child')) {
   else {
     report = await parent();
     mkdirSync(here('./results'), { recursive: true });
-    writeFileSync(jsonPath, JSON.stringify(report, null, 2) + '\n');
+    writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
   }
   const readmePath = here('./README.md');
   let readme = existsSync(readmePath) ? readFileSync(readmePath, 'utf8') : '# Benchmarks\n';

@@ -14,6 +14,7 @@ export interface GoldenTensor {
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 /** Reads a fixture (relative to fixtures/), gunzipping `.gz` files. */
+// biome-ignore lint/suspicious/noExplicitAny: a fixture's JSON is typed by the caller, or read loosely
 export function loadFixture<T = any>(relPath: string): T {
   const raw = readFileSync(fixtures + relPath);
   return JSON.parse((relPath.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8')) as T;

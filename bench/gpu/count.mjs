@@ -94,7 +94,7 @@ if (backend.queue !== backend.device.queue) throw new Error('count.mjs: tfjs hol
 wrap(backend, 'readSync', () => void counts.tensorReads++);
 wrap(backend, 'read', () => void counts.tensorReads++);
 
-const dataroot = new URL('../../' + (value('--dataroot', null) ?? 'datasets/horse2zebra_demo'), import.meta.url).pathname;
+const dataroot = new URL(`../../${value('--dataroot', null) ?? 'datasets/horse2zebra_demo'}`, import.meta.url).pathname;
 const config = {
   CUT_mode: mode,
   dataroot,
@@ -144,4 +144,4 @@ console.log(['iteration', ...keys, 'tensors', 's'].join('\t'));
 for (const r of rows) console.log([r.iteration, ...keys.map((k) => `${r.step[k]}${r.losses[k] ? `+${r.losses[k]}` : ''}`), r.tensors, r.seconds.toFixed(2)].join('\t'));
 const last = rows.at(-1);
 if (TRACE) for (const [site, n] of [...uploadSites].sort((a, b) => b[1] - a[1])) console.log(`${n}\t${site}`);
-console.log('@@' + JSON.stringify({ event: 'counts', mode, crop, config, adapter: (await navigator.gpu.requestAdapter())?.info?.description ?? null, first: rows[0], steady: last }));
+console.log(`@@${JSON.stringify({ event: 'counts', mode, crop, config, adapter: (await navigator.gpu.requestAdapter())?.info?.description ?? null, first: rows[0], steady: last })}`);

@@ -217,7 +217,7 @@ const manifest = {
   reference,
   dataset: DEMO_DATASET,
 };
-writeFileSync(join(stage, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+writeFileSync(join(stage, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 
 // --- compress -------------------------------------------------------------------------------------
 const du = (dir) => filesOf(dir, true).reduce((s, f) => s + statSync(join(dir, f)).size, 0);

@@ -56,7 +56,7 @@ async function installDawn() {
   return gpu;
 }
 
-const emit = (event) => console.log('@@' + JSON.stringify(event));
+const emit = (event) => console.log(`@@${JSON.stringify(event)}`);
 
 async function adapterMode() {
   const gpu = await installDawn();
@@ -150,7 +150,7 @@ const remaining = () => settings.budget - (Date.now() - started) / 1000;
 const LOG = join(OUT, 'run.log');
 const say = (m) => {
   console.log(m);
-  appendFileSync(LOG, m + '\n');
+  appendFileSync(LOG, `${m}\n`);
 };
 
 /** GPU memory in use (MiB) from nvidia-smi, or null where there is none. */
@@ -200,7 +200,7 @@ async function child(label, cmd, args, { limitS, cwd = ROOT, env = {}, onLine })
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
         appendFileSync(LOG, `  ${line}\n`);
-        tail = (tail + line + '\n').slice(-4000);
+        tail = (`${tail + line}\n`).slice(-4000);
         onLine?.(line, (performance.now() - t0) / 1000);
       }
     });
@@ -327,7 +327,7 @@ const fmt = (x, d = 3) => (x === null || x === undefined ? '–' : Number(x.toPr
 
 function writeSummary() {
   summary.seconds = Math.round((Date.now() - started) / 1000);
-  writeFileSync(join(OUT, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  writeFileSync(join(OUT, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   const a = summary.adapter;
   const lines = [
     `# cutjs on WebGPU against PyTorch${SMALL ? ' (--small: tiny networks, a check of the script, not a measurement)' : ''}`,
@@ -361,9 +361,9 @@ function writeSummary() {
     lines.push('');
   }
   if (summary.counts) lines.push('GPU work per training iteration (bench/gpu/count.mjs):', '', '```', JSON.stringify(summary.counts), '```', '');
-  if (summary.skipped.length) lines.push('Skipped: ' + summary.skipped.join('; '), '');
+  if (summary.skipped.length) lines.push(`Skipped: ${summary.skipped.join('; ')}`, '');
   lines.push(`Run took ${summary.seconds} s.`);
-  writeFileSync(join(OUT, 'summary.md'), lines.join('\n') + '\n');
+  writeFileSync(join(OUT, 'summary.md'), `${lines.join('\n')}\n`);
 }
 
 async function main() {

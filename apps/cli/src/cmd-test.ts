@@ -5,7 +5,7 @@
 import { basename, extname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { saveImage } from '@cut/files';
-import { BatchLoader, createDataset, pythonString, type CUTOptions } from '@cut/trainer';
+import { BatchLoader, createDataset, type CUTOptions } from '@cut/trainer';
 import { loadGenerator, resolveGeneratorFile } from './checkpoint.js';
 import { generatorOverrides, testFlags } from './command-flags.js';
 import { backendChoice, boolFlag, cutOptionsFrom, intFlag, stringFlag, type Context } from './context.js';

@@ -116,7 +116,7 @@ describe('--help', () => {
     const help = formatHelp('usage', train, 200);
     const defaults = defaultOptions('CUT');
     // One entry per flag: from its name to the next flag (long names put the text on the next line).
-    const entries = new Map(help.split(/\n(?=  --)/).map((e) => [/^ {2}--(\S+)/.exec(e)?.[1], e.replace(/\s+/g, ' ')]));
+    const entries = new Map(help.split(/\n(?= {2}--)/).map((e) => [/^ {2}--(\S+)/.exec(e)?.[1], e.replace(/\s+/g, ' ')]));
     for (const name of OPTION_NAMES) {
       expect(entries.get(name), name).toMatch(/ \S.* \[default: .+\]/);
     }

@@ -10,7 +10,7 @@ export interface PageRow {
   images: Array<{ path: string; label: string }>;
 }
 
-const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const url = (p: string) => p.split('/').map(encodeURIComponent).join('/');
 
 /** The page's HTML. `width` is each image's display width in pixels (the reference's display_winsize). */
@@ -20,14 +20,14 @@ export function resultsPage(title: string, rows: readonly PageRow[], width: numb
       const cells = row.images
         .map(
           (im) =>
-            `      <td style="word-wrap: break-word;" halign="center" valign="top"><p><a href="${escape(url(im.path))}">` +
-            `<img style="width:${width}px" src="${escape(url(im.path))}"></a><br><p>${escape(im.label)}</p></p></td>`,
+            `      <td style="word-wrap: break-word;" halign="center" valign="top"><p><a href="${escapeHtml(url(im.path))}">` +
+            `<img style="width:${width}px" src="${escapeHtml(url(im.path))}"></a><br><p>${escapeHtml(im.label)}</p></p></td>`,
         )
         .join('\n');
-      return `  <h3>${escape(row.header)}</h3>\n  <table border="1" style="table-layout: fixed;">\n    <tr>\n${cells}\n    </tr>\n  </table>`;
+      return `  <h3>${escapeHtml(row.header)}</h3>\n  <table border="1" style="table-layout: fixed;">\n    <tr>\n${cells}\n    </tr>\n  </table>`;
     })
     .join('\n');
-  return `<!DOCTYPE html>\n<html>\n<head>\n  <meta charset="utf-8">\n  <title>${escape(title)}</title>\n</head>\n<body>\n${body}\n</body>\n</html>\n`;
+  return `<!DOCTYPE html>\n<html>\n<head>\n  <meta charset="utf-8">\n  <title>${escapeHtml(title)}</title>\n</head>\n<body>\n${body}\n</body>\n</html>\n`;
 }
 
 /** Writes `<dir>/index.html` (atomically). */

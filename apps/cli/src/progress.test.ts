@@ -28,7 +28,7 @@ describe('Progress', () => {
     p.update(info(5)); // redraws at most every 100 ms
     expect(writes).toHaveLength(1);
     p.log('(epoch: 2, iters: 5) G_GAN: 0.500');
-    expect(writes[1]).toBe('\r\x1b[K(epoch: 2, iters: 5) G_GAN: 0.500\n' + writes[0]!.slice(4));
+    expect(writes[1]).toBe(`\r\x1b[K(epoch: 2, iters: 5) G_GAN: 0.500\n${writes[0]!.slice(4)}`);
     t = 60;
     p.update(info(10)); // the end of an epoch is always drawn
     expect(writes[2]).toContain(' 10/10 · 2.00 it/s · ETA 0:05');
@@ -47,6 +47,7 @@ describe('Progress', () => {
     expect(writes[2]).toBe('saved\n'); // no status line to redraw under it
     t = 200;
     p.update(info(5));
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's erase-line sequence is what is tested
     expect(writes[3]).toMatch(/^\r\x1b\[Kepoch 2\/3 .* 5\/10 /);
     const plain = sink(false);
     new Progress(plain.out, { tty: false }).clear();

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { decodeNetpbm } from '@cut/images';
 import { loadFixture } from '../../../test-utils/golden';
 import { decodeImage, probeImage } from './decode.js';
 

@@ -37,7 +37,7 @@ function needed(file) {
 // Shipped: oneDNN and its non-base dependencies. glibc, libstdc++, libgcc_s and libm are the system's.
 const SHIP = /^lib(dnnl|gomp|OpenCL)\.so/;
 const libs = new Map([...needed(addon)].filter(([soname]) => SHIP.test(soname)));
-for (const [soname, path] of [...libs]) for (const [s, p] of needed(path)) if (SHIP.test(s)) libs.set(s, p);
+for (const [, path] of [...libs]) for (const [s, p] of needed(path)) if (SHIP.test(s)) libs.set(s, p);
 if (!libs.has('libdnnl.so.2') && ![...libs.keys()].some((s) => s.startsWith('libdnnl'))) {
   console.error('the addon does not link oneDNN (ldd shows no libdnnl): rebuild it');
   process.exit(1);
@@ -56,7 +56,7 @@ for (const [soname, path] of libs) {
 }
 writeFileSync(
   join(out, 'package.json'),
-  JSON.stringify(
+  `${JSON.stringify(
     {
       name,
       version: pkg.version,
@@ -68,7 +68,7 @@ writeFileSync(
     },
     null,
     2,
-  ) + '\n',
+  )}\n`,
 );
 writeFileSync(
   join(out, 'README.md'),

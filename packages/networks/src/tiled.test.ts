@@ -1,7 +1,7 @@
 import { expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { describeBackends } from '../../../test-utils/backends';
-import { goldenNHWC, loadFixture, maxAbsDiff, type GoldenTensor } from '../../../test-utils/golden';
+import { loadFixture, maxAbsDiff, type GoldenTensor } from '../../../test-utils/golden';
 import { defineGenerator, forwardTiled, type Generator, type HostMap, type TorchStateDict } from './index.js';
 
 const stateDict = (weights: Array<GoldenTensor & { name: string }>): TorchStateDict =>

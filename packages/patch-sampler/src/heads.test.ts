@@ -159,7 +159,7 @@ describeBackends('netF heads vs the reference', (backend) => {
     console.log(`[${backend}] strided_conv feature grads max |diff| ${grad.toExponential(2)}`);
 
     // Strict loading: a missing or foreign key, a wrong shape.
-    const { ['child_6_12.0.bias']: _dropped, ...missing } = weights;
+    const { 'child_6_12.0.bias': _dropped, ...missing } = weights;
     expect(() => new StridedConvF().setWeights(missing)).toThrow(/missing \[child_6_12\.0\.bias\]/);
     expect(() => new StridedConvF().setWeights({ ...weights, 'mlp_0.0.weight': tf.zeros([1]) })).toThrow(/unexpected/);
     expect(() => head.setWeights({ ...weights, 'child_6_12.0.bias': tf.zeros([3]) })).toThrow(/child_6_12\.0\.bias must have shape \[64\]/);

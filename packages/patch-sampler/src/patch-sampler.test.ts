@@ -275,7 +275,7 @@ describeBackends('PatchSampleF sampling, MLP creation and weights', () => {
     }
 
     // Strict loading.
-    const { ['mlp_1.2.bias']: dropped, ...missing } = saved;
+    const { 'mlp_1.2.bias': dropped, ...missing } = saved;
     expect(() => other.setWeights(missing)).toThrow(/missing \[mlp_1\.2\.bias\]/);
     expect(() => other.setWeights({ ...saved, 'mlp_2.0.weight': dropped! })).toThrow(/unexpected \[mlp_2\.0\.weight\]/);
     const wrong = tf.zeros([16, 4]);

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describeBackends } from '../../../test-utils/backends';
 import { goldenNHWC, goldenTensor, loadFixture, maxAbsDiff, type GoldenTensor } from '../../../test-utils/golden';
 import { patchNCELoss } from '@cut/nce-loss';
-import { PatchSampleF } from '@cut/patch-sampler';
+import type { PatchSampleF } from '@cut/patch-sampler';
 import { CUTModel, type LossName, type NetName } from './index.js';
 
 interface Named extends GoldenTensor {

@@ -13,7 +13,7 @@ import { loadReferenceCheckpoint, readPthFile, readTfjsModelDir, saveTfjsModel }
 
 const work = mkdtempSync(join(tmpdir(), 'cut-tfjs-dir-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 let modelJson: { weightsManifest: { paths: string[] }[] } & Record<string, unknown>;
 let weights: Buffer;
@@ -43,7 +43,7 @@ describe('readTfjsModelDir confines the manifest to the model folder', () => {
     writeFileSync(join(work, 'up', 'secret', 'stolen.bin'), weights);
     const { dir, json } = folder('up', ['../secret/stolen.bin']);
     expect(() => readTfjsModelDir(dir)).toThrow(
-      new RegExp(`^${escape(json)}: weight path "\\.\\./secret/stolen\\.bin" leads out of the model's folder \\('\\.\\.'\\); only files inside the model's folder are read$`),
+      new RegExp(`^${escapeRegExp(json)}: weight path "\\.\\./secret/stolen\\.bin" leads out of the model's folder \\('\\.\\.'\\); only files inside the model's folder are read$`),
     );
   });
 
@@ -56,7 +56,7 @@ describe('readTfjsModelDir confines the manifest to the model folder', () => {
       } catch (e) {
         message = (e as Error).message;
       }
-      expect(message, p).toMatch(new RegExp(`^${escape(json)}: `));
+      expect(message, p).toMatch(new RegExp(`^${escapeRegExp(json)}: `));
       expect(message, p).toMatch(/weight path/);
       expect(message, p).not.toMatch(/\d+ bytes/);
     }
@@ -73,7 +73,7 @@ describe('readTfjsModelDir confines the manifest to the model folder', () => {
       symlinkSync(target, join(dir, 'weights.bin'));
       // A FIFO opened for reading would block this test forever; /dev/zero would be read without end.
       expect(() => readTfjsModelDir(dir), target).toThrow(
-        new RegExp(`^${escape(json)}: weight file 'weights\\.bin' is a link that leads out of the model's folder; only files inside it are read$`),
+        new RegExp(`^${escapeRegExp(json)}: weight file 'weights\\.bin' is a link that leads out of the model's folder; only files inside it are read$`),
       );
     }
     // A link to a sub-folder's file stays inside: read.
@@ -88,7 +88,7 @@ describe('readTfjsModelDir confines the manifest to the model folder', () => {
   it('refuses a FIFO or a folder inside the model folder without blocking, and a file of the wrong size before reading it', () => {
     let { dir, json } = folder('fifo', ['weights.bin']);
     execFileSync('mkfifo', [join(dir, 'weights.bin')]);
-    expect(() => readTfjsModelDir(dir)).toThrow(new RegExp(`^${escape(json)}: weight file 'weights\\.bin' is not a regular file$`));
+    expect(() => readTfjsModelDir(dir)).toThrow(new RegExp(`^${escapeRegExp(json)}: weight file 'weights\\.bin' is not a regular file$`));
     ({ dir, json } = folder('folder', ['weights.bin']));
     mkdirSync(join(dir, 'weights.bin'));
     expect(() => readTfjsModelDir(dir)).toThrow(/weight file 'weights\.bin' is not a regular file/);
@@ -96,10 +96,10 @@ describe('readTfjsModelDir confines the manifest to the model folder', () => {
     ({ dir, json } = folder('short', ['weights.bin']));
     writeFileSync(join(dir, 'weights.bin'), weights.subarray(0, weights.length - 4));
     expect(() => readTfjsModelDir(dir)).toThrow(
-      new RegExp(`^${escape(json)}: the weight file 'weights\\.bin' holds ${weights.length - 4} bytes, the manifest's weights need ${weights.length} \\(a damaged or partial download\\?\\)$`),
+      new RegExp(`^${escapeRegExp(json)}: the weight file 'weights\\.bin' holds ${weights.length - 4} bytes, the manifest's weights need ${weights.length} \\(a damaged or partial download\\?\\)$`),
     );
     ({ dir, json } = folder('missing', ['weights.bin']));
-    expect(() => readTfjsModelDir(dir)).toThrow(new RegExp(`^${escape(json)}: weight file 'weights\\.bin' cannot be read \\(ENOENT\\)$`));
+    expect(() => readTfjsModelDir(dir)).toThrow(new RegExp(`^${escapeRegExp(json)}: weight file 'weights\\.bin' cannot be read \\(ENOENT\\)$`));
   });
 
   it('reads a manifest split over several files (in their order), inside sub-folders', async () => {
@@ -119,13 +119,13 @@ describe('checkpoint files must be regular files', () => {
     mkdirSync(run, { recursive: true });
     execFileSync('mkfifo', [join(run, 'latest_net_G.pth')]);
     writeFileSync(join(run, 'train_opt.txt'), '');
-    expect(() => readPthFile(join(run, 'latest_net_G.pth'))).toThrow(new RegExp(`^${escape(join(run, 'latest_net_G.pth'))}: cannot read the file \\(not a regular file\\)$`));
-    expect(() => loadReferenceCheckpoint(run)).toThrow(new RegExp(`^${escape(join(run, 'latest_net_G.pth'))}: cannot read the file \\(not a regular file\\)$`));
+    expect(() => readPthFile(join(run, 'latest_net_G.pth'))).toThrow(new RegExp(`^${escapeRegExp(join(run, 'latest_net_G.pth'))}: cannot read the file \\(not a regular file\\)$`));
+    expect(() => loadReferenceCheckpoint(run)).toThrow(new RegExp(`^${escapeRegExp(join(run, 'latest_net_G.pth'))}: cannot read the file \\(not a regular file\\)$`));
     rmSync(join(run, 'latest_net_G.pth'));
     symlinkSync('/dev/zero', join(run, 'latest_net_G.pth'));
     expect(() => loadReferenceCheckpoint(run)).toThrow(/latest_net_G\.pth: cannot read the file \(not a regular file\)$/);
     rmSync(join(run, 'train_opt.txt'));
     symlinkSync('/dev/zero', join(run, 'train_opt.txt'));
-    expect(() => loadReferenceCheckpoint(run)).toThrow(new RegExp(`^${escape(join(run, 'train_opt.txt'))}: cannot read the options \\(not a regular file\\)$`));
+    expect(() => loadReferenceCheckpoint(run)).toThrow(new RegExp(`^${escapeRegExp(join(run, 'train_opt.txt'))}: cannot read the options \\(not a regular file\\)$`));
   });
 });

@@ -12,6 +12,7 @@ import { zeroGradients } from './zero.js';
 interface GradientCase {
   name: string;
   op: string;
+  // biome-ignore lint/suspicious/noExplicitAny: each op reads its own golden parameters (numbers, arrays, strings)
   params: Record<string, any>;
   inputs: Record<string, GoldenTensor>;
   wrt: string[];
@@ -25,6 +26,7 @@ const golden = loadFixture<{ cases: GradientCase[] }>('golden/gradients.json');
 const TOL = 1e-4;
 
 type Inputs = Record<string, tf.Tensor>;
+// biome-ignore lint/suspicious/noExplicitAny: as GoldenCase.params
 type Op = (t: Inputs, p: Record<string, any>) => tf.Tensor | tf.Tensor[];
 
 const get = (t: Inputs, name: string): tf.Tensor => {

@@ -8,7 +8,7 @@ import {
   type KernelConfig,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { Scope, WASM, withScope } from './kernel-call.js';
+import { type Scope, WASM, withScope } from './kernel-call.js';
 
 /**
  * BatchMatMul on XNNPACK for every case. wasm's own kernel runs XNNPACK (~16 GFLOP/s) only

@@ -34,8 +34,6 @@ export interface UnpickleHooks {
   persistentLoad?(pid: unknown): unknown;
 }
 
-const MARK = Symbol('mark');
-
 /** Decodes a pickle stream. Python tuples and lists both become JS arrays. */
 export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -232,7 +232,7 @@ function inflateBounded(raw: Uint8Array, size: number, name: string): Uint8Array
 }
 
 function hex(n: number): string {
-  return '0x' + n.toString(16).padStart(8, '0');
+  return `0x${n.toString(16).padStart(8, '0')}`;
 }
 
 let crcTable: Uint32Array | undefined;

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { builtWorkerUrl, startWorker } from '@cut/backends';
 import type { CUTModel, LossName } from '../cut-model.js';
 import type { FromWorker, ToWorker, WorkerBackend } from './protocol.js';
-import { applyHalves, splitsIntoHalves, trainHalf } from './halves.js';
+import { applyHalves, splitsIntoHalves, trainHalf, type HalfStep } from './halves.js';
 import { exportReplicaState } from './replica.js';
 
 export { splitsIntoHalves };
@@ -60,7 +60,7 @@ export class TwoThreadTrainer {
       realB: { shape: [...realB.shape], data: (await realB.data()) as Float32Array },
       lr: model.learningRate,
     });
-    let a;
+    let a: HalfStep;
     try {
       a = trainHalf(model, 'A', realA, realB);
     } catch (e) {
