@@ -165,7 +165,14 @@ async function runReader(reader, count, caseLimitS, dir, onVerdict) {
       worker.on('error', (e) => {
         // A crash of the worker itself (out of memory, ...): the case it was on is bad.
         clearInterval(watchdog);
-        onVerdict({ n: current, kind: 'crash', seed: '', outcome: `bad: the worker died (${e.message})`, message: String(e.stack ?? e), ms: Date.now() - startedAt });
+        onVerdict({
+          n: current,
+          kind: 'crash',
+          seed: '',
+          outcome: `bad: the worker died (${e.message})`,
+          message: String(e.stack ?? e),
+          ms: Date.now() - startedAt,
+        });
         next = current + 1;
         resolve();
       });
@@ -253,6 +260,7 @@ The CI test \`packages/networks/src/fuzz.test.ts\` runs the first 400 .pth and 1
   } else readme = `${readme.trimEnd()}\n\n${section}`;
   writeFileSync(readmePath, readme);
   const failed = Object.values(r).some((x) => (x.outcomes.bad ?? 0) > 0 || x.hangs.length > 0);
-  for (const x of Object.values(r)) for (const b of x.bad.slice(0, 20)) console.log(`bad: case ${b.n} (${b.seed} ${b.kind}): ${b.outcome}: ${b.message}`);
+  for (const x of Object.values(r))
+    for (const b of x.bad.slice(0, 20)) console.log(`bad: case ${b.n} (${b.seed} ${b.kind}): ${b.outcome}: ${b.message}`);
   process.exit(failed ? 1 : 0);
 }

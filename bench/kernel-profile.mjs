@@ -49,7 +49,9 @@ for (const config of tf.getKernelsForBackend('wasm')) {
           totals.set(config.kernelName, e);
           if (byShape.has(config.kernelName)) {
             const { strides, pad, axis, paddings } = args.attrs ?? {};
-            const key = `${config.kernelName} ${Object.entries(args.inputs).map(([k, t]) => `${k}[${t.shape}]`).join(' ')} ${JSON.stringify({ strides, pad, axis, paddings })}`;
+            const key = `${config.kernelName} ${Object.entries(args.inputs)
+              .map(([k, t]) => `${k}[${t.shape}]`)
+              .join(' ')} ${JSON.stringify({ strides, pad, axis, paddings })}`;
             const s = shapeTotals.get(key) ?? { ms: 0, calls: 0 };
             s.ms += ms;
             s.calls++;
@@ -62,7 +64,13 @@ for (const config of tf.getKernelsForBackend('wasm')) {
 }
 
 const opts = validateOptions(
-  { CUT_mode: arg('--mode', 'CUT'), dataroot: fileURLToPath(new URL('../datasets/horse2zebra_demo', import.meta.url)), crop_size: crop, load_size: Math.round((crop * 286) / 256), seed: 0 },
+  {
+    CUT_mode: arg('--mode', 'CUT'),
+    dataroot: fileURLToPath(new URL('../datasets/horse2zebra_demo', import.meta.url)),
+    crop_size: crop,
+    load_size: Math.round((crop * 286) / 256),
+    seed: 0,
+  },
   'bench/kernel-profile',
 );
 const dataset = await UnalignedDataset.create(opts);
@@ -82,17 +90,30 @@ for (let i = 0; i < 1 + iters; i++) {
   const s = (performance.now() - t0) / 1000;
   if (measuring) wall += s;
   const faults = process.resourceUsage().minorPageFault - faults0;
-  console.log(`iteration ${i + 1}${i === 0 ? ' (warm-up)' : ''}: ${s.toFixed(2)} s, ${faults} page faults, rss ${(process.memoryUsage().rss / 2 ** 30).toFixed(2)} GiB, wasm heap ${(tf.backend().wasm.HEAPU8.buffer.byteLength / 2 ** 30).toFixed(2)} GiB, live tensors at most ${(peakBytes / 2 ** 30).toFixed(2)} GiB`);
+  console.log(
+    `iteration ${i + 1}${i === 0 ? ' (warm-up)' : ''}: ${s.toFixed(2)} s, ${faults} page faults, rss ${(process.memoryUsage().rss / 2 ** 30).toFixed(2)} GiB, wasm heap ${(tf.backend().wasm.HEAPU8.buffer.byteLength / 2 ** 30).toFixed(2)} GiB, live tensors at most ${(peakBytes / 2 ** 30).toFixed(2)} GiB`,
+  );
 }
 loader.close();
 model.dispose();
 const kernelMs = [...totals.values()].reduce((a, e) => a + e.ms, 0);
-console.log(`CPU: ${os.cpus()[0]?.model} x${os.cpus().length}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; crop ${crop}, ${iters} iterations: ${(wall / iters).toFixed(2)} s/iter, kernels ${(kernelMs / 1000 / iters).toFixed(2)} s/iter`);
+console.log(
+  `CPU: ${os.cpus()[0]?.model} x${os.cpus().length}, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}; crop ${crop}, ${iters} iterations: ${(wall / iters).toFixed(2)} s/iter, kernels ${(kernelMs / 1000 / iters).toFixed(2)} s/iter`,
+);
 console.table(
   [...totals.entries()]
     .sort((a, b) => b[1].ms + b[1].nested - (a[1].ms + a[1].nested))
     .slice(0, 20)
-    .map(([name, e]) => ({ kernel: name, 's/iter': +(e.ms / 1000 / iters).toFixed(3), '% of iteration': +((100 * e.ms) / 1000 / wall).toFixed(1), 'calls/iter': e.calls / iters, 'incl. inside others s/iter': +(e.nested / 1000 / iters).toFixed(3) })),
+    .map(([name, e]) => ({
+      kernel: name,
+      's/iter': +(e.ms / 1000 / iters).toFixed(3),
+      '% of iteration': +((100 * e.ms) / 1000 / wall).toFixed(1),
+      'calls/iter': e.calls / iters,
+      'incl. inside others s/iter': +(e.nested / 1000 / iters).toFixed(3),
+    })),
 );
 if (shapeTotals.size) {
   console.table(

@@ -41,9 +41,7 @@ function medians(fns, rounds = reps) {
   for (const name of names) fns[name]();
   const runs = Object.fromEntries(names.map((name) => [name, []]));
   for (let r = 0; r < rounds; r++) for (const name of names) runs[name].push(timeOnce(fns[name]));
-  return Object.fromEntries(
-    names.map((name) => [name, { cpu: mid(runs[name].map((t) => t.cpu)), wall: mid(runs[name].map((t) => t.wall)) }]),
-  );
+  return Object.fromEntries(names.map((name) => [name, { cpu: mid(runs[name].map((t) => t.cpu)), wall: mid(runs[name].map((t) => t.wall)) }]));
 }
 
 /** Our kernel (whatever is registered for wasm now), through the engine as ops call it. */
@@ -68,7 +66,19 @@ async function measure() {
     { name: 'stride-2 down conv (no_antialias)', x: [1, 128, 128, 128], k: 3, co: 256, stride: 2, pad: 'same' },
     { name: 'stem conv 7x7 (reflect-padded)', x: [1, 262, 262, 3], k: 7, co: 64, stride: 1, pad: 'valid' },
     { name: 'head conv 7x7 (reflect-padded)', x: [1, 262, 262, 64], k: 7, co: 3, stride: 1, pad: 'valid' },
-    { name: 'D conv 4x4 s2 p1 (no_antialias)', x: [1, 128, 128, 64], k: 4, co: 128, stride: 2, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
+    {
+      name: 'D conv 4x4 s2 p1 (no_antialias)',
+      x: [1, 128, 128, 64],
+      k: 4,
+      co: 128,
+      stride: 2,
+      pad: [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ],
+    },
   ];
   for (const c of convCases) {
     const x = rand(c.x);
@@ -97,7 +107,10 @@ async function measure() {
   }
 
   // Blur downsample (CUT's Downsample): reflect-padded input, depthwise 3x3 stride 2.
-  for (const [h, c] of [[128, 128], [256, 64]]) {
+  for (const [h, c] of [
+    [128, 128],
+    [256, 64],
+  ]) {
     const x = rand([1, h + 2, h + 2, c]);
     const f = tf.fill([3, 3, c, 1], 1 / 16);
     const attrs = { strides: 2, pad: 'valid', dilations: 1 };
@@ -118,9 +131,16 @@ async function measure() {
   }
 
   // Gather (the patch sampler) and its gradient, UnsortedSegmentSum.
-  for (const [pixels, c, rows] of [[64 * 64, 256, 256], [128 * 128, 256, 256], [256 * 256, 128, 256]]) {
+  for (const [pixels, c, rows] of [
+    [64 * 64, 256, 256],
+    [128 * 128, 256, 256],
+    [256 * 256, 128, 256],
+  ]) {
     const feat = rand([pixels, c]);
-    const ids = tf.tensor1d(Array.from({ length: rows }, (_, i) => (i * 7919) % pixels), 'int32');
+    const ids = tf.tensor1d(
+      Array.from({ length: rows }, (_, i) => (i * 7919) % pixels),
+      'int32',
+    );
     const grad = rand([rows, c]);
     const row = {
       shape: `${rows} rows of ${c} into ${pixels} segments`,
@@ -159,11 +179,14 @@ async function measure() {
       name: c.name,
       shape: `${c.a.join('x')}${c.tA ? 'ᵀ' : ''} @ ${c.b.join('x')}${c.tB ? 'ᵀ' : ''}`,
       gflop: (2 * batch * m * k * n) / 1e9,
-      ...medians({
-        plainMs: ours('BatchMatMul', { a: a2, b: b2 }, { transposeA: false, transposeB: false }),
-        oursMs: ours('BatchMatMul', { a, b }, attrs),
-        nativeMs: native('BatchMatMul', { a, b }, attrs),
-      }, quick ? 1 : 3),
+      ...medians(
+        {
+          plainMs: ours('BatchMatMul', { a: a2, b: b2 }, { transposeA: false, transposeB: false }),
+          oursMs: ours('BatchMatMul', { a, b }, attrs),
+          nativeMs: native('BatchMatMul', { a, b }, attrs),
+        },
+        quick ? 1 : 3,
+      ),
     };
     results.matMul.push(row);
     console.log(JSON.stringify(row));
@@ -249,7 +272,14 @@ ${table(
 
 ${table(
   ['case', 'shape', 'GFLOP', 'ours', 'native', 'plain 2-D of the same size'],
-  results.matMul.map((r) => [r.name, r.shape, r.gflop.toFixed(3), round(r.oursMs), `${round(r.nativeMs)} (${ratio(r.nativeMs, r.oursMs)})`, round(r.plainMs)]),
+  results.matMul.map((r) => [
+    r.name,
+    r.shape,
+    r.gflop.toFixed(3),
+    round(r.oursMs),
+    `${round(r.nativeMs)} (${ratio(r.nativeMs, r.oursMs)})`,
+    round(r.plainMs),
+  ]),
 )}
 
 "native" ratios are to ours. The last column is the untransposed, unbatched product of the

@@ -29,8 +29,8 @@ const SHAPES = [
 let threadsNow = 1;
 function time(fn) {
   tf.tidy(() => {
-      fn().dataSync(); // (a block: tidy would walk a returned array element by element)
-    }); // warm-up (primitive creation, packing)
+    fn().dataSync(); // (a block: tidy would walk a returned array element by element)
+  }); // warm-up (primitive creation, packing)
   const t = [];
   const c0 = process.cpuUsage();
   for (let i = 0; i < reps; i++) {
@@ -55,7 +55,22 @@ function measure(label) {
     const dy = tf.randomNormal(y.shape);
     const flops = 2 * y.size * ws[0] * ws[1] * ws[2];
     const fwd = time(() => tf.conv2d(x, w, stride, pad));
-    const dx = time(() => tf.conv2dTranspose(dy, w, xs, stride, pad === 1 ? [[0, 0], [1, 1], [1, 1], [0, 0]] : pad));
+    const dx = time(() =>
+      tf.conv2dTranspose(
+        dy,
+        w,
+        xs,
+        stride,
+        pad === 1
+          ? [
+              [0, 0],
+              [1, 1],
+              [1, 1],
+              [0, 0],
+            ]
+          : pad,
+      ),
+    );
     const dw = time(() => tf.grad((ww) => tf.sum(tf.mul(tf.conv2d(x, ww, stride, pad), dy)))(w));
     rows.push({ kernels: label, shape: name, fwd: rate(flops, fwd), dx: rate(flops, dx), 'dw (incl. a fwd)': rate(2 * flops, dw) });
     tf.dispose([x, w, y, dy]);
@@ -65,7 +80,12 @@ function measure(label) {
 
 // Plain wasm first; the native kernels are installed after its rows.
 await loadBackend('wasm', { nativeKernels: false });
-console.log(`CPU: ${os.cpus()[0]?.model} x${os.cpus().length}; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; GFLOP/s, wall (per CPU-second of each thread), median of ${reps}`);
+console.log(
+  `CPU: ${os.cpus()[0]?.model} x${os.cpus().length}; load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}; GFLOP/s, wall (per CPU-second of each thread), median of ${reps}`,
+);
 const rows = measure('wasm (1 thread)');
 const status = installNativeKernels({ threads: threadList[0], quiet: true });
 if (!status.active) console.log(`native kernels not available: ${status.reason}`);

@@ -49,18 +49,31 @@ const PYTHON = '/usr/bin/python3';
 const GNU_TIME = '/usr/bin/time';
 const TITLE = '## Against the reference (PyTorch)';
 // The reference's imports on the way to its training loop, and the Debian package of each.
-const APT = { torch: 'python3-torch', torchvision: 'python3-torchvision', dominate: 'python3-dominate', packaging: 'python3-packaging', numpy: 'python3-numpy', PIL: 'python3-pil' };
+const APT = {
+  torch: 'python3-torch',
+  torchvision: 'python3-torchvision',
+  dominate: 'python3-dominate',
+  packaging: 'python3-packaging',
+  numpy: 'python3-numpy',
+  PIL: 'python3-pil',
+};
 const SMALL = { ngf: 16, ndf: 16, netF_nc: 64, num_patches: 64 };
 // The reference's second column: glibc keeps freed memory instead of returning it to the
 // kernel, so PyTorch's per-op allocations stop paying a first touch of fresh pages (about 10 µs
 // a page on virtual machines): its convolutions run about twice as fast with these.
-const GLIBC_TUNED = { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=268435456' };
+const GLIBC_TUNED = {
+  GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=268435456',
+};
 
 const argValue = (name, fallback) => {
   const i = process.argv.indexOf(name);
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
 };
-const list = (name, fallback) => argValue(name, fallback).split(',').map((s) => s.trim()).filter(Boolean);
+const list = (name, fallback) =>
+  argValue(name, fallback)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const loadAverage = () => os.loadavg().map((l) => Math.round(l * 100) / 100);
 const median = (xs) => {
   if (xs.length === 0) return null;
@@ -84,7 +97,10 @@ function referenceDir() {
 
 /** Versions of python, torch and torchvision; fails naming the apt package of a missing module. */
 function checkPython() {
-  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} not found: install Debian's python3-torch (apt-get install python3-torch python3-torchvision python3-dominate python3-packaging)`);
+  if (!existsSync(PYTHON))
+    throw new Error(
+      `${PYTHON} not found: install Debian's python3-torch (apt-get install python3-torch python3-torchvision python3-dominate python3-packaging)`,
+    );
   if (!existsSync(GNU_TIME)) throw new Error(`${GNU_TIME} not found: install GNU time (apt-get install time)`);
   const r = spawnSync(PYTHON, [DRIVER, 'check'], { encoding: 'utf8' });
   if (r.status !== 0) {
@@ -156,7 +172,11 @@ function runTimed(cmd, args, { cwd, env, limitS, onLine }) {
     const rssFile = join(tmp, `rss-${process.hrtime.bigint()}`);
     const started = performance.now();
     const cpuAtStart = cpuTimes();
-    const proc = spawn(GNU_TIME, ['-f', '%M %U %S', '-o', rssFile, cmd, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(GNU_TIME, ['-f', '%M %U %S', '-o', rssFile, cmd, ...args], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let buffered = '';
@@ -208,7 +228,9 @@ function failure(run, limitS) {
   const why = run.killed ? `stopped after the ${limitS} s limit` : `exited with code ${run.code}`;
   const tail = lastLines(run.stderr || run.stdout, 8);
   // wasm32's heap ends at 4 GiB; malloc failing there surfaces as an out-of-bounds access.
-  const oom = /memory access out of bounds|Cannot enlarge memory|Out of memory|RangeError: .*[Mm]emory/.test(tail) ? 'out of wasm memory (4 GiB heap)' : null;
+  const oom = /memory access out of bounds|Cannot enlarge memory|Out of memory|RangeError: .*[Mm]emory/.test(tail)
+    ? 'out of wasm memory (4 GiB heap)'
+    : null;
   return { reason: oom ? `${why}: ${oom}` : why, tail };
 }
 
@@ -261,7 +283,18 @@ async function referenceTrainRun(cfg, threads, round, extraEnv = {}) {
   rmSync(dir, { recursive: true, force: true });
   const failed = failure(run, settings.limit);
   if (failed) console.log(`  ${label}: ${failed.reason}\n${failed.tail}`);
-  return { round, threads: reported, iterations, peakRss: run.peakRss, wallSeconds: run.wallSeconds, cpuSeconds: run.cpuSeconds, othersBusyCores: run.othersBusyCores, atStart, loadAverageAtEnd: loadAverage(), failure: failed };
+  return {
+    round,
+    threads: reported,
+    iterations,
+    peakRss: run.peakRss,
+    wallSeconds: run.wallSeconds,
+    cpuSeconds: run.cpuSeconds,
+    othersBusyCores: run.othersBusyCores,
+    atStart,
+    loadAverageAtEnd: loadAverage(),
+    failure: failed,
+  };
 }
 
 async function oursTrainRun(cfg, threads, round) {
@@ -271,7 +304,16 @@ async function oursTrainRun(cfg, threads, round) {
   let reported = null;
   let previous = null;
   let n = 0;
-  const flags = [...trainFlags(cfg, 'ours', dir), '--print_freq', '1', '--seed', '0', '--backend', 'wasm', ...(cli.train ? ['--threads', String(threads)] : [])];
+  const flags = [
+    ...trainFlags(cfg, 'ours', dir),
+    '--print_freq',
+    '1',
+    '--seed',
+    '0',
+    '--backend',
+    'wasm',
+    ...(cli.train ? ['--threads', String(threads)] : []),
+  ];
   const run = await runTimed(process.execPath, [CLI, 'train', ...flags], {
     cwd: ROOT,
     env: threadEnv(threads),
@@ -292,13 +334,34 @@ async function oursTrainRun(cfg, threads, round) {
     },
   });
   const logFile = join(dir, 'ours', 'log.jsonl');
-  const records = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)) : [];
+  const records = existsSync(logFile)
+    ? readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l))
+    : [];
   rmSync(dir, { recursive: true, force: true });
-  const iterations = records.map((r, i) => ({ iteration: r.totalIters, warmup: i < cfg.warmup, seconds: r.secondsPerIter, numTensors: r.numTensors }));
+  const iterations = records.map((r, i) => ({
+    iteration: r.totalIters,
+    warmup: i < cfg.warmup,
+    seconds: r.secondsPerIter,
+    numTensors: r.numTensors,
+  }));
   const failed = failure(run, settings.limit);
   if (failed) console.log(`  ${label}: ${failed.reason}\n${failed.tail}`);
   // When the backend line can't be read, what was asked for (one thread without --threads).
-  return { round, threads: reported ?? (cli.train ? threads : 1), iterations, peakRss: run.peakRss, wallSeconds: run.wallSeconds, cpuSeconds: run.cpuSeconds, othersBusyCores: run.othersBusyCores, atStart, loadAverageAtEnd: loadAverage(), failure: failed };
+  return {
+    round,
+    threads: reported ?? (cli.train ? threads : 1),
+    iterations,
+    peakRss: run.peakRss,
+    wallSeconds: run.wallSeconds,
+    cpuSeconds: run.cpuSeconds,
+    othersBusyCores: run.othersBusyCores,
+    atStart,
+    loadAverageAtEnd: loadAverage(),
+    failure: failed,
+  };
 }
 
 /** Both sides' environment: the thread counts, and Python leaving the reference's checkout as it is (no __pycache__). */
@@ -338,7 +401,9 @@ async function trainConfig(cfg, threads) {
   const ratio = reference.secondsPerIter && cutjs.secondsPerIter ? cutjs.secondsPerIter / reference.secondsPerIter : null;
   const ratioTuned = referenceTuned.secondsPerIter && cutjs.secondsPerIter ? cutjs.secondsPerIter / referenceTuned.secondsPerIter : null;
   const rssRatio = reference.peakRss && cutjs.peakRss ? cutjs.peakRss / reference.peakRss : null;
-  console.log(`${cfg.mode} ${cfg.crop} T${threads}: reference ${fmt(reference.secondsPerIter)} s/iter (glibc tunables ${fmt(referenceTuned.secondsPerIter)}), cutjs ${fmt(cutjs.secondsPerIter)} s/iter, ratio ${ratio?.toFixed(2) ?? '–'} (tuned ${ratioTuned?.toFixed(2) ?? '–'})`);
+  console.log(
+    `${cfg.mode} ${cfg.crop} T${threads}: reference ${fmt(reference.secondsPerIter)} s/iter (glibc tunables ${fmt(referenceTuned.secondsPerIter)}), cutjs ${fmt(cutjs.secondsPerIter)} s/iter, ratio ${ratio?.toFixed(2) ?? '–'} (tuned ${ratioTuned?.toFixed(2) ?? '–'})`,
+  );
   return { ...cfg, requestedThreads: threads, date: new Date().toISOString(), reference, referenceTuned, cutjs, ratio, ratioTuned, rssRatio };
 }
 
@@ -349,10 +414,15 @@ async function testImages(size, count) {
   const require = createRequire(join(ROOT, 'apps/cli/package.json'));
   const sharp = require('sharp');
   const src = join(DATAROOT, 'testA');
-  const files = readdirSync(src).filter((f) => /\.jpe?g$/i.test(f)).sort();
+  const files = readdirSync(src)
+    .filter((f) => /\.jpe?g$/i.test(f))
+    .sort();
   const dir = mkdtempSync(join(tmp, `images-${size}-`));
   for (let i = 0; i < count; i++) {
-    await sharp(join(src, files[i % files.length])).resize(size, size, { kernel: 'lanczos3' }).jpeg({ quality: 95 }).toFile(join(dir, `image_${String(i).padStart(2, '0')}.jpg`));
+    await sharp(join(src, files[i % files.length]))
+      .resize(size, size, { kernel: 'lanczos3' })
+      .jpeg({ quality: 95 })
+      .toFile(join(dir, `image_${String(i).padStart(2, '0')}.jpg`));
   }
   return dir;
 }
@@ -362,7 +432,20 @@ async function referenceForward(size, threads, saveG, extraEnv = {}) {
   const atStart = await quietMachine(label, threads);
   const forwards = [];
   let reported = null;
-  const args = [DRIVER, 'infer', '--ref', refDir, '--threads', String(threads), '--sizes', String(size), '--warmup', '1', '--repeats', String(settings.repeats)];
+  const args = [
+    DRIVER,
+    'infer',
+    '--ref',
+    refDir,
+    '--threads',
+    String(threads),
+    '--sizes',
+    String(size),
+    '--warmup',
+    '1',
+    '--repeats',
+    String(settings.repeats),
+  ];
   if (settings.small) args.push('--ngf', String(SMALL.ngf));
   if (saveG) args.push('--save-g', saveG);
   const run = await runTimed(PYTHON, args, {
@@ -381,7 +464,19 @@ async function referenceForward(size, threads, saveG, extraEnv = {}) {
   const failed = failure(run, settings.limit);
   if (failed) console.log(`  ${label}: ${failed.reason}\n${failed.tail}`);
   const measured = forwards.filter((f) => !f.warmup).map((f) => f.seconds);
-  return { threads: reported, secondsPerImage: median(measured), measured: measured.length, forwards, peakRss: run.peakRss, wallSeconds: run.wallSeconds, cpuSeconds: run.cpuSeconds, othersBusyCores: run.othersBusyCores, atStart, loadAverageAtEnd: loadAverage(), failure: failed };
+  return {
+    threads: reported,
+    secondsPerImage: median(measured),
+    measured: measured.length,
+    forwards,
+    peakRss: run.peakRss,
+    wallSeconds: run.wallSeconds,
+    cpuSeconds: run.cpuSeconds,
+    othersBusyCores: run.othersBusyCores,
+    atStart,
+    loadAverageAtEnd: loadAverage(),
+    failure: failed,
+  };
 }
 
 async function oursTranslate(size, tile, threads, checkpoint) {
@@ -426,7 +521,21 @@ async function oursTranslate(size, tile, threads, checkpoint) {
   // the images in it (with two threads two images are in flight, so gaps alone mislead).
   const measured = perImage.filter((p) => !p.warmup).map((p) => p.seconds);
   const span = perImage.length > 1 ? (perImage.at(-1).at - perImage[0].at) / (perImage.length - 1) : (perImage[0]?.seconds ?? null);
-  return { threads: reported ?? (cli.translate ? threads : 1), tile, images: count, secondsPerImage: span, measured: measured.length, perImage, peakRss: run.peakRss, wallSeconds: run.wallSeconds, cpuSeconds: run.cpuSeconds, othersBusyCores: run.othersBusyCores, atStart, loadAverageAtEnd: loadAverage(), failure: failed };
+  return {
+    threads: reported ?? (cli.translate ? threads : 1),
+    tile,
+    images: count,
+    secondsPerImage: span,
+    measured: measured.length,
+    perImage,
+    peakRss: run.peakRss,
+    wallSeconds: run.wallSeconds,
+    cpuSeconds: run.cpuSeconds,
+    othersBusyCores: run.othersBusyCores,
+    atStart,
+    loadAverageAtEnd: loadAverage(),
+    failure: failed,
+  };
 }
 
 async function inference(size, threads, checkpoint) {
@@ -438,8 +547,21 @@ async function inference(size, threads, checkpoint) {
     const cutjs = existsSync(checkpoint) ? await oursTranslate(size, tile, threads, checkpoint) : null;
     const ratio = reference.secondsPerImage && cutjs?.secondsPerImage ? cutjs.secondsPerImage / reference.secondsPerImage : null;
     const ratioTuned = referenceTuned.secondsPerImage && cutjs?.secondsPerImage ? cutjs.secondsPerImage / referenceTuned.secondsPerImage : null;
-    rows.push({ size, tile, requestedThreads: threads, date: new Date().toISOString(), reference, referenceTuned, cutjs, ratio, ratioTuned, rssRatio: reference.peakRss && cutjs?.peakRss ? cutjs.peakRss / reference.peakRss : null });
-    console.log(`G ${size}x${size}${tile ? ` (ours tiled ${tile})` : ''} T${threads}: reference ${fmt(reference.secondsPerImage)} s, cutjs ${fmt(cutjs?.secondsPerImage)} s per image, ratio ${ratio?.toFixed(2) ?? '–'}`);
+    rows.push({
+      size,
+      tile,
+      requestedThreads: threads,
+      date: new Date().toISOString(),
+      reference,
+      referenceTuned,
+      cutjs,
+      ratio,
+      ratioTuned,
+      rssRatio: reference.peakRss && cutjs?.peakRss ? cutjs.peakRss / reference.peakRss : null,
+    });
+    console.log(
+      `G ${size}x${size}${tile ? ` (ours tiled ${tile})` : ''} T${threads}: reference ${fmt(reference.secondsPerImage)} s, cutjs ${fmt(cutjs?.secondsPerImage)} s per image, ratio ${ratio?.toFixed(2) ?? '–'}`,
+    );
   }
   return rows;
 }
@@ -458,7 +580,13 @@ function parseSettings() {
     const crop = Number(m[2]);
     const iters = Number(argValue('--iters', crop >= 256 ? 3 : 5));
     // 286/256 of the crop, the reference's default ratio (as bench/train.mjs).
-    return { mode: m[1].toLowerCase() === 'cut' ? 'CUT' : 'FastCUT', crop, load: Math.round((crop * 286) / 256), warmup: Number(argValue('--warmup', 1)), iters };
+    return {
+      mode: m[1].toLowerCase() === 'cut' ? 'CUT' : 'FastCUT',
+      crop,
+      load: Math.round((crop * 286) / 256),
+      warmup: Number(argValue('--warmup', 1)),
+      iters,
+    };
   });
   const sizes = argValue('--inference', '256,1024') === 'none' ? [] : list('--inference', '256,1024').map(Number);
   const imageCounts = list('--images', '7,1').map(Number);
@@ -479,7 +607,8 @@ function parseSettings() {
   };
   const trainA = readdirSync(join(DATAROOT, 'trainA')).length;
   for (const c of configs) {
-    if (c.warmup + c.iters > trainA) throw new Error(`${c.mode}-${c.crop}: ${c.warmup + c.iters} iterations need that many images, trainA has ${trainA} (one epoch per process)`);
+    if (c.warmup + c.iters > trainA)
+      throw new Error(`${c.mode}-${c.crop}: ${c.warmup + c.iters} iterations need that many images, trainA has ${trainA} (one epoch per process)`);
   }
   if (Object.values(images).some((n) => !(n >= 1))) throw new Error('--images: at least 1 per size');
   return s;
@@ -498,7 +627,17 @@ function referenceCommit(dir) {
 /** SHA-256 (first 12 hex digits) of the reference files that decide what is timed, for checkouts without git. */
 function referenceFiles(dir) {
   const files = ['train.py', 'models/cut_model.py', 'models/networks.py', 'models/patchnce.py', 'data/unaligned_dataset.py'];
-  return Object.fromEntries(files.filter((f) => existsSync(join(dir, f))).map((f) => [f, createHash('sha256').update(readFileSync(join(dir, f))).digest('hex').slice(0, 12)]));
+  return Object.fromEntries(
+    files
+      .filter((f) => existsSync(join(dir, f)))
+      .map((f) => [
+        f,
+        createHash('sha256')
+          .update(readFileSync(join(dir, f)))
+          .digest('hex')
+          .slice(0, 12),
+      ]),
+  );
 }
 
 async function benchmark(previous) {
@@ -506,7 +645,8 @@ async function benchmark(previous) {
   refDir = referenceDir();
   const versions = checkPython();
   cli = checkCli();
-  if (!cli.train && settings.threads.some((t) => t !== 1)) console.log('note: this cutjs train has no --threads flag; ours runs on one thread (the recorded threads say so)');
+  if (!cli.train && settings.threads.some((t) => t !== 1))
+    console.log('note: this cutjs train has no --threads flag; ours runs on one thread (the recorded threads say so)');
   tmp = mkdtempSync(join(os.tmpdir(), 'cut-bench-reference-'));
   const require = createRequire(import.meta.url);
   const machine = {
@@ -524,7 +664,9 @@ async function benchmark(previous) {
     loadAverageBefore: loadAverage(),
     date: new Date().toISOString(),
   };
-  const networks = settings.small ? { netG: 'resnet_9blocks', ...SMALL } : { netG: 'resnet_9blocks', ngf: 64, ndf: 64, netF_nc: 256, num_patches: 256 };
+  const networks = settings.small
+    ? { netG: 'resnet_9blocks', ...SMALL }
+    : { netG: 'resnet_9blocks', ngf: 64, ndf: 64, netF_nc: 256, num_patches: 256 };
   console.log(`reference: ${refDir}; torch ${versions.torch}; cutjs --threads ${cli.train ? 'supported' : 'not supported'}; temp ${tmp}`);
   const training = [];
   const infer = [];
@@ -550,7 +692,16 @@ async function benchmark(previous) {
   return {
     machine,
     networks,
-    settings: { rounds: settings.rounds, tile: settings.tile, maxBusy: settings.maxBusy, maxWait: settings.maxWait, referenceRepeats: settings.repeats, cutjsThreadsFlag: cli.train, cutjsTranslateThreadsFlag: cli.translate, backend: 'wasm' },
+    settings: {
+      rounds: settings.rounds,
+      tile: settings.tile,
+      maxBusy: settings.maxBusy,
+      maxWait: settings.maxWait,
+      referenceRepeats: settings.repeats,
+      cutjsThreadsFlag: cli.train,
+      cutjsTranslateThreadsFlag: cli.translate,
+      backend: 'wasm',
+    },
     training: [...keptTraining, ...training],
     inference: [...keptInference, ...infer],
   };
@@ -587,7 +738,8 @@ function imageCell(r, what) {
 function section(report) {
   const { machine, networks } = report;
   const net = `resnet_9blocks, ngf ${networks.ngf}, ndf ${networks.ndf}, netF_nc ${networks.netF_nc}, num_patches ${networks.num_patches}`;
-  const small = networks.ngf !== 64 ? `\n**These results use small networks (${net}; \`--small\`): a try-out of the script, not the benchmark.**\n` : '';
+  const small =
+    networks.ngf !== 64 ? `\n**These results use small networks (${net}; \`--small\`): a try-out of the script, not the benchmark.**\n` : '';
   const modeOrder = (r) => (r.mode === 'CUT' ? 0 : 1);
   const training = [...report.training].sort((a, b) => b.crop - a.crop || modeOrder(a) - modeOrder(b) || a.requestedThreads - b.requestedThreads);
   const trainRows = training.map((r) => [
@@ -614,8 +766,16 @@ function section(report) {
       `${gb(r.reference.peakRss)} / ${gb(r.cutjs?.peakRss)}${r.rssRatio ? ` (${r.rssRatio.toFixed(2)}x)` : ''}`,
       [r.reference, r.cutjs].filter(Boolean).map(busyText).join(', '),
     ]);
-  const table = (header, rows) => (rows.length ? [header, header.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n') : '(not run)');
-  const failures = [...report.training.flatMap((r) => [...r.reference.processes, ...r.cutjs.processes].filter((p) => p.failure).map((p) => `${r.mode} ${r.crop}: ${p.failure.reason}`)), ...report.inference.flatMap((r) => [r.reference, r.cutjs].filter((p) => p?.failure).map((p) => `G ${r.size}${r.tile ? ` tile ${r.tile}` : ''}: ${p.failure.reason}`))];
+  const table = (header, rows) =>
+    rows.length ? [header, header.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n') : '(not run)';
+  const failures = [
+    ...report.training.flatMap((r) =>
+      [...r.reference.processes, ...r.cutjs.processes].filter((p) => p.failure).map((p) => `${r.mode} ${r.crop}: ${p.failure.reason}`),
+    ),
+    ...report.inference.flatMap((r) =>
+      [r.reference, r.cutjs].filter((p) => p?.failure).map((p) => `G ${r.size}${r.tile ? ` tile ${r.tile}` : ''}: ${p.failure.reason}`),
+    ),
+  ];
   const disturbed = disturbedRuns(report);
   const sizes = [...new Set(report.inference.filter((r) => r.cutjs).map((r) => `${r.cutjs.images} at ${r.size}`))];
   return `${TITLE}
@@ -680,13 +840,22 @@ function disturbedRuns(report) {
   const busy = (threads) => (p) => p && p.othersBusyCores !== null && p.othersBusyCores > Math.max(0.5, report.machine.cores - threads + 0.5);
   const out = [];
   for (const r of report.training) {
-    for (const [who, s] of [['reference', r.reference], ['cutjs', r.cutjs]]) {
-      for (const p of s.processes.filter(busy(r.requestedThreads))) out.push(`${who} ${r.mode} ${r.crop}, ${r.requestedThreads} thread${r.requestedThreads === 1 ? '' : 's'}, round ${p.round} (${p.othersBusyCores} cores)`);
+    for (const [who, s] of [
+      ['reference', r.reference],
+      ['cutjs', r.cutjs],
+    ]) {
+      for (const p of s.processes.filter(busy(r.requestedThreads)))
+        out.push(
+          `${who} ${r.mode} ${r.crop}, ${r.requestedThreads} thread${r.requestedThreads === 1 ? '' : 's'}, round ${p.round} (${p.othersBusyCores} cores)`,
+        );
     }
   }
   const seen = new Set();
   for (const r of report.inference) {
-    for (const [who, p] of [['reference', r.reference], ['cutjs', r.cutjs]]) {
+    for (const [who, p] of [
+      ['reference', r.reference],
+      ['cutjs', r.cutjs],
+    ]) {
       // The reference's forward run serves both the tiled and the whole-image row.
       const text = `${who} G ${r.size}x${r.size}${who === 'cutjs' && r.tile ? ` tiled ${r.tile}` : ''}, ${r.requestedThreads} thread${r.requestedThreads === 1 ? '' : 's'}`;
       if (!busy(r.requestedThreads)(p) || seen.has(text)) continue;

@@ -156,8 +156,10 @@ if (start >= 0) {
   readme = readme.slice(0, start) + section + (next >= 0 ? `\n${readme.slice(next + 1)}` : '');
 } else readme = `${readme.trimEnd()}\n\n${section}`;
 writeFileSync(readmePath, readme);
-console.log(`tensors: first ${tensors.first}, last ${tensors.last}, min ${tensors.minAfterFirst}, max ${tensors.maxAfterFirst}; ` +
-  `RSS ${mib(rss.start)} -> ${mib(rss.end)} MiB; ${report.secondsPerIterAfterFirst.toFixed(3)} s/iter`);
+console.log(
+  `tensors: first ${tensors.first}, last ${tensors.last}, min ${tensors.minAfterFirst}, max ${tensors.maxAfterFirst}; ` +
+    `RSS ${mib(rss.start)} -> ${mib(rss.end)} MiB; ${report.secondsPerIterAfterFirst.toFixed(3)} s/iter`,
+);
 if (!report.flat) {
   console.error('soak: FAILED: the tensor count changed after the first iteration (a leak)');
   process.exitCode = 1;

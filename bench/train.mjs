@@ -82,7 +82,15 @@ async function child(spec) {
     model.optimizeParameters(realA, realB);
     const losses = await model.currentLosses(); // waits for the step
     tf.dispose([realA, realB]);
-    emit({ event: 'iteration', iteration: i + 1, warmup: i < spec.warmup, seconds: (performance.now() - t) / 1000, dataWait, losses, numTensors: tf.memory().numTensors });
+    emit({
+      event: 'iteration',
+      iteration: i + 1,
+      warmup: i < spec.warmup,
+      seconds: (performance.now() - t) / 1000,
+      dataWait,
+      losses,
+      numTensors: tf.memory().numTensors,
+    });
   }
   loader.close();
   model.dispose();
@@ -133,7 +141,10 @@ function runChild(spec, limitS) {
         if (!line.startsWith('@@')) continue;
         const e = { ...JSON.parse(line.slice(2)), at: (performance.now() - started) / 1000 };
         events.push(e);
-        const what = e.event === 'iteration' ? `iteration ${e.iteration}${e.warmup ? ' (warm-up)' : ''}: ${e.seconds.toFixed(2)} s` : `${e.event}${e.seconds !== undefined ? ` ${e.seconds.toFixed(2)} s` : ''}`;
+        const what =
+          e.event === 'iteration'
+            ? `iteration ${e.iteration}${e.warmup ? ' (warm-up)' : ''}: ${e.seconds.toFixed(2)} s`
+            : `${e.event}${e.seconds !== undefined ? ` ${e.seconds.toFixed(2)} s` : ''}`;
         console.log(`  ${spec.backend} ${spec.mode} ${spec.crop}: ${what}`);
       }
     });
@@ -146,7 +157,14 @@ function runChild(spec, limitS) {
     proc.on('exit', (code) => {
       clearTimeout(timer);
       clearInterval(poll);
-      resolve({ events, killed, hwmAtKill: hwmAtKill ?? hwmSampled, code, stderr: stderr.slice(-2000), wallSeconds: (performance.now() - started) / 1000 });
+      resolve({
+        events,
+        killed,
+        hwmAtKill: hwmAtKill ?? hwmSampled,
+        code,
+        stderr: stderr.slice(-2000),
+        wallSeconds: (performance.now() - started) / 1000,
+      });
     });
   });
 }
@@ -173,7 +191,10 @@ function summarize(spec, limitS, run, loadAverageAtStart) {
   // Not finished: say how far it got, and how long the unfinished iteration had been running.
   const lastStart = run.events.filter((e) => e.event === 'start').at(-1);
   const lastDone = iterations.at(-1);
-  const inFlight = lastStart && (!lastDone || lastDone.iteration < lastStart.iteration) ? { iteration: lastStart.iteration, elapsedSeconds: run.wallSeconds - lastStart.at } : null;
+  const inFlight =
+    lastStart && (!lastDone || lastDone.iteration < lastStart.iteration)
+      ? { iteration: lastStart.iteration, elapsedSeconds: run.wallSeconds - lastStart.at }
+      : null;
   return {
     ...record,
     measured: false,
@@ -198,12 +219,13 @@ async function parent() {
   const runs = [];
   for (const backend of backends) {
     const specs = [];
-    for (const crop of crops) for (const mode of modes) {
-      // 286/256 of the crop, the reference's default ratio; it doesn't change the step's cost.
-      const load = Math.round((crop * 286) / 256);
-      const big = crop >= 256;
-      specs.push({ backend, mode, crop, load, warmup: 1, measuredIters: big ? 1 : 2 });
-    }
+    for (const crop of crops)
+      for (const mode of modes) {
+        // 286/256 of the crop, the reference's default ratio; it doesn't change the step's cost.
+        const load = Math.round((crop * 286) / 256);
+        const big = crop >= 256;
+        specs.push({ backend, mode, crop, load, warmup: 1, measuredIters: big ? 1 : 2 });
+      }
     for (const spec of specs) {
       const limitS = backend === 'cpu' ? cpuLimit / specs.length : wasmLimit;
       const loadAtStart = await waitForQuietMachine();
@@ -255,7 +277,9 @@ function section(report) {
     }
     const evidence = r.inFlight ? `iteration ${r.inFlight.iteration} unfinished after ${secs(r.inFlight.elapsedSeconds)} s` : 'no iteration started';
     const why = r.reason.startsWith('time limit') ? `> ${secs(r.limitSeconds)} s` : `failed, ${r.failure ?? r.reason}`;
-    const peak = r.peakRssSoFar ? `≥ ${gb(r.peakRssSoFar)} (${r.reason.startsWith('time limit') ? 'when stopped' : 'last sample before the crash'})` : '–';
+    const peak = r.peakRssSoFar
+      ? `≥ ${gb(r.peakRssSoFar)} (${r.reason.startsWith('time limit') ? 'when stopped' : 'last sample before the crash'})`
+      : '–';
     return [name, r.backend, `not measured: ${why} (${evidence})`, peak, fwd, load];
   });
   const header = ['run', 'backend', 'seconds per iteration', 'peak RSS', 'G forward, 1 image (s)', 'load avg start / end'];
@@ -284,7 +308,10 @@ its time limit (the "> N s"), so a measured cpu row at crop 256 would take hours
 the tests' correctness reference, not a training backend.
 ${runs
   .filter((r) => r.failure)
-  .map((r) => `\n${r.mode} at crop ${r.crop} on ${r.backend} failed: ${r.failure}; wasm32 can't address more than 4 GiB, and this step's tape does not fit (the error and the peak sampled before it: \`bench/results/train.json\`).`)
+  .map(
+    (r) =>
+      `\n${r.mode} at crop ${r.crop} on ${r.backend} failed: ${r.failure}; wasm32 can't address more than 4 GiB, and this step's tape does not fit (the error and the peak sampled before it: \`bench/results/train.json\`).`,
+  )
   .join('\n')}
 
 For comparison, the reference (PyTorch 1.13 CPU, batch 1, float32, same machine class: 2 cores,
@@ -325,6 +352,8 @@ if (process.argv.includes('--child')) {
   } else readme = `${readme.trimEnd()}\n\n${text}`;
   writeFileSync(readmePath, readme);
   for (const r of report.runs) {
-    console.log(`${r.backend} ${r.mode} ${r.crop}: ${r.measured ? `${r.secondsPerIter.toFixed(2)} s/iter, peak RSS ${gb(r.peakRss)}` : `not measured (${r.reason})`}`);
+    console.log(
+      `${r.backend} ${r.mode} ${r.crop}: ${r.measured ? `${r.secondsPerIter.toFixed(2)} s/iter, peak RSS ${gb(r.peakRss)}` : `not measured (${r.reason})`}`,
+    );
   }
 }

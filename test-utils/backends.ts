@@ -23,11 +23,7 @@ export function testBackends(): TestBackend[] {
  * Runs the same test bodies once per backend. Tests must read tensors with the async
  * `data()`/`array()`: WebGPU on a software driver cannot `dataSync()`.
  */
-export function describeBackends(
-  title: string,
-  body: (backend: TestBackend) => void,
-  options: { backends?: TestBackend[] } = {},
-): void {
+export function describeBackends(title: string, body: (backend: TestBackend) => void, options: { backends?: TestBackend[] } = {}): void {
   const wanted = options.backends ?? ['cpu', 'wasm', 'webgpu'];
   for (const backend of testBackends().filter((b) => wanted.includes(b))) {
     describe(`${title} [${backend}]`, () => {

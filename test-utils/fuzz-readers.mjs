@@ -53,7 +53,18 @@ function zipLayout(bytes) {
   const count = dv.getUint16(eocd + 10, true);
   let p = dv.getUint32(eocd + 16, true);
   const entries = [];
-  const headers = [{ at: eocd, fields: [[8, 2], [10, 2], [12, 4], [16, 4], [20, 2]] }];
+  const headers = [
+    {
+      at: eocd,
+      fields: [
+        [8, 2],
+        [10, 2],
+        [12, 4],
+        [16, 4],
+        [20, 2],
+      ],
+    },
+  ];
   for (let i = 0; i < count && p + 46 <= bytes.length; i++) {
     if (dv.getUint32(p, true) !== 0x02014b50) return undefined;
     const method = dv.getUint16(p + 10, true);
@@ -63,8 +74,30 @@ function zipLayout(bytes) {
     const dataAt = local + 30 + dv.getUint16(local + 26, true) + dv.getUint16(local + 28, true);
     const name = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLength));
     entries.push({ name, method, central: p, local, dataAt, size });
-    headers.push({ at: p, fields: [[10, 2], [16, 4], [20, 4], [24, 4], [28, 2], [30, 2], [32, 2], [42, 4]] });
-    headers.push({ at: local, fields: [[8, 2], [14, 4], [18, 4], [22, 4], [26, 2], [28, 2]] });
+    headers.push({
+      at: p,
+      fields: [
+        [10, 2],
+        [16, 4],
+        [20, 4],
+        [24, 4],
+        [28, 2],
+        [30, 2],
+        [32, 2],
+        [42, 4],
+      ],
+    });
+    headers.push({
+      at: local,
+      fields: [
+        [8, 2],
+        [14, 4],
+        [18, 4],
+        [22, 4],
+        [26, 2],
+        [28, 2],
+      ],
+    });
     p += 46 + nameLength + dv.getUint16(p + 30, true) + dv.getUint16(p + 32, true);
   }
   return { entries, headers };
@@ -190,7 +223,17 @@ function slots(value, out = []) {
  */
 export function tfjsCase(seed, n) {
   const r = rng(0x85ebca6b ^ (n * 2246822519));
-  const kind = pick(r, ['json-truncate', 'json-flip', 'json-flip', 'json-field', 'json-field', 'json-path', 'weights-flip', 'weights-truncate', 'weights-extend']);
+  const kind = pick(r, [
+    'json-truncate',
+    'json-flip',
+    'json-flip',
+    'json-field',
+    'json-field',
+    'json-path',
+    'weights-flip',
+    'weights-truncate',
+    'weights-extend',
+  ]);
   let modelJson = seed.modelJson;
   let weights = seed.weights;
   let what = kind;

@@ -29,7 +29,18 @@ const { BatchLoader, CUTModel, UnalignedDataset, validateOptions } = await load(
 const TRACE = argv.includes('--trace-uploads');
 const uploadSites = new Map();
 let tracing = false;
-const counts = { dispatches: 0, submits: 0, writeBuffer: 0, writeBufferBytes: 0, mappedAtCreation: 0, buffersCreated: 0, mapAsyncRead: 0, pipelines: 0, shaderModules: 0, tensorReads: 0 };
+const counts = {
+  dispatches: 0,
+  submits: 0,
+  writeBuffer: 0,
+  writeBufferBytes: 0,
+  mappedAtCreation: 0,
+  buffersCreated: 0,
+  mapAsyncRead: 0,
+  pipelines: 0,
+  shaderModules: 0,
+  tensorReads: 0,
+};
 const wrap = (obj, method, before) => {
   const original = obj[method];
   obj[method] = function (...args) {
@@ -59,8 +70,15 @@ function instrument(device) {
       counts.mappedAtCreation++;
       if (TRACE && tracing) {
         // The first frame in our own code (or the optimizer) that asked for the upload.
-        const frame = new Error().stack.split('\n').slice(2).find((l) => /packages\/|@cut\/|optimizer|adam/i.test(l)) ?? 'elsewhere';
-        const key = frame.trim().replace(/^at /, '').replace(/\(?file:\/\/\S*\/(packages|node_modules)\//, '$1/');
+        const frame =
+          new Error().stack
+            .split('\n')
+            .slice(2)
+            .find((l) => /packages\/|@cut\/|optimizer|adam/i.test(l)) ?? 'elsewhere';
+        const key = frame
+          .trim()
+          .replace(/^at /, '')
+          .replace(/\(?file:\/\/\S*\/(packages|node_modules)\//, '$1/');
         uploadSites.set(key, (uploadSites.get(key) ?? 0) + 1);
       }
     }
@@ -141,7 +159,10 @@ model.dispose();
 const keys = Object.keys(counts);
 console.log(`${mode}, crop ${crop}${config.ngf ? `, ngf ${config.ngf}` : ''}: per iteration (step = optimizeParameters; + losses = currentLosses)`);
 console.log(['iteration', ...keys, 'tensors', 's'].join('\t'));
-for (const r of rows) console.log([r.iteration, ...keys.map((k) => `${r.step[k]}${r.losses[k] ? `+${r.losses[k]}` : ''}`), r.tensors, r.seconds.toFixed(2)].join('\t'));
+for (const r of rows)
+  console.log([r.iteration, ...keys.map((k) => `${r.step[k]}${r.losses[k] ? `+${r.losses[k]}` : ''}`), r.tensors, r.seconds.toFixed(2)].join('\t'));
 const last = rows.at(-1);
 if (TRACE) for (const [site, n] of [...uploadSites].sort((a, b) => b[1] - a[1])) console.log(`${n}\t${site}`);
-console.log(`@@${JSON.stringify({ event: 'counts', mode, crop, config, adapter: (await navigator.gpu.requestAdapter())?.info?.description ?? null, first: rows[0], steady: last })}`);
+console.log(
+  `@@${JSON.stringify({ event: 'counts', mode, crop, config, adapter: (await navigator.gpu.requestAdapter())?.info?.description ?? null, first: rows[0], steady: last })}`,
+);

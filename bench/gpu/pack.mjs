@@ -58,7 +58,8 @@ const die = (m) => {
   process.exit(1);
 };
 
-if (process.platform !== 'linux' || process.arch !== 'x64') die(`packs linux-x64 binaries from this machine's install; this is ${process.platform}-${process.arch}`);
+if (process.platform !== 'linux' || process.arch !== 'x64')
+  die(`packs linux-x64 binaries from this machine's install; this is ${process.platform}-${process.arch}`);
 const cliDir = join(ROOT, 'apps/cli');
 if (!existsSync(join(cliDir, 'dist/index.js'))) die('apps/cli/dist/index.js not found: build first (npx -y pnpm@12.4.2 build)');
 
@@ -135,7 +136,8 @@ for (const needed of ['webgpu', '@tensorflow/tfjs-backend-webgpu', '@img/sharp-l
   if (!packages.has(needed)) die(`${needed} is not installed (pnpm install on linux-x64)`);
 }
 
-const dropped = (f) => /\.(map|d\.ts|d\.cts|d\.mts|md|markdown|ts|tsbuildinfo)$/.test(f) || /(^|\/)(src|test|tests|docs?|\.turbo|node_modules)(\/|$)/.test(f);
+const dropped = (f) =>
+  /\.(map|d\.ts|d\.cts|d\.mts|md|markdown|ts|tsbuildinfo)$/.test(f) || /(^|\/)(src|test|tests|docs?|\.turbo|node_modules)(\/|$)/.test(f);
 /** Files under `dir`, relative; a package's own node_modules and dot-files left out unless `all`. */
 function filesOf(dir, all = false, prefix = '') {
   return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((e) => {
@@ -167,7 +169,11 @@ else log('no strip (binutils): the binaries travel with their symbols');
 // only the reference needs it.
 let dominateVersion = null;
 if (!flag('--no-reference')) {
-  const dominate = spawnSync('/usr/bin/python3', ['-c', 'import dominate, os; print(os.path.dirname(dominate.__file__)); print(dominate.__version__)'], { encoding: 'utf8' });
+  const dominate = spawnSync(
+    '/usr/bin/python3',
+    ['-c', 'import dominate, os; print(os.path.dirname(dominate.__file__)); print(dominate.__version__)'],
+    { encoding: 'utf8' },
+  );
   if (dominate.status !== 0) die('/usr/bin/python3 cannot import dominate (the reference needs it): apt-get install python3-dominate');
   const [dominateDir, version] = dominate.stdout.trim().split('\n');
   cpSync(dominateDir, join(stage, 'python/dominate'), { recursive: true, filter: (f) => !f.includes('__pycache__') });
@@ -230,5 +236,7 @@ if (tar.status !== 0) die('tar failed');
 rmSync(stage, { recursive: true, force: true });
 const size = statSync(bundle).size;
 if (size >= 64 * 2 ** 20) die(`${relative(ROOT, bundle)} is ${mib(size)} MiB: over the 64 MiB a device call carries`);
-log(`${relative(ROOT, bundle)}: ${mib(size)} MiB (${Object.keys(moduleVersions).length} packages, ${debs.join(', ')}${reference ? ', the reference' : ', no reference'})`);
+log(
+  `${relative(ROOT, bundle)}: ${mib(size)} MiB (${Object.keys(moduleVersions).length} packages, ${debs.join(', ')}${reference ? ', the reference' : ', no reference'})`,
+);
 console.log(JSON.stringify({ bundle: relative(ROOT, bundle), bytes: size, mib: Number(mib(size)) }));

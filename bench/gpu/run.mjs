@@ -122,10 +122,28 @@ async function kernelsMode() {
     const dy = tf.onesLike(y);
     const attrs = { strides: [stride, stride], pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
     const forward = await timeKernel(tf, backend, () => tf.conv2d(x, w, stride, pad), repeats);
-    const filterGrad = await timeKernel(tf, backend, () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: wShape }), repeats);
-    const inputGrad = await timeKernel(tf, backend, () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: xShape }), repeats);
+    const filterGrad = await timeKernel(
+      tf,
+      backend,
+      () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: wShape }),
+      repeats,
+    );
+    const inputGrad = await timeKernel(
+      tf,
+      backend,
+      () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: xShape }),
+      repeats,
+    );
     const flops = 2 * y.size * wShape[0] * wShape[1] * wShape[2];
-    emit({ event: 'kernel', label, shape: `${xShape.join('x')} ${wShape[0]}x${wShape[1]} ${wShape[2]}->${wShape[3]} s${stride} ${pad}`, forwardMs: forward, filterGradMs: filterGrad, inputGradMs: inputGrad, gflop: flops / 1e9 });
+    emit({
+      event: 'kernel',
+      label,
+      shape: `${xShape.join('x')} ${wShape[0]}x${wShape[1]} ${wShape[2]}->${wShape[3]} s${stride} ${pad}`,
+      forwardMs: forward,
+      filterGradMs: filterGrad,
+      inputGradMs: inputGrad,
+      gflop: flops / 1e9,
+    });
     tf.dispose([x, w, y, dy]);
   }
   const size = 256 / s;
@@ -181,7 +199,11 @@ async function child(label, cmd, args, { limitS, cwd = ROOT, env = {}, onLine })
   say(`== ${label} (limit ${Math.round(limit)} s)`);
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const p = spawn(cmd, args, { cwd, env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, {
+      cwd,
+      env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let peak = baseline;
     let sampling = baseline !== null;
     (async () => {
@@ -200,7 +222,7 @@ async function child(label, cmd, args, { limitS, cwd = ROOT, env = {}, onLine })
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
         appendFileSync(LOG, `  ${line}\n`);
-        tail = (`${tail + line}\n`).slice(-4000);
+        tail = `${tail + line}\n`.slice(-4000);
         onLine?.(line, (performance.now() - t0) / 1000);
       }
     });
@@ -222,7 +244,8 @@ async function child(label, cmd, args, { limitS, cwd = ROOT, env = {}, onLine })
       sampling = false;
       const seconds = (performance.now() - t0) / 1000;
       const ok = code === 0 && !stopped;
-      if (!ok) say(`  ${label}: ${stopped ? 'stopped at its limit' : `exited with ${code ?? signal}`}\n${tail.trim().split('\n').slice(-8).join('\n')}`);
+      if (!ok)
+        say(`  ${label}: ${stopped ? 'stopped at its limit' : `exited with ${code ?? signal}`}\n${tail.trim().split('\n').slice(-8).join('\n')}`);
       const gpuMemoryMiB = peak !== null && baseline !== null ? { peak, baseline, used: Math.round(peak - baseline) } : null;
       resolve({ ok, code, stopped, seconds, gpuMemoryMiB, tail });
     });
@@ -253,8 +276,16 @@ function netFlags() {
 const crop = SMALL ? 32 : 256;
 const load = SMALL ? 36 : 286;
 const configs = SMALL
-  ? [{ mode: 'CUT', batch: 1 }, { mode: 'FastCUT', batch: 2 }]
-  : [{ mode: 'CUT', batch: 1 }, { mode: 'FastCUT', batch: 1 }, { mode: 'CUT', batch: 4 }, { mode: 'FastCUT', batch: 4 }];
+  ? [
+      { mode: 'CUT', batch: 1 },
+      { mode: 'FastCUT', batch: 2 },
+    ]
+  : [
+      { mode: 'CUT', batch: 1 },
+      { mode: 'FastCUT', batch: 1 },
+      { mode: 'CUT', batch: 4 },
+      { mode: 'FastCUT', batch: 4 },
+    ];
 
 /** The flags both train.py and cutjs train get: one epoch over enough images, or several epochs. */
 function trainFlags(cfg, name, dir, gpu) {
@@ -295,12 +326,22 @@ function sideSummary(iterations, run) {
 async function oursTrain(cfg, dir) {
   const limit = SMALL ? 150 : cfg.batch > 1 ? 90 : 70;
   let backend = null;
-  const run = await child(`cutjs train ${cfg.mode} crop ${crop} batch ${cfg.batch} (webgpu)`, process.execPath, [CLI, 'train', ...trainFlags(cfg, 'ours', dir, false), '--print_freq', '1', '--seed', '0', '--backend', 'webgpu'], {
-    limitS: limit,
-    onLine: (line) => (backend ??= /^backend: (.*)$/.exec(line)?.[1] ?? null),
-  });
+  const run = await child(
+    `cutjs train ${cfg.mode} crop ${crop} batch ${cfg.batch} (webgpu)`,
+    process.execPath,
+    [CLI, 'train', ...trainFlags(cfg, 'ours', dir, false), '--print_freq', '1', '--seed', '0', '--backend', 'webgpu'],
+    {
+      limitS: limit,
+      onLine: (line) => (backend ??= /^backend: (.*)$/.exec(line)?.[1] ?? null),
+    },
+  );
   const logFile = join(dir, 'ours', 'log.jsonl');
-  const records = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)) : [];
+  const records = existsSync(logFile)
+    ? readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l))
+    : [];
   const iterations = records.map((r, i) => ({ iteration: r.totalIters, warmup: i < settings.warmup, seconds: r.secondsPerIter }));
   return { ...sideSummary(iterations, run), backend, iterations };
 }
@@ -308,14 +349,30 @@ async function oursTrain(cfg, dir) {
 async function referenceTrain(cfg, dir, gpu) {
   const iterations = [];
   const limit = SMALL ? 120 : 45;
-  const run = await child(`reference train.py ${cfg.mode} crop ${crop} batch ${cfg.batch} (${gpu ? 'CUDA' : 'CPU'})`, PYTHON, [DRIVER, 'train', '--ref', REFERENCE, '--threads', String(torchThreads), '--', ...trainFlags(cfg, 'reference', dir, gpu), '--print_freq', '1000000'], {
-    limitS: limit,
-    cwd: REFERENCE,
-    onLine: (line) => {
-      const e = events(line);
-      if (e?.event === 'iteration') iterations.push({ iteration: e.iteration, warmup: e.iteration <= settings.warmup, seconds: e.seconds });
+  const run = await child(
+    `reference train.py ${cfg.mode} crop ${crop} batch ${cfg.batch} (${gpu ? 'CUDA' : 'CPU'})`,
+    PYTHON,
+    [
+      DRIVER,
+      'train',
+      '--ref',
+      REFERENCE,
+      '--threads',
+      String(torchThreads),
+      '--',
+      ...trainFlags(cfg, 'reference', dir, gpu),
+      '--print_freq',
+      '1000000',
+    ],
+    {
+      limitS: limit,
+      cwd: REFERENCE,
+      onLine: (line) => {
+        const e = events(line);
+        if (e?.event === 'iteration') iterations.push({ iteration: e.iteration, warmup: e.iteration <= settings.warmup, seconds: e.seconds });
+      },
     },
-  });
+  );
   return { ...sideSummary(iterations, run), device: gpu ? summary.python?.cudaDevice : 'cpu', iterations };
 }
 
@@ -338,25 +395,40 @@ function writeSummary() {
     '',
   ];
   if (summary.train.length) {
-    lines.push(`Training, crop ${crop}${SMALL ? ' (ngf 8, resnet_6blocks)' : ' (resnet_9blocks, ngf 64, ndf 64, netF_nc 256, num_patches 256)'}: median seconds per iteration after ${settings.warmup} warm-up iterations (measured iterations in brackets); GPU memory: nvidia-smi's peak less its reading before the process.`, '');
+    lines.push(
+      `Training, crop ${crop}${SMALL ? ' (ngf 8, resnet_6blocks)' : ' (resnet_9blocks, ngf 64, ndf 64, netF_nc 256, num_patches 256)'}: median seconds per iteration after ${settings.warmup} warm-up iterations (measured iterations in brackets); GPU memory: nvidia-smi's peak less its reading before the process.`,
+      '',
+    );
     lines.push('| run | batch | cutjs webgpu s/iter | PyTorch s/iter | ratio | cutjs GPU MiB | PyTorch GPU MiB |', '|---|---|---|---|---|---|---|');
     for (const t of summary.train) {
       const o = t.ours;
       const r = t.reference;
-      lines.push(`| ${t.mode} | ${t.batch} | ${o ? `${fmt(o.secondsPerIter)} (${o.measured})${o.failure ? ` ${o.failure}` : ''}` : 'skipped'} | ${r ? `${fmt(r.secondsPerIter)} (${r.measured})${r.failure ? ` ${r.failure}` : ''}` : 'skipped'} | ${fmt(t.ratio)} | ${o?.gpuMemoryMiB?.used ?? '–'} | ${r?.gpuMemoryMiB?.used ?? '–'} |`);
+      lines.push(
+        `| ${t.mode} | ${t.batch} | ${o ? `${fmt(o.secondsPerIter)} (${o.measured})${o.failure ? ` ${o.failure}` : ''}` : 'skipped'} | ${r ? `${fmt(r.secondsPerIter)} (${r.measured})${r.failure ? ` ${r.failure}` : ''}` : 'skipped'} | ${fmt(t.ratio)} | ${o?.gpuMemoryMiB?.used ?? '–'} | ${r?.gpuMemoryMiB?.used ?? '–'} |`,
+      );
     }
     lines.push('');
   }
   if (summary.inference.length) {
-    lines.push('Inference, generator forward per image (seconds; cutjs: `cutjs translate --backend webgpu`, PNG decode and encode included, median after the first image; PyTorch: the forward alone, synchronised):', '');
+    lines.push(
+      'Inference, generator forward per image (seconds; cutjs: `cutjs translate --backend webgpu`, PNG decode and encode included, median after the first image; PyTorch: the forward alone, synchronised):',
+      '',
+    );
     lines.push('| size | cutjs webgpu | PyTorch | ratio |', '|---|---|---|---|');
     for (const i of summary.inference) lines.push(`| ${i.size} | ${fmt(i.ours)} | ${fmt(i.reference)} | ${fmt(ratio(i.ours, i.reference))} |`);
     lines.push('');
   }
   if (summary.kernels.length) {
-    lines.push('Kernels on webgpu (median ms, each call waited for on the queue):', '', '| kernel | shape | forward | filter grad | input grad | GFLOP/s forward |', '|---|---|---|---|---|---|');
+    lines.push(
+      'Kernels on webgpu (median ms, each call waited for on the queue):',
+      '',
+      '| kernel | shape | forward | filter grad | input grad | GFLOP/s forward |',
+      '|---|---|---|---|---|---|',
+    );
     for (const k of summary.kernels) {
-      lines.push(`| ${k.label} | ${k.shape} | ${fmt(k.forwardMs)} | ${fmt(k.filterGradMs ?? k.gradMs)} | ${fmt(k.inputGradMs)} | ${k.gflop ? fmt(k.gflop / (k.forwardMs / 1000)) : '–'} |`);
+      lines.push(
+        `| ${k.label} | ${k.shape} | ${fmt(k.forwardMs)} | ${fmt(k.filterGradMs ?? k.gradMs)} | ${fmt(k.inputGradMs)} | ${k.gflop ? fmt(k.gflop / (k.forwardMs / 1000)) : '–'} |`,
+      );
     }
     lines.push('');
   }
@@ -374,7 +446,10 @@ async function main() {
   const smallFlag = SMALL ? ['--small'] : [];
 
   // 0. the adapter
-  await child('WebGPU adapter', process.execPath, [self, 'adapter', '--root', ROOT], { limitS: 60, onLine: (l) => events(l)?.event === 'adapter' && (summary.adapter = events(l)) });
+  await child('WebGPU adapter', process.execPath, [self, 'adapter', '--root', ROOT], {
+    limitS: 60,
+    onLine: (l) => events(l)?.event === 'adapter' && (summary.adapter = events(l)),
+  });
   const a = summary.adapter;
   say(`adapter: ${a?.found ? `${a.vendor} / ${a.architecture} / ${a.description}${a.software ? ' (software)' : ''}` : 'none'}`);
   let webgpu = true;
@@ -390,7 +465,10 @@ async function main() {
   const hasReference = existsSync(join(REFERENCE, 'train.py'));
   if (!hasReference) summary.skipped.push('PyTorch: the bundle has no reference (packed with --no-reference)');
   else {
-    const r = await child('python check', PYTHON, [DRIVER, 'check'], { limitS: 60, onLine: (l) => events(l)?.event === 'versions' && (summary.python = events(l)) });
+    const r = await child('python check', PYTHON, [DRIVER, 'check'], {
+      limitS: 60,
+      onLine: (l) => events(l)?.event === 'versions' && (summary.python = events(l)),
+    });
     if (!r.ok) summary.skipped.push(`PyTorch: ${PYTHON} ${DRIVER} check failed: ${r.tail.trim().split('\n').at(-1)}`);
   }
   const reference = hasReference && summary.python !== null;
@@ -400,7 +478,10 @@ async function main() {
 
   // 1. kernels
   if (webgpu && !settings.skip.has('kernels')) {
-    await child('kernels on webgpu', process.execPath, [self, 'kernels', '--root', ROOT, ...smallFlag], { limitS: SMALL ? 120 : 60, onLine: (l) => events(l)?.event === 'kernel' && summary.kernels.push(events(l)) });
+    await child('kernels on webgpu', process.execPath, [self, 'kernels', '--root', ROOT, ...smallFlag], {
+      limitS: SMALL ? 120 : 60,
+      onLine: (l) => events(l)?.event === 'kernel' && summary.kernels.push(events(l)),
+    });
     writeSummary();
   }
 
@@ -434,37 +515,77 @@ async function main() {
     const refTimes = {};
     if (reference) {
       const g = join(tmp, 'reference_net_G.pth');
-      await child(`reference generator forward (${gpu ? 'CUDA' : 'CPU'})`, PYTHON, [DRIVER, 'infer', '--ref', REFERENCE, '--threads', String(torchThreads), '--sizes', sizes.join(','), '--warmup', '1', '--repeats', '5', '--save-g', g, '--device', gpu ? 'cuda' : 'cpu', ...(SMALL ? ['--ngf', '8', '--netG', 'resnet_6blocks'] : [])], {
-        limitS: 90,
-        cwd: REFERENCE,
-        onLine: (l) => {
-          const e = events(l);
-          if (e?.event === 'forward' && !e.warmup) (refTimes[e.size] ??= []).push(e.seconds);
+      await child(
+        `reference generator forward (${gpu ? 'CUDA' : 'CPU'})`,
+        PYTHON,
+        [
+          DRIVER,
+          'infer',
+          '--ref',
+          REFERENCE,
+          '--threads',
+          String(torchThreads),
+          '--sizes',
+          sizes.join(','),
+          '--warmup',
+          '1',
+          '--repeats',
+          '5',
+          '--save-g',
+          g,
+          '--device',
+          gpu ? 'cuda' : 'cpu',
+          ...(SMALL ? ['--ngf', '8', '--netG', 'resnet_6blocks'] : []),
+        ],
+        {
+          limitS: 90,
+          cwd: REFERENCE,
+          onLine: (l) => {
+            const e = events(l);
+            if (e?.event === 'forward' && !e.warmup) (refTimes[e.size] ??= []).push(e.seconds);
+          },
         },
-      });
+      );
       if (existsSync(g)) weights = g;
     }
     if (webgpu && weights) {
       const sharp = (await import('sharp')).default;
-      const images = readdirSync(join(DATAROOT, 'testA')).filter((f) => /\.(jpe?g|png)$/i.test(f)).slice(0, SMALL ? 3 : 5);
+      const images = readdirSync(join(DATAROOT, 'testA'))
+        .filter((f) => /\.(jpe?g|png)$/i.test(f))
+        .slice(0, SMALL ? 3 : 5);
       for (const size of sizes) {
         const dir = join(tmp, `in-${size}`);
         mkdirSync(dir, { recursive: true });
-        for (const f of images) await sharp(join(DATAROOT, 'testA', f)).resize(size, size).png().toFile(join(dir, f.replace(/\.\w+$/, '.png')));
+        for (const f of images)
+          await sharp(join(DATAROOT, 'testA', f))
+            .resize(size, size)
+            .png()
+            .toFile(join(dir, f.replace(/\.\w+$/, '.png')));
         const times = [];
         let last = null;
         const netArgs = weights.endsWith('.pth') ? (SMALL ? ['--ngf', '8', '--netG', 'resnet_6blocks'] : []) : [];
-        await child(`cutjs translate ${size}x${size} (webgpu)`, process.execPath, [CLI, 'translate', dir, '--checkpoint', weights, '--out', join(tmp, `out-${size}`), '--backend', 'webgpu', '--tile', '0', ...netArgs], {
-          limitS: SMALL ? 90 : 60,
-          onLine: (line, at) => {
-            if (/^(model|backend): /.test(line)) last = at;
-            else if (/ -> .*\(\d+x\d+, /.test(line)) {
-              times.push(at - (last ?? at));
-              last = at;
-            }
+        await child(
+          `cutjs translate ${size}x${size} (webgpu)`,
+          process.execPath,
+          [CLI, 'translate', dir, '--checkpoint', weights, '--out', join(tmp, `out-${size}`), '--backend', 'webgpu', '--tile', '0', ...netArgs],
+          {
+            limitS: SMALL ? 90 : 60,
+            onLine: (line, at) => {
+              if (/^(model|backend): /.test(line)) last = at;
+              else if (/ -> .*\(\d+x\d+, /.test(line)) {
+                times.push(at - (last ?? at));
+                last = at;
+              }
+            },
           },
+        );
+        summary.inference.push({
+          size,
+          ours: median(times.slice(1)),
+          oursFirst: times[0] ?? null,
+          images: times.length,
+          reference: median(refTimes[size] ?? []),
         });
-        summary.inference.push({ size, ours: median(times.slice(1)), oursFirst: times[0] ?? null, images: times.length, reference: median(refTimes[size] ?? []) });
         writeSummary();
       }
     } else if (webgpu) summary.skipped.push('translate: no generator weights (no reference and no finished training run)');
@@ -474,10 +595,15 @@ async function main() {
 
   // 5. GPU work per iteration (dispatches, uploads, readbacks)
   if (webgpu && !settings.skip.has('count')) {
-    await child('dispatches per training iteration', process.execPath, [join(ROOT, 'bench/gpu/count.mjs'), '--iters', '3', ...(SMALL ? ['--small'] : ['--crop', '256'])], {
-      limitS: SMALL ? 150 : 45,
-      onLine: (l) => events(l)?.event === 'counts' && (summary.counts = events(l)),
-    });
+    await child(
+      'dispatches per training iteration',
+      process.execPath,
+      [join(ROOT, 'bench/gpu/count.mjs'), '--iters', '3', ...(SMALL ? ['--small'] : ['--crop', '256'])],
+      {
+        limitS: SMALL ? 150 : 45,
+        onLine: (l) => events(l)?.event === 'counts' && (summary.counts = events(l)),
+      },
+    );
     writeSummary();
   }
 
@@ -494,7 +620,8 @@ async function main() {
       if (webgpu && !settings.skip.has('train') && !(t.ours?.secondsPerIter > 0)) missing.push(`cutjs ${t.mode} batch ${t.batch}`);
       if (reference && !settings.skip.has('reference') && !(t.reference?.secondsPerIter > 0)) missing.push(`reference ${t.mode} batch ${t.batch}`);
     }
-    if (webgpu && !settings.skip.has('translate') && !(summary.inference.length && summary.inference.every((i) => i.ours > 0))) missing.push('translate');
+    if (webgpu && !settings.skip.has('translate') && !(summary.inference.length && summary.inference.every((i) => i.ours > 0)))
+      missing.push('translate');
     if (missing.length) {
       console.error(`run.mjs --small: no result from ${missing.join(', ')} (see ${LOG})`);
       process.exit(1);

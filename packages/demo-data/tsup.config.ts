@@ -14,7 +14,9 @@ function copyPhotos(): void {
   const sums = readFileSync(join(to, 'SHA256SUMS'), 'utf8').trim().split('\n');
   for (const line of sums) {
     const [hash, name] = line.split(/\s+\*?/) as [string, string];
-    const actual = createHash('sha256').update(readFileSync(join(to, name))).digest('hex');
+    const actual = createHash('sha256')
+      .update(readFileSync(join(to, name)))
+      .digest('hex');
     if (actual !== hash) throw new Error(`demo-data: ${join(from, name)} does not match its SHA256SUMS entry`);
   }
   console.log(`demo-data: copied ${sums.length} photos (checked against SHA256SUMS) to dist/horse2zebra_demo`);

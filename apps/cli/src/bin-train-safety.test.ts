@@ -13,8 +13,31 @@ const work = tempDir();
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const data = smallDataset(join(work, 'data'), 2);
 
-const TINY = ['--backend', 'wasm', '--CUT_mode', 'FastCUT', '--netG', 'resnet_1blocks', '--ngf', '4', '--ndf', '4', '--netF_nc', '16', '--num_patches', '8',
-  '--load_size', '36', '--crop_size', '32', '--n_epochs', '1000', '--seed', '1', '--no_html'];
+const TINY = [
+  '--backend',
+  'wasm',
+  '--CUT_mode',
+  'FastCUT',
+  '--netG',
+  'resnet_1blocks',
+  '--ngf',
+  '4',
+  '--ndf',
+  '4',
+  '--netF_nc',
+  '16',
+  '--num_patches',
+  '8',
+  '--load_size',
+  '36',
+  '--crop_size',
+  '32',
+  '--n_epochs',
+  '1000',
+  '--seed',
+  '1',
+  '--no_html',
+];
 
 interface Running {
   child: ChildProcessWithoutNullStreams;
@@ -39,15 +62,17 @@ function train(name: string, flags = TINY, killAfterMs = 60_000): Running {
   const waiting: Array<[RegExp, () => void]> = [];
   child.stdout.on('data', (c: Buffer) => {
     stdout += c.toString();
-    for (const w of waiting.splice(0)) if (w[0].test(stdout)) w[1]();
-    else waiting.push(w);
+    for (const w of waiting.splice(0))
+      if (w[0].test(stdout)) w[1]();
+      else waiting.push(w);
   });
   child.stdout.on('error', () => undefined);
   const errWaiting: Array<[RegExp, () => void]> = [];
   child.stderr.on('data', (c: Buffer) => {
     stderr += c.toString();
-    for (const w of errWaiting.splice(0)) if (w[0].test(stderr)) w[1]();
-    else errWaiting.push(w);
+    for (const w of errWaiting.splice(0))
+      if (w[0].test(stderr)) w[1]();
+      else errWaiting.push(w);
   });
   // Never wait forever on a run that does not say what it should.
   setTimeout(() => child.kill('SIGKILL'), killAfterMs).unref();
@@ -87,7 +112,10 @@ function savedLatest(name: string): number {
 }
 
 describe.skipIf(!existsSync(BIN))('cutjs train stopped from outside (built binary)', () => {
-  for (const [signal, code] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  for (const [signal, code] of [
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
     it(`${signal} saves the latest checkpoint like Ctrl-C and exits with ${code}`, async () => {
       const run = train(signal);
       await run.seen(FIRST_ITER);
@@ -110,13 +138,19 @@ describe.skipIf(!existsSync(BIN))('cutjs train stopped from outside (built binar
 
   it('| true (the reader gone before the first line): trains an iteration, saves it, exits with 141 and says so on stderr', async () => {
     const argv = [BIN, 'train', '--dataroot', data, '--name', 'true', '--checkpoints_dir', join(work, 'ck'), ...TINY].map((a) => `'${a}'`).join(' ');
-    const shell = spawnSync('bash', ['-c', `'${process.execPath}' ${argv} | true; exit "\${PIPESTATUS[0]}"`], { cwd: work, encoding: 'utf8', timeout: 60_000 });
+    const shell = spawnSync('bash', ['-c', `'${process.execPath}' ${argv} | true; exit "\${PIPESTATUS[0]}"`], {
+      cwd: work,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(shell.status, shell.stderr).toBe(141);
     expect(savedLatest('true')).toBe(1);
     expect(shell.stderr).toBe(ack('standard output closed (EPIPE)') + saved('true', 1));
   });
 
-  it('crop 256, default networks: SIGTERM during an iteration is answered within 1 s and the checkpoint is saved after that iteration', { timeout: 900_000 }, async () => {
+  it('crop 256, default networks: SIGTERM during an iteration is answered within 1 s and the checkpoint is saved after that iteration', {
+    timeout: 900_000,
+  }, async () => {
     const run = train('long', LONG, 840_000);
     await run.seen(/^threads: /m);
     // Well into the first iteration (the model is built within a second or two of this line).
@@ -152,7 +186,9 @@ describe.skipIf(!existsSync(BIN))('cutjs train stopped from outside (built binar
     expect(await second.exit).toBe(1);
     // Refused before it replaces anything: no "this new run replaces its checkpoints" note.
     expect(second.stderr()).toMatch(
-      new RegExp(`^cutjs train: ${join(work, 'ck', 'shared')} is in use by another training run \\(pid ${first.child.pid}, since [^)]+\\); wait for it to finish or stop it, or choose another --name\\n$`),
+      new RegExp(
+        `^cutjs train: ${join(work, 'ck', 'shared')} is in use by another training run \\(pid ${first.child.pid}, since [^)]+\\); wait for it to finish or stop it, or choose another --name\\n$`,
+      ),
     );
     expect(second.stdout()).not.toContain('replaces its checkpoints');
     first.child.kill('SIGTERM');

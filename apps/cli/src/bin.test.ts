@@ -23,7 +23,7 @@ describe.skipIf(!existsSync(BIN))('the built cutjs binary (apps/cli/dist/index.j
     expect(info.stdout).toBe('backend: cpu — tfjs-backend-cpu (JavaScript reference kernels)\n');
   });
 
-  it('the default backend: one line naming what runs and why not the faster ones, nothing of Dawn\'s; --verbose and info say more', () => {
+  it("the default backend: one line naming what runs and why not the faster ones, nothing of Dawn's; --verbose and info say more", () => {
     const image = join(ROOT, 'fixtures/checkpoints/h2z_tiny/testA/n02381460_1000.jpg');
     const checkpoint = join(ROOT, 'fixtures/checkpoints/h2z_tiny');
     const plain = run('translate', image, '--checkpoint', checkpoint, '--out', join(work, 'auto'));
@@ -37,7 +37,7 @@ describe.skipIf(!existsSync(BIN))('the built cutjs binary (apps/cli/dist/index.j
 
     const verbose = run('translate', image, '--checkpoint', checkpoint, '--out', join(work, 'auto-verbose'), '--verbose');
     expect(verbose.status, verbose.stderr).toBe(0);
-    expect(verbose.stdout).toContain("backend: skipped tensorflow: neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node loads");
+    expect(verbose.stdout).toContain('backend: skipped tensorflow: neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node loads');
     expect(verbose.stdout).toMatch(/^backend: \S+ — /m);
     const info = run('info');
     expect(info.status, info.stderr).toBe(0);
@@ -59,8 +59,36 @@ describe.skipIf(!existsSync(BIN))('the built cutjs binary (apps/cli/dist/index.j
     const checkpoints = join(work, 'sigint');
     const child = spawn(
       process.execPath,
-      [BIN, 'train', '--dataroot', data, '--name', 'run', '--checkpoints_dir', checkpoints, '--backend', 'wasm', '--netG', 'resnet_1blocks',
-        '--ngf', '4', '--ndf', '4', '--netF_nc', '16', '--num_patches', '8', '--load_size', '36', '--crop_size', '32', '--n_epochs', '1000', '--seed', '1'],
+      [
+        BIN,
+        'train',
+        '--dataroot',
+        data,
+        '--name',
+        'run',
+        '--checkpoints_dir',
+        checkpoints,
+        '--backend',
+        'wasm',
+        '--netG',
+        'resnet_1blocks',
+        '--ngf',
+        '4',
+        '--ndf',
+        '4',
+        '--netF_nc',
+        '16',
+        '--num_patches',
+        '8',
+        '--load_size',
+        '36',
+        '--crop_size',
+        '32',
+        '--n_epochs',
+        '1000',
+        '--seed',
+        '1',
+      ],
       { cwd: work, env: { ...process.env, CI: '1' } },
     );
     let stdout = '';

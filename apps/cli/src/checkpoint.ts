@@ -35,7 +35,9 @@ export function resolveGeneratorFile(path: string, epoch: string): string {
   const available = readdirSync(path)
     .map((f) => /^(.+)_net_G\.pth$/.exec(f)?.[1])
     .filter((e): e is string => e !== undefined);
-  const hint = available.length ? `; this folder has epochs ${available.sort().join(', ')} (choose one with --epoch)` : '; this folder has no <epoch>_net_G.pth';
+  const hint = available.length
+    ? `; this folder has epochs ${available.sort().join(', ')} (choose one with --epoch)`
+    : '; this folder has no <epoch>_net_G.pth';
   throw new Error(`${file}: no such checkpoint (epoch '${epoch}')${hint}`);
 }
 
@@ -48,7 +50,8 @@ export function resolveGeneratorFile(path: string, epoch: string): string {
 export async function loadGenerator(path: string, options: LoadGeneratorOptions): Promise<LoadedGenerator> {
   const file = resolveGeneratorFile(path, options.epoch);
   if (basename(file) === TFJS_MODEL_FILE) {
-    if (options.overrides.size) options.note(`${file}: a tfjs model carries its own configuration; ignoring --${[...options.overrides.keys()].join(', --')}`);
+    if (options.overrides.size)
+      options.note(`${file}: a tfjs model carries its own configuration; ignoring --${[...options.overrides.keys()].join(', --')}`);
     const G = await loadTfjsGenerator(readTfjsModelDir(dirname(file)));
     return { G, file, configuredBy: file, inputNc: G.inputChannels, outputNc: G.outputChannels };
   }

@@ -14,7 +14,22 @@ let serial = 0;
 const fresh = (name: string) => join(work, `${serial++}-${name}`);
 
 /** The tiny training configuration: a 1-block generator with 4 filters on 32x32 crops. */
-const TINY = ['--netG', 'resnet_1blocks', '--ngf', '4', '--ndf', '4', '--netF_nc', '16', '--num_patches', '8', '--load_size', '36', '--crop_size', '32'];
+const TINY = [
+  '--netG',
+  'resnet_1blocks',
+  '--ngf',
+  '4',
+  '--ndf',
+  '4',
+  '--netF_nc',
+  '16',
+  '--num_patches',
+  '8',
+  '--load_size',
+  '36',
+  '--crop_size',
+  '32',
+];
 
 describe('cutjs train: bad input stops before anything is written', () => {
   /**
@@ -76,7 +91,9 @@ describe('cutjs train: bad input stops before anything is written', () => {
   it('an image smaller than the crop: names the file and both sizes', async () => {
     await failsCleanly(
       async (d) => {
-        await sharp({ create: { width: 40, height: 24, channels: 3, background: '#808080' } }).png().toFile(join(d, 'trainA', 'small.png'));
+        await sharp({ create: { width: 40, height: 24, channels: 3, background: '#808080' } })
+          .png()
+          .toFile(join(d, 'trainA', 'small.png'));
       },
       (d) => `${join(d, 'trainA', 'small.png')}: image is 40x24, smaller than crop_size 32x32 (preprocess 'crop')`,
       ['--preprocess', 'crop'],
@@ -86,9 +103,12 @@ describe('cutjs train: bad input stops before anything is written', () => {
   it('--preprocess scale_shortside_and_crop: an image still smaller than the crop after scaling names both sizes; --dataset_mode single cannot train', async () => {
     await failsCleanly(
       async (d) => {
-        await sharp({ create: { width: 40, height: 24, channels: 3, background: '#808080' } }).png().toFile(join(d, 'trainB', 'small.png'));
+        await sharp({ create: { width: 40, height: 24, channels: 3, background: '#808080' } })
+          .png()
+          .toFile(join(d, 'trainB', 'small.png'));
       },
-      (d) => `${join(d, 'trainB', 'small.png')}: image is 40x24 (resized to 47x28), smaller than crop_size 32x32 (preprocess 'scale_shortside_and_crop')`,
+      (d) =>
+        `${join(d, 'trainB', 'small.png')}: image is 40x24 (resized to 47x28), smaller than crop_size 32x32 (preprocess 'scale_shortside_and_crop')`,
       ['--preprocess', 'scale_shortside_and_crop', '--load_size', '28'],
     );
     await failsCleanly(
@@ -101,7 +121,19 @@ describe('cutjs train: bad input stops before anything is written', () => {
   it('--continue_train without a checkpoint to continue from: names the file looked for', async () => {
     const dataroot = smallDataset(fresh('data'));
     const checkpoints = fresh('checkpoints');
-    const r = await cli(['train', '--dataroot', dataroot, '--name', 'none', '--checkpoints_dir', checkpoints, '--continue_train', '--epoch', '7', ...TINY]);
+    const r = await cli([
+      'train',
+      '--dataroot',
+      dataroot,
+      '--name',
+      'none',
+      '--checkpoints_dir',
+      checkpoints,
+      '--continue_train',
+      '--epoch',
+      '7',
+      ...TINY,
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${join(checkpoints, 'none')}: no such checkpoint file or folder`);
     expect(existsSync(checkpoints)).toBe(false);
@@ -130,7 +162,13 @@ describe('cutjs: bad command lines (exit code 2, nothing started)', () => {
   });
 
   it('--help of each command exits 0 and lists its flags', async () => {
-    for (const [command, flag] of [['train', '--lambda_NCE'], ['test', '--results_dir'], ['translate', '--tile'], ['demo', '--n_epochs'], ['info', '--backend']]) {
+    for (const [command, flag] of [
+      ['train', '--lambda_NCE'],
+      ['test', '--results_dir'],
+      ['translate', '--tile'],
+      ['demo', '--n_epochs'],
+      ['info', '--backend'],
+    ]) {
       const r = await cli([command!, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(flag);
@@ -147,7 +185,9 @@ describe('cutjs test on the reference checkpoint h2z_tiny', () => {
     mkdirSync(join(dataroot, 'testA'), { recursive: true });
     for (const f of readdirSync(join(H2Z_TINY, 'testA'))) copyFileSync(join(H2Z_TINY, 'testA', f), join(dataroot, 'testA', f));
     smallDataset(dataroot, 2, ['test']);
-    rmSync(join(dataroot, 'testA', readdirSync(join(dataroot, 'testA')).find((f) => !readdirSync(join(H2Z_TINY, 'testA')).includes(f))!), { force: true });
+    rmSync(join(dataroot, 'testA', readdirSync(join(dataroot, 'testA')).find((f) => !readdirSync(join(H2Z_TINY, 'testA')).includes(f))!), {
+      force: true,
+    });
     const names = readdirSync(join(H2Z_TINY, 'testA')).map((f) => f.replace(/\.jpg$/, ''));
     // A copy of the checkpoint folder: the fixture itself must not be written to.
     const checkpoints = fresh('checkpoints');
@@ -156,7 +196,19 @@ describe('cutjs test on the reference checkpoint h2z_tiny', () => {
     const before = snapshot(checkpoints);
     const results = fresh('results');
 
-    const r = await cli(['test', '--dataroot', dataroot, '--name', 'h2z_tiny', '--checkpoints_dir', checkpoints, '--results_dir', results, '--backend', 'wasm']);
+    const r = await cli([
+      'test',
+      '--dataroot',
+      dataroot,
+      '--name',
+      'h2z_tiny',
+      '--checkpoints_dir',
+      checkpoints,
+      '--results_dir',
+      results,
+      '--backend',
+      'wasm',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('backend: wasm');
     expect(snapshot(checkpoints)).toEqual(before);
@@ -193,14 +245,31 @@ describe('cutjs test on the reference checkpoint h2z_tiny', () => {
     for (const f of ['latest_net_G.pth', 'train_opt.txt']) copyFileSync(join(H2Z_TINY, f), join(checkpoints, 'h2z_tiny', f));
     const results = fresh('results');
     // The fixture's testA folder as it is: no testB needed.
-    const r = await cli(['test', '--dataroot', join(H2Z_TINY, 'testA'), '--dataset_mode', 'single', '--name', 'h2z_tiny', '--checkpoints_dir', checkpoints, '--results_dir', results, '--backend', 'wasm']);
+    const r = await cli([
+      'test',
+      '--dataroot',
+      join(H2Z_TINY, 'testA'),
+      '--dataset_mode',
+      'single',
+      '--name',
+      'h2z_tiny',
+      '--checkpoints_dir',
+      checkpoints,
+      '--results_dir',
+      results,
+      '--backend',
+      'wasm',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const web = join(results, 'h2z_tiny', 'test_latest');
     expect(readdirSync(join(web, 'images')).sort()).toEqual(['fake_B', 'real_A']);
     const names = readdirSync(join(H2Z_TINY, 'testA')).map((f) => f.replace(/\.jpg$/, ''));
     expect(readdirSync(join(web, 'images', 'fake_B')).sort()).toEqual(names.map((n) => `${n}.png`).sort());
     for (const name of names) {
-      const d = levels((await pixels(join(web, 'images', 'fake_B', `${name}.png`))).data, (await pixels(join(H2Z_TINY, 'expected', 'fake_B', `${name}.png`))).data);
+      const d = levels(
+        (await pixels(join(web, 'images', 'fake_B', `${name}.png`))).data,
+        (await pixels(join(H2Z_TINY, 'expected', 'fake_B', `${name}.png`))).data,
+      );
       expect(d.max, name).toBeLessThanOrEqual(2);
     }
   });
@@ -220,10 +289,24 @@ describe('cutjs test on the reference checkpoint h2z_tiny', () => {
     const checkpoints = fresh('checkpoints');
     mkdirSync(join(checkpoints, 'h2z_tiny'), { recursive: true });
     for (const f of ['latest_net_G.pth', 'train_opt.txt']) copyFileSync(join(H2Z_TINY, f), join(checkpoints, 'h2z_tiny', f));
-    const argv = ['test', '--dataroot', dataroot, '--name', 'h2z_tiny', '--checkpoints_dir', checkpoints, '--results_dir', results, '--backend', 'wasm'];
+    const argv = [
+      'test',
+      '--dataroot',
+      dataroot,
+      '--name',
+      'h2z_tiny',
+      '--checkpoints_dir',
+      checkpoints,
+      '--results_dir',
+      results,
+      '--backend',
+      'wasm',
+    ];
     const r = await cli(argv);
     expect(r.code).toBe(1);
-    expect(r.stderr, r.stderr).toMatch(/cutjs test: 1 of 8 images cannot be used:\n {2}(\S+): not a readable image \(.*(premature end of JPEG|damaged or truncated)/i);
+    expect(r.stderr, r.stderr).toMatch(
+      /cutjs test: 1 of 8 images cannot be used:\n {2}(\S+): not a readable image \(.*(premature end of JPEG|damaged or truncated)/i,
+    );
     expect(r.stderr).toContain(`${spoiled}: not a readable image`);
     expect(r.stderr).toContain('nothing was written');
     expect(snapshot(results)).toEqual(before);
@@ -243,13 +326,38 @@ describe('cutjs test on the reference checkpoint h2z_tiny', () => {
     copyFileSync(join(H2Z_TINY, 'latest_net_G.pth'), join(run, 'latest_net_G.pth'));
     writeFileSync(join(run, 'train_opt.txt'), readFileSync(join(H2Z_TINY, 'train_opt.txt'), 'utf8').replace(/ ngf: 8 /, ' ngf: 16 '));
     const dataroot = smallDataset(fresh('data'), 1, ['test']);
-    const r = await cli(['test', '--dataroot', dataroot, '--name', 'other', '--checkpoints_dir', checkpoints, '--results_dir', fresh('results'), '--backend', 'wasm']);
+    const r = await cli([
+      'test',
+      '--dataroot',
+      dataroot,
+      '--name',
+      'other',
+      '--checkpoints_dir',
+      checkpoints,
+      '--results_dir',
+      fresh('results'),
+      '--backend',
+      'wasm',
+    ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`cutjs test: ${join(run, 'latest_net_G.pth')}: 'model.1.weight' has shape [8,3,7,7], the configured network needs [16,3,7,7]`);
+    expect(r.stderr).toContain(
+      `cutjs test: ${join(run, 'latest_net_G.pth')}: 'model.1.weight' has shape [8,3,7,7], the configured network needs [16,3,7,7]`,
+    );
     expect(r.stderr).toContain(`(network built from ${join(run, 'train_opt.txt')}: netG resnet_6blocks, ngf 16, input_nc 3, output_nc 3)`);
 
     // The same through translate, with the architecture changed by a flag.
-    const t = await cli(['translate', join(dataroot, 'testA'), '--checkpoint', join(H2Z_TINY, 'latest_net_G.pth'), '--netG', 'resnet_9blocks', '--out', fresh('out'), '--backend', 'wasm']);
+    const t = await cli([
+      'translate',
+      join(dataroot, 'testA'),
+      '--checkpoint',
+      join(H2Z_TINY, 'latest_net_G.pth'),
+      '--netG',
+      'resnet_9blocks',
+      '--out',
+      fresh('out'),
+      '--backend',
+      'wasm',
+    ]);
     expect(t.code).toBe(1);
     expect(t.stderr).toContain(`${join(H2Z_TINY, 'latest_net_G.pth')}: unexpected key 'model.18.filt'`);
     expect(t.stderr).toContain('with --netG from the command line');
@@ -265,7 +373,9 @@ describe('cutjs translate', () => {
     copyFileSync(src, join(dir, 'n02381460_1000.jpg'));
     // A 250x190 image, and the same image reflect-padded by hand to 252x192 (bottom and right).
     const crop = await sharp(src).extract({ left: 3, top: 5, width: 250, height: 190 }).raw().toBuffer();
-    await sharp(crop, { raw: { width: 250, height: 190, channels: 3 } }).png().toFile(join(dir, 'crop.png'));
+    await sharp(crop, { raw: { width: 250, height: 190, channels: 3 } })
+      .png()
+      .toFile(join(dir, 'crop.png'));
     const reflect = (i: number, n: number) => (i < n ? i : 2 * (n - 1) - i);
     const padded = new Uint8Array(252 * 192 * 3);
     for (let y = 0; y < 192; y++) {
@@ -273,7 +383,9 @@ describe('cutjs translate', () => {
         for (let c = 0; c < 3; c++) padded[(y * 252 + x) * 3 + c] = crop[(reflect(y, 190) * 250 + reflect(x, 250)) * 3 + c]!;
       }
     }
-    await sharp(padded, { raw: { width: 252, height: 192, channels: 3 } }).png().toFile(join(dir, 'padded.png'));
+    await sharp(padded, { raw: { width: 252, height: 192, channels: 3 } })
+      .png()
+      .toFile(join(dir, 'padded.png'));
 
     const out = fresh('out');
     const r = await cli(['translate', dir, '--checkpoint', H2Z_TINY, '--out', out, '--backend', 'wasm']);
@@ -298,11 +410,16 @@ describe('cutjs translate', () => {
     process.env.CUT_NATIVE_WORKERS = '2';
     try {
       for (const [i, threads] of ['1', '2'].entries()) {
-        runs.push(await cli(['translate', join(H2Z_TINY, 'testA'), '--checkpoint', H2Z_TINY, '--out', outs[i]!, '--backend', 'wasm', '--threads', threads]));
+        runs.push(
+          await cli(['translate', join(H2Z_TINY, 'testA'), '--checkpoint', H2Z_TINY, '--out', outs[i]!, '--backend', 'wasm', '--threads', threads]),
+        );
         expect(runs[i]!.code, runs[i]!.stderr).toBe(0);
       }
     } finally {
-      for (const [key, value] of [['CUT_NATIVE_WORKERS', saved.workers], ['CUT_NATIVE_THREADS', saved.threads]] as const) {
+      for (const [key, value] of [
+        ['CUT_NATIVE_WORKERS', saved.workers],
+        ['CUT_NATIVE_THREADS', saved.threads],
+      ] as const) {
         if (value === undefined) delete process.env[key];
         else process.env[key] = value;
       }
@@ -326,7 +443,10 @@ describe('cutjs translate', () => {
     const big = await run(outs.big, '--tile', '256');
     expect(levels(big.data, whole.data).max).toBe(0);
     // Smaller tiles: the same image up to float rounding (a pixel may land on the other side of a level).
-    for (const [out, tile] of [[outs.small, '128'], [outs.tiny, '48']] as const) {
+    for (const [out, tile] of [
+      [outs.small, '128'],
+      [outs.tiny, '48'],
+    ] as const) {
       const tiled = await run(out, '--tile', tile);
       const d = levels(tiled.data, whole.data);
       expect([tiled.width, tiled.height]).toEqual([256, 256]);
@@ -345,7 +465,18 @@ describe('cutjs translate', () => {
     const auto = await cli(['translate', join(dir, 'large.png'), '--checkpoint', H2Z_TINY, '--out', outs.auto, '--backend', 'wasm']);
     expect(auto.code, auto.stderr).toBe(0);
     expect(auto.stdout).toMatch(/\(1040x1032, [0-9.]+ s\)/);
-    const tiled = await cli(['translate', join(dir, 'large.png'), '--checkpoint', H2Z_TINY, '--out', outs.tiled, '--backend', 'wasm', '--tile', '512']);
+    const tiled = await cli([
+      'translate',
+      join(dir, 'large.png'),
+      '--checkpoint',
+      H2Z_TINY,
+      '--out',
+      outs.tiled,
+      '--backend',
+      'wasm',
+      '--tile',
+      '512',
+    ]);
     expect(tiled.code, tiled.stderr).toBe(0);
     expect(tiled.stdout).toContain('(1040x1032, 512-pixel tiles,');
     const [a, b] = await Promise.all([pixels(join(outs.tiled, 'large.png')), pixels(join(outs.auto, 'large.png'))]);
@@ -421,14 +552,43 @@ describe('cutjs train end to end (tiny run)', () => {
     expect(opt).toMatch(/^ +netG: resnet_1blocks /m);
 
     const results = fresh('results');
-    const t = await cli(['test', '--dataroot', dataroot, '--name', 'tiny', '--checkpoints_dir', checkpoints, '--results_dir', results, '--num_test', '2', '--crop_size', '32', '--load_size', '32', '--backend', 'wasm']);
+    const t = await cli([
+      'test',
+      '--dataroot',
+      dataroot,
+      '--name',
+      'tiny',
+      '--checkpoints_dir',
+      checkpoints,
+      '--results_dir',
+      results,
+      '--num_test',
+      '2',
+      '--crop_size',
+      '32',
+      '--load_size',
+      '32',
+      '--backend',
+      'wasm',
+    ]);
     expect(t.code, t.stderr).toBe(0);
     const fakes = readdirSync(join(results, 'tiny', 'test_latest', 'images', 'fake_B'));
     expect(fakes).toHaveLength(2);
     expect((await pixels(join(results, 'tiny', 'test_latest', 'images', 'fake_B', fakes[0]!))).width).toBe(32);
 
     const out = fresh('out');
-    const tr = await cli(['translate', join(dataroot, 'testA'), '--name', 'tiny', '--checkpoints_dir', checkpoints, '--out', out, '--backend', 'wasm']);
+    const tr = await cli([
+      'translate',
+      join(dataroot, 'testA'),
+      '--name',
+      'tiny',
+      '--checkpoints_dir',
+      checkpoints,
+      '--out',
+      out,
+      '--backend',
+      'wasm',
+    ]);
     expect(tr.code, tr.stderr).toBe(0);
     expect(readdirSync(out)).toHaveLength(3);
     expect((await pixels(join(out, readdirSync(out)[0]!))).width).toBe(256);
@@ -437,7 +597,10 @@ describe('cutjs train end to end (tiny run)', () => {
   it('an abort (as Ctrl-C) saves the latest checkpoint and exits 130; --continue_train resumes from it', async () => {
     const controller = new AbortController();
     const long = ['--name', 'stopped', ...base, '--n_epochs', '50', '--n_epochs_decay', '0'];
-    const r = await cli(['train', ...long], { signal: controller.signal, onStdout: (s) => s.startsWith('epoch 1/50, iter 1/3') && controller.abort() });
+    const r = await cli(['train', ...long], {
+      signal: controller.signal,
+      onStdout: (s) => s.startsWith('epoch 1/50, iter 1/3') && controller.abort(),
+    });
     expect(r.code, r.stderr).toBe(130);
     expect(r.stdout).toContain('stopped in epoch 1 after 1 images');
     const run = join(checkpoints, 'stopped');

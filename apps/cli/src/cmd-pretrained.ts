@@ -15,7 +15,9 @@ The CUT authors' generators (one ${PRETRAINED_TARBALL} holds all of them);
 'cutjs translate --pretrained <name> photo.jpg' translates with one. Cache: $CUT_CACHE_DIR, else ${cacheDir()}.`;
 
 function table(): FlagTable {
-  return new FlagTable([{ name: 'from', kind: 'str', default: '', help: 'a pretrained_models.tar downloaded by hand (install)', group: 'Pretrained options' }]);
+  return new FlagTable([
+    { name: 'from', kind: 'str', default: '', help: 'a pretrained_models.tar downloaded by hand (install)', group: 'Pretrained options' },
+  ]);
 }
 
 /** Prints download progress about once per 5% (a terminal gets one redrawn line). */
@@ -26,7 +28,9 @@ function progressPrinter(ctx: Context): (received: number, total: number | undef
     const step = total ? Math.floor((received / total) * 20) : Math.floor(received / 20e6);
     if (step === shown) return;
     shown = step;
-    const line = total ? `downloading: ${mb(received)} of ${mb(total)} MB (${Math.floor((received / total) * 100)}%)` : `downloading: ${mb(received)} MB`;
+    const line = total
+      ? `downloading: ${mb(received)} of ${mb(total)} MB (${Math.floor((received / total) * 100)}%)`
+      : `downloading: ${mb(received)} MB`;
     if (ctx.io.stderr.isTTY) ctx.io.stderr.write(`\r${line}${total && received >= total ? '\n' : ''}`);
     else ctx.warn(line);
   };

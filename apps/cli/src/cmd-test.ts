@@ -81,7 +81,9 @@ export async function runTest(s: TestSettings, ctx: Context): Promise<TestResult
     const dataset = await createDataset({ ...o, input_nc: loaded.inputNc, output_nc: loaded.outputNc, isTrain: false });
     const total = s.numTest < 0 ? dataset.length : Math.min(s.numTest, dataset.length);
     const webDir = join(s.resultsDir, o.name, `${o.phase}_${o.epoch}`);
-    ctx.print(`test: ${total} of ${dataset.length} images from ${dataset.dirA}, preprocess ${o.preprocess} (load_size ${o.load_size}, crop_size ${o.crop_size})`);
+    ctx.print(
+      `test: ${total} of ${dataset.length} images from ${dataset.dirA}, preprocess ${o.preprocess} (load_size ${o.load_size}, crop_size ${o.crop_size})`,
+    );
     // Every image the loop will read (A[i] and its B[i % |B|]) is checked before the first result
     // is written: a bad file stops the command here, naming it, rather than half-way through.
     const used = new Set<string>();

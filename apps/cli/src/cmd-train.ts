@@ -38,7 +38,10 @@ export async function prepareTraining(options: CUTOptions, ctx: Context): Promis
     resolveGeneratorFile(join(options.checkpoints_dir, options.pretrained_name ?? options.name), options.epoch);
   }
   const { dataset, checked } = await checkDataset(options);
-  const where = dataset.mode === 'aligned' ? `${dataset.pathsA.length} A|B pairs in ${dataset.dirA}` : `${dataset.pathsA.length} images in ${dataset.dirA}, ${dataset.pathsB.length} in ${dataset.dirB}`;
+  const where =
+    dataset.mode === 'aligned'
+      ? `${dataset.pathsA.length} A|B pairs in ${dataset.dirA}`
+      : `${dataset.pathsA.length} images in ${dataset.dirA}, ${dataset.pathsB.length} in ${dataset.dirB}`;
   ctx.print(`data: ${where} (${checked} checked)`);
   return { imagesA: dataset.pathsA.length, imagesB: dataset.pathsB.length };
 }
@@ -97,9 +100,24 @@ interface TrainOnWorker {
  * for seconds without a break, and this thread stays free to answer signals and a closed output
  * at once. `stop` is the flag the loop reads after every iteration.
  */
-async function trainOnWorker(options: CUTOptions, ctx: Context, threads: ThreadsChoice, on: TrainOnWorker, stop: Int32Array, hooks: LoopHooks): Promise<TrainingResult> {
+async function trainOnWorker(
+  options: CUTOptions,
+  ctx: Context,
+  threads: ThreadsChoice,
+  on: TrainOnWorker,
+  stop: Int32Array,
+  hooks: LoopHooks,
+): Promise<TrainingResult> {
   const url = builtWorkerUrl(import.meta.url, 'train-worker.js', '../');
-  const worker = new Worker(url, { workerData: { options, backend: on.backend, verbose: on.verbose ?? false, threads, stop: stop.buffer as SharedArrayBuffer } satisfies TrainWorkerData });
+  const worker = new Worker(url, {
+    workerData: {
+      options,
+      backend: on.backend,
+      verbose: on.verbose ?? false,
+      threads,
+      stop: stop.buffer as SharedArrayBuffer,
+    } satisfies TrainWorkerData,
+  });
   try {
     return await new Promise<TrainingResult>((resolve, reject) => {
       worker.on('message', (m: TrainWorkerMessage) => {
@@ -165,7 +183,8 @@ export async function train(
       process.exit(code);
     }
   };
-  const onSignal = (signal: NodeJS.Signals) => stop(SIGNAL_EXIT[signal] ?? EXIT.interrupted, signal === 'SIGINT' ? 'interrupted' : `${signal} received`);
+  const onSignal = (signal: NodeJS.Signals) =>
+    stop(SIGNAL_EXIT[signal] ?? EXIT.interrupted, signal === 'SIGINT' ? 'interrupted' : `${signal} received`);
   const stopListening = ctx.onStdoutClosed((code) => stop(EXIT.brokenPipe, `standard output closed (${code})`));
   if (ctx.io.handleSigint) for (const signal of Object.keys(SIGNAL_EXIT)) process.on(signal, onSignal);
   const start = Date.now();
@@ -191,11 +210,13 @@ export async function train(
           : `done: ${result.totalIters} images in ${took}`,
     );
     if (result.stoppedBy === 'signal' && stoppedBy !== null) {
-      ctx.warn(`cutjs train: saved the latest checkpoint (epoch ${result.epoch}, ${result.totalIters} image${result.totalIters === 1 ? '' : 's'}) in ${result.checkpointDir}; resume with --continue_train`);
+      ctx.warn(
+        `cutjs train: saved the latest checkpoint (epoch ${result.epoch}, ${result.totalIters} image${result.totalIters === 1 ? '' : 's'}) in ${result.checkpointDir}; resume with --continue_train`,
+      );
     }
     ctx.print(`checkpoints: ${result.checkpointDir}`);
     if (!options.no_html) ctx.print(`training page: ${join(result.checkpointDir, 'web', 'index.html')}`);
-    return { ...result, exitCode: result.stoppedBy === 'signal' ? (stoppedBy as { code: number } | null)?.code ?? EXIT.interrupted : EXIT.ok };
+    return { ...result, exitCode: result.stoppedBy === 'signal' ? ((stoppedBy as { code: number } | null)?.code ?? EXIT.interrupted) : EXIT.ok };
   } catch (e) {
     progress.finish();
     throw e;

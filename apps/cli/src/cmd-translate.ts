@@ -69,14 +69,19 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
   const tile =
     stringFlag(parsed, 'tile', 'auto') === 'auto'
       ? 'auto'
-      : intFlag(parsed, 'tile', 0, (n) => (n === 0 || (n >= 16 && n % 4 === 0) ? null : "must be 'auto', 0 (whole images) or a multiple of 4, at least 16"));
+      : intFlag(parsed, 'tile', 0, (n) =>
+          n === 0 || (n >= 16 && n % 4 === 0) ? null : "must be 'auto', 0 (whole images) or a multiple of 4, at least 16",
+        );
   const model = stringFlag(parsed, 'pretrained', '');
   if (model && parsed.values.has('checkpoint')) throw new UsageError('--pretrained and --checkpoint both name a generator: give one');
   if (model && !PRETRAINED_MODELS.some((m) => m.name === model)) {
-    throw new UsageError(`--pretrained: no model '${model}' (there are: ${PRETRAINED_MODELS.map((m) => m.name).join(', ')}; see cutjs pretrained list)`);
+    throw new UsageError(
+      `--pretrained: no model '${model}' (there are: ${PRETRAINED_MODELS.map((m) => m.name).join(', ')}; see cutjs pretrained list)`,
+    );
   }
   let checkpoint = model ? '' : stringFlag(parsed, 'checkpoint', parsed.values.has('name') ? join(options.checkpoints_dir, options.name) : '');
-  if (!model && !checkpoint) throw new UsageError('say which generator with --checkpoint <run folder or _net_G.pth file>, --name <run> or --pretrained <name>');
+  if (!model && !checkpoint)
+    throw new UsageError('say which generator with --checkpoint <run folder or _net_G.pth file>, --name <run> or --pretrained <name>');
   const outDir = stringFlag(parsed, 'out', './results/translated');
   const overrides = generatorOverrides(options, (name) => parsed.values.has(name));
 
@@ -105,7 +110,9 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
       const start = Date.now();
       try {
         const out = await translate(job, progress(job, start));
-        ctx.print(`${job.input} -> ${job.output} (${out.width}x${out.height}${out.tile ? `, ${out.tile}-pixel tiles` : ''}, ${((Date.now() - start) / 1000).toFixed(1)} s)`);
+        ctx.print(
+          `${job.input} -> ${job.output} (${out.width}x${out.height}${out.tile ? `, ${out.tile}-pixel tiles` : ''}, ${((Date.now() - start) / 1000).toFixed(1)} s)`,
+        );
       } catch (e) {
         const message = (e as Error).message;
         failures.push(message.startsWith(job.input) ? message : `${job.input}: ${message}`);
@@ -116,17 +123,27 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
   // The wasm and cpu backends compute on the calling thread: with 2 threads a worker translates
   // every other image (GPU backends run their own threads).
   const twoThreads =
-    jobs.length > 1 && ['wasm', 'cpu'].includes(info.name) && (threads === 2 || (threads === 'auto' && availableParallelism() >= 2)) &&
+    jobs.length > 1 &&
+    ['wasm', 'cpu'].includes(info.name) &&
+    (threads === 2 || (threads === 'auto' && availableParallelism() >= 2)) &&
     nativeThreadPlan(info.name, threads).jsThreads === 2;
-  if (threads === 2 && !twoThreads) ctx.warn(`--threads 2: translating on 1 thread (${jobs.length > 1 ? `the ${info.name} backend runs its own threads` : 'one image'})`);
+  if (threads === 2 && !twoThreads)
+    ctx.warn(`--threads 2: translating on 1 thread (${jobs.length > 1 ? `the ${info.name} backend runs its own threads` : 'one image'})`);
   let helper: TranslateHelper | null = null;
   try {
     ctx.print(`model: ${loaded.file} (${loaded.G.parameterCount().toLocaleString('en-US')} parameters; configured by ${loaded.configuredBy})`);
     if (twoThreads) {
-      helper = await TranslateHelper.start({ backend: info.name as TranslateWorkerData['backend'], checkpoint, epoch: options.epoch, overrides: [...overrides], settings });
+      helper = await TranslateHelper.start({
+        backend: info.name as TranslateWorkerData['backend'],
+        checkpoint,
+        epoch: options.epoch,
+        overrides: [...overrides],
+        settings,
+      });
       ctx.print('threads: 2 (an image at a time on each)');
     }
-    const local = (job: TranslateJob, onStage: (done: number, total: number) => void) => translateFile(loaded.G, loaded.inputNc, job, settings, onStage);
+    const local = (job: TranslateJob, onStage: (done: number, total: number) => void) =>
+      translateFile(loaded.G, loaded.inputNc, job, settings, onStage);
     await Promise.all([run(local), ...(helper ? [run((job, onStage) => helper!.translate(job, onStage))] : [])]);
   } finally {
     loaded.G.dispose();

@@ -20,7 +20,7 @@ export function generatorOverrides(options: CUTOptions, given: (name: OptionName
 export const NETWORK_FLAGS: readonly OptionName[] = NETWORK_OPTION_NAMES;
 
 const GROUP_TITLES = {
-  base: 'Base options (as the reference\'s train.py and test.py)',
+  base: "Base options (as the reference's train.py and test.py)",
   train: 'Training options',
   cut: 'CUT model options',
   ours: 'cutjs options',
@@ -71,9 +71,9 @@ const threadsFlag: FlagDef = {
   kind: 'str',
   default: 'auto',
   help:
-    "training threads on the wasm and cpu backends: 1, 2, or auto (2 when the machine has 2+ cores). " +
+    'training threads on the wasm and cpu backends: 1, 2, or auto (2 when the machine has 2+ cores). ' +
     "With 2, CUT's identity half (G on real_B) runs in a worker thread; same numbers as 1. FastCUT has no second half. " +
-    'With the native convolutions (@cut/native-kernels, on wasm) the threads are oneDNN\'s and JavaScript runs on one thread',
+    "With the native convolutions (@cut/native-kernels, on wasm) the threads are oneDNN's and JavaScript runs on one thread",
   group: GROUP_TITLES.ours,
 };
 
@@ -90,14 +90,23 @@ export function trainFlags(): FlagTable {
  */
 export function testFlags(): FlagTable {
   const defs = OPTION_NAMES.filter((n) => OPTION_SPECS[n].group !== 'train').map((n) =>
-    n === 'load_size' ? optionFlag(n, { default: '256', help: 'images are resized to this size first (test.py: the default crop_size, 256)' }) : optionFlag(n),
+    n === 'load_size'
+      ? optionFlag(n, { default: '256', help: 'images are resized to this size first (test.py: the default crop_size, 256)' })
+      : optionFlag(n),
   );
   return new FlagTable([
     ...defs,
     optionFlag('phase', { default: 'test', group: 'Test options' }),
     resultsDirFlag,
     { name: 'num_test', kind: 'int', default: '50', help: 'how many test images to translate (a negative number: all)', group: 'Test options' },
-    { name: 'eval', kind: 'bool', boolStyle: 'switch', default: 'False', help: 'run the generator in eval mode (only matters with dropout)', group: 'Test options' },
+    {
+      name: 'eval',
+      kind: 'bool',
+      boolStyle: 'switch',
+      default: 'False',
+      help: 'run the generator in eval mode (only matters with dropout)',
+      group: 'Test options',
+    },
     backendFlag,
   ]);
 }
@@ -106,10 +115,28 @@ export function testFlags(): FlagTable {
 export function translateFlags(): FlagTable {
   const group = 'Translate options';
   return new FlagTable([
-    { name: 'checkpoint', kind: 'str', default: '<checkpoints_dir>/<name>', help: 'a run folder (train_opt.txt + <epoch>_net_G.pth), a _net_G.pth file, or a tfjs model folder / model.json', group },
-    { name: 'pretrained', kind: 'str', default: '', help: "a pretrained generator by name, downloaded once into the cache (see 'cutjs pretrained list')", group },
+    {
+      name: 'checkpoint',
+      kind: 'str',
+      default: '<checkpoints_dir>/<name>',
+      help: 'a run folder (train_opt.txt + <epoch>_net_G.pth), a _net_G.pth file, or a tfjs model folder / model.json',
+      group,
+    },
+    {
+      name: 'pretrained',
+      kind: 'str',
+      default: '',
+      help: "a pretrained generator by name, downloaded once into the cache (see 'cutjs pretrained list')",
+      group,
+    },
     { name: 'out', kind: 'str', default: './results/translated', help: 'folder for the translated PNGs (one per input, same base name)', group },
-    { name: 'tile', kind: 'str', default: 'auto', help: 'translate in tiles of this many pixels (a multiple of 4, at least 16; same result as the whole image); 0: whole images; auto: 512-pixel tiles for images above 1024x1024 pixels at ngf 64 (scaled by ngf; on WebGPU above 512 pixels a side)', group },
+    {
+      name: 'tile',
+      kind: 'str',
+      default: 'auto',
+      help: 'translate in tiles of this many pixels (a multiple of 4, at least 16; same result as the whole image); 0: whole images; auto: 512-pixel tiles for images above 1024x1024 pixels at ngf 64 (scaled by ngf; on WebGPU above 512 pixels a side)',
+      group,
+    },
     optionFlag('epoch'),
     optionFlag('name', { help: 'run name: with --checkpoints_dir, where the checkpoint is when --checkpoint is not given' }),
     optionFlag('checkpoints_dir'),

@@ -1,12 +1,5 @@
 // What every command gets: where to print, how to stop, and the shared validation helpers.
-import {
-  OPTION_SPECS,
-  OptionError,
-  parseOptionValue,
-  validateOptions,
-  type CUTOptions,
-  type OptionName,
-} from '@cut/trainer';
+import { OPTION_SPECS, OptionError, parseOptionValue, validateOptions, type CUTOptions, type OptionName } from '@cut/trainer';
 import { BACKENDS, BackendError, loadBackend, type BackendChoice, type BackendInfo } from '@cut/backends';
 import { UsageError, type ParsedFlags, type RawValue } from './flags.js';
 import type { TextSink } from './progress.js';
@@ -105,7 +98,8 @@ export class Context {
    * Vulkan loader printed while the adapter was probed, and what runs underneath.
    */
   async loadBackend(choice: BackendChoice, verbose = false): Promise<BackendInfo> {
-    const dawnSaid = (output: string) => this.print(`backend: Dawn and the Vulkan loader printed, while probing for an adapter:\n${output.replace(/^/gm, '  ')}`);
+    const dawnSaid = (output: string) =>
+      this.print(`backend: Dawn and the Vulkan loader printed, while probing for an adapter:\n${output.replace(/^/gm, '  ')}`);
     let info: BackendInfo;
     try {
       info = await loadBackend(choice);

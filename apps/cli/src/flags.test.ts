@@ -96,14 +96,24 @@ describe('--config file.json', () => {
   };
 
   it('reads the same names as keys (any spelling, typed or string values); flags win', () => {
-    const file = write('run.json', { dataroot: 'd', 'crop-size': 128, load_size: '143', no_flip: true, nce_idt: 'False', CUT_mode: 'FastCUT', lr: 0.001 });
+    const file = write('run.json', {
+      dataroot: 'd',
+      'crop-size': 128,
+      load_size: '143',
+      no_flip: true,
+      nce_idt: 'False',
+      CUT_mode: 'FastCUT',
+      lr: 0.001,
+    });
     const o = options('--config', file, '--lr', '0.002');
     expect([o.dataroot, o.crop_size, o.load_size, o.no_flip, o.nce_idt, o.CUT_mode, o.lr]).toEqual(['d', 128, 143, true, false, 'FastCUT', 0.002]);
     expect(options(`--config=${file}`).lr).toBe(0.001);
   });
 
   it('names the file for unknown keys, bad values and bad JSON', () => {
-    expect(() => options('--config', write('a.json', { crop: 1 }))).toThrow(`${join(dir, 'a.json')}: unknown option 'crop' (did you mean --crop_size?)`);
+    expect(() => options('--config', write('a.json', { crop: 1 }))).toThrow(
+      `${join(dir, 'a.json')}: unknown option 'crop' (did you mean --crop_size?)`,
+    );
     expect(() => options('--config', write('b.json', { lr: -1 }))).toThrow(`${join(dir, 'b.json')}: --lr: must be > 0, got -1`);
     expect(() => options('--config', write('c.json', '{"lr": '))).toThrow(`${join(dir, 'c.json')}: not valid JSON`);
     expect(() => options('--config', write('d.json', [1]))).toThrow('expected a JSON object of options');

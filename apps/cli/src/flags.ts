@@ -97,7 +97,7 @@ function editDistance(a: string, b: string): number {
 }
 
 /** A token that names a flag (`--x`, `-h`), as opposed to a value such as `-1` or `-0.5`. */
-const looksLikeFlag = (token: string) => token.startsWith('--') ? token.length > 2 : /^-[A-Za-z]/.test(token);
+const looksLikeFlag = (token: string) => (token.startsWith('--') ? token.length > 2 : /^-[A-Za-z]/.test(token));
 
 /**
  * Reads `argv` against the command's flags: `--name value`, `--name=value`, switches alone,

@@ -35,7 +35,9 @@ describe('cutjs translate on hostile checkpoints', () => {
     const t0 = Date.now();
     const r = await cli(['translate', image, '--checkpoint', H2Z_TINY, '--ngf', '100000', '--out', join(tempDir(), 'out'), '--backend', 'cpu']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/latest_net_G\.pth: \d+ bytes cannot hold the \d+\+ weights of a ResnetGenerator configured by .* \(.*ngf 100000, nBlocks 6\b/);
+    expect(r.stderr).toMatch(
+      /latest_net_G\.pth: \d+ bytes cannot hold the \d+\+ weights of a ResnetGenerator configured by .* \(.*ngf 100000, nBlocks 6\b/,
+    );
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 });

@@ -13,7 +13,6 @@ import { UsageError, formatHelp, parseFlags } from './flags.js';
 export { EXIT, type CliIO } from './context.js';
 export { UsageError } from './flags.js';
 
-
 const USAGE = `cutjs: CUT / FastCUT unpaired image-to-image translation on TensorFlow.js
 
 Usage:
@@ -40,7 +39,12 @@ async function infoCommand(argv: readonly string[], ctx: Context): Promise<numbe
   const table = infoFlags();
   const parsed = parseFlags(argv, table);
   if (parsed.help) {
-    ctx.print(formatHelp('Usage: cutjs info [--backend <name>]\n\nLoads the backend and prints what runs underneath, and (auto) why each faster backend was skipped.', table));
+    ctx.print(
+      formatHelp(
+        'Usage: cutjs info [--backend <name>]\n\nLoads the backend and prints what runs underneath, and (auto) why each faster backend was skipped.',
+        table,
+      ),
+    );
     return 0;
   }
   await ctx.loadBackend(backendChoice(parsed), true);
@@ -58,7 +62,12 @@ const COMMANDS: Record<string, (argv: readonly string[], ctx: Context) => Promis
 
 /** Runs one `cutjs` command line and returns its exit code; never throws. */
 export async function main(argv: readonly string[], io: Partial<CliIO> = {}): Promise<number> {
-  const ctx = new Context({ stdout: io.stdout ?? process.stdout, stderr: io.stderr ?? process.stderr, signal: io.signal, handleSigint: io.handleSigint });
+  const ctx = new Context({
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+    signal: io.signal,
+    handleSigint: io.handleSigint,
+  });
   const [command, ...rest] = argv;
   try {
     if (command === undefined || command === '-h' || command === '--help' || command === 'help') {

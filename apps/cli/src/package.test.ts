@@ -26,7 +26,12 @@ describe('cutjs demo photos', () => {
     expect(DEMO_PRESET.dataroot).toBe(horse2zebraDemo);
     expect(isAbsolute(horse2zebraDemo)).toBe(true);
     expect(horse2zebraDemo).toBe(join(ROOT, 'packages/demo-data/dist/horse2zebra_demo'));
-    for (const [folder, count] of [['trainA', 24], ['trainB', 24], ['testA', 5], ['testB', 5]] as const) {
+    for (const [folder, count] of [
+      ['trainA', 24],
+      ['trainB', 24],
+      ['testA', 5],
+      ['testB', 5],
+    ] as const) {
       const names = readdirSync(join(horse2zebraDemo, folder)).sort();
       expect(names).toEqual(readdirSync(join(DEMO, folder)).sort());
       expect(names).toHaveLength(count);

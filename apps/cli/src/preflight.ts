@@ -1,6 +1,16 @@
 // Checks a dataset before training starts, so that a bad file stops the run at once with its
 // name instead of hours later in the middle of an epoch.
-import { createDataset, minimumSide, parsePreprocess, plannedSizes, probeImage, sideProblem, singleTrainingError, type CUTOptions, type ImageDataset } from '@cut/trainer';
+import {
+  createDataset,
+  minimumSide,
+  parsePreprocess,
+  plannedSizes,
+  probeImage,
+  sideProblem,
+  singleTrainingError,
+  type CUTOptions,
+  type ImageDataset,
+} from '@cut/trainer';
 
 export interface DatasetSummary {
   dataset: ImageDataset;
@@ -21,7 +31,13 @@ async function checkImage(file: string, o: CUTOptions): Promise<string | null> {
   const steps = parsePreprocess(preprocess);
   // An aligned file holds A and B side by side: A, the narrower half, is what is checked.
   if (o.dataset_mode === 'aligned') size = { width: Math.trunc(size.width / 2), height: size.height };
-  const sizeOptions = { preprocess, loadSize: o.load_size, cropSize: o.crop_size, finetune: false, halfHeight: o.dataroot.includes('gta2cityscapes') };
+  const sizeOptions = {
+    preprocess,
+    loadSize: o.load_size,
+    cropSize: o.crop_size,
+    finetune: false,
+    halfHeight: o.dataroot.includes('gta2cityscapes'),
+  };
   // With zoom, the smallest zoom (the smallest sizes) is checked.
   const { beforeCrop, final } = plannedSizes(size.width, size.height, sizeOptions);
   const [w, h] = beforeCrop;

@@ -30,7 +30,13 @@ function makeTarball(files: Record<string, Uint8Array>): Buffer {
   return readFileSync(out);
 }
 
-const model = (url: string): PretrainedModel => ({ name: 'h2z_tiny', description: 'test', url, member: MEMBER, options: { netG: 'resnet_6blocks', ngf: '8' } });
+const model = (url: string): PretrainedModel => ({
+  name: 'h2z_tiny',
+  description: 'test',
+  url,
+  member: MEMBER,
+  options: { netG: 'resnet_6blocks', ngf: '8' },
+});
 
 beforeAll(async () => {
   const weights = readFileSync(join(H2Z_TINY, 'latest_net_G.pth'));
@@ -80,14 +86,18 @@ describe('pretrained download (local HTTP server)', () => {
   it('refuses a checksum mismatch and keeps nothing', async () => {
     const cache = tempDir();
     const url = `${base}/good.tar`;
-    await expect(fetchPretrained('h2z_tiny', { cacheDir: cache, models: [model(url)], checksums: { [url]: '0'.repeat(64) } })).rejects.toThrow(/SHA-256 .* expected 0000/);
+    await expect(fetchPretrained('h2z_tiny', { cacheDir: cache, models: [model(url)], checksums: { [url]: '0'.repeat(64) } })).rejects.toThrow(
+      /SHA-256 .* expected 0000/,
+    );
     expect(existsSync(join(cache, 'pretrained', 'h2z_tiny'))).toBe(false);
     expect(readdirSync(join(cache, 'pretrained', 'downloads'))).toEqual([]);
   });
 
   it('refuses a damaged download (no checksum known) and keeps nothing', async () => {
     const cache = tempDir();
-    await expect(fetchPretrained('h2z_tiny', { cacheDir: cache, models: [model(`${base}/broken.tar`)] })).rejects.toThrow(/latest_net_G\.pth is damaged .*CRC-32/);
+    await expect(fetchPretrained('h2z_tiny', { cacheDir: cache, models: [model(`${base}/broken.tar`)] })).rejects.toThrow(
+      /latest_net_G\.pth is damaged .*CRC-32/,
+    );
     expect(existsSync(join(cache, 'pretrained', 'h2z_tiny', 'latest_net_G.pth'))).toBe(false);
   });
 
@@ -110,7 +120,9 @@ describe('pretrained download (local HTTP server)', () => {
     await expect(fetchPretrained('h2z_tiny', { cacheDir: cache, models: [model(`http://127.0.0.1:${port}/x.tar`)] })).rejects.toThrow(
       /ECONNREFUSED\. Is this machine offline.*--from <file>/,
     );
-    await expect(fetchPretrained('nope', { cacheDir: cache, models: [model(base)] })).rejects.toThrow(/no pretrained model 'nope' \(there are: h2z_tiny\)/);
+    await expect(fetchPretrained('nope', { cacheDir: cache, models: [model(base)] })).rejects.toThrow(
+      /no pretrained model 'nope' \(there are: h2z_tiny\)/,
+    );
   });
 
   it('installs from a tarball downloaded by hand, and refuses a truncated one', async () => {
@@ -119,7 +131,9 @@ describe('pretrained download (local HTTP server)', () => {
     writeFileSync(file, good);
     expect(await installPretrainedFrom(file, { cacheDir: cache, url: 'u', models: [model('u')] })).toEqual(['h2z_tiny']);
     writeFileSync(file, good.subarray(0, 4096));
-    await expect(installPretrainedFrom(file, { cacheDir: tempDir(), url: 'u', models: [model('u')] })).rejects.toThrow(/ends inside .*truncated at 4096 bytes/);
+    await expect(installPretrainedFrom(file, { cacheDir: tempDir(), url: 'u', models: [model('u')] })).rejects.toThrow(
+      /ends inside .*truncated at 4096 bytes/,
+    );
   });
 });
 
@@ -144,7 +158,18 @@ describe('cutjs translate --pretrained (local mirror)', () => {
       const out = tempDir();
       const photo = join(out, 'horse.jpg');
       copyFileSync(join(H2Z_TINY, 'testA', readdirSync(join(H2Z_TINY, 'testA')).sort()[0]!), photo);
-      const r = await cli(['translate', photo, '--pretrained', 'horse2zebra_cut_pretrained', '--out', join(out, 'png'), '--backend', 'wasm', '--threads', '1']);
+      const r = await cli([
+        'translate',
+        photo,
+        '--pretrained',
+        'horse2zebra_cut_pretrained',
+        '--out',
+        join(out, 'png'),
+        '--backend',
+        'wasm',
+        '--threads',
+        '1',
+      ]);
       expect(r.stderr).toMatch(/downloading: .* MB \(100%\)/);
       expect(r.code).toBe(0);
       expect(existsSync(join(out, 'png', 'horse.png'))).toBe(true);

@@ -33,7 +33,7 @@ const official = (name: string, description: string, mode: 'CUT' | 'FastCUT', ex
 });
 
 export const PRETRAINED_MODELS: readonly PretrainedModel[] = [
-  official('horse2zebra_cut_pretrained', 'horses to zebras, CUT (the paper\'s FID 45.5)', 'CUT'),
+  official('horse2zebra_cut_pretrained', "horses to zebras, CUT (the paper's FID 45.5)", 'CUT'),
   official('horse2zebra_fastcut_pretrained', 'horses to zebras, FastCUT', 'FastCUT'),
   official('cat2dog_cut_pretrained', 'cats to dogs (AFHQ), CUT', 'CUT'),
   official('cat2dog_fastcut_pretrained', 'cats to dogs (AFHQ), FastCUT', 'FastCUT'),
@@ -128,11 +128,18 @@ export async function fetchPretrained(name: string, options: FetchPretrainedOpti
   const expected = options.checksums?.[model.url];
   if (expected && digest !== expected.toLowerCase()) {
     rmSync(part, { force: true });
-    throw new Error(`${url}: the download's SHA-256 is ${digest}, expected ${expected}: the file is damaged or not the published one (removed; try again)`);
+    throw new Error(
+      `${url}: the download's SHA-256 is ${digest}, expected ${expected}: the file is damaged or not the published one (removed; try again)`,
+    );
   }
   renameSync(part, tarball);
   try {
-    await unpack(tarball, models.filter((m) => m.url === model.url), root, url);
+    await unpack(
+      tarball,
+      models.filter((m) => m.url === model.url),
+      root,
+      url,
+    );
   } finally {
     rmSync(tarball, { force: true });
   }
@@ -143,25 +150,38 @@ export async function fetchPretrained(name: string, options: FetchPretrainedOpti
 /** Takes each model's weights out of the tarball into `<root>/<name>/`, with train_opt.txt and a source record. */
 async function unpack(tarball: string, models: readonly PretrainedModel[], root: string, source: string): Promise<void> {
   const byMember = new Map(models.map((m) => [m.member.replace(/^\.\//, ''), m]));
-  await readTarEntries(tarball, (path) => byMember.has(path.replace(/^\.\//, '')), (path, data) => {
-    const model = byMember.get(path.replace(/^\.\//, ''))!;
-    // Every storage is CRC-checked as it is read: a damaged download is refused before it is kept.
-    try {
-      readPth(data);
-    } catch (e) {
-      throw new Error(`${source}: ${path} is damaged (${(e as Error).message}); it was not kept, try again`, { cause: e });
-    }
-    const dir = join(root, model.name);
-    mkdirSync(dir, { recursive: true });
-    writeFileAtomic(join(dir, 'latest_net_G.pth'), data);
-    writeFileAtomic(join(dir, 'train_opt.txt'), trainOptText(model));
-    const rec: CacheRecord = { url: model.url, member: model.member, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
-    writeFileAtomic(join(dir, 'source.json'), `${JSON.stringify(rec, null, 2)}\n`);
-  });
+  await readTarEntries(
+    tarball,
+    (path) => byMember.has(path.replace(/^\.\//, '')),
+    (path, data) => {
+      const model = byMember.get(path.replace(/^\.\//, ''))!;
+      // Every storage is CRC-checked as it is read: a damaged download is refused before it is kept.
+      try {
+        readPth(data);
+      } catch (e) {
+        throw new Error(`${source}: ${path} is damaged (${(e as Error).message}); it was not kept, try again`, { cause: e });
+      }
+      const dir = join(root, model.name);
+      mkdirSync(dir, { recursive: true });
+      writeFileAtomic(join(dir, 'latest_net_G.pth'), data);
+      writeFileAtomic(join(dir, 'train_opt.txt'), trainOptText(model));
+      const rec: CacheRecord = { url: model.url, member: model.member, sha256: createHash('sha256').update(data).digest('hex'), bytes: data.length };
+      writeFileAtomic(join(dir, 'source.json'), `${JSON.stringify(rec, null, 2)}\n`);
+    },
+  );
 }
 
 // Errors that mean "no network here", as Node's fetch reports them in `cause.code`.
-const OFFLINE_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'UND_ERR_CONNECT_TIMEOUT']);
+const OFFLINE_CODES = new Set([
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /** Streams `url` into `dest`; returns the SHA-256 (hex) of what was received. Checks the size the server announced. */
 async function download(url: string, dest: string, options: FetchPretrainedOptions): Promise<string> {
@@ -183,7 +203,9 @@ async function download(url: string, dest: string, options: FetchPretrainedOptio
     const offline = controller.signal.aborted || OFFLINE_CODES.has(code);
     throw new Error(
       `cannot download ${url}: ${why}.` +
-        (offline ? ` Is this machine offline, or is ${host} blocked here? Download it elsewhere and install it with 'cutjs pretrained install --from <file>'.` : ''),
+        (offline
+          ? ` Is this machine offline, or is ${host} blocked here? Download it elsewhere and install it with 'cutjs pretrained install --from <file>'.`
+          : ''),
       { cause: e },
     );
   }
@@ -209,7 +231,9 @@ async function download(url: string, dest: string, options: FetchPretrainedOptio
     out.destroy();
     rmSync(dest, { force: true });
     const why = controller.signal.aborted ? `no data for ${stallMs / 1000} s` : (e as Error).message;
-    throw new Error(`download of ${url} broke off after ${received}${total ? ` of ${total}` : ''} bytes (${why}); nothing kept, try again`, { cause: e });
+    throw new Error(`download of ${url} broke off after ${received}${total ? ` of ${total}` : ''} bytes (${why}); nothing kept, try again`, {
+      cause: e,
+    });
   } finally {
     clearTimeout(stall);
   }
@@ -229,7 +253,10 @@ export async function installPretrainedFrom(file: string, options: FetchPretrain
   if (expected) {
     const digest = await new Promise<string>((resolve, reject) => {
       const h = createHash('sha256');
-      createReadStream(file).on('data', (c) => h.update(c)).on('end', () => resolve(h.digest('hex'))).on('error', reject);
+      createReadStream(file)
+        .on('data', (c) => h.update(c))
+        .on('end', () => resolve(h.digest('hex')))
+        .on('error', reject);
     });
     if (digest !== expected.toLowerCase()) throw new Error(`${file}: SHA-256 ${digest}, expected ${expected} (not the published ${url})`);
   }

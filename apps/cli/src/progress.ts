@@ -85,7 +85,9 @@ export class Progress {
     } else if (now - this.lastDraw >= this.o.intervalMs) {
       this.lastDraw = now;
       const d = describeProgress(info);
-      this.out.write(`${d.position}, iter ${info.epochIter}/${info.itersPerEpoch}, ${d.speed.replace(' · ', ', ')}, lr ${info.lr.toExponential(2)}: ${d.losses}\n`);
+      this.out.write(
+        `${d.position}, iter ${info.epochIter}/${info.itersPerEpoch}, ${d.speed.replace(' · ', ', ')}, lr ${info.lr.toExponential(2)}: ${d.losses}\n`,
+      );
     }
   }
 

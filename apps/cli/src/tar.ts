@@ -59,7 +59,8 @@ export async function readTarEntries(
       if (header.every((b) => b === 0)) return; // end of archive
       let sum = 0;
       for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : header[i]!;
-      if (sum !== number(header.subarray(148, 156))) throw new Error(`${file}: bad tar header checksum at byte ${offset} (a damaged download, or not a tar archive)`);
+      if (sum !== number(header.subarray(148, 156)))
+        throw new Error(`${file}: bad tar header checksum at byte ${offset} (a damaged download, or not a tar archive)`);
       const size = number(header.subarray(124, 136));
       const type = String.fromCharCode(header[156]!);
       const prefix = text(header.subarray(257, 263)).startsWith('ustar') ? text(header.subarray(345, 500)) : '';

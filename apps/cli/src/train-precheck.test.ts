@@ -27,13 +27,17 @@ describe('cutjs train: sizes and names checked before anything starts', () => {
     );
     const deep = await train('--dataroot', data, '--load_size', '36', '--crop_size', '32', '--netD', 'n_layers', '--n_layers_D', '9');
     expect(deep.code).toBe(2);
-    expect(deep.stderr).toMatch(/^cutjs train: --crop_size 32 is too small for these networks: the discriminator \(--netD n_layers --n_layers_D 9\): .* or lower --n_layers_D\n$/);
+    expect(deep.stderr).toMatch(
+      /^cutjs train: --crop_size 32 is too small for these networks: the discriminator \(--netD n_layers --n_layers_D 9\): .* or lower --n_layers_D\n$/,
+    );
     expect(existsSync(checkpoints)).toBe(false);
   });
 
   it('--preprocess none with a 2000x10 image: names the file, its size as the networks get it, and the smallest side', async () => {
     const wide = smallDataset(join(work, 'wide'), 1);
-    await sharp({ create: { width: 2000, height: 10, channels: 3, background: '#806040' } }).png().toFile(join(wide, 'trainA', 'strip.png'));
+    await sharp({ create: { width: 2000, height: 10, channels: 3, background: '#806040' } })
+      .png()
+      .toFile(join(wide, 'trainA', 'strip.png'));
     const r = await train('--dataroot', wide, '--preprocess', 'none');
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(
@@ -63,7 +67,10 @@ describe('cutjs train: sizes and names checked before anything starts', () => {
     const cases: Array<[string[], string]> = [
       [['train', '--dataroot', data, '--continue_train', '--epoch', 'q/../../../x/3'], "--epoch: 'q/../../../x/3' is not a plain folder name"],
       [['train', '--dataroot', data, '--phase', '../data/train'], "--phase: '../data/train' is not a plain folder name"],
-      [['train', '--dataroot', data, '--continue_train', '--pretrained_name', '../other'], "--pretrained_name: '../other' is not a plain folder name"],
+      [
+        ['train', '--dataroot', data, '--continue_train', '--pretrained_name', '../other'],
+        "--pretrained_name: '../other' is not a plain folder name",
+      ],
       [['test', '--dataroot', data, '--epoch', '../../x'], "--epoch: '../../x' is not a plain folder name"],
       [['test', '--dataroot', data, '--phase', '..'], "--phase: '..' is not a plain folder name"],
       [['translate', join(data, 'trainA'), '--checkpoint', checkpoints, '--epoch', 'a\\..\\b'], "--epoch: 'a\\..\\b' is not a plain folder name"],
@@ -87,8 +94,27 @@ describe('cutjs train: sizes and names checked before anything starts', () => {
   });
 
   it('--continue_train on a finished run says so (and what to change) instead of silently doing nothing', async () => {
-    const args = ['train', '--dataroot', data, '--checkpoints_dir', checkpoints, '--name', 'finished', ...TINY, '--CUT_mode', 'FastCUT',
-      '--load_size', '36', '--crop_size', '32', '--n_epochs', '1', '--n_epochs_decay', '0', '--no_html'];
+    const args = [
+      'train',
+      '--dataroot',
+      data,
+      '--checkpoints_dir',
+      checkpoints,
+      '--name',
+      'finished',
+      ...TINY,
+      '--CUT_mode',
+      'FastCUT',
+      '--load_size',
+      '36',
+      '--crop_size',
+      '32',
+      '--n_epochs',
+      '1',
+      '--n_epochs_decay',
+      '0',
+      '--no_html',
+    ];
     const first = await cli(args);
     expect(first.code, first.stderr).toBe(0);
     const again = await cli([...args, '--continue_train']);
@@ -100,10 +126,28 @@ describe('cutjs train: sizes and names checked before anything starts', () => {
   });
   it('a learning rate far above the usual is warned about before the first iteration', async () => {
     const controller = new AbortController();
-    const r = await cli(['train', '--dataroot', data, '--checkpoints_dir', checkpoints, '--name', 'high-lr', ...TINY, '--lr', '0.05', '--load_size', '36', '--crop_size', '32'], {
-      signal: controller.signal,
-      onStdout: (s) => s.startsWith('epoch 1/') && controller.abort(),
-    });
+    const r = await cli(
+      [
+        'train',
+        '--dataroot',
+        data,
+        '--checkpoints_dir',
+        checkpoints,
+        '--name',
+        'high-lr',
+        ...TINY,
+        '--lr',
+        '0.05',
+        '--load_size',
+        '36',
+        '--crop_size',
+        '32',
+      ],
+      {
+        signal: controller.signal,
+        onStdout: (s) => s.startsWith('epoch 1/') && controller.abort(),
+      },
+    );
     // Stopped by the abort, or (on a slow machine, before the abort lands) by the divergence
     // checks of the first iterations (weights not finite, or a NaN loss): either way the warning came first.
     if (r.code !== 130) {

@@ -35,7 +35,10 @@ async function start(): Promise<void> {
     queue = queue.then(async () => {
       try {
         const onStage = (done: number, total: number) => port.postMessage({ type: 'stage', done, total } satisfies TranslateWorkerReply);
-        port.postMessage({ type: 'done', ...(await translateFile(loaded.G, loaded.inputNc, job, data.settings, onStage)) } satisfies TranslateWorkerReply);
+        port.postMessage({
+          type: 'done',
+          ...(await translateFile(loaded.G, loaded.inputNc, job, data.settings, onStage)),
+        } satisfies TranslateWorkerReply);
       } catch (e) {
         port.postMessage({ type: 'error', message: (e as Error).message } satisfies TranslateWorkerReply);
       }

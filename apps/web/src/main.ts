@@ -126,7 +126,9 @@ async function chosenWeightFiles(modelJson: string, name: string, files: File[])
     });
     const total = mine.reduce((n, f) => n + f.size, 0);
     if (total !== group.bytes) {
-      throw new Error(`${name}: ${mine.map((f) => f.name).join(', ')} hold ${total} bytes, the manifest's weights need ${group.bytes} (a damaged or partial download?)`);
+      throw new Error(
+        `${name}: ${mine.map((f) => f.name).join(', ')} hold ${total} bytes, the manifest's weights need ${group.bytes} (a damaged or partial download?)`,
+      );
     }
     chosen.push(...mine);
   }
@@ -150,7 +152,12 @@ async function loadGenerator(files: File[], useForm: boolean): Promise<void> {
     loaded = { G, inputNc: G.inputChannels, outputNc: G.outputChannels, name: json.name };
   } else {
     const g = pths.find((f) => /_net_G\.pth$/.test(f.name)) ?? (pths.length === 1 ? pths[0] : undefined);
-    if (!g) throw new Error(pths.length ? `several .pth files and none named *_net_G.pth: choose the generator's` : 'choose a generator: a *_net_G.pth or a model.json with its weights.bin');
+    if (!g)
+      throw new Error(
+        pths.length
+          ? `several .pth files and none named *_net_G.pth: choose the generator's`
+          : 'choose a generator: a *_net_G.pth or a model.json with its weights.bin',
+      );
     const optionsText = optionsFile ? await optionsFile.text() : undefined;
     if (!useForm) showArch(optionsText ? parseOptionsFile(optionsText) : new Map(), true);
     const ck = loadCheckpoint(
@@ -218,7 +225,13 @@ async function translateFile(file: File): Promise<void> {
   const input = await decodeFile(file);
   const { width, height } = input;
   // The CLI's conversions: RGBA to RGB (alpha dropped), luma for 1 channel, (v / 255 - 0.5) / 0.5.
-  const rgba = { data: new Uint8Array(input.data.buffer, input.data.byteOffset, input.data.length), width, height, channels: 4, bitDepth: 8 } as const;
+  const rgba = {
+    data: new Uint8Array(input.data.buffer, input.data.byteOffset, input.data.length),
+    width,
+    height,
+    channels: 4,
+    bitDepth: 8,
+  } as const;
   const img = { data: normalizeImage(toChannels(toRgb(rgba), inputNc)), width, height, channels: inputNc };
   // The CLI's tile rule, with a browser's memory: Chromium's wasm runs out where Node's does not.
   const choice = tileSelect.value === 'auto' ? 'auto' : Number(tileSelect.value);
@@ -239,7 +252,11 @@ async function translateFile(file: File): Promise<void> {
   const ms = performance.now() - start;
   progress.hidden = true;
   // tensor2im, as RGBA with opaque alpha (ImageData's layout).
-  const output = new ImageData(new Uint8ClampedArray(tensorToRgb8(out.data, width, height, outputNc, true).data.buffer as ArrayBuffer), width, height);
+  const output = new ImageData(
+    new Uint8ClampedArray(tensorToRgb8(out.data, width, height, outputNc, true).data.buffer as ArrayBuffer),
+    width,
+    height,
+  );
 
   const row = document.createElement('div');
   row.className = 'result';
@@ -250,10 +267,16 @@ async function translateFile(file: File): Promise<void> {
   link.className = 'download';
   link.textContent = 'Download PNG';
   link.download = `${file.name.replace(/\.[^.]*$/, '')}_fake.png`;
-  const blob = await new Promise<Blob>((resolve, reject) => outCanvas.toBlob((b) => (b ? resolve(b) : reject(new Error('the browser could not encode the PNG'))), 'image/png'));
+  const blob = await new Promise<Blob>((resolve, reject) =>
+    outCanvas.toBlob((b) => (b ? resolve(b) : reject(new Error('the browser could not encode the PNG'))), 'image/png'),
+  );
   link.href = URL.createObjectURL(blob);
   const time = `${(ms / 1000).toFixed(2)} s on ${backend}`;
-  row.append(figure(canvasOf(input), `${file.name} (${width}×${height})`), figure(outCanvas, `translated in ${time}${tile ? `, ${tile}-pixel tiles` : ''}`), link);
+  row.append(
+    figure(canvasOf(input), `${file.name} (${width}×${height})`),
+    figure(outCanvas, `translated in ${time}${tile ? `, ${tile}-pixel tiles` : ''}`),
+    link,
+  );
   results.prepend(row);
   report(status, `${file.name}: done in ${time}.`);
 }

@@ -66,7 +66,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(noChromium)('the web page in Chromium', () => {
-  it('wasm: h2z_tiny (.pth + train_opt.txt) through the file inputs gives cutjs translate\'s PNGs within 1 grey level (whole, padded, tiled)', async () => {
+  it("wasm: h2z_tiny (.pth + train_opt.txt) through the file inputs gives cutjs translate's PNGs within 1 grey level (whole, padded, tiled)", async () => {
     const { page, logs, close } = await openPage({ url: server.url });
     try {
       expect(await chooseBackend(page, 'wasm')).toBe('wasm');
@@ -95,7 +95,9 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
     const { page, logs, close } = await openPage({ url: server.url });
     try {
       await chooseBackend(page, 'wasm');
-      expect(await loadGenerator(page, [join(work, 'tfjs', 'model.json'), join(work, 'tfjs', 'weights.bin')])).toMatch(/Loaded model\.json \(resnet_6blocks, ngf 8,/);
+      expect(await loadGenerator(page, [join(work, 'tfjs', 'model.json'), join(work, 'tfjs', 'weights.bin')])).toMatch(
+        /Loaded model\.json \(resnet_6blocks, ngf 8,/,
+      );
       const out = join(work, 'page-tfjs.png');
       await translate(page, join(images, 'photo.png'), out);
       const d = await levels(out, join(cliOut, 'photo.png'));
@@ -116,7 +118,9 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
       await page.setInputFiles('#model-files', [join(H2Z, 'latest_net_G.pth')]);
       await page.waitForFunction(() => document.getElementById('model-status')?.dataset.state === 'error');
       // Without train_opt.txt: the reference's defaults (resnet_9blocks, ngf 64), which do not fit.
-      expect(await page.textContent('#model-status')).toMatch(/latest_net_G\.pth: .*network built from the default options with .*netG resnet_9blocks, ngf 64, input_nc 3, output_nc 3/s);
+      expect(await page.textContent('#model-status')).toMatch(
+        /latest_net_G\.pth: .*network built from the default options with .*netG resnet_9blocks, ngf 64, input_nc 3, output_nc 3/s,
+      );
     } finally {
       await close();
     }
@@ -135,7 +139,9 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
       // then a new browser (a new GPU process) gets one more try.
       let backend = await chooseBackend(session.page, 'webgpu').catch((e: Error) => `not started (${e.name})`);
       if (backend !== 'webgpu') {
-        backend = await chooseBackend(session.page, 'wasm').then(() => chooseBackend(session.page, 'webgpu')).catch((e: Error) => `not started (${e.name})`);
+        backend = await chooseBackend(session.page, 'wasm')
+          .then(() => chooseBackend(session.page, 'webgpu'))
+          .catch((e: Error) => `not started (${e.name})`);
       }
       if (backend !== 'webgpu') {
         console.warn(`WebGPU did not start in the page (${backend}); once more in a new browser`);

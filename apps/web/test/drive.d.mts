@@ -4,8 +4,17 @@ export const DIST: string;
 export const CHROMIUM: string;
 export const WEBGPU_ARGS: string[];
 export function serveStatic(dir?: string): Promise<{ url: string; close(): Promise<void> }>;
-export function openPage(options: { url: string; webgpu?: boolean; viewport?: { width: number; height: number } }): Promise<{ page: Page; logs: string[]; close(): Promise<void> }>;
+export function openPage(options: {
+  url: string;
+  webgpu?: boolean;
+  viewport?: { width: number; height: number };
+}): Promise<{ page: Page; logs: string[]; close(): Promise<void> }>;
 export function hasWebGpuAdapter(page: Page): Promise<boolean>;
 export function chooseBackend(page: Page, backend: string): Promise<string | null>;
 export function loadGenerator(page: Page, files: string[]): Promise<string | null>;
-export function translate(page: Page, imageFile: string, outFile: string, timeout?: number): Promise<{ ms: number; backend: string | null; name: string }>;
+export function translate(
+  page: Page,
+  imageFile: string,
+  outFile: string,
+  timeout?: number,
+): Promise<{ ms: number; backend: string | null; name: string }>;

@@ -11,7 +11,14 @@ import { chromium } from 'playwright-core';
 export const DIST = fileURLToPath(new URL('../dist', import.meta.url));
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.png': 'image/png', '.json': 'application/json' };
+const TYPES = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.json': 'application/json',
+};
 
 /** A static file server for `dir` on 127.0.0.1 (a free port), as any static host serves the page. */
 export async function serveStatic(dir = DIST) {
@@ -35,9 +42,22 @@ export async function serveStatic(dir = DIST) {
   return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((ok) => server.close(ok)) };
 }
 
-const BASE_ARGS = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const BASE_ARGS = [
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 /** Chromium flags for WebGPU on the software Vulkan driver (lavapipe / SwiftShader). */
-export const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=vulkan', '--ignore-gpu-blocklist'];
+export const WEBGPU_ARGS = [
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--use-angle=vulkan',
+  '--ignore-gpu-blocklist',
+];
 
 /**
  * Opens the page in a fresh headless Chromium profile. `webgpu`: without --disable-gpu and with
@@ -46,7 +66,13 @@ export const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan'
 export async function openPage({ url, webgpu = false, viewport = { width: 1100, height: 760 } }) {
   const profile = mkdtempSync(join(tmpdir(), 'cut-chromium-'));
   const args = [...BASE_ARGS, ...(webgpu ? WEBGPU_ARGS : ['--disable-gpu'])];
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args, viewport, acceptDownloads: true });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args,
+    viewport,
+    acceptDownloads: true,
+  });
   const page = context.pages()[0] ?? (await context.newPage());
   const logs = [];
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
@@ -79,14 +105,20 @@ export async function hasWebGpuAdapter(page) {
 export async function chooseBackend(page, backend) {
   await page.selectOption('#backend', backend);
   const timeout = backend === 'webgpu' ? 120_000 : 60_000;
-  await page.waitForFunction((b) => document.getElementById('backend-name')?.textContent === b || document.getElementById('backend-name')?.textContent === 'none', backend, { timeout });
+  await page.waitForFunction(
+    (b) => document.getElementById('backend-name')?.textContent === b || document.getElementById('backend-name')?.textContent === 'none',
+    backend,
+    { timeout },
+  );
   return page.textContent('#backend-name');
 }
 
 /** Picks the generator's files with the page's file input and waits until it is loaded. */
 export async function loadGenerator(page, files) {
   await page.setInputFiles('#model-files', files);
-  await page.waitForFunction(() => ['loaded', 'error'].includes(document.getElementById('model-status')?.dataset.state ?? ''), null, { timeout: 120_000 });
+  await page.waitForFunction(() => ['loaded', 'error'].includes(document.getElementById('model-status')?.dataset.state ?? ''), null, {
+    timeout: 120_000,
+  });
   const state = await page.getAttribute('#model-status', 'data-state');
   if (state !== 'loaded') throw new Error(`the page did not load the generator: ${await page.textContent('#model-status')}`);
   return page.textContent('#model-status');

@@ -55,7 +55,9 @@ describe('loadBackend', () => {
     }
     if (info.name === 'wasm') {
       expect(info.skipped.map((s) => s.backend)).toEqual(['tensorflow', 'webgpu']);
-      expect(info.summary).toMatch(/^wasm (with native oneDNN kernels \(\d+ threads?\)|\(1 thread; native kernels off.*\)); skipped tensorflow \(.+\) and webgpu \(.+\)$/);
+      expect(info.summary).toMatch(
+        /^wasm (with native oneDNN kernels \(\d+ threads?\)|\(1 thread; native kernels off.*\)); skipped tensorflow \(.+\) and webgpu \(.+\)$/,
+      );
     }
     await loadBackend(testBackends()[0]!);
   });
@@ -98,9 +100,7 @@ describeBackends('conv2d smoke test against PyTorch', (backend) => {
   for (const c of cases) {
     it(`${c.name}: forward`, async () => {
       expect(tf.getBackend()).toBe(backend);
-      const y = tf.tidy(() =>
-        tf.add(tf.conv2d(goldenNHWC(c.x), hwio(c.weight), c.stride, c.tfjs_pad), goldenTensor(c.bias)),
-      );
+      const y = tf.tidy(() => tf.add(tf.conv2d(goldenNHWC(c.x), hwio(c.weight), c.stride, c.tfjs_pad), goldenTensor(c.bias)));
       const expected = goldenNHWC(c.y);
       expect(y.shape).toEqual(expected.shape);
       expect(await maxAbsDiffTensor(y, expected)).toBeLessThan(TOL);

@@ -43,7 +43,10 @@ function webgpuModule(): string {
   try {
     return pathToFileURL(createRequire(import.meta.url).resolve('webgpu')).href;
   } catch {
-    throw new BackendError(`the optional package 'webgpu' (Dawn for Node) is not installed. Install it with '${WEBGPU_INSTALL}'.`, "package 'webgpu' not installed");
+    throw new BackendError(
+      `the optional package 'webgpu' (Dawn for Node) is not installed. Install it with '${WEBGPU_INSTALL}'.`,
+      "package 'webgpu' not installed",
+    );
   }
 }
 
@@ -57,7 +60,11 @@ export function probeWebGpu(): AdapterProbe {
   });
   const output = (r.stderr ?? '').trim();
   if (r.status !== 0) {
-    const why = r.error ? r.error.message : r.signal ? `ended by ${r.signal}` : (output.split('\n').find((l) => /Error/.test(l)) ?? `exit code ${r.status}`);
+    const why = r.error
+      ? r.error.message
+      : r.signal
+        ? `ended by ${r.signal}`
+        : (output.split('\n').find((l) => /Error/.test(l)) ?? `exit code ${r.status}`);
     throw new BackendError(
       `the 'webgpu' package (Dawn for Node) is installed but failed to load: ${why}. Its native build (dawn.node) exists for some platforms only; reinstalling it may help.`,
       'Dawn failed to load',

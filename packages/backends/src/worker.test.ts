@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { builtWorkerUrl, startWorker } from './worker.js';
 
-const script = (body: string) => new URL(`data:text/javascript,${encodeURIComponent(`import { parentPort, workerData } from 'node:worker_threads';\n${body}`)}`);
+const script = (body: string) =>
+  new URL(`data:text/javascript,${encodeURIComponent(`import { parentPort, workerData } from 'node:worker_threads';\n${body}`)}`);
 
 describe('startWorker', () => {
-  it('resolves on the worker\'s ready message, with the worker running', async () => {
+  it("resolves on the worker's ready message, with the worker running", async () => {
     const { worker, ready } = await startWorker<{ type: 'ready'; echo: unknown }>(
       script(`parentPort.postMessage({ type: 'ready', echo: workerData }); parentPort.on('message', (m) => parentPort.postMessage(m * 2));`),
       21,
@@ -17,7 +18,7 @@ describe('startWorker', () => {
     await worker.terminate();
   });
 
-  it('rejects with the worker\'s error message, or its crash, naming the worker', async () => {
+  it("rejects with the worker's error message, or its crash, naming the worker", async () => {
     await expect(startWorker(script(`parentPort.postMessage({ type: 'error', message: 'no backend' });`), null, 'test worker')).rejects.toThrow(
       'test worker failed to start: no backend',
     );

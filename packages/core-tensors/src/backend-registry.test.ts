@@ -4,11 +4,14 @@ import { installKernelPatches, originalKernel, patchedKernels, registerBackendPa
 
 // A backend name of its own: the registry is tfjs's global one, keyed by backend and kernel.
 const B = 'registry-test';
-const returns = (what: string): KernelFunc => () => ({ what }) as unknown as TensorInfo;
+const returns =
+  (what: string): KernelFunc =>
+  () =>
+    ({ what }) as unknown as TensorInfo;
 const call = (kernelName: string) => (getKernel(kernelName, B)!.kernelFunc as unknown as (a: unknown) => { what: string })({});
 
 describe('backend registry: patches over patches', () => {
-  it('installs in declaration order, each override over the kernel it replaces, the backend\'s own kept', () => {
+  it("installs in declaration order, each override over the kernel it replaces, the backend's own kept", () => {
     registerKernel({ kernelName: 'K', backendName: B, kernelFunc: returns('own') });
     registerBackendPatch(B, [{ kernelName: 'K', backendName: B, kernelFunc: returns('patch') }]);
     expect(installKernelPatches(B)).toEqual(['K']);

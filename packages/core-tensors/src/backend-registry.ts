@@ -1,12 +1,4 @@
-import {
-  getKernel,
-  ready,
-  registerKernel,
-  setBackend,
-  unregisterKernel,
-  type KernelConfig,
-  type KernelFunc,
-} from '@tensorflow/tfjs-core';
+import { getKernel, ready, registerKernel, setBackend, unregisterKernel, type KernelConfig, type KernelFunc } from '@tensorflow/tfjs-core';
 import { registerGradients } from './gradients/index.js';
 
 /**

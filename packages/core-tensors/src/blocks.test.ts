@@ -234,7 +234,15 @@ describeBackends('layout', () => {
       const x = goldenNHWC(c.x);
       const w = oihwToHwio(goldenTensor(c.weight) as tf.Tensor4D);
       const p = c.padding;
-      const y = tf.add(tf.conv2d(x, w, c.stride, [[0, 0], [p, p], [p, p], [0, 0]]), goldenTensor(c.bias));
+      const y = tf.add(
+        tf.conv2d(x, w, c.stride, [
+          [0, 0],
+          [p, p],
+          [p, p],
+          [0, 0],
+        ]),
+        goldenTensor(c.bias),
+      );
       expect(await deviationNCHW(y, c.y), c.id).toBeLessThanOrEqual(FORWARD_TOL);
       // Host-array route gives the same filter.
       const wHost = oihwToHwioArray(host(c.weight));
@@ -259,11 +267,12 @@ describeBackends('layout', () => {
     const shape = [2, 3, 4, 5];
     const data = Float32Array.from({ length: 120 }, (_, i) => i);
     const t = tf.tensor4d(data, shape as [number, number, number, number]);
-    const pairs: Array<[(x: tf.Tensor4D) => tf.Tensor4D, (x: tf.Tensor4D) => tf.Tensor4D, (a: HostArray) => HostArray, (a: HostArray) => HostArray]> = [
-      [nchwToNhwc, nhwcToNchw, nchwToNhwcArray, nhwcToNchwArray],
-      [oihwToHwio, hwioToOihw, oihwToHwioArray, hwioToOihwArray],
-      [iohwToHwoi, hwoiToIohw, iohwToHwoiArray, hwoiToIohwArray],
-    ];
+    const pairs: Array<[(x: tf.Tensor4D) => tf.Tensor4D, (x: tf.Tensor4D) => tf.Tensor4D, (a: HostArray) => HostArray, (a: HostArray) => HostArray]> =
+      [
+        [nchwToNhwc, nhwcToNchw, nchwToNhwcArray, nhwcToNchwArray],
+        [oihwToHwio, hwioToOihw, oihwToHwioArray, hwioToOihwArray],
+        [iohwToHwoi, hwoiToIohw, iohwToHwoiArray, hwoiToIohwArray],
+      ];
     for (const [to, from, toHost, fromHost] of pairs) {
       const there = to(t);
       const back = from(there);

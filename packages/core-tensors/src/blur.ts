@@ -110,7 +110,16 @@ const bilinearUp2 = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) 
       eagerGradient(dy, () =>
         tf.tidy(() => {
           // Replicate pad by 1 (+1 row/column that meets only zero taps of the 5x5 filter).
-          const padded = tf.mirrorPad(dy as tf.Tensor4D, [[0, 0], [1, 2], [1, 2], [0, 0]], 'symmetric');
+          const padded = tf.mirrorPad(
+            dy as tf.Tensor4D,
+            [
+              [0, 0],
+              [1, 2],
+              [1, 2],
+              [0, 0],
+            ],
+            'symmetric',
+          );
           return tf.depthwiseConv2d(padded, depthwiseBlurFilter(4, c, 4, 5), 2, 'valid');
         }),
       ),
@@ -138,7 +147,12 @@ function zeroInsert(x: tf.Tensor4D, axis: 1 | 2): tf.Tensor4D {
   const [b, h, w, c] = x.shape;
   // Each sample gets a zero neighbour through a 4-D pad (4-D keeps wasm's slice fast path for the gradient).
   const asPairs: [number, number, number, number] = axis === 1 ? [b, h, 1, w * c] : [b * h, w, 1, c];
-  const paired = tf.pad(tf.reshape(x, asPairs), [[0, 0], [0, 0], [0, 1], [0, 0]]);
+  const paired = tf.pad(tf.reshape(x, asPairs), [
+    [0, 0],
+    [0, 0],
+    [0, 1],
+    [0, 0],
+  ]);
   const doubled = tf.reshape(paired, axis === 1 ? [b, 2 * h, w, c] : [b, h, 2 * w, c]) as tf.Tensor4D;
   const size = [b, h, w, c];
   size[axis] = 2 * x.shape[axis] - 1;
@@ -150,7 +164,12 @@ function window(x: tf.Tensor4D, axis: 1 | 2, start: number, length: number): tf.
   const n = x.shape[axis];
   const before = Math.max(0, -start);
   const after = Math.max(0, start + length - n);
-  const paddings: Array<[number, number]> = [[0, 0], [0, 0], [0, 0], [0, 0]];
+  const paddings: Array<[number, number]> = [
+    [0, 0],
+    [0, 0],
+    [0, 0],
+    [0, 0],
+  ];
   paddings[axis] = [before, after];
   const padded = before || after ? tf.pad(x, paddings) : x;
   const begin = [0, 0, 0, 0];

@@ -29,11 +29,7 @@ const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : [v
  * When outputPadding > padding, the last rows receive no input (torch gives them only
  * the bias), so we compute the smaller map and zero-pad it.
  */
-export function conv2dTransposeTorch(
-  x: tf.Tensor4D,
-  filter: tf.Tensor4D,
-  options: ConvTransposeTorchOptions = {},
-): tf.Tensor4D {
+export function conv2dTransposeTorch(x: tf.Tensor4D, filter: tf.Tensor4D, options: ConvTransposeTorchOptions = {}): tf.Tensor4D {
   const [sh, sw] = pair(options.stride ?? 1);
   const [ph, pw] = pair(options.padding ?? 0);
   const [oph, opw] = pair(options.outputPadding ?? 0);
@@ -55,9 +51,20 @@ export function conv2dTransposeTorch(
       filter,
       [n, outH - extraH, outW - extraW, outC],
       [sh, sw],
-      [[0, 0], [ph, ph - oph + extraH], [pw, pw - opw + extraW], [0, 0]],
+      [
+        [0, 0],
+        [ph, ph - oph + extraH],
+        [pw, pw - opw + extraW],
+        [0, 0],
+      ],
     );
-    if (extraH || extraW) y = tf.pad(y, [[0, 0], [0, extraH], [0, extraW], [0, 0]]);
+    if (extraH || extraW)
+      y = tf.pad(y, [
+        [0, 0],
+        [0, extraH],
+        [0, extraW],
+        [0, 0],
+      ]);
     return options.bias ? tf.add(y, options.bias) : y;
   });
 }

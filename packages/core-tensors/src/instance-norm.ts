@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { eagerGradient } from './gradients/release.js';
-import { backendHasKernel, InstanceNorm, InstanceNormGrad, type InstanceNormAttrs, type InstanceNormGradInputs, type InstanceNormInputs } from './optional-kernels.js';
+import {
+  backendHasKernel,
+  InstanceNorm,
+  InstanceNormGrad,
+  type InstanceNormAttrs,
+  type InstanceNormGradInputs,
+  type InstanceNormInputs,
+} from './optional-kernels.js';
 
 /**
  * Instance normalisation of an NHWC tensor, as torch's
@@ -38,13 +45,19 @@ function instanceNormWithEps(eps: number): (x: tf.Tensor4D) => tf.Tensor4D {
       const [x, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
       if (x.dtype === 'float32' && backendHasKernel(InstanceNorm) && backendHasKernel(InstanceNormGrad)) {
         // One kernel each way where the backend has them (same arithmetic, one pass per statistic).
-        const [y, rstd] = tf.engine().runKernel(InstanceNorm, { x } satisfies InstanceNormInputs, { eps } satisfies InstanceNormAttrs) as [tf.Tensor4D, tf.Tensor4D];
+        const [y, rstd] = tf.engine().runKernel(InstanceNorm, { x } satisfies InstanceNormInputs, { eps } satisfies InstanceNormAttrs) as [
+          tf.Tensor4D,
+          tf.Tensor4D,
+        ];
         save([y, rstd]);
         return {
           value: y,
           gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
             const [out, r] = saved as [tf.Tensor4D, tf.Tensor4D];
-            return eagerGradient(dy, () => tf.engine().runKernel(InstanceNormGrad, { dy, y: out, rstd: r } satisfies InstanceNormGradInputs, {}) as tf.Tensor4D);
+            return eagerGradient(
+              dy,
+              () => tf.engine().runKernel(InstanceNormGrad, { dy, y: out, rstd: r } satisfies InstanceNormGradInputs, {}) as tf.Tensor4D,
+            );
           },
         };
       }

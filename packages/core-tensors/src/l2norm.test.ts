@@ -6,7 +6,11 @@ import { l2Normalize } from '@cut/core-tensors';
 
 describeBackends('l2Normalize (the reference Normalize(2))', () => {
   it('divides by the norm plus 1e-7, along the given axis', async () => {
-    const x = tf.tensor([[3, 4], [1e-8, 0], [0, 0]]);
+    const x = tf.tensor([
+      [3, 4],
+      [1e-8, 0],
+      [0, 0],
+    ]);
     const rows = l2Normalize(x, 1);
     // 1e-8 / (1e-8 + 1e-7): the epsilon is added to the norm, not under the square root.
     expect(maxAbsDiff(await rows.data(), [3 / 5.0000001, 4 / 5.0000001, 1e-8 / 1.1e-7, 0, 0, 0])).toBeLessThan(1e-6);

@@ -31,7 +31,12 @@ export function padAmounts(pad: Pad2d): [number, number, number, number] {
 export function pad2d(x: tf.Tensor4D, pad: Pad2d, mode: PadMode): tf.Tensor4D {
   const [top, bottom, left, right] = padAmounts(pad);
   const [, h, w] = x.shape;
-  const paddings: Array<[number, number]> = [[0, 0], [top, bottom], [left, right], [0, 0]];
+  const paddings: Array<[number, number]> = [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
   switch (mode) {
     case 'zero':
       return tf.pad(x, paddings);

@@ -18,9 +18,7 @@ interface ConvReluMeanCase {
   inputs: { x: GoldenTensor; filter: GoldenTensor };
   unit_dy_grads: { x: GoldenTensor; filter: GoldenTensor };
 }
-const golden = loadFixture<{ cases: ConvReluMeanCase[] }>('golden/gradients.json').cases.find(
-  (c) => c.name === 'conv_relu_mean',
-)!;
+const golden = loadFixture<{ cases: ConvReluMeanCase[] }>('golden/gradients.json').cases.find((c) => c.name === 'conv_relu_mean')!;
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const packageDir = join(root, 'packages', 'core-tensors');

@@ -12,13 +12,15 @@ const H2Z = fileURLToPath(new URL('../../../fixtures/checkpoints/h2z_tiny', impo
 const work = mkdtempSync(join(tmpdir(), 'cut-files-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-describe('checkpoint files on disk (the bytes are @cut/networks\')', () => {
+describe("checkpoint files on disk (the bytes are @cut/networks')", () => {
   it('writePth replaces an existing file and refuses bad input with the file name; readPthFile names a missing file', () => {
     const path = join(work, 'replace.pth');
     writeFileSync(path, 'old');
     writePth(path, [['w', { shape: [1], data: new Float32Array([3]) }]]);
     expect(readPthFile(path).get('w')!.data).toEqual(new Float32Array([3]));
-    expect(() => writePth(path, [['w', { shape: [2], data: new Float32Array([3]) }]])).toThrow(/replace\.pth: tensor 'w' has 1 values for shape \[2\]/);
+    expect(() => writePth(path, [['w', { shape: [2], data: new Float32Array([3]) }]])).toThrow(
+      /replace\.pth: tensor 'w' has 1 values for shape \[2\]/,
+    );
     expect(() => writePth(join(work, 'no-such-dir', 'x.pth'), [])).toThrow(/x\.pth: cannot write the checkpoint/);
     expect(readPthFile(path).get('w')!.data).toEqual(new Float32Array([3]));
     const missing = join(work, 'missing.pth');
@@ -30,7 +32,12 @@ describe('checkpoint files on disk (the bytes are @cut/networks\')', () => {
     await tf.setBackend('cpu');
     const before = tf.memory().numTensors;
     const ck = loadReferenceCheckpoint(H2Z);
-    expect(ck.files).toEqual({ options: join(H2Z, 'train_opt.txt'), G: join(H2Z, 'latest_net_G.pth'), D: join(H2Z, 'latest_net_D.pth'), F: join(H2Z, 'latest_net_F.pth') });
+    expect(ck.files).toEqual({
+      options: join(H2Z, 'train_opt.txt'),
+      G: join(H2Z, 'latest_net_G.pth'),
+      D: join(H2Z, 'latest_net_D.pth'),
+      F: join(H2Z, 'latest_net_F.pth'),
+    });
     expect(ck.options.generator).toMatchObject({ ngf: 8, nBlocks: 6 });
     // G's weights are the file's (the reference's model.1.weight is [8,3,7,7]; ours NHWC [7,7,3,8]).
     const theirs = readPth(readFileSync(join(H2Z, 'latest_net_G.pth')));

@@ -73,7 +73,13 @@ describe("decodeImage equals PIL's convert('RGB')", () => {
         // What PIL gives instead (why this is a documented difference).
         const pil = Buffer.from(c.rgb, 'base64');
         if (grey) expect(pil.every((v) => v === 255)).toBe(true);
-        else expect(diff(pil, s16.map((v) => v >> 8))).toEqual({ max: 0, count: 0 });
+        else
+          expect(
+            diff(
+              pil,
+              s16.map((v) => v >> 8),
+            ),
+          ).toEqual({ max: 0, count: 0 });
       } finally {
         warn.mockRestore();
       }

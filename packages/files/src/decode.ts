@@ -68,7 +68,14 @@ export async function probeImage(file: string): Promise<{ width: number; height:
 
 /** An error's message on one line: libvips can report several lines, the cause not always first. */
 function oneLine(e: unknown): string {
-  const lines = [...new Set((e as Error).message.split('\n').map((l) => l.trim()).filter((l) => l.length > 0))];
+  const lines = [
+    ...new Set(
+      (e as Error).message
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.length > 0),
+    ),
+  ];
   // libvips keeps one error buffer for all its threads: with several files decoding at once the
   // decoder's own line can be gone, leaving only the generic failOn line. Say what that means.
   if (lines.length === 1 && /failOn/.test(lines[0]!)) return 'damaged or truncated image data: the decoder warned (failOn)';
@@ -115,11 +122,7 @@ async function decodeSharpInput(bytes: Buffer, input: SharpInput): Promise<RawIm
   if (meta.space === 'cmyk') {
     // Raw CMYK samples (libvips inverts Adobe JPEG CMYK exactly as PIL does: every CMYK JPEG),
     // then PIL's CMYK -> RGB formula rather than a colour-managed conversion.
-    const { data, info } = await sharp(bytes, input)
-      .pipelineColourspace('cmyk')
-      .toColourspace('cmyk')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(bytes, input).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 4) throw new Error(`CMYK image decoded to ${info.channels} channels`);
     return { data: cmykToRgb(data), width: info.width, height: info.height, channels: 3, bitDepth: 8 };
   }

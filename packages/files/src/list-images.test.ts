@@ -30,7 +30,17 @@ describe('listImages', () => {
     // A link back to the root must not loop for ever.
     await symlink(root, join(root, 'sub', 'loop'));
     const files = await listImages(root);
-    expect(files.map((f) => f.slice(root.length + 1))).toEqual(['a.JPG', 'b.png', 'c.Jpeg', 'f.bmp', 'g.ppm', 'h.PNG', 'linked/l.png', 'sub/d.tif', 'sub/deeper/e.TIFF']);
+    expect(files.map((f) => f.slice(root.length + 1))).toEqual([
+      'a.JPG',
+      'b.png',
+      'c.Jpeg',
+      'f.bmp',
+      'g.ppm',
+      'h.PNG',
+      'linked/l.png',
+      'sub/d.tif',
+      'sub/deeper/e.TIFF',
+    ]);
     expect(await listImages(root, 3)).toEqual(files.slice(0, 3));
   });
 

@@ -157,7 +157,7 @@ export function tensorToRgb8(data: Float32Array, width: number, height: number, 
   for (let i = 0; i < width * height; i++) {
     for (let c = 0; c < 3; c++) {
       const v = data[i * channels + (channels === 1 ? 0 : c)]!;
-      const clamped = v < -1 ? -1 : Math.min(v , 1); // NaN stays NaN and becomes 0 below
+      const clamped = v < -1 ? -1 : Math.min(v, 1); // NaN stays NaN and becomes 0 below
       out[i * stride + c] = Math.trunc(f(f(f(clamped + 1) / 2) * 255)) || 0;
     }
     if (alpha) out[i * 4 + 3] = 255;

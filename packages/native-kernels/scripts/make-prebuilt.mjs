@@ -78,7 +78,8 @@ writeFileSync(
 // Check: the copies resolve from this directory, not the system's.
 const resolved = needed(join(out, 'cut_native_kernels.node'));
 for (const soname of libs.keys()) {
-  if (resolved.get(soname) !== join(out, soname)) console.warn(`warning: ${soname} resolves to ${resolved.get(soname)}, not the copy beside the addon`);
+  if (resolved.get(soname) !== join(out, soname))
+    console.warn(`warning: ${soname} resolves to ${resolved.get(soname)}, not the copy beside the addon`);
 }
 const tgz = execFileSync('npm', ['pack', '--silent', '--pack-destination', join(root, 'prebuilt')], { cwd: out, encoding: 'utf8' }).trim();
 const mb = (f) => (statSync(f).size / 2 ** 20).toFixed(1);

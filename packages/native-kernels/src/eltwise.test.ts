@@ -50,33 +50,56 @@ const CASES: Case[] = [
     })),
   ),
   { name: 'sum over [0, 2] (not adjacent: wasm)', exact: false, run: () => tf.sum(values(X, 3), [0, 2]) },
-  ...(['reflect', 'symmetric'] as const).flatMap((mode) =>
-    [
-      [[0, 0], [3, 3], [3, 3], [0, 0]],
-      [[0, 0], [1, 2], [1, 2], [0, 0]],
-      [[0, 0], [1, 1], [0, 0], [0, 0]],
-    ].map((paddings) => {
-      const p = paddings as Array<[number, number]>;
-      const x = [2, 12, 11, 40];
-      return [
-        { name: `mirrorPad ${mode} ${JSON.stringify(p)}`, exact: true, run: () => tf.mirrorPad(values(x, 4), p, mode) },
-        {
-          name: `mirrorPad ${mode} ${JSON.stringify(p)} gradient`,
-          exact: false,
-          run: () => {
-            const r = values(x.map((d, i) => d + p[i]![0] + p[i]![1]), 5);
-            return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.mirrorPad(t as tf.Tensor4D, p, mode), r)))(values(x, 4));
+  ...(['reflect', 'symmetric'] as const)
+    .flatMap((mode) =>
+      [
+        [
+          [0, 0],
+          [3, 3],
+          [3, 3],
+          [0, 0],
+        ],
+        [
+          [0, 0],
+          [1, 2],
+          [1, 2],
+          [0, 0],
+        ],
+        [
+          [0, 0],
+          [1, 1],
+          [0, 0],
+          [0, 0],
+        ],
+      ].map((paddings) => {
+        const p = paddings as Array<[number, number]>;
+        const x = [2, 12, 11, 40];
+        return [
+          { name: `mirrorPad ${mode} ${JSON.stringify(p)}`, exact: true, run: () => tf.mirrorPad(values(x, 4), p, mode) },
+          {
+            name: `mirrorPad ${mode} ${JSON.stringify(p)} gradient`,
+            exact: false,
+            run: () => {
+              const r = values(
+                x.map((d, i) => d + p[i]![0] + p[i]![1]),
+                5,
+              );
+              return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.mirrorPad(t as tf.Tensor4D, p, mode), r)))(values(x, 4));
+            },
           },
-        },
-      ];
-    }),
-  ).flat(),
+        ];
+      }),
+    )
+    .flat(),
   ...[1, 2, 3, -1].map((axis) => ({ name: `reverse [${X}] along ${axis}`, exact: true, run: () => tf.reverse(values(X, 14), axis) })),
   { name: 'reverse along two axes (wasm)', exact: true, run: () => tf.reverse(values(X, 14), [1, 2]) },
   { name: 'broadcastTo [256,1] -> [256,70] (Tile)', exact: true, run: () => tf.broadcastTo(values([256, 1], 8), [256, 70]) },
   { name: 'tile [2,1,5] by [1,900,1]', exact: true, run: () => tf.tile(values([2, 1, 5], 8), [1, 900, 1]) },
   { name: 'tile [60,70] by [2,2] (not a broadcast: wasm)', exact: true, run: () => tf.tile(values([60, 70], 8), [2, 2]) },
-  ...[[2, 9, 9, 70], [1, 40, 30, 8]].map((shape) => ({
+  ...[
+    [2, 9, 9, 70],
+    [1, 40, 30, 8],
+  ].map((shape) => ({
     name: `instance norm [${shape}]: forward and gradient`,
     exact: false,
     tolerance: 1e-5,
@@ -103,7 +126,6 @@ async function evaluate(c: Case): Promise<Float32Array[]> {
   tf.dispose(outs);
   return data;
 }
-
 
 describe.skipIf(!loadAddon().ok)('native elementwise kernels against the wasm ones', () => {
   const wasm = new Map<string, Float32Array[]>();

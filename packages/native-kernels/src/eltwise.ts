@@ -28,16 +28,31 @@ const MIN_ELEMENTS = 4096;
 export const eltwiseCalls = { native: 0, fallback: 0 };
 
 /** Runs `body` with byte offsets of the inputs and of fresh float32 outputs of `outShapes`. */
-function runMany(addon: NativeAddon, wasm: WasmBackend, inputs: TensorInfo[], outShapes: number[][], body: (buffer: ArrayBuffer, offsets: Float64Array) => void): TensorInfo[] {
+function runMany(
+  addon: NativeAddon,
+  wasm: WasmBackend,
+  inputs: TensorInfo[],
+  outShapes: number[][],
+  body: (buffer: ArrayBuffer, offsets: Float64Array) => void,
+): TensorInfo[] {
   const outs = outShapes.map((shape) => wasm.makeOutput(shape, 'float32'));
   // The heap's buffer fetched after makeOutput: growing the memory detaches the old one.
   const buffer = heapBuffer(addon, wasm);
-  body(buffer, Float64Array.from([...inputs, ...outs], (t) => heapOffset(wasm, t)));
+  body(
+    buffer,
+    Float64Array.from([...inputs, ...outs], (t) => heapOffset(wasm, t)),
+  );
   eltwiseCalls.native++;
   return outs;
 }
 
-function run(addon: NativeAddon, wasm: WasmBackend, inputs: TensorInfo[], outShape: number[], body: (buffer: ArrayBuffer, offsets: Float64Array) => void): TensorInfo {
+function run(
+  addon: NativeAddon,
+  wasm: WasmBackend,
+  inputs: TensorInfo[],
+  outShape: number[],
+  body: (buffer: ArrayBuffer, offsets: Float64Array) => void,
+): TensorInfo {
   return runMany(addon, wasm, inputs, [outShape], body)[0]!;
 }
 
@@ -149,7 +164,10 @@ function mirrorPadGrad(addon: NativeAddon): KernelFunc {
     const wasm = asWasm(backend);
     const paddings = attrs.paddings;
     const pads = spatialPads(paddings, dy.shape.length);
-    if (!wasm || !allFloat([dy]) || !pads) throw new Error(`${MirrorPadGrad}: takes float32 NHWC padded on H and W only, got ${dy.dtype} [${dy.shape}] paddings ${JSON.stringify(paddings)}`);
+    if (!wasm || !allFloat([dy]) || !pads)
+      throw new Error(
+        `${MirrorPadGrad}: takes float32 NHWC padded on H and W only, got ${dy.dtype} [${dy.shape}] paddings ${JSON.stringify(paddings)}`,
+      );
     const xShape = dy.shape.map((d, i) => d - paddings[i]![0] - paddings[i]![1]);
     return run(addon, wasm, [dy], xShape, (buffer, offsets) =>
       addon.mirrorPadGrad(buffer, offsets, Int32Array.from(xShape), pads, attrs.mode === 'symmetric'),
@@ -221,8 +239,15 @@ function instanceNorm(addon: NativeAddon): KernelFunc {
     const wasm = asWasm(backend);
     if (!wasm || !allFloat([x]) || x.shape.length !== 4) throw new Error(`${InstanceNorm}: takes a float32 NHWC tensor, got ${x.dtype} [${x.shape}]`);
     const [n, h, w, c] = x.shape as [number, number, number, number];
-    return runMany(addon, wasm, [x], [[n, h, w, c], [n, 1, 1, c]], (buffer, offsets) =>
-      addon.instanceNorm(buffer, offsets, n, h * w, c, Number(attrs.eps)),
+    return runMany(
+      addon,
+      wasm,
+      [x],
+      [
+        [n, h, w, c],
+        [n, 1, 1, c],
+      ],
+      (buffer, offsets) => addon.instanceNorm(buffer, offsets, n, h * w, c, Number(attrs.eps)),
     );
   };
 }

@@ -33,7 +33,10 @@ export function installNativeKernels(options: { threads?: number; quiet?: boolea
   }
   const fromEnv = process.env.CUT_NATIVE_THREADS ? Number(process.env.CUT_NATIVE_THREADS) : undefined;
   const threads = options.threads ?? fromEnv ?? defaultThreads();
-  if (!Number.isInteger(threads) || threads < 1) throw new Error(`@cut/native-kernels: threads must be a positive integer, got ${options.threads ?? process.env.CUT_NATIVE_THREADS} (option threads or CUT_NATIVE_THREADS)`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new Error(
+      `@cut/native-kernels: threads must be a positive integer, got ${options.threads ?? process.env.CUT_NATIVE_THREADS} (option threads or CUT_NATIVE_THREADS)`,
+    );
   load.addon.setThreads(threads);
   if (!status?.active) {
     // Freed host memory kept for reuse (see native/conv.cc); CUT_KEEP_FREED_MEMORY=0 leaves malloc as it is.

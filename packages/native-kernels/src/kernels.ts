@@ -68,9 +68,26 @@ function geometry(info: backend_util.Conv2DInfo, hasBias: boolean, activation: n
   const bottom = (outHeight - 1) * strideHeight + (filterHeight - 1) * dilationHeight + 1 - inHeight - padInfo.top;
   const right = (outWidth - 1) * strideWidth + (filterWidth - 1) * dilationWidth + 1 - inWidth - padInfo.left;
   return Int32Array.from([
-    batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth,
-    strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo.top, padInfo.left, bottom, right,
-    hasBias ? 1 : 0, activation, groups,
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels,
+    outHeight,
+    outWidth,
+    outChannels,
+    filterHeight,
+    filterWidth,
+    strideHeight,
+    strideWidth,
+    dilationHeight,
+    dilationWidth,
+    padInfo.top,
+    padInfo.left,
+    bottom,
+    right,
+    hasBias ? 1 : 0,
+    activation,
+    groups,
   ]);
 }
 
@@ -92,7 +109,9 @@ const refused = new Set<string>();
 function nativeKernel(
   addon: NativeAddon,
   fallback: KernelFunc,
-  plan: (args: Args) => { op: number; a: TensorInfo; b: TensorInfo; bias?: TensorInfo; outShape: number[]; dims: Int32Array; alpha?: number } | undefined,
+  plan: (
+    args: Args,
+  ) => { op: number; a: TensorInfo; b: TensorInfo; bias?: TensorInfo; outShape: number[]; dims: Int32Array; alpha?: number } | undefined,
 ): KernelFunc {
   return (raw) => {
     const args = raw as unknown as Args;
@@ -144,81 +163,123 @@ export function overrides(funcs: Record<string, (fallback: KernelFunc) => Kernel
 export function nativeConvKernels(addon: NativeAddon): KernelOverride[] {
   const funcs: Record<string, (fallback: KernelFunc) => KernelFunc> = {};
 
-  funcs[Conv2D] = (fallback) => nativeKernel(addon, fallback, ({ inputs, attrs }) => {
-    const x = inputs.x!;
-    const filter = inputs.filter!;
-    if (!channelsLast(attrs.dataFormat)) return undefined;
-    const info = backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
-      attrs.strides as number, (attrs.dilations as number | undefined) ?? 1, attrs.pad as 'same', attrs.dimRoundingMode as 'floor', false, 'channelsLast');
-    return { op: OP_FORWARD, a: x, b: filter, outShape: info.outShape, dims: geometry(info, false, 0) };
-  });
+  funcs[Conv2D] = (fallback) =>
+    nativeKernel(addon, fallback, ({ inputs, attrs }) => {
+      const x = inputs.x!;
+      const filter = inputs.filter!;
+      if (!channelsLast(attrs.dataFormat)) return undefined;
+      const info = backend_util.computeConv2DInfo(
+        x.shape as [number, number, number, number],
+        filter.shape as [number, number, number, number],
+        attrs.strides as number,
+        (attrs.dilations as number | undefined) ?? 1,
+        attrs.pad as 'same',
+        attrs.dimRoundingMode as 'floor',
+        false,
+        'channelsLast',
+      );
+      return { op: OP_FORWARD, a: x, b: filter, outShape: info.outShape, dims: geometry(info, false, 0) };
+    });
 
-  funcs[FusedConv2D] = (fallback) => nativeKernel(addon, fallback, ({ inputs, attrs }) => {
-    const x = inputs.x!;
-    const filter = inputs.filter!;
-    const activation = ACTIVATIONS[(attrs.activation as string | undefined) ?? 'linear'];
-    if (!channelsLast(attrs.dataFormat) || activation === undefined) return undefined;
-    const info = backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
-      attrs.strides as number, (attrs.dilations as number | undefined) ?? 1, attrs.pad as 'same', attrs.dimRoundingMode as 'floor', false, 'channelsLast');
-    const bias = inputs.bias;
-    // The addon adds a bias of one value per output channel; broadcasts of other shapes stay on wasm.
-    if (bias && size(bias.shape) !== info.outChannels) return undefined;
-    const alpha = activation === ACTIVATIONS.leakyrelu ? ((attrs.leakyreluAlpha as number | undefined) ?? 0.2) : 0;
-    return { op: OP_FORWARD, a: x, b: filter, bias, outShape: info.outShape, dims: geometry(info, !!bias, activation), alpha };
-  });
+  funcs[FusedConv2D] = (fallback) =>
+    nativeKernel(addon, fallback, ({ inputs, attrs }) => {
+      const x = inputs.x!;
+      const filter = inputs.filter!;
+      const activation = ACTIVATIONS[(attrs.activation as string | undefined) ?? 'linear'];
+      if (!channelsLast(attrs.dataFormat) || activation === undefined) return undefined;
+      const info = backend_util.computeConv2DInfo(
+        x.shape as [number, number, number, number],
+        filter.shape as [number, number, number, number],
+        attrs.strides as number,
+        (attrs.dilations as number | undefined) ?? 1,
+        attrs.pad as 'same',
+        attrs.dimRoundingMode as 'floor',
+        false,
+        'channelsLast',
+      );
+      const bias = inputs.bias;
+      // The addon adds a bias of one value per output channel; broadcasts of other shapes stay on wasm.
+      if (bias && size(bias.shape) !== info.outChannels) return undefined;
+      const alpha = activation === ACTIVATIONS.leakyrelu ? ((attrs.leakyreluAlpha as number | undefined) ?? 0.2) : 0;
+      return { op: OP_FORWARD, a: x, b: filter, bias, outShape: info.outShape, dims: geometry(info, !!bias, activation), alpha };
+    });
 
-  funcs[Conv2DBackpropInput] = (fallback) => nativeKernel(addon, fallback, ({ inputs, attrs }) => {
-    const dy = inputs.dy!;
-    const filter = inputs.filter!;
-    if (!channelsLast(attrs.dataFormat)) return undefined;
-    const inputShape = attrs.inputShape as [number, number, number, number];
-    const info = backend_util.computeConv2DInfo(
-      inputShape, filter.shape as [number, number, number, number],
-      attrs.strides as number, 1, attrs.pad as 'same', attrs.dimRoundingMode as 'floor', false, 'channelsLast');
-    return { op: OP_BACKWARD_DATA, a: dy, b: filter, outShape: [...inputShape], dims: geometry(info, false, 0) };
-  });
+  funcs[Conv2DBackpropInput] = (fallback) =>
+    nativeKernel(addon, fallback, ({ inputs, attrs }) => {
+      const dy = inputs.dy!;
+      const filter = inputs.filter!;
+      if (!channelsLast(attrs.dataFormat)) return undefined;
+      const inputShape = attrs.inputShape as [number, number, number, number];
+      const info = backend_util.computeConv2DInfo(
+        inputShape,
+        filter.shape as [number, number, number, number],
+        attrs.strides as number,
+        1,
+        attrs.pad as 'same',
+        attrs.dimRoundingMode as 'floor',
+        false,
+        'channelsLast',
+      );
+      return { op: OP_BACKWARD_DATA, a: dy, b: filter, outShape: [...inputShape], dims: geometry(info, false, 0) };
+    });
 
-  funcs[Conv2DBackpropFilter] = (fallback) => nativeKernel(addon, fallback, ({ inputs, attrs }) => {
-    const x = inputs.x!;
-    const dy = inputs.dy!;
-    if (!channelsLast(attrs.dataFormat)) return undefined;
-    const filterShape = attrs.filterShape as [number, number, number, number];
-    const info = backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filterShape,
-      attrs.strides as number, 1, attrs.pad as 'same', attrs.dimRoundingMode as 'floor', false, 'channelsLast');
-    return { op: OP_BACKWARD_WEIGHTS, a: x, b: dy, outShape: [...filterShape], dims: geometry(info, false, 0) };
-  });
+  funcs[Conv2DBackpropFilter] = (fallback) =>
+    nativeKernel(addon, fallback, ({ inputs, attrs }) => {
+      const x = inputs.x!;
+      const dy = inputs.dy!;
+      if (!channelsLast(attrs.dataFormat)) return undefined;
+      const filterShape = attrs.filterShape as [number, number, number, number];
+      const info = backend_util.computeConv2DInfo(
+        x.shape as [number, number, number, number],
+        filterShape,
+        attrs.strides as number,
+        1,
+        attrs.pad as 'same',
+        attrs.dimRoundingMode as 'floor',
+        false,
+        'channelsLast',
+      );
+      return { op: OP_BACKWARD_WEIGHTS, a: x, b: dy, outShape: [...filterShape], dims: geometry(info, false, 0) };
+    });
 
   // Depthwise: grouped convolutions with one group per input channel (filters [kh, kw, C, multiplier]).
   const depthwiseInfo = (xShape: number[], filterShape: number[], attrs: NamedAttrMap) =>
     backend_util.computeConv2DInfo(
-      xShape as [number, number, number, number], filterShape as [number, number, number, number],
-      attrs.strides as number, (attrs.dilations as number | undefined) ?? 1, attrs.pad as 'same', attrs.dimRoundingMode as 'floor', true, 'channelsLast');
+      xShape as [number, number, number, number],
+      filterShape as [number, number, number, number],
+      attrs.strides as number,
+      (attrs.dilations as number | undefined) ?? 1,
+      attrs.pad as 'same',
+      attrs.dimRoundingMode as 'floor',
+      true,
+      'channelsLast',
+    );
 
-  funcs[DepthwiseConv2dNative] = (fallback) => nativeKernel(addon, fallback, ({ inputs, attrs }) => {
-    const x = inputs.x!;
-    const filter = inputs.filter!;
-    if (!channelsLast(attrs.dataFormat)) return undefined;
-    const info = depthwiseInfo(x.shape, filter.shape, attrs);
-    return { op: OP_FORWARD, a: x, b: filter, outShape: info.outShape, dims: geometry(info, false, 0, info.inChannels) };
-  });
+  funcs[DepthwiseConv2dNative] = (fallback) =>
+    nativeKernel(addon, fallback, ({ inputs, attrs }) => {
+      const x = inputs.x!;
+      const filter = inputs.filter!;
+      if (!channelsLast(attrs.dataFormat)) return undefined;
+      const info = depthwiseInfo(x.shape, filter.shape, attrs);
+      return { op: OP_FORWARD, a: x, b: filter, outShape: info.outShape, dims: geometry(info, false, 0, info.inChannels) };
+    });
 
-  funcs[DepthwiseConv2dNativeBackpropInput] = (fallback) => nativeKernel(addon, fallback, ({ inputs, attrs }) => {
-    const dy = inputs.dy!;
-    const filter = inputs.filter!;
-    const inputShape = attrs.inputShape as number[];
-    const info = depthwiseInfo(inputShape, filter.shape, attrs);
-    return { op: OP_BACKWARD_DATA, a: dy, b: filter, outShape: [...inputShape], dims: geometry(info, false, 0, info.inChannels) };
-  });
+  funcs[DepthwiseConv2dNativeBackpropInput] = (fallback) =>
+    nativeKernel(addon, fallback, ({ inputs, attrs }) => {
+      const dy = inputs.dy!;
+      const filter = inputs.filter!;
+      const inputShape = attrs.inputShape as number[];
+      const info = depthwiseInfo(inputShape, filter.shape, attrs);
+      return { op: OP_BACKWARD_DATA, a: dy, b: filter, outShape: [...inputShape], dims: geometry(info, false, 0, info.inChannels) };
+    });
 
-  funcs[DepthwiseConv2dNativeBackpropFilter] = (fallback) => nativeKernel(addon, fallback, ({ inputs, attrs }) => {
-    const x = inputs.x!;
-    const dy = inputs.dy!;
-    const filterShape = attrs.filterShape as number[];
-    const info = depthwiseInfo(x.shape, filterShape, attrs);
-    return { op: OP_BACKWARD_WEIGHTS, a: x, b: dy, outShape: [...filterShape], dims: geometry(info, false, 0, info.inChannels) };
-  });
+  funcs[DepthwiseConv2dNativeBackpropFilter] = (fallback) =>
+    nativeKernel(addon, fallback, ({ inputs, attrs }) => {
+      const x = inputs.x!;
+      const dy = inputs.dy!;
+      const filterShape = attrs.filterShape as number[];
+      const info = depthwiseInfo(x.shape, filterShape, attrs);
+      return { op: OP_BACKWARD_WEIGHTS, a: x, b: dy, outShape: [...filterShape], dims: geometry(info, false, 0, info.inChannels) };
+    });
   return overrides(funcs);
 }

@@ -52,7 +52,10 @@ async function convAndGrads(c: Case): Promise<Float32Array[]> {
   const w = tf.tensor4d(values(count(c.filter), 2), c.filter);
   const y = tf.conv2d(x, w, c.stride, c.pad, 'NHWC', c.dilation ?? 1);
   const r = tf.tensor(values(y.size, 3), y.shape);
-  const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)))([x, w]);
+  const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)))([
+    x,
+    w,
+  ]);
   const out = await Promise.all([y, dx!, dw!].map((t) => t.data() as Promise<Float32Array>));
   tf.dispose([x, w, y, r, dx!, dw!]);
   return out;
@@ -104,7 +107,6 @@ async function fused(): Promise<Float32Array[]> {
   tf.dispose([x, w, bias, ...outs]);
   return data;
 }
-
 
 const available = loadAddon();
 

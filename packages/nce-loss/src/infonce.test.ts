@@ -70,10 +70,7 @@ describeBackends('infoNCELoss', () => {
       }
       const vars = [q, k, ...(n ? [n] : [])].map((t) => tf.variable(t, true));
       const [vq, vk, vn] = vars as [tf.Variable<tf.Rank.R2>, tf.Variable<tf.Rank.R2>, tf.Variable | undefined];
-      const { value, grads } = tf.variableGrads(
-        () => infoNCELoss(vq, vk, optionsOf(c, vn ?? null, 'mean')) as tf.Scalar,
-        vars,
-      );
+      const { value, grads } = tf.variableGrads(() => infoNCELoss(vq, vk, optionsOf(c, vn ?? null, 'mean')) as tf.Scalar, vars);
       const pairs: [tf.Variable | undefined, GoldenTensor | null][] = [
         [vq, c.grad_mean_wrt_query],
         [vk, c.grad_mean_wrt_positive_key],
@@ -110,11 +107,38 @@ describeBackends('infoNCELoss', () => {
 
   const modes = [
     { name: 'in-batch', neg: null as number[][] | number[][][] | null, paired: false },
-    { name: 'unpaired', neg: [[0.3, -1, 2], [1, 1, 1], [-2, 0.5, 0]], paired: false },
-    { name: 'paired', neg: [[[0.3, -1, 2], [1, 1, 1]], [[-2, 0.5, 0], [0, 1, -1]]], paired: true },
+    {
+      name: 'unpaired',
+      neg: [
+        [0.3, -1, 2],
+        [1, 1, 1],
+        [-2, 0.5, 0],
+      ],
+      paired: false,
+    },
+    {
+      name: 'paired',
+      neg: [
+        [
+          [0.3, -1, 2],
+          [1, 1, 1],
+        ],
+        [
+          [-2, 0.5, 0],
+          [0, 1, -1],
+        ],
+      ],
+      paired: true,
+    },
   ];
-  const baseQ = [[1, 2, -0.5], [-1, 0.25, 3]];
-  const baseK = [[0.9, 2.2, -0.1], [2, -1, 0.5]];
+  const baseQ = [
+    [1, 2, -0.5],
+    [-1, 0.25, 3],
+  ];
+  const baseK = [
+    [0.9, 2.2, -0.1],
+    [2, -1, 0.5],
+  ];
 
   for (const mode of modes) {
     it(`${mode.name}: finite and scale-invariant for huge (up to 1e38) and small (1e-10) inputs; ~0 rows for 1e-30`, async () => {
@@ -140,8 +164,7 @@ describeBackends('infoNCELoss', () => {
       };
       const ref = await run(1);
       // Matches the float64 formula at scale 1.
-      const negFor = (i: number) =>
-        mode.neg === null ? null : mode.paired ? (mode.neg as number[][][])[i]! : (mode.neg as number[][]);
+      const negFor = (i: number) => (mode.neg === null ? null : mode.paired ? (mode.neg as number[][][])[i]! : (mode.neg as number[][]));
       const expected = referenceLoss(baseQ, baseK, negFor, 0.1);
       expect(Math.abs(ref.loss - expected.reduce((a, b) => a + b, 0))).toBeLessThan(1e-4);
       // 1e38 · 3 is still below the float32 maximum (3.4e38).
@@ -165,8 +188,16 @@ describeBackends('infoNCELoss', () => {
   }
 
   it('stays finite and tends to (max logit − positive logit)/τ for tiny temperatures', async () => {
-    const q = tf.tensor([[1, 2, -0.5], [-1, 0.25, 3], [0.5, 0.5, 0.5]]) as tf.Tensor2D;
-    const k = tf.tensor([[0.9, 2.2, -0.1], [2, -1, 0.5], [-1, 0, 2]]) as tf.Tensor2D;
+    const q = tf.tensor([
+      [1, 2, -0.5],
+      [-1, 0.25, 3],
+      [0.5, 0.5, 0.5],
+    ]) as tf.Tensor2D;
+    const k = tf.tensor([
+      [0.9, 2.2, -0.1],
+      [2, -1, 0.5],
+      [-1, 0, 2],
+    ]) as tf.Tensor2D;
     const qa = (await q.array()) as number[][];
     const ka = (await k.array()) as number[][];
     for (const temperature of [1e-3, 1e-6, 1e-12, 1e-30]) {
@@ -188,13 +219,23 @@ describeBackends('infoNCELoss', () => {
   });
 
   it('a zero query gives log(number of candidates) and a finite gradient', async () => {
-    const vq = tf.variable(tf.tensor([[0, 0, 0], [1, 2, 3]]), true) as tf.Variable<tf.Rank.R2>;
-    const k = tf.tensor([[1, 0, 0], [0, 1, 0]]) as tf.Tensor2D;
-    const negs = tf.tensor([[0, 0, 1], [1, 1, 0], [0, 0, 0]]) as tf.Tensor2D;
-    const { value, grads } = tf.variableGrads(
-      () => tf.sum(infoNCELoss(vq, k, { negatives: negs, reduction: 'none' })) as tf.Scalar,
-      [vq],
-    );
+    const vq = tf.variable(
+      tf.tensor([
+        [0, 0, 0],
+        [1, 2, 3],
+      ]),
+      true,
+    ) as tf.Variable<tf.Rank.R2>;
+    const k = tf.tensor([
+      [1, 0, 0],
+      [0, 1, 0],
+    ]) as tf.Tensor2D;
+    const negs = tf.tensor([
+      [0, 0, 1],
+      [1, 1, 0],
+      [0, 0, 0],
+    ]) as tf.Tensor2D;
+    const { value, grads } = tf.variableGrads(() => tf.sum(infoNCELoss(vq, k, { negatives: negs, reduction: 'none' })) as tf.Scalar, [vq]);
     const perQuery = infoNCELoss(vq, k, { negatives: negs, reduction: 'none' });
     expect(Math.abs((await perQuery.data())[0]! - Math.log(4))).toBeLessThan(1e-5);
     expect(Array.from(await grads[vq.name]!.data()).every(Number.isFinite)).toBe(true);

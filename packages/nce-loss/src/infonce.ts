@@ -106,21 +106,11 @@ function validate(query: Tensor, positiveKey: Tensor, negatives: Tensor | null, 
  * checked when called. The result is a `Scalar` for 'mean' and 'sum' (ready for
  * `optimizer.minimize`) and a `Tensor1D` for 'none'.
  */
-export function infoNCELoss(
-  query: Tensor,
-  positiveKey: Tensor,
-  options?: InfoNCEOptions & { reduction?: 'mean' | 'sum' },
-): Scalar;
+export function infoNCELoss(query: Tensor, positiveKey: Tensor, options?: InfoNCEOptions & { reduction?: 'mean' | 'sum' }): Scalar;
 export function infoNCELoss(query: Tensor, positiveKey: Tensor, options: InfoNCEOptions & { reduction: 'none' }): Tensor1D;
 export function infoNCELoss(query: Tensor, positiveKey: Tensor, options?: InfoNCEOptions): Scalar | Tensor1D;
 export function infoNCELoss(query: Tensor, positiveKey: Tensor, options: InfoNCEOptions = {}): Scalar | Tensor1D {
-  const {
-    negatives = null,
-    negativeMode = 'unpaired',
-    temperature = 0.1,
-    reduction = 'mean',
-    detachKeys = false,
-  } = options;
+  const { negatives = null, negativeMode = 'unpaired', temperature = 0.1, reduction = 'mean', detachKeys = false } = options;
   validate(query, positiveKey, negatives, negativeMode);
   if (!Number.isFinite(temperature) || !(temperature >= MIN_INFONCE_TEMPERATURE)) {
     throw new Error(`infoNCELoss: temperature must be a finite number ≥ ${MIN_INFONCE_TEMPERATURE}, got ${temperature}`);

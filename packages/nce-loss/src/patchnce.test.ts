@@ -125,10 +125,7 @@ describeBackends('patchNCELoss vs the PyTorch reference', () => {
     const q = tf.variable(goldenTensor(c.feat_q), true);
     const k = goldenTensor(c.feat_k) as tf.Tensor2D;
     const step = async () => {
-      const { value, grads } = tf.variableGrads(
-        () => tf.mean(patchNCELoss(q as tf.Variable<tf.Rank.R2>, k, { batchSize: 2 })) as tf.Scalar,
-        [q],
-      );
+      const { value, grads } = tf.variableGrads(() => tf.mean(patchNCELoss(q as tf.Variable<tf.Rank.R2>, k, { batchSize: 2 })) as tf.Scalar, [q]);
       await value.data();
       tf.dispose([value, ...Object.values(grads)]);
       tf.dispose(tf.tidy(() => patchNCELoss(q as tf.Variable<tf.Rank.R2>, k, { batchSize: 2 })));

@@ -1,18 +1,4 @@
-import {
-  add,
-  concat,
-  div,
-  eye,
-  matMul,
-  mul,
-  reshape,
-  sub,
-  sum,
-  tidy,
-  type Tensor,
-  type Tensor1D,
-  type Tensor2D,
-} from '@tensorflow/tfjs-core';
+import { add, concat, div, eye, matMul, mul, reshape, sub, sum, tidy, type Tensor, type Tensor1D, type Tensor2D } from '@tensorflow/tfjs-core';
 import { stopGradient } from '@cut/core-tensors';
 import { crossEntropyFirstColumn } from './cross-entropy.js';
 

@@ -72,7 +72,12 @@ describeBackends('h2z_tiny: the reference checkpoint', (backend) => {
     const ck = loadRunFolder(ckptDir, { createPatchSampler: (c) => new PatchSampleF(c) });
     expect(ck.options.generator).toMatchObject({ ngf: 8, nBlocks: 6, noAntialias: false, noAntialiasUp: false, useDropout: false });
     expect(ck.options.discriminator).toMatchObject({ ndf: 8, nLayers: 3 });
-    expect(ck.files).toEqual({ options: ckpt('train_opt.txt'), G: ckpt('latest_net_G.pth'), D: ckpt('latest_net_D.pth'), F: ckpt('latest_net_F.pth') });
+    expect(ck.files).toEqual({
+      options: ckpt('train_opt.txt'),
+      G: ckpt('latest_net_G.pth'),
+      D: ckpt('latest_net_D.pth'),
+      F: ckpt('latest_net_F.pth'),
+    });
     expect(ck.F!.levelChannels).toEqual([3, 16, 32, 32, 32]);
 
     // Every tensor of the three files is in the loaded networks, bit for bit.
@@ -177,7 +182,9 @@ describeBackends('h2z_tiny: the reference checkpoint', (backend) => {
         expect(ours.tensors.get(k)!.shape, `${file} ${k}`).toEqual(t.shape);
         expect(ours.tensors.get(k)!.data, `${file} ${k}`).toEqual(t.data);
       }
-      const refMeta = [...ref.metadata!].filter(([path]) => path !== '').map(([path, v]) => [path === 'module' ? '' : path.slice('module.'.length), v]);
+      const refMeta = [...ref.metadata!]
+        .filter(([path]) => path !== '')
+        .map(([path, v]) => [path === 'module' ? '' : path.slice('module.'.length), v]);
       expect([...ours.metadata!], file).toEqual(refMeta);
       // CPU-training style: the reference's own key names.
       const prefixed = tmp(file);
@@ -217,7 +224,9 @@ describeBackends('checkpoint options: train_opt.txt -> networks', () => {
     const load = (key: string, value: string) => () => loadRunFolder(ckptDir, { options: variant(key, value) });
     const file = (name: string) => ckpt(name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     expect(load('ngf', '16')).toThrow(
-      new RegExp(`^${file('latest_net_G.pth')}: 'model\\.1\\.weight' has shape \\[8,3,7,7\\], the configured network needs \\[16,3,7,7\\]\\n  \\(network built from the given options: netG resnet_6blocks, ngf 16, input_nc 3, output_nc 3\\)$`),
+      new RegExp(
+        `^${file('latest_net_G.pth')}: 'model\\.1\\.weight' has shape \\[8,3,7,7\\], the configured network needs \\[16,3,7,7\\]\\n  \\(network built from the given options: netG resnet_6blocks, ngf 16, input_nc 3, output_nc 3\\)$`,
+      ),
     );
     expect(load('netG', 'resnet_9blocks')).toThrow(new RegExp(`^${file('latest_net_G.pth')}: unexpected key 'model\\.18\\.filt'`));
     expect(load('no_antialias', 'True')).toThrow(new RegExp(`^${file('latest_net_G.pth')}: unexpected key 'model\\.7\\.filt'`));
@@ -225,9 +234,10 @@ describeBackends('checkpoint options: train_opt.txt -> networks', () => {
     expect(load('ndf', '16')).toThrow(
       new RegExp(`^${file('latest_net_D.pth')}: 'model\\.0\\.weight' has shape \\[8,3,4,4\\], the configured network needs \\[16,3,4,4\\]$`),
     );
-    const withF = () =>
-      loadRunFolder(ckptDir, { options: variant('netF_nc', '128'), createPatchSampler: (c) => new PatchSampleF(c) });
-    expect(withF).toThrow(new RegExp(`^${file('latest_net_F.pth')}: PatchSampleF.setWeights: mlp_0.0.weight must have shape \\[128,3\\], got \\[256,3\\]`));
+    const withF = () => loadRunFolder(ckptDir, { options: variant('netF_nc', '128'), createPatchSampler: (c) => new PatchSampleF(c) });
+    expect(withF).toThrow(
+      new RegExp(`^${file('latest_net_F.pth')}: PatchSampleF.setWeights: mlp_0.0.weight must have shape \\[128,3\\], got \\[256,3\\]`),
+    );
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -236,7 +246,11 @@ describeBackends('checkpoint options: train_opt.txt -> networks', () => {
     const d = defineDiscriminator(opts.discriminator);
     const path = tmp('int64.pth');
     const entries = [...stripModulePrefix(readPth(ckpt('latest_net_D.pth')))].map(
-      ([k, t]) => [k, k === 'model.3.bias' ? { shape: t.shape, data: new BigInt64Array(t.shape[0]!) } : { shape: t.shape, data: t.data as Float32Array }] as const,
+      ([k, t]) =>
+        [
+          k,
+          k === 'model.3.bias' ? { shape: t.shape, data: new BigInt64Array(t.shape[0]!) } : { shape: t.shape, data: t.data as Float32Array },
+        ] as const,
     );
     writePth(path, entries);
     expect(() => loadNetworkWeights(d, path)).toThrow(`${path}: 'model.3.bias' holds int64 values (shape [16]), expected a floating-point weight`);
@@ -384,7 +398,9 @@ describeBackends('tfjs model format (model.json + weights.bin)', () => {
     const [y, y1] = [g.forward(x), loaded.forward(x)];
     await expectSameOutputs(y1, y);
     const unknown = { ...old, modelTopology: { ...old.modelTopology, network: 'StyleGAN2Generator' } };
-    await expect(loadTfjsModel({ modelJson: JSON.stringify(unknown), weights: art.weights, name: 'm.json' })).rejects.toThrow("m.json: unknown network 'StyleGAN2Generator'");
+    await expect(loadTfjsModel({ modelJson: JSON.stringify(unknown), weights: art.weights, name: 'm.json' })).rejects.toThrow(
+      "m.json: unknown network 'StyleGAN2Generator'",
+    );
     tf.dispose([x, y, y1]);
     [g, d, loaded].forEach((n) => n.dispose());
   });
@@ -414,7 +430,9 @@ describeBackends('tfjs model format (model.json + weights.bin)', () => {
     await expect(loadTfjsGenerator(readTfjsModelDir(dDir))).rejects.toThrow(/holds a discriminator \(NLayerDiscriminator\), not a generator/);
     const unknown = clone();
     (unknown.modelTopology as { config: { architecture: string } }).config.architecture = 'stylegan2';
-    await expect(loadTfjsModel({ modelJson: unknown, weights: art.weights })).rejects.toThrow(/model\.json: no generator architecture 'stylegan2' \(resnet, unet, resnet_cat\)/);
+    await expect(loadTfjsModel({ modelJson: unknown, weights: art.weights })).rejects.toThrow(
+      /model\.json: no generator architecture 'stylegan2' \(resnet, unet, resnet_cat\)/,
+    );
     g.dispose();
     d.dispose();
     expect(tf.memory().numTensors).toBe(before);

@@ -7,15 +7,7 @@ import type { InitType } from '@cut/core-tensors';
 import type { Discriminator, Generator, Network, TorchStateDict } from './contract.js';
 import { networkOptionsFrom, parseOptionsFile, type NetworkOptions } from './options.js';
 import { architectureClassName, defineDiscriminator, defineGenerator } from './registry.js';
-import {
-  encodePth,
-  readPth,
-  stripModulePrefix,
-  type ByteSource,
-  type StateDict,
-  type StateDictMetadata,
-  type WritableTensor,
-} from './pth/index.js';
+import { encodePth, readPth, stripModulePrefix, type ByteSource, type StateDict, type StateDictMetadata, type WritableTensor } from './pth/index.js';
 import { minimumWeights } from './tfjs-model.js';
 
 /** Where weights come from: the file's bytes, or random access to them (`name` is used in errors). */
@@ -138,7 +130,13 @@ export async function encodePatchSamplerWeights(f: PatchSamplerWeights, options:
   } finally {
     tf.dispose(Object.values(weights));
   }
-  return encodePth(entries, { prefix: options.prefix, metadata: patchSamplerMetadata(entries.map(([k]) => k), f.netF) });
+  return encodePth(entries, {
+    prefix: options.prefix,
+    metadata: patchSamplerMetadata(
+      entries.map(([k]) => k),
+      f.netF,
+    ),
+  });
 }
 
 /**
@@ -267,7 +265,10 @@ export function loadCheckpoint<F extends PatchSamplerWeights = PatchSamplerWeigh
     const bytes = source instanceof Uint8Array ? source.byteLength : (source?.size ?? 0);
     if (2 * least > bytes && 4 * least > 64 * 2 ** 20) {
       const name = architectureClassName(config.architecture) ?? config.architecture;
-      const what = Object.entries(config).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k} ${v}`).join(', ');
+      const what = Object.entries(config)
+        .filter(([, v]) => typeof v === 'number')
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
       throw new Error(`${names[which]}: ${bytes} bytes cannot hold the ${least}+ weights of a ${name} configured by ${configuredBy} (${what})`);
     }
   };

@@ -58,14 +58,15 @@ describe('fuzzing the readers', () => {
     for (let n = 0; n < PTH_CASES; n++) {
       const c = pthCase(seeds, n);
       const name = `case-${n}.pth`;
-      const v = await judge(name, () =>
-        c.seed.startsWith('tinyD') ? loadNetworkWeights(D, c.bytes, { name }) : readPth(c.bytes, { name }),
-      );
+      const v = await judge(name, () => (c.seed.startsWith('tinyD') ? loadNetworkWeights(D, c.bytes, { name }) : readPth(c.bytes, { name })));
       verdicts.push(v);
-      if (v.outcome.startsWith('bad') || v.ms > CASE_MS) bad.push(`case ${n} (${c.seed}, ${c.kind}): ${v.outcome} in ${v.ms.toFixed(0)} ms: ${v.message}`);
+      if (v.outcome.startsWith('bad') || v.ms > CASE_MS)
+        bad.push(`case ${n} (${c.seed}, ${c.kind}): ${v.outcome} in ${v.ms.toFixed(0)} ms: ${v.message}`);
     }
     const peakMiB = (process.resourceUsage().maxRSS * 1024 - rssBefore) / 2 ** 20;
-    console.log(`.pth fuzz: ${JSON.stringify(summarise(verdicts))}, slowest ${Math.max(...verdicts.map((v) => v.ms)).toFixed(0)} ms, peak RSS +${peakMiB.toFixed(0)} MiB`);
+    console.log(
+      `.pth fuzz: ${JSON.stringify(summarise(verdicts))}, slowest ${Math.max(...verdicts.map((v) => v.ms)).toFixed(0)} ms, peak RSS +${peakMiB.toFixed(0)} MiB`,
+    );
     expect(bad).toEqual([]);
     // Both outcomes occur: the cases reach past the first check.
     expect(verdicts.filter((v) => v.outcome === 'ok').length).toBeGreaterThan(PTH_CASES / 20);
@@ -89,7 +90,9 @@ describe('fuzzing the readers', () => {
       if (v.outcome.startsWith('bad') || v.ms > CASE_MS) bad.push(`case ${n} (${c.kind}): ${v.outcome} in ${v.ms.toFixed(0)} ms: ${v.message}`);
     }
     const peakMiB = (process.resourceUsage().maxRSS * 1024 - rssBefore) / 2 ** 20;
-    console.log(`model.json fuzz: ${JSON.stringify(summarise(verdicts))}, slowest ${Math.max(...verdicts.map((v) => v.ms)).toFixed(0)} ms, peak RSS +${peakMiB.toFixed(0)} MiB`);
+    console.log(
+      `model.json fuzz: ${JSON.stringify(summarise(verdicts))}, slowest ${Math.max(...verdicts.map((v) => v.ms)).toFixed(0)} ms, peak RSS +${peakMiB.toFixed(0)} MiB`,
+    );
     expect(bad).toEqual([]);
     expect(verdicts.filter((v) => v.outcome === 'ok').length).toBeGreaterThan(TFJS_CASES / 20);
     expect(verdicts.filter((v) => v.outcome === 'refused').length).toBeGreaterThan(TFJS_CASES / 4);

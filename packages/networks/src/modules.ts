@@ -159,7 +159,14 @@ export function conv2d(
   const w = p.weight(`${prefix}.weight`, [k, k, cin, cout], 'conv2d');
   const b = bias ? p.bias(`${prefix}.bias`, cout) : null;
   const pad: 'valid' | [[number, number], [number, number], [number, number], [number, number]] =
-    padding === 'valid' || padding === 0 ? 'valid' : [[0, 0], [padding, padding], [padding, padding], [0, 0]];
+    padding === 'valid' || padding === 0
+      ? 'valid'
+      : [
+          [0, 0],
+          [padding, padding],
+          [padding, padding],
+          [0, 0],
+        ];
   return {
     type: 'Conv2d',
     name,

@@ -18,7 +18,9 @@ import { loadPatchSamplerWeights, savePatchSamplerWeights } from './test-files.j
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const script = join(root, 'tools/golden/reference_pixel_heads.py');
 const referenceDir = process.env.CUT_REFERENCE ?? '/work/ref/cut';
-const noReference = torchUnavailable() ?? (existsSync(join(referenceDir, 'models/networks.py')) ? undefined : `no reference checkout at ${referenceDir} (set CUT_REFERENCE)`);
+const noReference =
+  torchUnavailable() ??
+  (existsSync(join(referenceDir, 'models/networks.py')) ? undefined : `no reference checkout at ${referenceDir} (set CUT_REFERENCE)`);
 if (noReference) console.warn(`skipping the reference round trip of the netF heads: ${noReference}`);
 
 const work = mkdtempSync(join(tmpdir(), 'cut-netf-'));
@@ -50,15 +52,25 @@ function torchRows(t: GoldenTensor): number[] {
   if (t.shape.length !== 4) return t.data;
   const [n, c, h, w] = t.shape as [number, number, number, number];
   const out: number[] = [];
-  for (let b = 0; b < n; b++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out.push(t.data[((b * c + k) * h + y) * w + x]!);
+  for (let b = 0; b < n; b++)
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out.push(t.data[((b * c + k) * h + y) * w + x]!);
   return out;
 }
 
 describeBackends('netF heads: our .pth in the reference and back', (backend) => {
-  it.skipIf(noReference !== undefined)("reshape, global_pool, strided_conv: strict loads both ways with define_F, same outputs", async () => {
+  it.skipIf(noReference !== undefined)('reshape, global_pool, strided_conv: strict loads both ways with define_F, same outputs', async () => {
     const dir = mkdtempSync(join(work, `${backend}-`));
     const rng = new SeededRng(5);
-    const feats = shapes.map((s) => tf.tensor4d(rng.uniformArray(s.reduce((a, b) => a * b, 1), -1, 1), s));
+    const feats = shapes.map((s) =>
+      tf.tensor4d(
+        rng.uniformArray(
+          s.reduce((a, b) => a * b, 1),
+          -1,
+          1,
+        ),
+        s,
+      ),
+    );
     const inputs = await Promise.all(
       feats.map(async (f) => {
         const t = nhwcToNchw(f);
@@ -88,7 +100,10 @@ describeBackends('netF heads: our .pth in the reference and back', (backend) => 
     }
     writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
     runTorchScript(script, ['roundtrip', join(dir, 'spec.json'), join(dir, 'out.json')]);
-    const torch = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')).cases as Record<string, { keys: string[]; before: GoldenTensor[]; after: GoldenTensor[] }>;
+    const torch = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')).cases as Record<
+      string,
+      { keys: string[]; before: GoldenTensor[]; after: GoldenTensor[] }
+    >;
 
     const report: string[] = [];
     for (const netF of heads) {

@@ -1,11 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  hwioToOihwArray,
-  hwoiToIohwArray,
-  iohwToHwoiArray,
-  oihwToHwioArray,
-  type HostArray,
-} from '@cut/core-tensors';
+import { hwioToOihwArray, hwoiToIohwArray, iohwToHwoiArray, oihwToHwioArray, type HostArray } from '@cut/core-tensors';
 import type { TorchArray, TorchStateDict } from './contract.js';
 import type { Buffer, Module, Param, ParamBuilder, ParamKind, StatsBuffer } from './modules.js';
 import type { StateDictMetadata } from './pth/index.js';
@@ -64,7 +58,9 @@ export abstract class SequentialNetwork {
 
   /** Number of values in the state_dict: the parameters and the blur-filter buffers. */
   stateDictSize(): number {
-    return this.parameterCount() + this.buffers.reduce((n, b) => n + b.data.length, 0) + this.stats.reduce((n, s) => n + 2 * s.stats.mean.shape[0]! + 1, 0);
+    return (
+      this.parameterCount() + this.buffers.reduce((n, b) => n + b.data.length, 0) + this.stats.reduce((n, s) => n + 2 * s.stats.mean.shape[0]! + 1, 0)
+    );
   }
 
   /** Parameter names (no buffers), in state_dict order. */
@@ -202,7 +198,11 @@ export abstract class SequentialNetwork {
     }
     for (const s of this.stats) {
       const size = s.stats.mean.shape[0]!;
-      for (const [suffix, want] of [['running_mean', [size]], ['running_var', [size]], ['num_batches_tracked', []]] as const) {
+      for (const [suffix, want] of [
+        ['running_mean', [size]],
+        ['running_var', [size]],
+        ['num_batches_tracked', []],
+      ] as const) {
         const key = `${s.prefix}.${suffix}`;
         const shape = entries.get(key);
         if (!shape) return `missing key '${key}'`;

@@ -103,7 +103,14 @@ export const NETWORK_OPTION_SPECS = {
     unsupported: missing(REFERENCE_NETG, (n) => generatorNameProblem(n) === null),
     check: generatorNameProblem,
   },
-  n_layers_D: { kind: 'int', default: D.n_layers_D, help: 'conv layers of the discriminator when netD is n_layers', group: 'base', nets: ['D'], min: 1 },
+  n_layers_D: {
+    kind: 'int',
+    default: D.n_layers_D,
+    help: 'conv layers of the discriminator when netD is n_layers',
+    group: 'base',
+    nets: ['D'],
+    min: 1,
+  },
   normG: norm('G'),
   normD: norm('D'),
   init_type: {
@@ -114,7 +121,14 @@ export const NETWORK_OPTION_SPECS = {
     nets: ['G', 'D', 'F'],
     choices: ['normal', 'xavier', 'kaiming', 'orthogonal'],
   },
-  init_gain: { kind: 'float', default: D.init_gain, help: 'scale of the normal / xavier / orthogonal initialisation', group: 'base', nets: ['G', 'D', 'F'], min: 0 },
+  init_gain: {
+    kind: 'float',
+    default: D.init_gain,
+    help: 'scale of the normal / xavier / orthogonal initialisation',
+    group: 'base',
+    nets: ['G', 'D', 'F'],
+    min: 0,
+  },
   no_dropout: { kind: 'bool', default: D.no_dropout, help: "no dropout in the generator's residual blocks", group: 'base', nets: ['G'] },
   no_antialias: {
     kind: 'bool',
@@ -123,12 +137,17 @@ export const NETWORK_OPTION_SPECS = {
     group: 'base',
     nets: ['G', 'D'],
   },
-  no_antialias_up: { kind: 'bool', default: D.no_antialias_up, help: 'transposed convolutions instead of upsample + conv in the generator', group: 'base', nets: ['G'] },
+  no_antialias_up: {
+    kind: 'bool',
+    default: D.no_antialias_up,
+    help: 'transposed convolutions instead of upsample + conv in the generator',
+    group: 'base',
+    nets: ['G'],
+  },
   netF: {
     kind: 'str',
     default: D.netF,
-    help:
-      'patch feature head: mlp_sample (2-layer MLP), sample (none), reshape (4x4 average grid), global_pool (one max-pooled vector per image), strided_conv (conv stack per feature size, one vector per position)',
+    help: 'patch feature head: mlp_sample (2-layer MLP), sample (none), reshape (4x4 average grid), global_pool (one max-pooled vector per image), strided_conv (conv stack per feature size, one vector per position)',
     group: 'cut',
     nets: ['F'],
     choices: SUPPORTED_NETF,

@@ -58,8 +58,10 @@ const DY_WAVE = [0.7, 0.3] as const;
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 /** offset + scale * sin(i * a + b), rounded to float32, as the script computes it in float64. */
-const wave = (n: number, a: number, b: number, scale = 1, offset = 0) => Float32Array.from({ length: n }, (_, i) => offset + scale * Math.sin(i * a + b));
-const nchwToNhwc = (data: Float32Array, s: number[]) => tf.tidy(() => tf.transpose(tf.tensor4d(data, s as [number, number, number, number]), [0, 2, 3, 1]) as tf.Tensor4D);
+const wave = (n: number, a: number, b: number, scale = 1, offset = 0) =>
+  Float32Array.from({ length: n }, (_, i) => offset + scale * Math.sin(i * a + b));
+const nchwToNhwc = (data: Float32Array, s: number[]) =>
+  tf.tidy(() => tf.transpose(tf.tensor4d(data, s as [number, number, number, number]), [0, 2, 3, 1]) as tf.Tensor4D);
 
 function stateFrom(weights: WaveWeight[]): TorchStateDict {
   return new Map(
@@ -82,7 +84,15 @@ function build(c: Case): Generator | Discriminator {
   const noAntialias = Boolean(o.no_antialias);
   if (c.kind === 'D') {
     const norm = (o.normD ?? 'instance') as NormType;
-    const config = discriminatorConfigFromDefine({ netD: String(o.netD), inputNc: Number(o.input_nc ?? 3), ndf: Number(o.ndf), nLayersD: 3, norm, init, noAntialias });
+    const config = discriminatorConfigFromDefine({
+      netD: String(o.netD),
+      inputNc: Number(o.input_nc ?? 3),
+      ndf: Number(o.ndf),
+      nLayersD: 3,
+      norm,
+      init,
+      noAntialias,
+    });
     return defineDiscriminator(config, { skipInit: true });
   }
   const config = generatorConfigFromDefine({
@@ -163,7 +173,10 @@ describeBackends('generators and norms vs the reference define_G/define_D', (bac
         const data = (await ours.data()) as Float32Array;
         const torchLayout = g.shape.length === 4 ? oihwToHwioArray({ data: Float32Array.from(g.data), shape: g.shape }) : { data: g.data };
         if (zeroInExactArithmetic(c, g)) {
-          expect(data.reduce((m, v) => Math.max(m, Math.abs(v)), 0), `gradient of ${g.name} (zero up to rounding)`).toBeLessThan(1e-3);
+          expect(
+            data.reduce((m, v) => Math.max(m, Math.abs(v)), 0),
+            `gradient of ${g.name} (zero up to rounding)`,
+          ).toBeLessThan(1e-3);
           continue;
         }
         const d = relDiff(data, { ...g, data: Array.from(torchLayout.data) });
@@ -216,7 +229,17 @@ describeBackends(
       // From /usr/bin/python3 with the reference's models/networks.py (opt.nz = 0 for resnet_cat).
       const init = { type: 'xavier' as const, gain: 0.02 };
       const g = (netG: string, norm: NormType) =>
-        generatorConfigFromDefine({ netG, inputNc: 3, outputNc: 3, ngf: 64, norm, useDropout: false, init, noAntialias: false, noAntialiasUp: false });
+        generatorConfigFromDefine({
+          netG,
+          inputNc: 3,
+          outputNc: 3,
+          ngf: 64,
+          norm,
+          useDropout: false,
+          init,
+          noAntialias: false,
+          noAntialiasUp: false,
+        });
       for (const [netG, norm, count] of [
         ['unet_256', 'instance', 54409603],
         ['unet_128', 'batch', 41828995],
@@ -228,8 +251,14 @@ describeBackends(
         expect(net.parameterCount(), `${netG} ${norm}`).toBe(count);
         net.dispose();
       }
-      for (const [norm, count] of [['batch', 2765633], ['none', 2763841]] as const) {
-        const net = defineDiscriminator(discriminatorConfigFromDefine({ netD: 'basic', inputNc: 3, ndf: 64, nLayersD: 3, norm, init, noAntialias: false }), { skipInit: true });
+      for (const [norm, count] of [
+        ['batch', 2765633],
+        ['none', 2763841],
+      ] as const) {
+        const net = defineDiscriminator(
+          discriminatorConfigFromDefine({ netD: 'basic', inputNc: 3, ndf: 64, nLayersD: 3, norm, init, noAntialias: false }),
+          { skipInit: true },
+        );
         expect(net.parameterCount(), `D ${norm}`).toBe(count);
         net.dispose();
       }

@@ -72,7 +72,15 @@ function build(c: Case, seed: number | 'load'): Generator | Discriminator {
   const b = seed === 'load' ? { skipInit: true } : { seed };
   const noAntialias = c.config.no_antialias ?? false;
   if (c.kind === 'D') {
-    const config = discriminatorConfigFromDefine({ netD: c.config.netD!, inputNc: 3, ndf: c.config.ndf!, nLayersD: 3, norm: c.config.normD ?? 'instance', init, noAntialias });
+    const config = discriminatorConfigFromDefine({
+      netD: c.config.netD!,
+      inputNc: 3,
+      ndf: c.config.ndf!,
+      nLayersD: 3,
+      norm: c.config.normD ?? 'instance',
+      init,
+      noAntialias,
+    });
     return defineDiscriminator(config, b);
   }
   const config = generatorConfigFromDefine({
@@ -124,7 +132,14 @@ describeBackends('.pth both ways with the reference define_G / define_D (unet, r
     for (const [i, c] of cases.entries()) {
       const net = build(c, 300 + i);
       randomizeBiases(net, rng);
-      const x = tf.tensor4d(rng.uniformArray(c.input.reduce((a, b) => a * b, 1), -1, 1), c.input);
+      const x = tf.tensor4d(
+        rng.uniformArray(
+          c.input.reduce((a, b) => a * b, 1),
+          -1,
+          1,
+        ),
+        c.input,
+      );
       // One training-mode forward first: batch norm's running statistics move off 0 and 1.
       tf.dispose(net.forward(x, true));
       const pth = join(dir, `${c.id}.pth`);

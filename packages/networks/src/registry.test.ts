@@ -27,7 +27,13 @@ describeBackends(
   'registry: networks by name',
   () => {
     it('netG resnet_9blocks / 6 / 4 and resnet_<n>blocks up to 32; larger n and unknown names are refused naming --netG', () => {
-      for (const [name, blocks] of [['resnet_9blocks', 9], ['resnet_6blocks', 6], ['resnet_4blocks', 4], ['resnet_2blocks', 2], ['resnet_32blocks', 32]] as const) {
+      for (const [name, blocks] of [
+        ['resnet_9blocks', 9],
+        ['resnet_6blocks', 6],
+        ['resnet_4blocks', 4],
+        ['resnet_2blocks', 2],
+        ['resnet_32blocks', 32],
+      ] as const) {
         const g = defineGenerator(name, { skipInit: true });
         expect(g.config).toMatchObject({ architecture: 'resnet', nBlocks: blocks, ngf: 64, inputNc: 3, outputNc: 3 });
         expect(g.referenceOptions().get('netG')).toBe(name);
@@ -60,12 +66,28 @@ describeBackends(
         init: { type: 'xavier', gain: 0.02 },
       });
       expect(() => generatorConfig({ architecture: 'resnet', ngf: 0 })).toThrow('ResnetGenerator: ngf must be a positive integer, got 0');
-      expect(() => generatorConfig({ architecture: 'resnet', nBlocks: 33 })).toThrow('ResnetGenerator: nBlocks must be an integer from 0 to 32, got 33');
+      expect(() => generatorConfig({ architecture: 'resnet', nBlocks: 33 })).toThrow(
+        'ResnetGenerator: nBlocks must be an integer from 0 to 32, got 33',
+      );
       expect(() => defineGenerator({ architecture: 'nope' } as never)).toThrow("no generator architecture 'nope' (resnet, unet, resnet_cat)");
     });
 
     it("maps the reference's option names to the configs (define_G / define_D): D gets output_nc, netD basic is 3 layers", () => {
-      const o = { ...defaultNetworkOptions(), netG: 'resnet_6blocks', ngf: 16, input_nc: 1, output_nc: 2, no_dropout: false, no_antialias: true, netD: 'n_layers', n_layers_D: 5, ndf: 8, init_type: 'normal', init_gain: 0.5, nce_layers: '0, 3' };
+      const o = {
+        ...defaultNetworkOptions(),
+        netG: 'resnet_6blocks',
+        ngf: 16,
+        input_nc: 1,
+        output_nc: 2,
+        no_dropout: false,
+        no_antialias: true,
+        netD: 'n_layers',
+        n_layers_D: 5,
+        ndf: 8,
+        init_type: 'normal',
+        init_gain: 0.5,
+        nce_layers: '0, 3',
+      };
       const c = networkConfigs(o, 'test');
       expect(c.generator).toEqual({
         architecture: 'resnet',
@@ -79,10 +101,20 @@ describeBackends(
         useDropout: true,
         init: { type: 'normal', gain: 0.5 },
       });
-      expect(c.discriminator).toEqual({ architecture: 'n_layers', inputNc: 2, ndf: 8, nLayers: 5, norm: 'instance', noAntialias: true, init: { type: 'normal', gain: 0.5 } });
+      expect(c.discriminator).toEqual({
+        architecture: 'n_layers',
+        inputNc: 2,
+        ndf: 8,
+        nLayers: 5,
+        norm: 'instance',
+        noAntialias: true,
+        init: { type: 'normal', gain: 0.5 },
+      });
       expect(c.nceLayers).toEqual([0, 3]);
       expect(networkConfigs({ ...o, netD: 'basic' }).discriminator).toMatchObject({ nLayers: 3 });
-      expect(() => networkConfigs({ ...o, netG: 'resnet_64blocks' }, 'train_opt.txt')).toThrow(/^train_opt\.txt: --netG resnet_64blocks: .*more than 32/);
+      expect(() => networkConfigs({ ...o, netG: 'resnet_64blocks' }, 'train_opt.txt')).toThrow(
+        /^train_opt\.txt: --netG resnet_64blocks: .*more than 32/,
+      );
       expect(() => networkConfigs({ ...o, normG: 'group' }, 'x')).toThrow("x: normG 'group' is not supported (instance, batch, none)");
       expect(networkConfigs({ ...o, normG: 'batch', normD: 'none' }).generator).toMatchObject({ norm: 'batch' });
       expect(networkConfigs({ ...o, normG: 'batch', normD: 'none' }).discriminator).toMatchObject({ norm: 'none' });
@@ -118,16 +150,30 @@ describeBackends(
       expect(NETWORK_OPTION_SPECS.netG.choices).toEqual(['resnet_9blocks', 'resnet_6blocks', 'resnet_4blocks', 'unet_128', 'unet_256', 'resnet_cat']);
       expect(NETWORK_OPTION_SPECS.netG.unsupported).toEqual(['stylegan2', 'smallstylegan2']);
       expect(NETWORK_OPTION_SPECS.normG.unsupported).toEqual([]);
-      for (const spec of [{ architecture: 'unet', numDowns: 7, norm: 'batch', ngf: 2 }, { architecture: 'resnet_cat', ngf: 2, inputNc: 1 }] as const) {
+      for (const spec of [
+        { architecture: 'unet', numDowns: 7, norm: 'batch', ngf: 2 },
+        { architecture: 'resnet_cat', ngf: 2, inputNc: 1 },
+      ] as const) {
         const net = defineGenerator(spec, { skipInit: true });
         expect(networkOptionsFrom(net.referenceOptions()).generator).toEqual(net.config);
         net.dispose();
       }
       expect(NETWORK_OPTION_SPECS.netD.unsupported).toEqual(['patch', 'tilestylegan2', 'stylegan2']);
-      expect(GENERATOR_OPTION_NAMES).toEqual(['input_nc', 'output_nc', 'ngf', 'netG', 'normG', 'init_type', 'init_gain', 'no_dropout', 'no_antialias', 'no_antialias_up']);
+      expect(GENERATOR_OPTION_NAMES).toEqual([
+        'input_nc',
+        'output_nc',
+        'ngf',
+        'netG',
+        'normG',
+        'init_type',
+        'init_gain',
+        'no_dropout',
+        'no_antialias',
+        'no_antialias_up',
+      ]);
     });
 
-    it('translation pads to the generator\'s multiple and refuses images the padding cannot reach', () => {
+    it("translation pads to the generator's multiple and refuses images the padding cannot reach", () => {
       const s = generatorSizing('resnet_9blocks');
       expect(s).toMatchObject({ multiple: 4, minimumSide: 8, tiled: true });
       expect([5, 8, 9, 190, 250, 256].map((n) => paddedSize(n, s))).toEqual([8, 8, 12, 192, 252, 256]);
@@ -162,10 +208,15 @@ describeBackends(
   () => {
     for (const netG of ['unet_128', 'resnet_cat'] as const) {
       it(`${netG}: sides are multiples of its multiple from the minimum up; the output has the input's size`, () => {
-        const config = netG === 'unet_128' ? ({ architecture: 'unet', numDowns: 7, inputNc: 1, outputNc: 1, ngf: 1 } as const) : ({ architecture: 'resnet_cat', inputNc: 1, outputNc: 1, ngf: 1 } as const);
+        const config =
+          netG === 'unet_128'
+            ? ({ architecture: 'unet', numDowns: 7, inputNc: 1, outputNc: 1, ngf: 1 } as const)
+            : ({ architecture: 'resnet_cat', inputNc: 1, outputNc: 1, ngf: 1 } as const);
         const G = defineGenerator(config, { seed: 1 });
         const s = generatorSizing(config);
-        expect(s).toMatchObject(netG === 'unet_128' ? { multiple: 128, minimumSide: 128, tiled: false } : { multiple: 4, minimumSide: 8, tiled: false });
+        expect(s).toMatchObject(
+          netG === 'unet_128' ? { multiple: 128, minimumSide: 128, tiled: false } : { multiple: 4, minimumSide: 8, tiled: false },
+        );
         expect(runs(G, s.minimumSide)).toBe(true);
         expect(runs(G, s.minimumSide - s.multiple)).toBe(false);
         const y = tf.tidy(() => G.forward(tf.zeros([1, s.minimumSide, 2 * s.minimumSide, 1])));
@@ -181,7 +232,12 @@ describeBackends(
 /** Whether a forward pass on a side x side input gives a non-empty output. */
 function runs(net: { forward(x: tf.Tensor4D): tf.Tensor4D }, side: number): boolean {
   try {
-    return tf.tidy(() => net.forward(tf.zeros([1, side, side, 1]) as tf.Tensor4D).shape.slice(1, 3).every((d) => d > 0));
+    return tf.tidy(() =>
+      net
+        .forward(tf.zeros([1, side, side, 1]) as tf.Tensor4D)
+        .shape.slice(1, 3)
+        .every((d) => d > 0),
+    );
   } catch {
     return false;
   }

@@ -29,17 +29,10 @@ export type { ResnetCatGeneratorConfig } from './architectures/resnet-cat-genera
 export { MAX_RESNET_BLOCKS } from './architectures/resnet-generator.js';
 
 /** Every generator architecture, in the order `--netG` names are matched. */
-const GENERATORS = [
-  resnetGenerator,
-  unetGenerator,
-  resnetCatGenerator,
-] as const;
+const GENERATORS = [resnetGenerator, unetGenerator, resnetCatGenerator] as const;
 
 /** Every discriminator architecture, in the order `--netD` names are matched. */
-const DISCRIMINATORS = [
-  nLayerDiscriminator,
-  pixelDiscriminator,
-] as const;
+const DISCRIMINATORS = [nLayerDiscriminator, pixelDiscriminator] as const;
 
 type ConfigOf<A> = A extends GeneratorArchitecture<infer C> ? C : A extends DiscriminatorArchitecture<infer C> ? C : never;
 /** A config with only `architecture` required: the rest takes the reference's defaults. */

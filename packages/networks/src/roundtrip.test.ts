@@ -39,7 +39,8 @@ const generator = (noAntialias: boolean, useDropout: boolean): Case => ({
   id: `G_${noAntialias ? 'no_antialias' : 'antialias'}${useDropout ? '_dropout' : ''}`,
   kind: 'generator',
   config: { input_nc: 3, output_nc: 3, ngf: 8, n_blocks: 2, no_antialias: noAntialias, no_antialias_up: noAntialias, use_dropout: useDropout },
-  build: (seed) => defineGenerator({ architecture: 'resnet', ngf: 8, nBlocks: 2, noAntialias, noAntialiasUp: noAntialias, useDropout, init }, { seed }),
+  build: (seed) =>
+    defineGenerator({ architecture: 'resnet', ngf: 8, nBlocks: 2, noAntialias, noAntialiasUp: noAntialias, useDropout, init }, { seed }),
   input: [2, 24, 32, 3],
 });
 const discriminator = (noAntialias: boolean): Case => ({
@@ -76,7 +77,12 @@ interface TorchResult {
 
 describe('tools/golden/torch_networks.py', () => {
   it.skipIf(noTorch !== undefined)('its PyTorch networks reproduce the reference goldens and load h2z_tiny strictly', () => {
-    const out = JSON.parse(runTorchScript(script, ['check', join(root, 'fixtures')]).trim().split('\n').pop()!) as {
+    const out = JSON.parse(
+      runTorchScript(script, ['check', join(root, 'fixtures')])
+        .trim()
+        .split('\n')
+        .pop()!,
+    ) as {
       max_abs_diff: number;
       report: Record<string, Record<string, number | boolean>>;
     };
@@ -100,14 +106,24 @@ describeBackends('our .pth files in PyTorch', (backend) => {
       const before = tf.memory().numTensors;
       const dir = mkdtempSync(join(work, `${backend}-`));
       const rng = new SeededRng(42);
-      const ours = new Map<string, { keys: string[]; output: { shape: number[]; data: number[] }; features: Array<{ shape: number[]; data: number[] }> }>();
+      const ours = new Map<
+        string,
+        { keys: string[]; output: { shape: number[]; data: number[] }; features: Array<{ shape: number[]; data: number[] }> }
+      >();
       const spec: { cases: unknown[] } = { cases: [] };
       for (const [i, c] of cases.entries()) {
         const net = c.build(100 + i);
         randomizeBiases(net, rng);
         const pth = join(dir, `${c.id}.pth`);
         await saveNetworkWeights(net, pth);
-        const x = tf.tensor4d(rng.uniformArray(c.input.reduce((a, b) => a * b, 1), -1, 1), c.input);
+        const x = tf.tensor4d(
+          rng.uniformArray(
+            c.input.reduce((a, b) => a * b, 1),
+            -1,
+            1,
+          ),
+          c.input,
+        );
         const y = net.forward(x);
         const feats = net.role === 'generator' ? net.encode(x, NCE_LAYERS) : [];
         ours.set(c.id, {

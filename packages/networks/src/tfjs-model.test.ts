@@ -21,7 +21,7 @@ beforeAll(async () => {
 const clone = (j: CutModelJson): CutModelJson => JSON.parse(JSON.stringify(j)) as CutModelJson;
 
 describe('tfjsWeightFiles', () => {
-  it('gives each group\'s files and the bytes they must hold', () => {
+  it("gives each group's files and the bytes they must hold", () => {
     expect(tfjsWeightFiles(D.modelJson).groups).toEqual([{ paths: ['weights.bin'], bytes: D.weights.byteLength }]);
     expect(tfjsWeightFiles(JSON.stringify(D.modelJson), 'x/model.json').groups[0]!.paths).toEqual(['weights.bin']);
   });
@@ -52,10 +52,30 @@ describe('tfjsWeightFiles', () => {
       change(j.weightsManifest[0]!.weights[0] as unknown as Record<string, unknown>);
       return j;
     };
-    expect(() => tfjsWeightFiles(withSpec((s) => (s.shape = [2, -1])), 'm.json')).toThrow(/^m\.json: weight 'model\.0\.weight' has a bad shape \[2,-1\]/);
-    expect(() => tfjsWeightFiles(withSpec((s) => (s.shape = [1e300, 1e300])), 'm.json')).toThrow(/has a bad shape/);
-    expect(() => tfjsWeightFiles(withSpec((s) => (s.shape = [2 ** 40, 2 ** 20])), 'm.json')).toThrow(/too large to be real/);
-    expect(() => tfjsWeightFiles(withSpec((s) => (s.dtype = 'int32')), 'm.json')).toThrow(/is int32, expected float32/);
+    expect(() =>
+      tfjsWeightFiles(
+        withSpec((s) => (s.shape = [2, -1])),
+        'm.json',
+      ),
+    ).toThrow(/^m\.json: weight 'model\.0\.weight' has a bad shape \[2,-1\]/);
+    expect(() =>
+      tfjsWeightFiles(
+        withSpec((s) => (s.shape = [1e300, 1e300])),
+        'm.json',
+      ),
+    ).toThrow(/has a bad shape/);
+    expect(() =>
+      tfjsWeightFiles(
+        withSpec((s) => (s.shape = [2 ** 40, 2 ** 20])),
+        'm.json',
+      ),
+    ).toThrow(/too large to be real/);
+    expect(() =>
+      tfjsWeightFiles(
+        withSpec((s) => (s.dtype = 'int32')),
+        'm.json',
+      ),
+    ).toThrow(/is int32, expected float32/);
     expect(() => tfjsWeightFiles({ ...clone(D.modelJson), weightsManifest: [null] } as unknown as CutModelJson, 'm.json')).toThrow(
       /weightsManifest\[0\] is not a group of paths and weights/,
     );
@@ -78,7 +98,9 @@ describe('loadTfjsModel on hostile contents', () => {
     }
     const j = clone(D.modelJson);
     (j.modelTopology.config as { ndf: number }).ndf = 50000;
-    await expect(loadTfjsModel({ modelJson: j, weights: D.weights, name: 'd.json' })).rejects.toThrow(/^d\.json: a NLayerDiscriminator with these options has at least/);
+    await expect(loadTfjsModel({ modelJson: j, weights: D.weights, name: 'd.json' })).rejects.toThrow(
+      /^d\.json: a NLayerDiscriminator with these options has at least/,
+    );
   });
 
   it('weights of the wrong size, or not one buffer per file, are refused', async () => {

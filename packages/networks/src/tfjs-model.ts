@@ -123,7 +123,10 @@ export interface TfjsWeightGroup {
  * opening any weight file, then check each group's total size against `bytes` before reading
  * (as @cut/trainer's `readTfjsModelDir` and the web page do). Errors name `name` and the path.
  */
-export function tfjsWeightFiles(modelJson: CutModelJson | string, name: string = TFJS_MODEL_FILE): { modelJson: CutModelJson; groups: TfjsWeightGroup[] } {
+export function tfjsWeightFiles(
+  modelJson: CutModelJson | string,
+  name: string = TFJS_MODEL_FILE,
+): { modelJson: CutModelJson; groups: TfjsWeightGroup[] } {
   const json = typeof modelJson === 'string' ? parseModelJson(modelJson, name) : modelJson;
   if (json?.format !== TFJS_MODEL_FORMAT) {
     throw new Error(`${name}: format '${String(json?.format)}' is not '${TFJS_MODEL_FORMAT}' (a model saved by @cut/networks)`);
@@ -144,11 +147,13 @@ export function tfjsWeightFiles(modelJson: CutModelJson | string, name: string =
 
 /** A manifest path as a folder-relative path: no `..` or `.`, not absolute, no drive, scheme or backslash. */
 function checkWeightPath(path: unknown, name: string): string {
-  if (typeof path !== 'string' || path === '') throw new Error(`${name}: a weight path is ${path === '' ? 'empty' : `not a string (${typeof path})`}`);
+  if (typeof path !== 'string' || path === '')
+    throw new Error(`${name}: a weight path is ${path === '' ? 'empty' : `not a string (${typeof path})`}`);
   const shown = JSON.stringify(path.length > 200 ? `${path.slice(0, 200)}...` : path);
   const refuse = (why: string) => new Error(`${name}: weight path ${shown} ${why}; only files inside the model's folder are read`);
   if (path.startsWith('/')) throw refuse('is absolute');
-  if (path.includes('\\') || path.includes(':') || path.includes('\0')) throw refuse('has a backslash, colon or NUL (a drive, URL or another folder)');
+  if (path.includes('\\') || path.includes(':') || path.includes('\0'))
+    throw refuse('has a backslash, colon or NUL (a drive, URL or another folder)');
   const parts = path.split('/');
   if (parts.includes('..')) throw refuse("leads out of the model's folder ('..')");
   if (parts.some((p) => p === '' || p === '.')) throw refuse("has an empty or '.' part");
@@ -180,7 +185,8 @@ function specBytes(specs: tf.io.WeightsManifestEntry[], where: string): number {
  */
 export function minimumWeights(config: object | null | undefined): number {
   const o = (config ?? {}) as Record<string, unknown>;
-  const n = (k: string, fallback: number) => (typeof o[k] === 'number' && Number.isFinite(o[k]) && (o[k] as number) > 0 ? (o[k] as number) : fallback);
+  const n = (k: string, fallback: number) =>
+    typeof o[k] === 'number' && Number.isFinite(o[k]) && (o[k] as number) > 0 ? (o[k] as number) : fallback;
   if (o.architecture === 'resnet') {
     const ngf = n('ngf', 1);
     // The 7x7 convolutions in and out, and two 3x3 convolutions of 4 ngf channels per block.
@@ -232,13 +238,13 @@ function fromArtifacts(artifacts: tf.io.ModelArtifacts, where: string): CutNetwo
   const topology = artifacts.modelTopology as CutModelTopology | FormatOneTopology | undefined;
   if (!topology || topology instanceof ArrayBuffer || typeof topology !== 'object') throw new Error(`${where}: no modelTopology`);
   if (topology.formatVersion !== 1 && topology.formatVersion !== TFJS_MODEL_FORMAT_VERSION) {
-    throw new Error(`${where}: format version ${String(topology.formatVersion)} is not supported (this reader knows 1 and ${TFJS_MODEL_FORMAT_VERSION})`);
+    throw new Error(
+      `${where}: format version ${String(topology.formatVersion)} is not supported (this reader knows 1 and ${TFJS_MODEL_FORMAT_VERSION})`,
+    );
   }
   const specs = artifacts.weightSpecs ?? [];
   if (!artifacts.weightData) throw new Error(`${where}: no weight data`);
-  const bytes = Array.isArray(artifacts.weightData)
-    ? artifacts.weightData.reduce((n, b) => n + b.byteLength, 0)
-    : artifacts.weightData.byteLength;
+  const bytes = Array.isArray(artifacts.weightData) ? artifacts.weightData.reduce((n, b) => n + b.byteLength, 0) : artifacts.weightData.byteLength;
   if (!Array.isArray(specs)) throw new Error(`${where}: the weight specs are not a list`);
   const want = specBytes(specs, where);
   if (bytes !== want) throw new Error(`${where}: the weights hold ${bytes} bytes, the manifest describes ${want}`);

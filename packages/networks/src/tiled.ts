@@ -110,7 +110,8 @@ export async function forwardTiled(
   if (!network.tiledModules) throw new Error(`tiled forward: this ${network.className} does not run in tiles`);
   const { tile, training = false, eps = 1e-5 } = options;
   if (!Number.isInteger(tile) || tile < 16 || tile % 4 !== 0) throw new Error(`tile must be a multiple of 4 and at least 16, got ${tile}`);
-  if (image.height % 4 !== 0 || image.width % 4 !== 0) throw new Error(`tiled forward: image sides must be multiples of 4, got ${image.width}x${image.height}`);
+  if (image.height % 4 !== 0 || image.width % 4 !== 0)
+    throw new Error(`tiled forward: image sides must be multiples of 4, got ${image.width}x${image.height}`);
   if (image.data.length !== image.height * image.width * image.channels) throw new Error('tiled forward: image data does not match its size');
   const ops = program(network.tiledModules);
   const total = ops.filter((op) => op.kind === 'stage').length;

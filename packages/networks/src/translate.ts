@@ -82,7 +82,9 @@ export async function translateWhole(G: ImageGenerator, img: HostImage, training
 
 /** Reflect-pads a host image at the bottom and right to `h` x `w`, as `translateWhole` pads its tensor. */
 async function padHost(img: HostImage, h: number, w: number): Promise<HostImage> {
-  const padded = tf.tidy(() => pad2d(tf.tensor4d(img.data, [1, img.height, img.width, img.channels]), [0, h - img.height, 0, w - img.width], 'reflect'));
+  const padded = tf.tidy(() =>
+    pad2d(tf.tensor4d(img.data, [1, img.height, img.width, img.channels]), [0, h - img.height, 0, w - img.width], 'reflect'),
+  );
   try {
     return { data: (await padded.data()) as Float32Array, width: w, height: h, channels: img.channels };
   } finally {

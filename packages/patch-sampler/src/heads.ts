@@ -46,7 +46,11 @@ export interface FeatureHead {
    * NHWC maps [B, H, W, C], one per level, to one [B·P, C'] tensor of unit rows per level
    * (row b·P + p). The caller owns the returned tensors.
    */
-  forward(feats: Tensor4D[], numPatches?: number, patchIds?: readonly (Int32Array | readonly number[] | null | undefined)[] | null): PatchSampleResult;
+  forward(
+    feats: Tensor4D[],
+    numPatches?: number,
+    patchIds?: readonly (Int32Array | readonly number[] | null | undefined)[] | null,
+  ): PatchSampleResult;
   /** Trainable variables under the reference's names, in state_dict order. */
   namedVariables(): Record<string, Variable>;
   trainableVariables(): Variable[];
@@ -318,7 +322,9 @@ export class StridedConvF implements FeatureHead {
     if (unknown.length > 0 || missing.length > 0) {
       throw new Error(
         'StridedConvF.setWeights: ' +
-          [unknown.length ? `unexpected [${unknown.join(', ')}]` : '', missing.length ? `missing [${missing.join(', ')}]` : ''].filter(Boolean).join('; '),
+          [unknown.length ? `unexpected [${unknown.join(', ')}]` : '', missing.length ? `missing [${missing.join(', ')}]` : '']
+            .filter(Boolean)
+            .join('; '),
       );
     }
     for (const [name, shape] of expected) {
@@ -331,7 +337,10 @@ export class StridedConvF implements FeatureHead {
     if (this.stacks.size === 0) {
       for (const key of keys) {
         const [c, h] = key.split('_').map(Number) as [number, number];
-        const values = StridedConvF.layout(c, h).map((_, i) => ({ weight: ours(`child_${key}.${2 * i}.weight`), bias: ours(`child_${key}.${2 * i}.bias`) }));
+        const values = StridedConvF.layout(c, h).map((_, i) => ({
+          weight: ours(`child_${key}.${2 * i}.weight`),
+          bias: ours(`child_${key}.${2 * i}.bias`),
+        }));
         this.stacks.set(key, this.createStack(key, c, h, values));
         for (const v of values) {
           v.weight.dispose();

@@ -175,9 +175,7 @@ export class PatchSampleF {
     if (this.mlps) {
       const have = this.levelChannels!;
       if (have.length !== channels.length || have.some((c, i) => c !== channels[i])) {
-        throw new Error(
-          `PatchSampleF.forward: the MLPs were created for channels [${have}], got feature maps with channels [${channels}]`,
-        );
+        throw new Error(`PatchSampleF.forward: the MLPs were created for channels [${have}], got feature maps with channels [${channels}]`);
       }
       return;
     }

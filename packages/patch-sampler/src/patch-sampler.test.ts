@@ -178,7 +178,12 @@ describeBackends('PatchSampleF sampling, MLP creation and weights', () => {
       ids[0]!.forEach((id, p) => {
         const v = x[bi]![Math.floor(id / w)]![id % w]!;
         const norm = Math.hypot(...v) + 1e-7;
-        expect(maxAbsDiff(out[bi * 10 + p]!, v.map((e) => e / norm))).toBeLessThan(1e-6);
+        expect(
+          maxAbsDiff(
+            out[bi * 10 + p]!,
+            v.map((e) => e / norm),
+          ),
+        ).toBeLessThan(1e-6);
       });
     }
     // More patches than positions: every position once.
@@ -218,7 +223,10 @@ describeBackends('PatchSampleF sampling, MLP creation and weights', () => {
     expect(f.mlpInitialized).toBe(true);
     expect(f.levelChannels).toEqual([3, 128]);
     expect(f.trainableVariables().map((v) => v.shape)).toEqual([[3, nc], [nc], [nc, nc], [nc], [128, nc], [nc], [nc, nc], [nc]]);
-    expect(r.features.map((t) => t.shape)).toEqual([[6, nc], [6, nc]]);
+    expect(r.features.map((t) => t.shape)).toEqual([
+      [6, nc],
+      [6, nc],
+    ]);
     const w = f.getWeights();
     expect(Object.fromEntries(Object.entries(w).map(([k, t]) => [k, t.shape]))).toEqual({
       'mlp_0.0.weight': [nc, 3],
@@ -233,7 +241,10 @@ describeBackends('PatchSampleF sampling, MLP creation and weights', () => {
     for (const [name, t] of Object.entries(w)) {
       const v = Array.from(await t.data());
       if (name.endsWith('bias')) {
-        expect(v.every((x) => x === 0), name).toBe(true);
+        expect(
+          v.every((x) => x === 0),
+          name,
+        ).toBe(true);
         continue;
       }
       const [out, inp] = t.shape as [number, number];

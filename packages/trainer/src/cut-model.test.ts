@@ -173,18 +173,24 @@ describeBackends(
 
         const o = model.options;
         const nce = (q: tf.Tensor2D[], k: tf.Tensor2D[]) =>
-          tf.div(tf.addN(q.map((ql, l) => tf.mean(tf.mul(patchNCELoss(ql, k[l]!, { batchSize: batch, temperature: o.nce_T }), o.lambda_NCE)))), q.length);
+          tf.div(
+            tf.addN(q.map((ql, l) => tf.mean(tf.mul(patchNCELoss(ql, k[l]!, { batchSize: batch, temperature: o.nce_T }), o.lambda_NCE)))),
+            q.length,
+          );
         const pool = (img: tf.Tensor4D, pick: number[][]) =>
           model.netF.forward(model.netG.encode(img, model.nceLayers, true), o.num_patches, pick).features as tf.Tensor2D[];
         const [kA, kB] = tf.tidy(() => [pool(x, ids.NCE), pool(y, ids.NCE_Y)]);
         const named = [...model.named('G'), ...model.named('F')];
-        const whole = tf.variableGrads(() => {
-          const fake = model.netG.forward(tf.concat([x, y], 0) as tf.Tensor4D, true);
-          const fakeB = tf.slice(fake, [0, 0, 0, 0], [batch, -1, -1, -1]);
-          const idtB = tf.slice(fake, [batch, 0, 0, 0], [-1, -1, -1, -1]);
-          const gan = tf.mean(tf.square(tf.sub(model.netD.forward(fakeB), 1)));
-          return tf.add(gan, tf.mul(0.5, tf.add(nce(pool(fakeB, ids.NCE), kA), nce(pool(idtB, ids.NCE_Y), kB)))) as tf.Scalar;
-        }, named.map(([, v]) => v));
+        const whole = tf.variableGrads(
+          () => {
+            const fake = model.netG.forward(tf.concat([x, y], 0) as tf.Tensor4D, true);
+            const fakeB = tf.slice(fake, [0, 0, 0, 0], [batch, -1, -1, -1]);
+            const idtB = tf.slice(fake, [batch, 0, 0, 0], [-1, -1, -1, -1]);
+            const gan = tf.mean(tf.square(tf.sub(model.netD.forward(fakeB), 1)));
+            return tf.add(gan, tf.mul(0.5, tf.add(nce(pool(fakeB, ids.NCE), kA), nce(pool(idtB, ids.NCE_Y), kB)))) as tf.Scalar;
+          },
+          named.map(([, v]) => v),
+        );
 
         const lossG = (await r.losses.G!.data())[0]!;
         expect(relDiff(lossG, (await whole.value.data())[0]!)).toBeLessThan(1e-6);
@@ -215,7 +221,7 @@ describeBackends(
 );
 
 describeBackends(
-  'CUTModel: one optimizeParameters = the reference\'s D step, then its G/F step against the updated D',
+  "CUTModel: one optimizeParameters = the reference's D step, then its G/F step against the updated D",
   () => {
     // optimizeParameters runs the D step inside the G step's pass over real_A and takes the
     // PatchNCE keys from G's forward on real_A / real_B. Checked against the plain order, by
@@ -236,7 +242,10 @@ describeBackends(
           const first = plain.computeLosses(x, y); // draws the flip and ids as the step does
           flips += first.flipped ? 1 : 0;
           apply(plain, 'D', first.grads.D);
-          const second = plain.computeLosses(x, y, { patchIds: { NCE: first.patchIds.NCE!, NCE_Y: first.patchIds.NCE_Y ?? undefined }, flipped: first.flipped });
+          const second = plain.computeLosses(x, y, {
+            patchIds: { NCE: first.patchIds.NCE!, NCE_Y: first.patchIds.NCE_Y ?? undefined },
+            flipped: first.flipped,
+          });
           apply(plain, 'G', second.grads.G);
           apply(plain, 'F', second.grads.F);
           const losses = await fused.currentLosses();
@@ -326,9 +335,7 @@ describe('CUTModel: construction', () => {
     const x = tf.randomUniform([1, 24, 24, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
     for (const m of [a, b, c]) m.dataDependentInitialize(x, x);
     const weights = async (m: CUTModel) =>
-      Float32Array.from(
-        (await Promise.all((['G', 'D', 'F'] as const).flatMap((n) => m.named(n).map(([, v]) => v.data())))).flatMap((d) => [...d]),
-      );
+      Float32Array.from((await Promise.all((['G', 'D', 'F'] as const).flatMap((n) => m.named(n).map(([, v]) => v.data())))).flatMap((d) => [...d]));
     const [wa, wb, wc] = [await weights(a), await weights(b), await weights(c)];
     expect(maxAbsDiff(wa, wb)).toBe(0);
     expect(maxAbsDiff(wa, wc)).toBeGreaterThan(0);
@@ -360,7 +367,8 @@ describeBackends(
         );
         const realA = tf.randomUniform([1, side, side, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
         const realB = tf.randomUniform([1, side, side, 3], -1, 1, 'float32', 2) as tf.Tensor4D;
-        const statsOf = async (net: 'G' | 'D') => [...(await (net === 'G' ? model.netG : model.netD).stateDict())].filter(([k]) => k.endsWith('num_batches_tracked'));
+        const statsOf = async (net: 'G' | 'D') =>
+          [...(await (net === 'G' ? model.netG : model.netD).stateDict())].filter(([k]) => k.endsWith('num_batches_tracked'));
         model.optimizeParameters(realA, realB);
         const first = await model.currentLosses();
         model.optimizeParameters(realA, realB);

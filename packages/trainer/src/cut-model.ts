@@ -259,7 +259,11 @@ export class CUTModel {
    * gradients applied by D's Adam. Returns the logged parts (D_real, D_fake) and, with
    * `keepGrads`, the gradients (the caller frees them; else they are freed here).
    */
-  stepDiscriminator(fakeB: tf.Tensor4D, realB: tf.Tensor4D, keepGrads = false): { parts: Partial<Record<LossName, tf.Scalar>>; grads: tf.NamedTensorMap | null } {
+  stepDiscriminator(
+    fakeB: tf.Tensor4D,
+    realB: tf.Tensor4D,
+    keepGrads = false,
+  ): { parts: Partial<Record<LossName, tf.Scalar>>; grads: tf.NamedTensorMap | null } {
     this.checkAlive();
     const d = this.discriminatorGradients(fakeB, realB);
     applyAdam(this.optimizerD, this.named('D'), d.grads);
@@ -474,9 +478,7 @@ export class CUTModel {
       const input = flipped ? (tf.reverse(real, 2) as tf.Tensor4D) : real;
       const needKeys = this.options.lambda_NCE > 0;
       const share = needKeys && this.sharesKeys(flipped);
-      const run = share
-        ? this.netG.forwardWithFeatures(input, this.nceLayers, true)
-        : { output: this.netG.forward(input, true), features: null };
+      const run = share ? this.netG.forwardWithFeatures(input, this.nceLayers, true) : { output: this.netG.forward(input, true), features: null };
       out = tf.keep(offTape(() => run.output.clone()));
       if (between) offTape(() => between(run.output));
       const keys = needKeys ? this.keys(real, ids, run.features, skip) : null;
@@ -579,13 +581,18 @@ export class CUTModel {
   /** Throws unless real_A and real_B are NHWC batches of input_nc channels (of one shape with nce_idt). */
   checkInputs(realA: tf.Tensor4D, realB: tf.Tensor4D): void {
     const nc = this.options.input_nc;
-    for (const [name, x] of [['realA', realA], ['realB', realB]] as const) {
+    for (const [name, x] of [
+      ['realA', realA],
+      ['realB', realB],
+    ] as const) {
       if (x.rank !== 4 || x.shape[3] !== nc) {
         throw new Error(`CUTModel: ${name} must be NHWC [B, H, W, ${nc}], got [${x.shape}]`);
       }
     }
     if (this.options.nce_idt && realA.shape.some((d, i) => d !== realB.shape[i])) {
-      throw new Error(`CUTModel: realA [${realA.shape}] and realB [${realB.shape}] must have the same shape (with nce_idt the reference runs G on them as one batch)`);
+      throw new Error(
+        `CUTModel: realA [${realA.shape}] and realB [${realB.shape}] must have the same shape (with nce_idt the reference runs G on them as one batch)`,
+      );
     }
   }
 

@@ -39,7 +39,13 @@ export {
   type PatchIds,
 } from './cut-model.js';
 // The optimisers' state, saved and restored bit for bit (checkpoints, the two-thread replica).
-export { decodeOptimizerStates, encodeOptimizerStates, restoreOptimizerStates, type AdamStateHeader, type OptimizerStates } from './optim/optimizer-state.js';
+export {
+  decodeOptimizerStates,
+  encodeOptimizerStates,
+  restoreOptimizerStates,
+  type AdamStateHeader,
+  type OptimizerStates,
+} from './optim/optimizer-state.js';
 // The training driver: runTraining (train.py), checkpoints with exact resume, loss logs, the results page.
 export * from './train/index.js';
 // Checkpoint files on disk (@cut/networks works on their bytes) and crash-safe file writes: @cut/files', re-exported.

@@ -10,7 +10,12 @@ import { validateOptions } from './options.js';
 /** Whether a forward pass on a side x side input gives a non-empty output. */
 function runs(net: { forward(x: tf.Tensor4D): tf.Tensor4D }, side: number, channels: number): boolean {
   try {
-    return tf.tidy(() => net.forward(tf.zeros([1, side, side, channels]) as tf.Tensor4D).shape.slice(1, 3).every((d) => d > 0));
+    return tf.tidy(() =>
+      net
+        .forward(tf.zeros([1, side, side, channels]) as tf.Tensor4D)
+        .shape.slice(1, 3)
+        .every((d) => d > 0),
+    );
   } catch {
     return false;
   }
@@ -20,7 +25,11 @@ describeBackends(
   'input size pre-check',
   () => {
     for (const no_antialias of [false, true]) {
-      for (const [netG, netD, n_layers_D] of [['resnet_0blocks', 'n_layers', 1], ['resnet_1blocks', 'basic', 3], ['resnet_1blocks', 'n_layers', 4]] as const) {
+      for (const [netG, netD, n_layers_D] of [
+        ['resnet_0blocks', 'n_layers', 1],
+        ['resnet_1blocks', 'basic', 3],
+        ['resnet_1blocks', 'n_layers', 4],
+      ] as const) {
         it(`${netG}, ${netD} ${n_layers_D}${no_antialias ? ', no_antialias' : ''}: the computed smallest side runs, 4 less fails`, () => {
           const o = validateOptions({ netG, netD, n_layers_D, no_antialias, ngf: 1, ndf: 1, input_nc: 1, output_nc: 1 });
           const nets = networkConfigs(o);
@@ -43,7 +52,7 @@ describeBackends(
 it('names the flags to change for a crop that is too small', () => {
   expect(minimumSide(validateOptions({}))).toBe(24);
   expect(cropSizeProblem(validateOptions({ load_size: 16, crop_size: 16 }))).toBe(
-    "--crop_size 16 is too small for these networks: the discriminator (--netD basic): its output layer (4x4) gets 1 pixel and leaves none. They need at least 24 pixels a side: raise --crop_size (and --load_size)",
+    '--crop_size 16 is too small for these networks: the discriminator (--netD basic): its output layer (4x4) gets 1 pixel and leaves none. They need at least 24 pixels a side: raise --crop_size (and --load_size)',
   );
   expect(cropSizeProblem(validateOptions({ netD: 'n_layers', n_layers_D: 9 }))).toMatch(
     /^--crop_size 256 is too small for these networks: the discriminator \(--netD n_layers --n_layers_D 9\): .*They need at least \d+ pixels a side: raise --crop_size \(and --load_size\), or lower --n_layers_D$/,

@@ -87,9 +87,11 @@ describe('validateOptions', () => {
     expect(err({ netG: 'resnet_33blocks' })).toThrow(
       "--netG: 'resnet_33blocks' has more than 32 residual blocks (the reference offers resnet_9blocks, resnet_6blocks and resnet_4blocks)",
     );
-    expect(err({ netG: 'resnet' })).toThrow("--netG: 'resnet' is not a generator here (resnet_9blocks, resnet_6blocks, resnet_4blocks, resnet_<n>blocks (n <= 32), unet_128, unet_256, resnet_cat)");
+    expect(err({ netG: 'resnet' })).toThrow(
+      "--netG: 'resnet' is not a generator here (resnet_9blocks, resnet_6blocks, resnet_4blocks, resnet_<n>blocks (n <= 32), unet_128, unet_256, resnet_cat)",
+    );
     expect(err({ netD: 'patch' })).toThrow("--netD: 'patch' is a reference choice that is not supported here (supported: basic, n_layers, pixel)");
-    expect(err({ netF: 'pool' })).toThrow("--netF: must be one of mlp_sample, sample, reshape, global_pool, strided_conv");
+    expect(err({ netF: 'pool' })).toThrow('--netF: must be one of mlp_sample, sample, reshape, global_pool, strided_conv');
     expect(err({ model: 'sincut' })).toThrow("--model: 'sincut' is a reference choice that is not supported here");
     expect(err({ CUT_mode: 'SinCUT' })).toThrow("--CUT_mode: must be CUT or FastCUT, got 'SinCUT'");
     expect(err({ nce_layers: '0,4,x' })).toThrow("--nce_layers: must be comma-separated layer indices like 0,4,8,12,16, got '0,4,x'");

@@ -182,10 +182,15 @@ export const OPTION_SPECS: { readonly [K in OptionName]: OptionSpec } = {
   no_dropout: NETWORK_OPTION_SPECS.no_dropout,
   no_antialias: NETWORK_OPTION_SPECS.no_antialias,
   no_antialias_up: NETWORK_OPTION_SPECS.no_antialias_up,
-  dataset_mode: str('unaligned', 'how images are read: unaligned (trainA/, trainB/, random B for each A), aligned (train/ with A|B pairs side by side), single (the images of dataroot, for test)', 'base', {
-    choices: ['unaligned', 'aligned', 'single'],
-    unsupported: ['singleimage', 'template', 'colorization'],
-  }),
+  dataset_mode: str(
+    'unaligned',
+    'how images are read: unaligned (trainA/, trainB/, random B for each A), aligned (train/ with A|B pairs side by side), single (the images of dataroot, for test)',
+    'base',
+    {
+      choices: ['unaligned', 'aligned', 'single'],
+      unsupported: ['singleimage', 'template', 'colorization'],
+    },
+  ),
   direction: str('AtoB', 'translation direction', 'base', { choices: ['AtoB', 'BtoA'] }),
   serial_batches: bool(false, 'take B images in order instead of at random', 'base'),
   num_threads: int(4, 'data-loading threads', 'base', { min: 0 }),
@@ -232,9 +237,14 @@ export const OPTION_SPECS: { readonly [K in OptionName]: OptionSpec } = {
     choices: ['lsgan', 'vanilla', 'nonsaturating', 'wgangp'],
   }),
   pool_size: int(0, 'image-pool size (CUT uses none)', 'train', { min: 0 }),
-  lr_policy: str('linear', 'learning-rate schedule: linear, step, plateau (x0.2 after 6 epochs without a 1% gain in the reference\'s metric, which CUT keeps at 0) or cosine', 'train', {
-    choices: ['linear', 'step', 'plateau', 'cosine'],
-  }),
+  lr_policy: str(
+    'linear',
+    "learning-rate schedule: linear, step, plateau (x0.2 after 6 epochs without a 1% gain in the reference's metric, which CUT keeps at 0) or cosine",
+    'train',
+    {
+      choices: ['linear', 'step', 'plateau', 'cosine'],
+    },
+  ),
   lr_decay_iters: int(50, 'step policy: multiply the learning rate by 0.1 every this many epochs', 'train', { min: 1 }),
 
   CUT_mode: str('CUT', 'preset of defaults: CUT or FastCUT (case-insensitive)', 'cut', { choices: ['CUT', 'FastCUT'] }),
@@ -242,11 +252,7 @@ export const OPTION_SPECS: { readonly [K in OptionName]: OptionSpec } = {
   lambda_NCE: float(1.0, 'weight of the PatchNCE loss', 'cut', { min: 0 }),
   nce_idt: bool(false, 'also apply PatchNCE to (real_B, G(real_B)) (identity term)', 'cut'),
   nce_layers: NETWORK_OPTION_SPECS.nce_layers,
-  nce_includes_all_negatives_from_minibatch: bool(
-    false,
-    'negatives from every image of the minibatch instead of the same image only',
-    'cut',
-  ),
+  nce_includes_all_negatives_from_minibatch: bool(false, 'negatives from every image of the minibatch instead of the same image only', 'cut'),
   netF: NETWORK_OPTION_SPECS.netF,
   netF_nc: NETWORK_OPTION_SPECS.netF_nc,
   nce_T: float(0.07, 'temperature of the PatchNCE softmax', 'cut', { min: 0, exclusiveMin: true }),
@@ -254,7 +260,11 @@ export const OPTION_SPECS: { readonly [K in OptionName]: OptionSpec } = {
   flip_equivariance: bool(false, 'randomly flip the generator input horizontally and undo it on the query features (FastCUT)', 'cut'),
 
   seed: int(null, 'seed of all random draws (None: a random seed)', 'ours', { nullable: true, min: 0 }),
-  keep_state_epochs: str('', "epoch checkpoints that keep the optimizer state for an exact resume: '5,10', 'all' or '' (weights only; latest always keeps it)", 'ours'),
+  keep_state_epochs: str(
+    '',
+    "epoch checkpoints that keep the optimizer state for an exact resume: '5,10', 'all' or '' (weights only; latest always keeps it)",
+    'ours',
+  ),
 };
 
 export const OPTION_NAMES = Object.keys(OPTION_SPECS) as OptionName[];
@@ -432,7 +442,10 @@ export function keepStateEpochs(o: Pick<CUTOptions, 'keep_state_epochs'>, source
   return raw.split(',').map((part) => {
     const n = Number(part.trim());
     if (!Number.isInteger(n) || n < 1 || part.trim() === '') {
-      throw new OptionError(`${source}: --keep_state_epochs: expected epochs like '5,10', 'all' or '', got '${o.keep_state_epochs}'`, 'keep_state_epochs');
+      throw new OptionError(
+        `${source}: --keep_state_epochs: expected epochs like '5,10', 'all' or '', got '${o.keep_state_epochs}'`,
+        'keep_state_epochs',
+      );
     }
     return n;
   });

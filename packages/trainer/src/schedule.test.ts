@@ -14,9 +14,7 @@ describe('learning-rate schedules vs torch.optim.lr_scheduler', () => {
   for (const run of runs) {
     const o = run.options;
     it(`${o.lr_policy}: lr ${o.lr}, n_epochs ${o.n_epochs}, n_epochs_decay ${o.n_epochs_decay}, epoch_count ${o.epoch_count}`, () => {
-      expect(run.lr_per_epoch.map(([e]) => e)).toEqual(
-        Array.from({ length: lastEpoch(o) - o.epoch_count + 1 }, (_, i) => o.epoch_count + i),
-      );
+      expect(run.lr_per_epoch.map(([e]) => e)).toEqual(Array.from({ length: lastEpoch(o) - o.epoch_count + 1 }, (_, i) => o.epoch_count + i));
       for (const [epoch, lr] of run.lr_per_epoch) {
         expect(Math.abs(learningRateAt(o, epoch) - lr), `epoch ${epoch}`).toBeLessThanOrEqual(1e-12 * o.lr);
       }
@@ -36,7 +34,9 @@ describe('learning-rate schedules vs torch.optim.lr_scheduler', () => {
     const o = defaultOptions();
     expect(() => lrFactor(o, 0)).toThrow('epoch must be an integer >= epoch_count (1), got 0');
     expect(() => learningRateAt({ ...o, lr_policy: 'plateau' }, 0)).toThrow('epoch must be an integer >= epoch_count (1), got 0');
-    expect(() => lrFactor({ ...o, lr_policy: 'exponential' as never }, 1)).toThrow("lr_policy 'exponential' is not supported (linear, step, plateau or cosine)");
+    expect(() => lrFactor({ ...o, lr_policy: 'exponential' as never }, 1)).toThrow(
+      "lr_policy 'exponential' is not supported (linear, step, plateau or cosine)",
+    );
   });
 });
 

@@ -18,7 +18,16 @@ export interface PlateauSettings {
 }
 
 /** models/networks.py get_scheduler: mode='min', factor=0.2, threshold=0.01, patience=5, PyTorch's defaults otherwise. */
-export const REFERENCE_PLATEAU: Readonly<PlateauSettings> = { mode: 'min', factor: 0.2, patience: 5, threshold: 0.01, thresholdMode: 'rel', cooldown: 0, minLr: 0, eps: 1e-8 };
+export const REFERENCE_PLATEAU: Readonly<PlateauSettings> = {
+  mode: 'min',
+  factor: 0.2,
+  patience: 5,
+  threshold: 0.01,
+  thresholdMode: 'rel',
+  cooldown: 0,
+  minLr: 0,
+  eps: 1e-8,
+};
 
 /**
  * The metric the reference steps its plateau scheduler with: `BaseModel.metric`, set to 0 in
@@ -73,7 +82,14 @@ export class ReduceLROnPlateau {
 
   state(): PlateauState {
     const best = this.best === Infinity ? 'inf' : this.best === -Infinity ? '-inf' : this.best;
-    return { policy: 'plateau', lr: this.lr, best, numBadEpochs: this.numBadEpochs, cooldownCounter: this.cooldownCounter, lastEpoch: this.lastEpoch };
+    return {
+      policy: 'plateau',
+      lr: this.lr,
+      best,
+      numBadEpochs: this.numBadEpochs,
+      cooldownCounter: this.cooldownCounter,
+      lastEpoch: this.lastEpoch,
+    };
   }
 
   private isBetter(a: number): boolean {

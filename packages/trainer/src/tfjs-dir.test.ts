@@ -43,12 +43,23 @@ describe('readTfjsModelDir confines the manifest to the model folder', () => {
     writeFileSync(join(work, 'up', 'secret', 'stolen.bin'), weights);
     const { dir, json } = folder('up', ['../secret/stolen.bin']);
     expect(() => readTfjsModelDir(dir)).toThrow(
-      new RegExp(`^${escapeRegExp(json)}: weight path "\\.\\./secret/stolen\\.bin" leads out of the model's folder \\('\\.\\.'\\); only files inside the model's folder are read$`),
+      new RegExp(
+        `^${escapeRegExp(json)}: weight path "\\.\\./secret/stolen\\.bin" leads out of the model's folder \\('\\.\\.'\\); only files inside the model's folder are read$`,
+      ),
     );
   });
 
   it('refuses absolute paths and device paths, and no size of a foreign file shows in the error', () => {
-    for (const p of ['/etc/passwd', '../../../../../../../../etc/passwd', '../../../../../../../../dev/zero', 'C:\\Windows\\win.ini', 'a\\..\\..\\b', 'file:///etc/passwd', 'x/./y', '']) {
+    for (const p of [
+      '/etc/passwd',
+      '../../../../../../../../etc/passwd',
+      '../../../../../../../../dev/zero',
+      'C:\\Windows\\win.ini',
+      'a\\..\\..\\b',
+      'file:///etc/passwd',
+      'x/./y',
+      '',
+    ]) {
       const { dir, json } = folder('abs', [p]);
       let message = '';
       try {
@@ -73,7 +84,9 @@ describe('readTfjsModelDir confines the manifest to the model folder', () => {
       symlinkSync(target, join(dir, 'weights.bin'));
       // A FIFO opened for reading would block this test forever; /dev/zero would be read without end.
       expect(() => readTfjsModelDir(dir), target).toThrow(
-        new RegExp(`^${escapeRegExp(json)}: weight file 'weights\\.bin' is a link that leads out of the model's folder; only files inside it are read$`),
+        new RegExp(
+          `^${escapeRegExp(json)}: weight file 'weights\\.bin' is a link that leads out of the model's folder; only files inside it are read$`,
+        ),
       );
     }
     // A link to a sub-folder's file stays inside: read.
@@ -96,7 +109,9 @@ describe('readTfjsModelDir confines the manifest to the model folder', () => {
     ({ dir, json } = folder('short', ['weights.bin']));
     writeFileSync(join(dir, 'weights.bin'), weights.subarray(0, weights.length - 4));
     expect(() => readTfjsModelDir(dir)).toThrow(
-      new RegExp(`^${escapeRegExp(json)}: the weight file 'weights\\.bin' holds ${weights.length - 4} bytes, the manifest's weights need ${weights.length} \\(a damaged or partial download\\?\\)$`),
+      new RegExp(
+        `^${escapeRegExp(json)}: the weight file 'weights\\.bin' holds ${weights.length - 4} bytes, the manifest's weights need ${weights.length} \\(a damaged or partial download\\?\\)$`,
+      ),
     );
     ({ dir, json } = folder('missing', ['weights.bin']));
     expect(() => readTfjsModelDir(dir)).toThrow(new RegExp(`^${escapeRegExp(json)}: weight file 'weights\\.bin' cannot be read \\(ENOENT\\)$`));
@@ -119,13 +134,19 @@ describe('checkpoint files must be regular files', () => {
     mkdirSync(run, { recursive: true });
     execFileSync('mkfifo', [join(run, 'latest_net_G.pth')]);
     writeFileSync(join(run, 'train_opt.txt'), '');
-    expect(() => readPthFile(join(run, 'latest_net_G.pth'))).toThrow(new RegExp(`^${escapeRegExp(join(run, 'latest_net_G.pth'))}: cannot read the file \\(not a regular file\\)$`));
-    expect(() => loadReferenceCheckpoint(run)).toThrow(new RegExp(`^${escapeRegExp(join(run, 'latest_net_G.pth'))}: cannot read the file \\(not a regular file\\)$`));
+    expect(() => readPthFile(join(run, 'latest_net_G.pth'))).toThrow(
+      new RegExp(`^${escapeRegExp(join(run, 'latest_net_G.pth'))}: cannot read the file \\(not a regular file\\)$`),
+    );
+    expect(() => loadReferenceCheckpoint(run)).toThrow(
+      new RegExp(`^${escapeRegExp(join(run, 'latest_net_G.pth'))}: cannot read the file \\(not a regular file\\)$`),
+    );
     rmSync(join(run, 'latest_net_G.pth'));
     symlinkSync('/dev/zero', join(run, 'latest_net_G.pth'));
     expect(() => loadReferenceCheckpoint(run)).toThrow(/latest_net_G\.pth: cannot read the file \(not a regular file\)$/);
     rmSync(join(run, 'train_opt.txt'));
     symlinkSync('/dev/zero', join(run, 'train_opt.txt'));
-    expect(() => loadReferenceCheckpoint(run)).toThrow(new RegExp(`^${escapeRegExp(join(run, 'train_opt.txt'))}: cannot read the options \\(not a regular file\\)$`));
+    expect(() => loadReferenceCheckpoint(run)).toThrow(
+      new RegExp(`^${escapeRegExp(join(run, 'train_opt.txt'))}: cannot read the options \\(not a regular file\\)$`),
+    );
   });
 });

@@ -9,7 +9,9 @@ import sharp from 'sharp';
 const [a, b, limitArg] = process.argv.slice(2);
 const limit = limitArg === 'info' ? Infinity : Number(limitArg);
 const rgb = (file) => sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-const names = readdirSync(a).filter((f) => f.endsWith('.png')).sort();
+const names = readdirSync(a)
+  .filter((f) => f.endsWith('.png'))
+  .sort();
 if (names.length === 0) throw new Error(`compare-png: no PNG in ${a}`);
 let worst = 0;
 let total = 0;
@@ -31,7 +33,9 @@ for (const name of names) {
   total += sum;
   count += x.data.length;
 }
-console.log(`  ${names.length} images: max |Δ| ${worst}, mean |Δ| ${(total / count).toFixed(6)} grey levels${limit === Infinity ? '' : ` (limit ${limit})`}`);
+console.log(
+  `  ${names.length} images: max |Δ| ${worst}, mean |Δ| ${(total / count).toFixed(6)} grey levels${limit === Infinity ? '' : ` (limit ${limit})`}`,
+);
 if (worst > limit) {
   console.error(`compare-png: ${a} and ${b} differ by ${worst} grey levels, more than ${limit}`);
   process.exit(1);

@@ -11,7 +11,9 @@ async function main() {
   const k = tf.tensor2d(golden.featK, [4, 8]);
   const opts = { batchSize: 1, temperature: 0.07 };
   const mean = await tf.mean(patchNCELoss(q, k, opts)).data();
-  const grad = await tf.grad((x) => tf.mean(patchNCELoss(x, k, opts)))(q).data();
+  const grad = await tf
+    .grad((x) => tf.mean(patchNCELoss(x, k, opts)))(q)
+    .data();
   const dMean = Math.abs(mean[0] - golden.lossMean);
   const dGrad = Math.max(...golden.gradQ.map((v, i) => Math.abs(grad[i] - v)));
   console.log(`cjs: mean loss ${mean[0].toFixed(6)} (|Δ| ${dMean.toExponential(2)}), grad max |Δ| ${dGrad.toExponential(2)}`);

@@ -13,7 +13,9 @@ const q = tf.tensor2d(golden.featQ, [4, 8]);
 const k = tf.tensor2d(golden.featK, [4, 8]);
 const opts = { batchSize: 1, temperature: 0.07 };
 const loss = await patchNCELoss(q, k, opts).data();
-const grad = await tf.grad((x) => tf.mean(patchNCELoss(x, k, opts)))(q).data();
+const grad = await tf
+  .grad((x) => tf.mean(patchNCELoss(x, k, opts)))(q)
+  .data();
 const dev = (a, b) => Math.max(...b.map((v, i) => Math.abs(a[i] - v)));
 const dLoss = dev(loss, golden.loss);
 const dGrad = dev(grad, golden.gradQ);

@@ -1,19 +1,7 @@
 // Gradients of elementwise kernels with several inputs. Inputs broadcast against each
 // other in the forward pass; each gradient is summed back to its input's shape.
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  Add,
-  AddN,
-  Maximum,
-  Minimum,
-  Multiply,
-  Pow,
-  RealDiv,
-  Select,
-  SquaredDifference,
-  Sub,
-  type GradConfig,
-} from '@tensorflow/tfjs-core';
+import { Add, AddN, Maximum, Minimum, Multiply, Pow, RealDiv, Select, SquaredDifference, Sub, type GradConfig } from '@tensorflow/tfjs-core';
 import { asFloat, keepWhere, savedAt, single, sumToShape } from './util.js';
 
 /** A gradient for a kernel with inputs `a`, `b`: each partial is computed at the broadcast shape. */
@@ -62,24 +50,21 @@ export const binaryGradients: GradConfig[] = [
   })),
   // y = a^b: dy/da = b·a^(b-1) (0 where b = 0, as PyTorch);
   // dy/db = y·ln(a) for a > 0, and 0 elsewhere (PyTorch gives NaN for a < 0).
-  binary(
-    Pow,
-    (a, b, dy) => ({
-      a: () => {
-        const fa = asFloat(a);
-        const fb = asFloat(b);
-        const d = tf.mul(fb, tf.pow(fa, tf.sub(fb, 1)));
-        return tf.mul(dy, tf.where(tf.equal(fb, 0), tf.zerosLike(d), d));
-      },
-      b: () => {
-        const fa = asFloat(a);
-        const y = tf.pow(fa, asFloat(b));
-        const positive = tf.greater(fa, 0);
-        const logA = tf.where(positive, tf.log(tf.where(positive, fa, tf.onesLike(fa))), tf.zerosLike(fa));
-        return tf.mul(dy, tf.mul(y, logA));
-      },
-    }),
-  ),
+  binary(Pow, (a, b, dy) => ({
+    a: () => {
+      const fa = asFloat(a);
+      const fb = asFloat(b);
+      const d = tf.mul(fb, tf.pow(fa, tf.sub(fb, 1)));
+      return tf.mul(dy, tf.where(tf.equal(fb, 0), tf.zerosLike(d), d));
+    },
+    b: () => {
+      const fa = asFloat(a);
+      const y = tf.pow(fa, asFloat(b));
+      const positive = tf.greater(fa, 0);
+      const logA = tf.where(positive, tf.log(tf.where(positive, fa, tf.onesLike(fa))), tf.zerosLike(fa));
+      return tf.mul(dy, tf.mul(y, logA));
+    },
+  })),
   extremum(Maximum, (x, y) => tf.greater(x, y)),
   extremum(Minimum, (x, y) => tf.less(x, y)),
   // Every summand receives the whole upstream gradient.

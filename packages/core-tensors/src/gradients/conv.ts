@@ -35,10 +35,14 @@ function stuffAxis(filter: tf.Tensor4D, axis: 0 | 1, d: number): tf.Tensor4D {
   const outer = axis === 0 ? 1 : kh;
   const inner = axis === 0 ? kw * a * b : a * b;
   return tf.tidy(() => {
-    const spread = tf.pad(tf.reshape(filter, [outer, k, 1, inner]), [[0, 0], [0, 0], [0, d - 1], [0, 0]]);
+    const spread = tf.pad(tf.reshape(filter, [outer, k, 1, inner]), [
+      [0, 0],
+      [0, 0],
+      [0, d - 1],
+      [0, 0],
+    ]);
     const taps = tf.slice(tf.reshape(spread, [outer, k * d, inner]), [0, 0, 0], [outer, (k - 1) * d + 1, inner]);
-    const shape: [number, number, number, number] =
-      axis === 0 ? [(kh - 1) * d + 1, kw, a, b] : [kh, (kw - 1) * d + 1, a, b];
+    const shape: [number, number, number, number] = axis === 0 ? [(kh - 1) * d + 1, kw, a, b] : [kh, (kw - 1) * d + 1, a, b];
     return tf.reshape(taps, shape);
   });
 }
@@ -81,8 +85,7 @@ const conv2DGrad: GradConfig = {
     const dil = pair(dilations ?? 1);
     const geometry = { strides, pad, dataFormat, dimRoundingMode };
     return {
-      x: () =>
-        run(Conv2DBackpropInput, { dy: g, filter: dilateFilter(filter, dil) }, { ...geometry, inputShape: x.shape }),
+      x: () => run(Conv2DBackpropInput, { dy: g, filter: dilateFilter(filter, dil) }, { ...geometry, inputShape: x.shape }),
       filter: () => {
         const filterShape = dilatedShape(filter.shape, dil);
         return filterTaps(run(Conv2DBackpropFilter, { x, dy: g }, { ...geometry, filterShape }), dil);
@@ -133,12 +136,7 @@ const depthwiseConv2dGrad: GradConfig = {
     const dil = pair(a.dilations ?? 1);
     const geometry = depthwiseGeometry(a);
     return {
-      x: () =>
-        run(
-          DepthwiseConv2dNativeBackpropInput,
-          { dy: g, filter: dilateFilter(filter, dil) },
-          { ...geometry, inputShape: x.shape },
-        ),
+      x: () => run(DepthwiseConv2dNativeBackpropInput, { dy: g, filter: dilateFilter(filter, dil) }, { ...geometry, inputShape: x.shape }),
       filter: () => {
         const filterShape = dilatedShape(filter.shape, dil);
         return filterTaps(run(DepthwiseConv2dNativeBackpropFilter, { x, dy: g }, { ...geometry, filterShape }), dil);
@@ -165,18 +163,10 @@ const depthwiseBackpropInputGrad: GradConfig = {
       dy: () => run(DepthwiseConv2dNative, { x: g, filter: dilateFilter(filter, dil) }, { ...geometry, dataFormat: 'NHWC' }),
       filter: () => {
         const filterShape = dilatedShape(filter.shape, dil);
-        return filterTaps(
-          run(DepthwiseConv2dNativeBackpropFilter, { x: g, dy: input }, { ...geometry, filterShape }),
-          dil,
-        );
+        return filterTaps(run(DepthwiseConv2dNativeBackpropFilter, { x: g, dy: input }, { ...geometry, filterShape }), dil);
       },
     };
   },
 };
 
-export const convGradients: GradConfig[] = [
-  conv2DGrad,
-  conv2DBackpropInputGrad,
-  depthwiseConv2dGrad,
-  depthwiseBackpropInputGrad,
-];
+export const convGradients: GradConfig[] = [conv2DGrad, conv2DBackpropInputGrad, depthwiseConv2dGrad, depthwiseBackpropInputGrad];

@@ -1,12 +1,6 @@
 // Gradients of gather (tf.gather) and of its adjoint, unsorted segment sum.
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  GatherV2,
-  UnsortedSegmentSum,
-  type GatherV2Attrs,
-  type GradConfig,
-  type UnsortedSegmentSumAttrs,
-} from '@tensorflow/tfjs-core';
+import { GatherV2, UnsortedSegmentSum, type GatherV2Attrs, type GradConfig, type UnsortedSegmentSumAttrs } from '@tensorflow/tfjs-core';
 import { attrsOf, product, savedAt, single } from './util.js';
 
 /**

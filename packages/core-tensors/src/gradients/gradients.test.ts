@@ -43,11 +43,13 @@ const ops: Record<string, Op> = {
   depthwiseConv2d: (t, p) => tf.depthwiseConv2d(x4(t), x4(t, 'filter'), p.strides, p.pad, 'NHWC', p.dilations),
   // tfjs has no op for the grouped transposed convolution: call its kernel.
   depthwiseConv2dTranspose: (t, p) =>
-    tf.engine().runKernel(
-      'DepthwiseConv2dNativeBackpropInput',
-      { dy: get(t, 'x'), filter: get(t, 'filter') },
-      { strides: p.strides, pad: p.pad, dilations: 1, inputShape: p.inputShape },
-    ),
+    tf
+      .engine()
+      .runKernel(
+        'DepthwiseConv2dNativeBackpropInput',
+        { dy: get(t, 'x'), filter: get(t, 'filter') },
+        { strides: p.strides, pad: p.pad, dilations: 1, inputShape: p.inputShape },
+      ),
   matMul: (t, p) => tf.matMul(get(t, 'a'), get(t, 'b'), p.transposeA, p.transposeB),
   relu: (t) => tf.relu(get(t, 'x')),
   leakyRelu: (t, p) => tf.leakyRelu(get(t, 'x'), p.alpha),
@@ -87,8 +89,7 @@ const ops: Record<string, Op> = {
   transpose: (t, p) => tf.transpose(get(t, 'x'), p.perm),
   reverse: (t, p) => tf.reverse(get(t, 'x'), p.axis),
   slice: (t, p) => tf.slice(get(t, 'x'), p.begin, p.size),
-  stridedSlice: (t, p) =>
-    tf.stridedSlice(get(t, 'x'), p.begin, p.end, p.strides, p.beginMask, p.endMask, 0, 0, p.shrinkAxisMask),
+  stridedSlice: (t, p) => tf.stridedSlice(get(t, 'x'), p.begin, p.end, p.strides, p.beginMask, p.endMask, 0, 0, p.shrinkAxisMask),
   concat: (t, p) => tf.concat(Object.values(t), p.axis),
   stack: (t, p) => tf.stack(Object.values(t), p.axis),
   unstack: (t, p) => tf.unstack(get(t, 'x'), p.axis),
@@ -170,9 +171,7 @@ function evaluate(c: GradientCase): { outputs: tf.Tensor[]; grads: tf.Tensor[] }
     const grads =
       dys.length === 1
         ? tf.grads((...w: tf.Tensor[]) => op(withWatched(w), c.params) as tf.Tensor)(xs, dys[0])
-        : tf.grads((...w: tf.Tensor[]) =>
-            tf.addN(list(op(withWatched(w), c.params)).map((o, i) => tf.sum(tf.mul(o, dys[i]!)))),
-          )(xs);
+        : tf.grads((...w: tf.Tensor[]) => tf.addN(list(op(withWatched(w), c.params)).map((o, i) => tf.sum(tf.mul(o, dys[i]!)))))(xs);
     return { outputs, grads };
   });
 }

@@ -77,7 +77,4 @@ function resizeGrad(kernelName: string, weights: Weights): GradConfig {
   };
 }
 
-export const resizeGradients: GradConfig[] = [
-  resizeGrad(ResizeBilinear, bilinearMatrix),
-  resizeGrad(ResizeNearestNeighbor, nearestMatrix),
-];
+export const resizeGradients: GradConfig[] = [resizeGrad(ResizeBilinear, bilinearMatrix), resizeGrad(ResizeNearestNeighbor, nearestMatrix)];

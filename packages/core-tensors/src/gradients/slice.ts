@@ -37,11 +37,20 @@ function scatterStrided(g: tf.Tensor3D, lo: number, step: number, dim: number): 
   let spread: tf.Tensor3D = g;
   if (step > 1) {
     // Interleave step-1 zeros after each entry, then drop the trailing ones.
-    const padded = tf.pad(tf.reshape(g, [outer, n, 1, inner]), [[0, 0], [0, 0], [0, step - 1], [0, 0]]);
+    const padded = tf.pad(tf.reshape(g, [outer, n, 1, inner]), [
+      [0, 0],
+      [0, 0],
+      [0, step - 1],
+      [0, 0],
+    ]);
     spread = tf.slice(tf.reshape(padded, [outer, n * step, inner]), [0, 0, 0], [outer, (n - 1) * step + 1, inner]) as tf.Tensor3D;
   }
   const span = (n - 1) * step + 1;
-  return tf.pad(spread, [[0, 0], [lo, dim - lo - span], [0, 0]]) as tf.Tensor3D;
+  return tf.pad(spread, [
+    [0, 0],
+    [lo, dim - lo - span],
+    [0, 0],
+  ]) as tf.Tensor3D;
 }
 
 /**
@@ -55,17 +64,7 @@ const stridedSliceGrad: GradConfig = {
   gradFunc: (dy, saved, attrs) => {
     const x = savedAt(saved, 0);
     const a = attrsOf<StridedSliceAttrs>(attrs);
-    const info = tf.slice_util.sliceInfo(
-      x.shape,
-      a.begin,
-      a.end,
-      a.strides,
-      a.beginMask,
-      a.endMask,
-      a.ellipsisMask,
-      a.newAxisMask,
-      a.shrinkAxisMask,
-    );
+    const info = tf.slice_util.sliceInfo(x.shape, a.begin, a.end, a.strides, a.beginMask, a.endMask, a.ellipsisMask, a.newAxisMask, a.shrinkAxisMask);
     // Entries kept per input axis (before shrinking/new axes reshape the result).
     const counts = x.shape.map((_, i) => {
       const len = info.end[i]! - info.begin[i]!;
@@ -123,7 +122,9 @@ const mirrorPadGrad: GradConfig = {
         // One pass where the backend has the kernel (NHWC, H and W padded): else fold axis by axis.
         const spatial = paddings.length === 4 && paddings[0]!.every((p) => p === 0) && paddings[3]!.every((p) => p === 0);
         if (spatial && g.dtype === 'float32' && backendHasKernel(MirrorPadGrad)) {
-          return tf.engine().runKernel(MirrorPadGrad, { dy: g } satisfies MirrorPadGradInputs, { paddings, mode } satisfies MirrorPadGradAttrs) as tf.Tensor;
+          return tf
+            .engine()
+            .runKernel(MirrorPadGrad, { dy: g } satisfies MirrorPadGradInputs, { paddings, mode } satisfies MirrorPadGradAttrs) as tf.Tensor;
         }
         const shape = g.shape.slice();
         paddings.forEach(([before, after], i) => {
@@ -135,11 +136,25 @@ const mirrorPadGrad: GradConfig = {
           let folded = tf.slice(g3, [0, before, 0], [outer, n, inner]);
           if (before > 0) {
             const head = tf.reverse(tf.slice(g3, [0, 0, 0], [outer, before, inner]), 1);
-            folded = tf.add(folded, tf.pad(head, [[0, 0], [skip, n - skip - before], [0, 0]]));
+            folded = tf.add(
+              folded,
+              tf.pad(head, [
+                [0, 0],
+                [skip, n - skip - before],
+                [0, 0],
+              ]),
+            );
           }
           if (after > 0) {
             const tail = tf.reverse(tf.slice(g3, [0, before + n, 0], [outer, after, inner]), 1);
-            folded = tf.add(folded, tf.pad(tail, [[0, 0], [n - skip - after, skip], [0, 0]]));
+            folded = tf.add(
+              folded,
+              tf.pad(tail, [
+                [0, 0],
+                [n - skip - after, skip],
+                [0, 0],
+              ]),
+            );
           }
           shape[i] = n;
           g = tf.reshape(folded, shape);

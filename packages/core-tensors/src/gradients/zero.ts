@@ -34,8 +34,7 @@ function zeroGradient(kernelName: string, inputNames: string[]): GradConfig {
   return {
     kernelName,
     inputsToSave: inputNames,
-    gradFunc: (_dy, saved) =>
-      Object.fromEntries(inputNames.map((name, i) => [name, () => tf.zeros(savedAt(saved, i).shape, 'float32')])),
+    gradFunc: (_dy, saved) => Object.fromEntries(inputNames.map((name, i) => [name, () => tf.zeros(savedAt(saved, i).shape, 'float32')])),
   };
 }
 

@@ -32,8 +32,12 @@ function batchMatMul(args: { inputs: BatchMatMulInputs; backend: KernelBackend; 
   const k = transposeA ? aRows : aCols;
   const n = transposeB ? bRows : bCols;
   const kB = transposeB ? bCols : bRows;
-  util.assert(k === kB, () => `BatchMatMul: inner dimensions ${k} and ${kB} of shapes [${a.shape}] and [${b.shape}] ` +
-    `(transposeA=${transposeA}, transposeB=${transposeB}) must match`);
+  util.assert(
+    k === kB,
+    () =>
+      `BatchMatMul: inner dimensions ${k} and ${kB} of shapes [${a.shape}] and [${b.shape}] ` +
+      `(transposeA=${transposeA}, transposeB=${transposeB}) must match`,
+  );
   const outOuter = broadcast_util.assertAndGetBroadcastShape(aOuter, bOuter);
   const outShape = [...outOuter, m, n];
   const plain = !transposeA && !transposeB && batchA === 1 && batchB === 1;

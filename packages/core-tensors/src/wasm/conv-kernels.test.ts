@@ -159,8 +159,14 @@ describe('wasm depthwise backprop with dilation vs cpu on the zero-inserted filt
     const dyShape = tf.backend_util.computeConv2DInfo(c.x, [ke, ke, ci, c.m], 1, 1, c.pad, undefined, true).outShape;
     const name = `x [${c.x}] k ${c.k} m ${c.m} dilation ${c.d} pad ${JSON.stringify(c.pad)}`;
     const filterValues = randomValues(c.k * c.k * ci * c.m, 7 + n);
-    const dyValues = randomValues(dyShape.reduce((p, v) => p * v, 1), 8 + n);
-    const xValues = randomValues(c.x.reduce((p, v) => p * v, 1), 9 + n);
+    const dyValues = randomValues(
+      dyShape.reduce((p, v) => p * v, 1),
+      8 + n,
+    );
+    const xValues = randomValues(
+      c.x.reduce((p, v) => p * v, 1),
+      9 + n,
+    );
     // Tap (i, j) of the dilated filter sits at (i*d, j*d) of the zero-inserted one.
     const inserted = new Float32Array(ke * ke * ci * c.m);
     const tapSize = ci * c.m;
@@ -173,12 +179,18 @@ describe('wasm depthwise backprop with dilation vs cpu on the zero-inserted filt
     const scaleOf = (v: ArrayLike<number>) => Math.max(1, ...Array.from(v, Math.abs));
 
     it(`input gradient: ${name}`, async () => {
-      const wasm = await runKernelOn('wasm', 'DepthwiseConv2dNativeBackpropInput',
+      const wasm = await runKernelOn(
+        'wasm',
+        'DepthwiseConv2dNativeBackpropInput',
         { dy: { shape: dyShape, values: dyValues }, filter: { shape: [c.k, c.k, ci, c.m], values: filterValues } },
-        { strides: 1, dilations: c.d, pad: c.pad, inputShape: c.x });
-      const cpu = await runKernelOn('cpu', 'DepthwiseConv2dNativeBackpropInput',
+        { strides: 1, dilations: c.d, pad: c.pad, inputShape: c.x },
+      );
+      const cpu = await runKernelOn(
+        'cpu',
+        'DepthwiseConv2dNativeBackpropInput',
         { dy: { shape: dyShape, values: dyValues }, filter: { shape: [ke, ke, ci, c.m], values: inserted } },
-        { strides: 1, dilations: 1, pad: c.pad, inputShape: c.x });
+        { strides: 1, dilations: 1, pad: c.pad, inputShape: c.x },
+      );
       expect(wasm.shape).toEqual(cpu.shape);
       const scale = scaleOf(cpu.values);
       const diff = Math.max(...Array.from(cpu.values, (v, i) => Math.abs(v - wasm.values[i]!) / scale));
@@ -187,10 +199,18 @@ describe('wasm depthwise backprop with dilation vs cpu on the zero-inserted filt
 
     it(`filter gradient: ${name}`, async () => {
       const inputs = { x: { shape: c.x, values: xValues }, dy: { shape: dyShape, values: dyValues } };
-      const wasm = await runKernelOn('wasm', 'DepthwiseConv2dNativeBackpropFilter', inputs,
-        { strides: 1, dilations: c.d, pad: c.pad, filterShape: [c.k, c.k, ci, c.m] });
-      const cpu = await runKernelOn('cpu', 'DepthwiseConv2dNativeBackpropFilter', inputs,
-        { strides: 1, dilations: 1, pad: c.pad, filterShape: [ke, ke, ci, c.m] });
+      const wasm = await runKernelOn('wasm', 'DepthwiseConv2dNativeBackpropFilter', inputs, {
+        strides: 1,
+        dilations: c.d,
+        pad: c.pad,
+        filterShape: [c.k, c.k, ci, c.m],
+      });
+      const cpu = await runKernelOn('cpu', 'DepthwiseConv2dNativeBackpropFilter', inputs, {
+        strides: 1,
+        dilations: 1,
+        pad: c.pad,
+        filterShape: [ke, ke, ci, c.m],
+      });
       const expected: number[] = [];
       for (let i = 0; i < c.k; i++) {
         for (let j = 0; j < c.k; j++) {
@@ -220,8 +240,16 @@ describe('wasm conv kernels free their intermediates', () => {
       const outs = [
         tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 2, pad: 'same', filterShape: [3, 3, 5, 6], dataFormat: 'NHWC' }),
         tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { strides: 2, pad: 'same', inputShape: [2, 9, 8, 5], dataFormat: 'NHWC' }),
-        tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy: dyDw }, { strides: 2, pad: 'same', dilations: 1, filterShape: [3, 3, 5, 2] }),
-        tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: dyDw, filter: dw }, { strides: 2, pad: 'same', dilations: 1, inputShape: [2, 9, 8, 5] }),
+        tf
+          .engine()
+          .runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy: dyDw }, { strides: 2, pad: 'same', dilations: 1, filterShape: [3, 3, 5, 2] }),
+        tf
+          .engine()
+          .runKernel(
+            'DepthwiseConv2dNativeBackpropInput',
+            { dy: dyDw, filter: dw },
+            { strides: 2, pad: 'same', dilations: 1, inputShape: [2, 9, 8, 5] },
+          ),
       ] as tf.Tensor[];
       tf.dispose(outs);
     };

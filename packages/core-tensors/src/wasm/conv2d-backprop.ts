@@ -41,7 +41,15 @@ function conv2dBackpropFilter(args: { inputs: Conv2DBackpropFilterInputs; backen
   assertChannelsLast(attrs.dataFormat, Conv2DBackpropFilter);
   const filterShape = attrs.filterShape as [number, number, number, number];
   const info = backend_util.computeConv2DInfo(
-    dims4(x.shape, 'Conv2DBackpropFilter x'), filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+    dims4(x.shape, 'Conv2DBackpropFilter x'),
+    filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const [b, , , ci] = dims4(x.shape, 'x');
   const [kh, kw, , co] = filterShape;
   const { outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
@@ -65,9 +73,7 @@ function conv2dBackpropFilter(args: { inputs: Conv2DBackpropFilterInputs; backen
     const products: TensorInfo[] = [];
     for (let start = 0; start < windows.length; start += perMatmul) {
       const group = windows.slice(start, start + perMatmul);
-      const cut = group.map(({ i, t, first }) =>
-        s.slice(phases, [((i % sh) * sw + t) * ci, 0, Math.floor(i / sh), first], [ci, b, oh, width]),
-      );
+      const cut = group.map(({ i, t, first }) => s.slice(phases, [((i % sh) * sw + t) * ci, 0, Math.floor(i / sh), first], [ci, b, oh, width]));
       const product = s.matMul2D(s.reshape(s.concat(cut, 0), [group.length * ci, rowsPerWindow]), dyShifted);
       // [windows, ci, span, co] -> one [ci, co] block per (window, column tap).
       products.push(s.reshape(s.transpose(s.reshape(product, [group.length, ci, span, co]), [0, 2, 1, 3]), [group.length * span, ci * co]));
@@ -92,7 +98,11 @@ function shiftedColumns(s: Scope, dy: TensorInfo, span: number, width: number): 
   const [b, oh, ow, co] = dy.shape as [number, number, number, number];
   if (span === 1) return s.reshape(dy, [b * oh * ow, co]);
   const channelsFirst = s.reshape(s.transpose(s.reshape(dy, [b * oh * ow, co]), [1, 0]), [co, b * oh, ow]);
-  const padded = s.pad(channelsFirst, [[0, 0], [0, 0], [span - 1, width - ow]]);
+  const padded = s.pad(channelsFirst, [
+    [0, 0],
+    [0, 0],
+    [span - 1, width - ow],
+  ]);
   const shifts: TensorInfo[] = [];
   for (let q = 0; q < span; q++) shifts.push(s.slice(padded, [0, 0, span - 1 - q], [co, b * oh, width]));
   return s.transpose(s.reshape(s.concat(shifts, 0), [span * co, b * oh * width]), [1, 0]);
@@ -110,7 +120,16 @@ function conv2dBackpropInput(args: { inputs: Conv2DBackpropInputInputs; backend:
   assertChannelsLast(attrs.dataFormat, Conv2DBackpropInput);
   const inputShape = dims4(attrs.inputShape, 'Conv2DBackpropInput inputShape');
   const [kh, kw, ci, co] = dims4(filter.shape, 'Conv2DBackpropInput filter');
-  const info = backend_util.computeConv2DInfo(inputShape, [kh, kw, ci, co], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+  const info = backend_util.computeConv2DInfo(
+    inputShape,
+    [kh, kw, ci, co],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   const [b, h, w] = inputShape;
   const rows = transposedAxis(h, info.outHeight, kh, info.strideHeight, 1, info.padInfo.top);
   const cols = transposedAxis(w, info.outWidth, kw, info.strideWidth, 1, info.padInfo.left);
@@ -119,12 +138,16 @@ function conv2dBackpropInput(args: { inputs: Conv2DBackpropInputInputs; backend:
     // One [co, ci] block per forward tap: the correlation maps dy's co channels to ci.
     const taps = s.reshape(s.transpose(s.reshape(filter, [kh * kw, ci, co]), [0, 2, 1]), [kh * kw, co * ci]);
     const full = phaseCorrelations(s, dy, rows, cols, ci, false, (rowTaps, colTaps, input, pad) =>
-      s.run('Conv2D', { x: input, filter: phaseFilter(s, taps, kw, rowTaps, colTaps, [co, ci]) }, {
-        strides: 1,
-        dilations: 1,
-        pad,
-        dataFormat: 'NHWC',
-      }),
+      s.run(
+        'Conv2D',
+        { x: input, filter: phaseFilter(s, taps, kw, rowTaps, colTaps, [co, ci]) },
+        {
+          strides: 1,
+          dilations: 1,
+          pad,
+          dataFormat: 'NHWC',
+        },
+      ),
     );
     return s.slice(full, [0, rows.offset, cols.offset, 0], [b, h, w, ci]);
   });

@@ -31,7 +31,15 @@ function depthwiseBackpropInput(args: {
   const filter = inputs.filter as TensorInfo;
   const inputShape = dims4(attrs.inputShape, 'DepthwiseConv2dNativeBackpropInput inputShape');
   const [kh, kw, ci, m] = dims4(filter.shape, 'DepthwiseConv2dNativeBackpropInput filter');
-  const info = backend_util.computeConv2DInfo(inputShape, [kh, kw, ci, m], attrs.strides, pair(attrs.dilations), attrs.pad, attrs.dimRoundingMode, true);
+  const info = backend_util.computeConv2DInfo(
+    inputShape,
+    [kh, kw, ci, m],
+    attrs.strides,
+    pair(attrs.dilations),
+    attrs.pad,
+    attrs.dimRoundingMode,
+    true,
+  );
   const { dilationHeight: dh, dilationWidth: dw } = info;
   const [b, h, w] = inputShape;
   const rows = transposedAxis(h, info.outHeight, kh, info.strideHeight, dh, info.padInfo.top);
@@ -40,12 +48,16 @@ function depthwiseBackpropInput(args: {
   return withScope(backend, [dy, filter], (s) => {
     const taps = s.reshape(filter, [kh * kw, ci * m]);
     const full = phaseCorrelations(s, dy, rows, cols, ci, true, (rowTaps, colTaps, input, pad) => {
-      const z = s.run('DepthwiseConv2dNative', { x: input, filter: phaseFilter(s, taps, kw, rowTaps, colTaps, [ci * m, 1]) }, {
-        strides: 1,
-        dilations: [dh, dw],
-        pad,
-        dataFormat: 'NHWC',
-      });
+      const z = s.run(
+        'DepthwiseConv2dNative',
+        { x: input, filter: phaseFilter(s, taps, kw, rowTaps, colTaps, [ci * m, 1]) },
+        {
+          strides: 1,
+          dilations: [dh, dw],
+          pad,
+          dataFormat: 'NHWC',
+        },
+      );
       if (m === 1) return z;
       const [, zh, zw] = z.shape as [number, number, number, number];
       return s.run('Sum', { x: s.reshape(z, [b, zh, zw, ci, m]) }, { axis: [4], keepDims: false });
@@ -72,13 +84,27 @@ function depthwiseBackpropFilter(args: {
   const dy = inputs.dy as TensorInfo;
   const [b, h, w, ci] = dims4(x.shape, 'DepthwiseConv2dNativeBackpropFilter x');
   const [kh, kw, , m] = dims4(attrs.filterShape, 'DepthwiseConv2dNativeBackpropFilter filterShape');
-  const info = backend_util.computeConv2DInfo([b, h, w, ci], [kh, kw, ci, m], attrs.strides, pair(attrs.dilations), attrs.pad, attrs.dimRoundingMode, true);
+  const info = backend_util.computeConv2DInfo(
+    [b, h, w, ci],
+    [kh, kw, ci, m],
+    attrs.strides,
+    pair(attrs.dilations),
+    attrs.pad,
+    attrs.dimRoundingMode,
+    true,
+  );
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, outHeight: oh, outWidth: ow } = info;
   const pixels = b * oh * ow;
 
   return withScope(backend, [x, dy], (s) => {
-    const phases = phaseSplitChannelsFirst(s, x, sh, sw,
-      phaseExtent(info.padInfo.top, oh, dh * (kh - 1) + 1, sh), phaseExtent(info.padInfo.left, ow, dw * (kw - 1) + 1, sw));
+    const phases = phaseSplitChannelsFirst(
+      s,
+      x,
+      sh,
+      sw,
+      phaseExtent(info.padInfo.top, oh, dh * (kh - 1) + 1, sh),
+      phaseExtent(info.padInfo.left, ow, dw * (kw - 1) + 1, sw),
+    );
     const dyChannelsFirst = s.reshape(s.transpose(s.reshape(dy, [pixels, ci * m]), [1, 0]), [ci, m, pixels]);
     const perTap: TensorInfo[] = [];
     for (let i = 0; i < kh; i++) {

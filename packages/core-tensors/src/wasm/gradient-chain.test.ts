@@ -37,11 +37,54 @@ const instanceNorm = (t: tf.Tensor4D) => {
 function loss(p: Params): tf.Scalar {
   // Stem: reflect pad 3, 7x7 conv, instance norm, ReLU. (A bias before instance norm has a
   // zero gradient: it is on the stride-2 conv instead.)
-  const h = tf.relu(instanceNorm(tf.conv2d(tf.mirrorPad(p.x, [[0, 0], [3, 3], [3, 3], [0, 0]], 'reflect'), p.stemW, 1, 'valid')));
+  const h = tf.relu(
+    instanceNorm(
+      tf.conv2d(
+        tf.mirrorPad(
+          p.x,
+          [
+            [0, 0],
+            [3, 3],
+            [3, 3],
+            [0, 0],
+          ],
+          'reflect',
+        ),
+        p.stemW,
+        1,
+        'valid',
+      ),
+    ),
+  );
   // Blur downsample: reflect pad 1, depthwise 3x3 stride 2 (constant filter).
-  const blurred = tf.depthwiseConv2d(tf.mirrorPad(h, [[0, 0], [1, 1], [1, 1], [0, 0]], 'reflect'), blurFilter(5), 2, 'valid');
+  const blurred = tf.depthwiseConv2d(
+    tf.mirrorPad(
+      h,
+      [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ],
+      'reflect',
+    ),
+    blurFilter(5),
+    2,
+    'valid',
+  );
   // Stride-2 conv with zero padding 1 and bias, leaky ReLU (the discriminator's).
-  const down = tf.leakyRelu(tf.add(tf.conv2d(h, p.downW, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]), p.downB), 0.2) as tf.Tensor4D;
+  const down = tf.leakyRelu(
+    tf.add(
+      tf.conv2d(h, p.downW, 2, [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ]),
+      p.downB,
+    ),
+    0.2,
+  ) as tf.Tensor4D;
   // Transposed conv back up (no_antialias_up), then tanh.
   const up = tf.tanh(tf.conv2dTranspose(down, p.upW, [1, 12, 12, 5], 2, 'same'));
   // Patch sampling: gather feature rows (repeats, out of order), an MLP, NCE-style logits.
@@ -61,7 +104,10 @@ async function gradientsOn(backend: 'cpu' | 'wasm'): Promise<{ grads: Record<str
   const params = Object.fromEntries(
     names.map((name, i) => {
       const shape = shapes[name] as readonly number[];
-      const values = randomValues(shape.reduce((a, b) => a * b, 1), 11 + i);
+      const values = randomValues(
+        shape.reduce((a, b) => a * b, 1),
+        11 + i,
+      );
       return [name, tf.tensor(values, [...shape])];
     }),
   ) as unknown as Params;

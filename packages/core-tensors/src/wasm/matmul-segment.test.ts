@@ -5,8 +5,7 @@ import { loadCpuAndWasm, memoryCounts, randomValues, relativeDiffWasmVsCpu, runK
 const TOL = 1e-4;
 
 /** Shape of an operand that yields [.., m, k] (or [.., k, n]) after its optional transpose. */
-const operand = (batch: number[], rows: number, cols: number, transposed: boolean) =>
-  transposed ? [...batch, cols, rows] : [...batch, rows, cols];
+const operand = (batch: number[], rows: number, cols: number, transposed: boolean) => (transposed ? [...batch, cols, rows] : [...batch, rows, cols]);
 
 /**
  * An operand's values repeated over the output's batch dims (numpy broadcasting), so that
@@ -55,14 +54,30 @@ describe('wasm BatchMatMul vs cpu', () => {
         const bShape = operand(batchB, k, n, transposeB);
         it(`a [${aShape}] b [${bShape}] transposeA ${transposeA} transposeB ${transposeB}`, async () => {
           const seed = m * 31 + n + (transposeA ? 7 : 0) + (transposeB ? 13 : 0);
-          const aValues = randomValues(aShape.reduce((p, d) => p * d, 1), seed);
-          const bValues = randomValues(bShape.reduce((p, d) => p * d, 1), seed + 1);
+          const aValues = randomValues(
+            aShape.reduce((p, d) => p * d, 1),
+            seed,
+          );
+          const bValues = randomValues(
+            bShape.reduce((p, d) => p * d, 1),
+            seed + 1,
+          );
           const attrs = { transposeA, transposeB };
-          const wasm = await runKernelOn('wasm', 'BatchMatMul', { a: { shape: aShape, values: aValues }, b: { shape: bShape, values: bValues } }, attrs);
-          const cpu = await runKernelOn('cpu', 'BatchMatMul', {
-            a: { shape: [...outBatch, ...aShape.slice(-2)], values: broadcastValues(aValues, batchA, outBatch, m * k) },
-            b: { shape: [...outBatch, ...bShape.slice(-2)], values: broadcastValues(bValues, batchB, outBatch, k * n) },
-          }, attrs);
+          const wasm = await runKernelOn(
+            'wasm',
+            'BatchMatMul',
+            { a: { shape: aShape, values: aValues }, b: { shape: bShape, values: bValues } },
+            attrs,
+          );
+          const cpu = await runKernelOn(
+            'cpu',
+            'BatchMatMul',
+            {
+              a: { shape: [...outBatch, ...aShape.slice(-2)], values: broadcastValues(aValues, batchA, outBatch, m * k) },
+              b: { shape: [...outBatch, ...bShape.slice(-2)], values: broadcastValues(bValues, batchB, outBatch, k * n) },
+            },
+            attrs,
+          );
           expect(wasm.shape).toEqual([...outBatch, m, n]);
           expect(cpu.shape).toEqual(wasm.shape);
           const scale = Math.max(1, ...Array.from(cpu.values, Math.abs));

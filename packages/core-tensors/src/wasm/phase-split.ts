@@ -28,7 +28,12 @@ export function phaseSplitChannelsFirst(s: Scope, x: TensorInfo, sh: number, sw:
   const keepH = Math.min(h, rows.total - rows.before);
   const keepW = Math.min(w, cols.total - cols.before);
   const cropped = s.slice(x, [0, 0, 0, 0], [b, keepH, keepW, ci]);
-  const padded = s.pad(cropped, [[0, 0], [rows.before, rows.total - rows.before - keepH], [cols.before, cols.total - cols.before - keepW], [0, 0]]);
+  const padded = s.pad(cropped, [
+    [0, 0],
+    [rows.before, rows.total - rows.before - keepH],
+    [cols.before, cols.total - cols.before - keepW],
+    [0, 0],
+  ]);
   const hs = rows.total / sh;
   const ws = cols.total / sw;
   let byPhase = padded;

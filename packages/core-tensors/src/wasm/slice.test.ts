@@ -19,11 +19,26 @@ describe('wasm Slice (heap-to-heap box copy)', () => {
   const shape = [2, 5, 6, 3];
   const value = (n: number, h: number, w: number, c: number) => n * 1000 + h * 100 + w * 10 + c;
   const cases: Array<[number[], number[]]> = [
-    [[0, 0, 0, 0], [2, 5, 6, 3]],
-    [[1, 1, 2, 0], [1, 3, 3, 3]],
-    [[0, 2, 0, 1], [2, 2, 6, 2]],
-    [[0, 0, 5, 0], [2, 5, 1, 3]],
-    [[1, 4, 1, 2], [-1, -1, 2, 1]],
+    [
+      [0, 0, 0, 0],
+      [2, 5, 6, 3],
+    ],
+    [
+      [1, 1, 2, 0],
+      [1, 3, 3, 3],
+    ],
+    [
+      [0, 2, 0, 1],
+      [2, 2, 6, 2],
+    ],
+    [
+      [0, 0, 5, 0],
+      [2, 5, 1, 3],
+    ],
+    [
+      [1, 4, 1, 2],
+      [-1, -1, 2, 1],
+    ],
   ];
   for (const [begin, size] of cases) {
     it(`box begin [${begin}] size [${size}]`, async () => {

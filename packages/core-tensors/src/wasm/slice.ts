@@ -1,4 +1,12 @@
-import { backend_util, Slice, type KernelBackend, type KernelConfig, type SliceAttrs, type SliceInputs, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  backend_util,
+  Slice,
+  type KernelBackend,
+  type KernelConfig,
+  type SliceAttrs,
+  type SliceInputs,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
 import { originalKernel } from '../backend-registry.js';
 import { copyBox, WASM } from './kernel-call.js';
 

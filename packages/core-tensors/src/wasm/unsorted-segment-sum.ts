@@ -38,9 +38,13 @@ function unsortedSegmentSum(args: { inputs: UnsortedSegmentSumInputs; backend: K
       ids = s.track({ dataId: backend.write(remapped, [count], 'int32'), shape: [count], dtype: 'int32' });
     }
     const segments = numSegments + (outside ? 1 : 0);
-    const sums = s.run('ScatterNd', { indices: s.reshape(ids, [count, 1]), updates: s.reshape(x, [count, ...rowShape]) }, {
-      shape: [segments, ...rowShape],
-    });
+    const sums = s.run(
+      'ScatterNd',
+      { indices: s.reshape(ids, [count, 1]), updates: s.reshape(x, [count, ...rowShape]) },
+      {
+        shape: [segments, ...rowShape],
+      },
+    );
     return s.slice(sums, new Array<number>(rowShape.length + 1).fill(0), [numSegments, ...rowShape]);
   });
 }

@@ -128,9 +128,16 @@ function sizing(c: NLayerDiscriminatorConfig): SideSizing {
   const steps: Step[] = [];
   for (let n = 1; n <= c.nLayers; n++) {
     if (c.noAntialias) steps.push((s) => conv(s, 4, 2, 1, `layer ${n}`));
-    else steps.push((s) => conv(s, 4, 1, 1, `layer ${n}`), (s) => blurDown(s, `layer ${n}`));
+    else
+      steps.push(
+        (s) => conv(s, 4, 1, 1, `layer ${n}`),
+        (s) => blurDown(s, `layer ${n}`),
+      );
   }
-  steps.push((s) => conv(s, 4, 1, 1, `layer ${c.nLayers + 1}`), (s) => conv(s, 4, 1, 1, 'its output layer'));
+  steps.push(
+    (s) => conv(s, 4, 1, 1, `layer ${c.nLayers + 1}`),
+    (s) => conv(s, 4, 1, 1, 'its output layer'),
+  );
   return sideSizing(1, steps);
 }
 

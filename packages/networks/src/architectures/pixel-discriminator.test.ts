@@ -35,7 +35,9 @@ interface PixelCase {
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const script = join(root, 'tools/golden/reference_pixel_heads.py');
 export const referenceDir = process.env.CUT_REFERENCE ?? '/work/ref/cut';
-const noReference = torchUnavailable() ?? (existsSync(join(referenceDir, 'models/networks.py')) ? undefined : `no reference checkout at ${referenceDir} (set CUT_REFERENCE)`);
+const noReference =
+  torchUnavailable() ??
+  (existsSync(join(referenceDir, 'models/networks.py')) ? undefined : `no reference checkout at ${referenceDir} (set CUT_REFERENCE)`);
 if (noReference) console.warn(`skipping the reference round trip of PixelDiscriminator: ${noReference}`);
 
 const work = mkdtempSync(join(tmpdir(), 'cut-pixel-'));
@@ -60,7 +62,9 @@ describeBackends('PixelDiscriminator vs the reference', (backend) => {
     expect(net.config).toMatchObject({ architecture: 'pixel', ndf: 64, norm: 'instance' });
     expect(networkOptionsFrom(net.referenceOptions()).discriminator).toEqual(net.config);
     net.dispose();
-    expect(() => defineDiscriminator({ architecture: 'pixel', norm: 'group' as never })).toThrow(/PixelDiscriminator: norm 'group' is not one of instance, batch, none/);
+    expect(() => defineDiscriminator({ architecture: 'pixel', norm: 'group' as never })).toThrow(
+      /PixelDiscriminator: norm 'group' is not one of instance, batch, none/,
+    );
   });
 
   for (const c of g.cases) {
@@ -119,43 +123,46 @@ describeBackends('PixelDiscriminator vs the reference', (backend) => {
   }
 
   for (const norm of ['instance', 'batch'] as const) {
-    it.skipIf(noReference !== undefined)(`norm ${norm}: our .pth loads strictly into the reference's define_D('pixel'), and its .pth into ours: same outputs`, async () => {
-      const dir = mkdtempSync(join(work, `${backend}-${norm}-`));
-      const rng = new SeededRng(7);
-      const net = defineDiscriminator({ architecture: 'pixel', ndf: 8, norm, init: { type: 'normal', gain: 0.5 } }, { seed: 3 });
-      // Nonzero biases (the init's are zero).
-      net.trainableVariables().forEach((v, i) => {
-        if (net.parameterNames()[i]!.endsWith('.bias')) tf.tidy(() => v.assign(tf.tensor(rng.uniformArray(v.size, -0.5, 0.5), v.shape)));
-      });
-      const pth = join(dir, 'pixel_D.pth');
-      const back = join(dir, 'pixel_D_torch.pth');
-      await saveNetworkWeights(net, pth);
-      const x = tf.tensor4d(rng.uniformArray(2 * 6 * 5 * 3, -1, 1), [2, 6, 5, 3]);
-      // Training mode on both sides (batch norm: batch statistics).
-      const y = net.forward(x);
-      const spec = { cases: [{ id: 'pixel', kind: 'D', config: { ndf: 8, norm }, pth, out_pth: back, inputs: [await nchw(x)] }] };
-      writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
-      runTorchScript(script, ['roundtrip', join(dir, 'spec.json'), join(dir, 'out.json')]);
-      const torch = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')).cases.pixel as {
-        keys: string[];
-        before: GoldenTensor[];
-        after: GoldenTensor[];
-      };
-      expect(torch.keys).toEqual([...(await net.stateDict()).keys()]);
-      const ours = await nchw(y);
-      expect(torch.before[0]!.shape).toEqual(ours.shape);
-      const report = { ours_in_torch: maxAbsDiff(ours.data, torch.before[0]!.data), torch_in_ours: 0 };
-      expect(report.ours_in_torch).toBeLessThan(1e-5);
-      // The reference's file (weights x -1.5) loaded strictly into ours gives PyTorch's output.
-      loadNetworkWeights(net, back);
-      const y2 = net.forward(x);
-      const theirs = await nchw(y2);
-      report.torch_in_ours = maxAbsDiff(theirs.data, torch.after[0]!.data);
-      expect(report.torch_in_ours).toBeLessThan(1e-5);
-      expect(maxAbsDiff(theirs.data, ours.data)).toBeGreaterThan(1e-2); // the weights did change
-      console.info(`[${backend}] PixelDiscriminator norm ${norm} .pth both ways, max |diff|`, JSON.stringify(report));
-      tf.dispose([x, y, y2]);
-      net.dispose();
-    });
+    it.skipIf(noReference !== undefined)(
+      `norm ${norm}: our .pth loads strictly into the reference's define_D('pixel'), and its .pth into ours: same outputs`,
+      async () => {
+        const dir = mkdtempSync(join(work, `${backend}-${norm}-`));
+        const rng = new SeededRng(7);
+        const net = defineDiscriminator({ architecture: 'pixel', ndf: 8, norm, init: { type: 'normal', gain: 0.5 } }, { seed: 3 });
+        // Nonzero biases (the init's are zero).
+        net.trainableVariables().forEach((v, i) => {
+          if (net.parameterNames()[i]!.endsWith('.bias')) tf.tidy(() => v.assign(tf.tensor(rng.uniformArray(v.size, -0.5, 0.5), v.shape)));
+        });
+        const pth = join(dir, 'pixel_D.pth');
+        const back = join(dir, 'pixel_D_torch.pth');
+        await saveNetworkWeights(net, pth);
+        const x = tf.tensor4d(rng.uniformArray(2 * 6 * 5 * 3, -1, 1), [2, 6, 5, 3]);
+        // Training mode on both sides (batch norm: batch statistics).
+        const y = net.forward(x);
+        const spec = { cases: [{ id: 'pixel', kind: 'D', config: { ndf: 8, norm }, pth, out_pth: back, inputs: [await nchw(x)] }] };
+        writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
+        runTorchScript(script, ['roundtrip', join(dir, 'spec.json'), join(dir, 'out.json')]);
+        const torch = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')).cases.pixel as {
+          keys: string[];
+          before: GoldenTensor[];
+          after: GoldenTensor[];
+        };
+        expect(torch.keys).toEqual([...(await net.stateDict()).keys()]);
+        const ours = await nchw(y);
+        expect(torch.before[0]!.shape).toEqual(ours.shape);
+        const report = { ours_in_torch: maxAbsDiff(ours.data, torch.before[0]!.data), torch_in_ours: 0 };
+        expect(report.ours_in_torch).toBeLessThan(1e-5);
+        // The reference's file (weights x -1.5) loaded strictly into ours gives PyTorch's output.
+        loadNetworkWeights(net, back);
+        const y2 = net.forward(x);
+        const theirs = await nchw(y2);
+        report.torch_in_ours = maxAbsDiff(theirs.data, torch.after[0]!.data);
+        expect(report.torch_in_ours).toBeLessThan(1e-5);
+        expect(maxAbsDiff(theirs.data, ours.data)).toBeGreaterThan(1e-2); // the weights did change
+        console.info(`[${backend}] PixelDiscriminator norm ${norm} .pth both ways, max |diff|`, JSON.stringify(report));
+        tf.dispose([x, y, y2]);
+        net.dispose();
+      },
+    );
   }
 });

@@ -84,7 +84,10 @@ function resBlocks(p: ParamBuilder, prefix: string, name: string, dim: number): 
   const blocks = Array.from({ length: RES_BLOCKS }, (_, i) => {
     const at = `${prefix}.model.${i}.model`;
     const c = { cin: dim, cout: dim, k: 3, stride: 1, pad: 1, norm: 'inst' as const };
-    return [conv2dBlock(p, `${at}.0`, `${name}.${i}.0`, { ...c, act: 'relu' }), conv2dBlock(p, `${at}.1`, `${name}.${i}.1`, { ...c, act: 'none' })] as const;
+    return [
+      conv2dBlock(p, `${at}.0`, `${name}.${i}.0`, { ...c, act: 'relu' }),
+      conv2dBlock(p, `${at}.1`, `${name}.${i}.1`, { ...c, act: 'none' }),
+    ] as const;
   });
   return {
     type: 'ResBlocks',
@@ -92,8 +95,7 @@ function resBlocks(p: ParamBuilder, prefix: string, name: string, dim: number): 
     inplace: false,
     reach: 2 * RES_BLOCKS,
     scale: 1,
-    apply: (x, training) =>
-      tf.tidy(() => blocks.reduce((h, [a, b]) => tf.add(h, b.apply(a.apply(h, training), training)) as tf.Tensor4D, x)),
+    apply: (x, training) => tf.tidy(() => blocks.reduce((h, [a, b]) => tf.add(h, b.apply(a.apply(h, training), training)) as tf.Tensor4D, x)),
   };
 }
 
@@ -284,7 +286,11 @@ function configure(partial: Partial<ResnetCatGeneratorConfig>): ResnetCatGenerat
 /** Sides: multiples of 4 (two stride-2 blocks, then two x2 upsamplings). Not tiled: LayerNorm sees the whole image. */
 function sizing(): GeneratorSizing {
   const steps: Step[] = [(s) => reflectPad(s, 3, 'its first block'), (s) => conv(s, 7, 1, 0, 'its first block')];
-  for (let d = 1; d <= DOWNS; d++) steps.push((s) => reflectPad(s, 1, `down block ${d}`), (s) => conv(s, 4, 2, 0, `down block ${d}`));
+  for (let d = 1; d <= DOWNS; d++)
+    steps.push(
+      (s) => reflectPad(s, 1, `down block ${d}`),
+      (s) => conv(s, 4, 2, 0, `down block ${d}`),
+    );
   steps.push((s) => reflectPad(s, 1, 'its residual blocks'));
   // Reach in input pixels: 7x7 stem 3; 4x4 stride-2 blocks 1.5 and 3; 16 3x3 convs at stride 4;
   // 5x5 convs after each upsampling at strides 2 and 1; the 7x7 head 3.

@@ -237,7 +237,11 @@ function sizing(c: ResnetGeneratorConfig): GeneratorSizing {
   const steps: Step[] = [(s) => reflectPad(s, 3, 'its first layer'), (s) => conv(s, 7, 1, 0, 'its first convolution')];
   for (let d = 1; d <= 2; d++) {
     if (c.noAntialias) steps.push((s) => conv(s, 3, 2, 1, `downsampling ${d}`));
-    else steps.push((s) => conv(s, 3, 1, 1, `downsampling ${d}`), (s) => blurDown(s, `downsampling ${d}`));
+    else
+      steps.push(
+        (s) => conv(s, 3, 1, 1, `downsampling ${d}`),
+        (s) => blurDown(s, `downsampling ${d}`),
+      );
   }
   if (c.nBlocks > 0) steps.push((s) => reflectPad(s, 1, 'its residual blocks'));
   // Reach in input pixels: each module's reach times its stage's stride. Stem and head 7x7: 3 each;
@@ -262,7 +266,10 @@ export const resnetGenerator: GeneratorArchitecture<ResnetGeneratorConfig> = {
   accepts(netG) {
     const n = blocksOf(netG);
     if (n === null) return false;
-    return n <= MAX_RESNET_BLOCKS || `'${netG}' has more than ${MAX_RESNET_BLOCKS} residual blocks (the reference offers resnet_9blocks, resnet_6blocks and resnet_4blocks)`;
+    return (
+      n <= MAX_RESNET_BLOCKS ||
+      `'${netG}' has more than ${MAX_RESNET_BLOCKS} residual blocks (the reference offers resnet_9blocks, resnet_6blocks and resnet_4blocks)`
+    );
   },
   fromDefine: (a: DefineGeneratorArgs) =>
     configure({

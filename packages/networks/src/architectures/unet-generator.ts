@@ -80,7 +80,12 @@ export class UnetGenerator extends SequentialNetwork implements Generator {
     const { ngf, numDowns } = o;
     const bias = convBias(o.norm);
     // (outer_nc, inner_nc) of each block, outermost first, as UnetGenerator.__init__ nests them.
-    const widths: Array<[number, number]> = [[o.outputNc, ngf], [ngf, ngf * 2], [ngf * 2, ngf * 4], [ngf * 4, ngf * 8]];
+    const widths: Array<[number, number]> = [
+      [o.outputNc, ngf],
+      [ngf, ngf * 2],
+      [ngf * 2, ngf * 4],
+      [ngf * 4, ngf * 8],
+    ];
     for (let i = 0; i < numDowns - 5; i++) widths.push([ngf * 8, ngf * 8]);
     widths.push([ngf * 8, ngf * 8]);
 
@@ -125,13 +130,7 @@ export class UnetGenerator extends SequentialNetwork implements Generator {
       apply: (x, training) => this.block(d, x, training, null)!,
     });
     const top = levels[0]!;
-    const modules: Module[] = [
-      top.downconv,
-      block(1),
-      uprelu,
-      top.upconv,
-      tanhOut,
-    ];
+    const modules: Module[] = [top.downconv, block(1), uprelu, top.upconv, tanhOut];
     super({ modules, params: p });
     this.config = o;
     this.sizing = sizing(o);
@@ -199,7 +198,9 @@ export class UnetGenerator extends SequentialNetwork implements Generator {
       throw new Error(`${CLASS}: expected an NHWC input with ${this.config.inputNc} channels, got shape [${x.shape}]`);
     }
     if (x.shape[1] % side !== 0 || x.shape[2] % side !== 0) {
-      throw new Error(`${CLASS}: with ${this.config.numDowns} downsamplings the input's height and width must be multiples of ${side}, got ${x.shape[1]}x${x.shape[2]}`);
+      throw new Error(
+        `${CLASS}: with ${this.config.numDowns} downsamplings the input's height and width must be multiples of ${side}, got ${x.shape[1]}x${x.shape[2]}`,
+      );
     }
     const wanted = layers.map((ref) => this.layerIndex(ref));
     return tf.tidy(() => {

@@ -127,13 +127,19 @@ describe('stride-0 tensors (torch.zeros(1).expand(20000, 20000), written by tool
     expect(readFileSync(big).length).toBeLessThan(1024);
     const bytes = readFileSync(big);
     const r = measure(() => readPth(bytes, { name: big }));
-    expectRefused(r, big, /tensor 'model\.0\.weight' \(shape \[20000,20000\], stride \[0,0\], offset 0\) repeats or interleaves elements \(a stride-0 or overlapping view/);
+    expectRefused(
+      r,
+      big,
+      /tensor 'model\.0\.weight' \(shape \[20000,20000\], stride \[0,0\], offset 0\) repeats or interleaves elements \(a stride-0 or overlapping view/,
+    );
     console.log(`stride-0 [20000, 20000] (${readFileSync(big).length} B file): peak RSS +${r.peakMiB.toFixed(1)} MiB, ${r.ms.toFixed(0)} ms`);
     expect(r.peakMiB).toBeLessThan(64);
     expect(r.ms).toBeLessThan(1000);
 
     const small = hostile('expand_small.pth');
-    expect(() => readPth(readFileSync(small), { name: small })).toThrow(/tensor 'w' \(shape \[3,4\], stride \[0,0\], offset 0\) repeats or interleaves elements/);
+    expect(() => readPth(readFileSync(small), { name: small })).toThrow(
+      /tensor 'w' \(shape \[3,4\], stride \[0,0\], offset 0\) repeats or interleaves elements/,
+    );
   });
 
   it('loading it into a network: the shape is checked against the network first', () => {
@@ -154,21 +160,17 @@ describe('a deflate bomb is stopped at its declared size', () => {
   const bomb = deflatedZeros(bombSize);
 
   it('an entry that inflates past its declared size: refused after at most one small step', () => {
-    const file = rawZip([
-      stored('a/data.pkl', pkl([4], 4)),
-      { name: 'a/data/0', stored: bomb, method: 8, size: 16, crc: 0 },
-    ]);
+    const file = rawZip([stored('a/data.pkl', pkl([4], 4)), { name: 'a/data/0', stored: bomb, method: 8, size: 16, crc: 0 }]);
     const r = measure(() => readPth(file, { name: 'bomb.pth' }));
     expectRefused(r, 'bomb.pth', /'a\/data\/0' inflates to more than its declared 16 bytes/);
-    console.log(`deflate bomb (${(bomb.length / 1024).toFixed(0)} KB -> 256 MiB, declared 16 B): peak RSS +${r.peakMiB.toFixed(1)} MiB, ${r.ms.toFixed(0)} ms`);
+    console.log(
+      `deflate bomb (${(bomb.length / 1024).toFixed(0)} KB -> 256 MiB, declared 16 B): peak RSS +${r.peakMiB.toFixed(1)} MiB, ${r.ms.toFixed(0)} ms`,
+    );
     expect(r.peakMiB).toBeLessThan(64);
   });
 
   it('an honest size the tensors cannot need, or more than the caller allows: refused before inflating', () => {
-    const file = rawZip([
-      stored('a/data.pkl', pkl([4], 4)),
-      { name: 'a/data/0', stored: bomb, method: 8, size: bombSize, crc: 0 },
-    ]);
+    const file = rawZip([stored('a/data.pkl', pkl([4], 4)), { name: 'a/data/0', stored: bomb, method: 8, size: bombSize, crc: 0 }]);
     let r = measure(() => readPth(file, { name: 'bomb.pth' }));
     expectRefused(r, 'bomb.pth', /storage 'a\/data\/0' has 268435456 bytes, its 4 float32 elements need 16/);
     expect(r.peakMiB).toBeLessThan(64);
@@ -183,10 +185,7 @@ describe('a deflate bomb is stopped at its declared size', () => {
   });
 
   it('a declared size past what deflate can reach from the compressed bytes: corrupt', () => {
-    const file = rawZip([
-      stored('a/data.pkl', pkl([4], 4)),
-      { name: 'a/data/0', stored: bomb, method: 8, size: 0xfffffff0, crc: 0 },
-    ]);
+    const file = rawZip([stored('a/data.pkl', pkl([4], 4)), { name: 'a/data/0', stored: bomb, method: 8, size: 0xfffffff0, crc: 0 }]);
     const r = measure(() => readPth(file, { name: 'liar.pth' }));
     expectRefused(r, 'liar.pth', /corrupt zip archive \('a\/data\/0' claims to inflate \d+ bytes to 4294967280, more than deflate can\)/);
     expect(r.peakMiB).toBeLessThan(64);
@@ -259,27 +258,44 @@ describe('stored entries: sizes are checked against the file and the tensors bef
 
   it('a tensor reaching past its storage, and a record longer than its storage: refused, named', () => {
     const past = rawZip([stored('a/data.pkl', pkl([4], 2)), stored('a/data/0', new Uint8Array(8))]);
-    expect(() => readPth(past, { name: 'p.pth' })).toThrow(/^p\.pth: tensor 'w' \(shape \[4\], stride \[1\], offset 0\) reaches past its storage of 2 elements/);
+    expect(() => readPth(past, { name: 'p.pth' })).toThrow(
+      /^p\.pth: tensor 'w' \(shape \[4\], stride \[1\], offset 0\) reaches past its storage of 2 elements/,
+    );
     const long = rawZip([stored('a/data.pkl', pkl([4], 4)), stored('a/data/0', new Uint8Array(20))]);
     expect(() => readPth(long, { name: 'l.pth' })).toThrow(/^l\.pth: storage 'a\/data\/0' has 20 bytes, its 4 float32 elements need 16/);
   });
 });
 
 describe('options that ask for a network far larger than its file', () => {
-  it('are refused before the network is built (a stranger\'s train_opt.txt with ngf 100000)', () => {
+  it("are refused before the network is built (a stranger's train_opt.txt with ngf 100000)", () => {
     const G = readFileSync(join(root, 'fixtures/checkpoints/h2z_tiny/latest_net_G.pth'));
     // (netG resnet_99999blocks is refused by name before this check: more than 32 blocks.)
-    for (const [key, value] of [['ngf', '100000'], ['ngf', '1000'], ['netG', 'resnet_32blocks']] as const) {
+    for (const [key, value] of [
+      ['ngf', '100000'],
+      ['ngf', '1000'],
+      ['netG', 'resnet_32blocks'],
+    ] as const) {
       const r = measure(() => loadCheckpoint({ G, options: new Map([[key, value]]), names: { G: 'g.pth' } }));
       expect(r.error, `${key} ${value}`).toBeInstanceOf(Error);
-      expect((r.error as Error).message).toMatch(/^g\.pth: \d+ bytes cannot hold the \d+\+ weights of a ResnetGenerator configured by the given options \(.*ngf \d+, nBlocks \d+/);
+      expect((r.error as Error).message).toMatch(
+        /^g\.pth: \d+ bytes cannot hold the \d+\+ weights of a ResnetGenerator configured by the given options \(.*ngf \d+, nBlocks \d+/,
+      );
       expect(r.peakMiB).toBeLessThan(64);
     }
-    expect(() => loadCheckpoint({ G, options: new Map([['netG', 'resnet_99999blocks']]), names: { G: 'g.pth' } })).toThrow(/more than 32 residual blocks/);
-    const D = readFileSync(join(root, 'fixtures/checkpoints/h2z_tiny/latest_net_D.pth'));
-    expect(() => loadCheckpoint({ G, D, options: new Map([['ngf', '8'], ['ndf', '5000']]), names: { D: 'd.pth' } })).toThrow(
-      /^d\.pth: \d+ bytes cannot hold the \d+\+ weights of a NLayerDiscriminator configured by the given options \(.*ndf 5000, nLayers 3\b/,
+    expect(() => loadCheckpoint({ G, options: new Map([['netG', 'resnet_99999blocks']]), names: { G: 'g.pth' } })).toThrow(
+      /more than 32 residual blocks/,
     );
+    const D = readFileSync(join(root, 'fixtures/checkpoints/h2z_tiny/latest_net_D.pth'));
+    expect(() =>
+      loadCheckpoint({
+        G,
+        D,
+        options: new Map([
+          ['ngf', '8'],
+          ['ndf', '5000'],
+        ]),
+        names: { D: 'd.pth' },
+      }),
+    ).toThrow(/^d\.pth: \d+ bytes cannot hold the \d+\+ weights of a NLayerDiscriminator configured by the given options \(.*ndf 5000, nLayers 3\b/);
   });
 });
-

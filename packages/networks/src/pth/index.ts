@@ -204,9 +204,7 @@ function parseArchive(source: ByteSource, options: ReadPthOptions): PthArchive {
 
 /** The top folder holding `data.pkl` (torch names it after the file in 1.x, `archive` in 2.x). */
 function findArchiveName(zip: ZipReader): string {
-  const folders = zip.entries
-    .map((e) => /^([^/]+)\/data\.pkl$/.exec(e.name)?.[1])
-    .filter((f): f is string => f !== undefined);
+  const folders = zip.entries.map((e) => /^([^/]+)\/data\.pkl$/.exec(e.name)?.[1]).filter((f): f is string => f !== undefined);
   if (folders.length === 0) {
     const names = zip.entries.map((e) => e.name);
     if (names.some((n) => /(^|\/)constants\.pkl$/.test(n))) {
@@ -248,7 +246,8 @@ function checkLayout(name: string, t: TensorRef): number {
   dims.sort((a, b) => a.stride - b.stride);
   let extent = 0; // last element reached by the dimensions so far, relative to the offset
   for (const { n, stride } of dims) {
-    if (stride <= extent) throw new Error(`${what()} repeats or interleaves elements (a stride-0 or overlapping view, e.g. from expand()); save a contiguous copy`);
+    if (stride <= extent)
+      throw new Error(`${what()} repeats or interleaves elements (a stride-0 or overlapping view, e.g. from expand()); save a contiguous copy`);
     extent += (n - 1) * stride;
   }
   const reach = t.offset + extent + 1;
@@ -451,10 +450,7 @@ function encodeChunks(entries: Iterable<readonly [string, WritableTensor]>, opti
 }
 
 /** The bytes of a `.pth` file holding `entries` (in order) as a state_dict. */
-export function encodePth(
-  entries: Iterable<readonly [string, WritableTensor]>,
-  options: WritePthOptions = {},
-): Uint8Array {
+export function encodePth(entries: Iterable<readonly [string, WritableTensor]>, options: WritePthOptions = {}): Uint8Array {
   return concatBytes(encodeChunks(entries, options));
 }
 

@@ -113,7 +113,8 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
     const at = p;
     const op = u8();
     switch (op) {
-      case 0x80: { // PROTO
+      case 0x80: {
+        // PROTO
         const proto = u8();
         if (proto > 5) throw new Error(`pickle protocol ${proto} is not supported`);
         break;
@@ -160,13 +161,15 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
       case 0x8a: // LONG1
         stack.push(long(take(u8())));
         break;
-      case 0x8b: { // LONG4
+      case 0x8b: {
+        // LONG4
         const n = i32();
         if (n < 0) throw new Error('pickle LONG4 with a negative length');
         stack.push(long(take(n)));
         break;
       }
-      case 0x49: { // INT (text; "00"/"01" are False/True)
+      case 0x49: {
+        // INT (text; "00"/"01" are False/True)
         const s = line();
         stack.push(s === '00' ? false : s === '01' ? true : smallInt(BigInt(s)));
         break;
@@ -195,7 +198,8 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
       case 0x55: // SHORT_BINSTRING (Python 2 str, read as latin-1 like encoding='latin1')
         stack.push(latin1.decode(take(u8())));
         break;
-      case 0x54: { // BINSTRING
+      case 0x54: {
+        // BINSTRING
         const n = i32();
         if (n < 0) throw new Error('pickle BINSTRING with a negative length');
         stack.push(latin1.decode(take(n)));
@@ -218,19 +222,22 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
       case 0x85: // TUPLE1
         stack.push([pop()]);
         break;
-      case 0x86: { // TUPLE2
+      case 0x86: {
+        // TUPLE2
         const b = pop();
         stack.push([pop(), b]);
         break;
       }
-      case 0x87: { // TUPLE3
+      case 0x87: {
+        // TUPLE3
         const c = pop();
         const b = pop();
         stack.push([pop(), b, c]);
         break;
       }
       case 0x74: // TUPLE
-      case 0x6c: { // LIST
+      case 0x6c: {
+        // LIST
         const items = popMark(); // before touching `stack`, which popMark replaces
         stack.push(items);
         break;
@@ -238,12 +245,14 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
       case 0x5d: // EMPTY_LIST
         stack.push([]);
         break;
-      case 0x61: { // APPEND
+      case 0x61: {
+        // APPEND
         const v = pop();
         appendItems(top(), [v]);
         break;
       }
-      case 0x65: { // APPENDS
+      case 0x65: {
+        // APPENDS
         const items = popMark();
         appendItems(top(), items);
         break;
@@ -251,19 +260,22 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
       case 0x7d: // EMPTY_DICT
         stack.push(new PyDict(false));
         break;
-      case 0x64: { // DICT
+      case 0x64: {
+        // DICT
         const d = new PyDict(false);
         setItems(d, popMark());
         stack.push(d);
         break;
       }
-      case 0x73: { // SETITEM
+      case 0x73: {
+        // SETITEM
         const v = pop();
         const k = pop();
         setItems(top(), [k, v]);
         break;
       }
-      case 0x75: { // SETITEMS
+      case 0x75: {
+        // SETITEMS
         const kv = popMark();
         setItems(top(), kv);
         break;
@@ -291,29 +303,34 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
         stack.push(getMemo(Number(line())));
         break;
 
-      case 0x63: { // GLOBAL
+      case 0x63: {
+        // GLOBAL
         const module = line();
         stack.push(hooks.findGlobal(module, line()));
         break;
       }
-      case 0x93: { // STACK_GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') throw new Error('pickle STACK_GLOBAL needs two strings');
         stack.push(hooks.findGlobal(module, name));
         break;
       }
-      case 0x52: { // REDUCE
+      case 0x52: {
+        // REDUCE
         const args = pop();
         stack.push(call(pop(), args));
         break;
       }
-      case 0x81: { // NEWOBJ: cls.__new__(cls, *args); the whitelisted classes build the same way
+      case 0x81: {
+        // NEWOBJ: cls.__new__(cls, *args); the whitelisted classes build the same way
         const args = pop();
         stack.push(call(pop(), args));
         break;
       }
-      case 0x92: { // NEWOBJ_EX
+      case 0x92: {
+        // NEWOBJ_EX
         const kwargs = pop();
         const args = pop();
         const cls = pop();
@@ -321,18 +338,21 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks): unknown {
         stack.push(call(cls, args));
         break;
       }
-      case 0x62: { // BUILD
+      case 0x62: {
+        // BUILD
         const state = pop();
         build(top(), state);
         break;
       }
-      case 0x51: { // BINPERSID
+      case 0x51: {
+        // BINPERSID
         const pid = pop();
         if (!hooks.persistentLoad) throw new Error('pickle has a persistent id but none is expected');
         stack.push(hooks.persistentLoad(pid));
         break;
       }
-      case 0x50: { // PERSID (text)
+      case 0x50: {
+        // PERSID (text)
         const pid = line();
         if (!hooks.persistentLoad) throw new Error('pickle has a persistent id but none is expected');
         stack.push(hooks.persistentLoad(pid));
@@ -372,17 +392,7 @@ function build(inst: unknown, state: unknown): void {
 // ---------------------------------------------------------------------------------------------
 // PyTorch's side: storages, tensors and the globals a state_dict pickle references.
 
-export type StorageDtype =
-  | 'float32'
-  | 'float64'
-  | 'float16'
-  | 'bfloat16'
-  | 'int64'
-  | 'int32'
-  | 'int16'
-  | 'int8'
-  | 'uint8'
-  | 'bool';
+export type StorageDtype = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 /** Storage class names (`torch.<Name>`) and their element types. */
 export const STORAGE_TYPES: Readonly<Record<string, StorageDtype>> = {
@@ -550,8 +560,7 @@ export function findTorchGlobal(module: string, name: string): PyGlobal {
   const g = torchGlobals.get(`${module}.${name}`);
   if (!g) {
     throw new Error(
-      `the pickle references the Python global '${module}.${name}', which is not allowed ` +
-        '(only plain state_dicts of tensors can be read)',
+      `the pickle references the Python global '${module}.${name}', which is not allowed ` + '(only plain state_dicts of tensors can be read)',
     );
   }
   return g;
@@ -607,8 +616,10 @@ class Pickler {
   }
   int(v: number): void {
     if (!Number.isSafeInteger(v)) throw new Error(`cannot pickle ${v} as an int`);
-    if (v >= 0 && v < 0x100) this.out.push(0x4b, v); // BININT1
-    else if (v >= 0 && v < 0x10000) this.out.push(0x4d, v & 0xff, v >>> 8); // BININT2
+    if (v >= 0 && v < 0x100)
+      this.out.push(0x4b, v); // BININT1
+    else if (v >= 0 && v < 0x10000)
+      this.out.push(0x4d, v & 0xff, v >>> 8); // BININT2
     else if (v >= -0x80000000 && v < 0x80000000) {
       this.byte(0x4a); // BININT
       this.u32(v);
@@ -654,21 +665,24 @@ class Pickler {
   private put(key: string): void {
     const i = this.memo.size;
     this.memo.set(key, i);
-    if (i < 0x100) this.out.push(0x71, i); // BINPUT
+    if (i < 0x100)
+      this.out.push(0x71, i); // BINPUT
     else {
       this.byte(0x72); // LONG_BINPUT
       this.u32(i);
     }
   }
   private get(i: number): void {
-    if (i < 0x100) this.out.push(0x68, i); // BINGET
+    if (i < 0x100)
+      this.out.push(0x68, i); // BINGET
     else {
       this.byte(0x6a); // LONG_BINGET
       this.u32(i);
     }
   }
   intTuple(values: readonly number[]): void {
-    if (values.length === 0) this.byte(0x29); // EMPTY_TUPLE
+    if (values.length === 0)
+      this.byte(0x29); // EMPTY_TUPLE
     else if (values.length <= 3) {
       for (const v of values) this.int(v);
       this.byte(0x84 + values.length); // TUPLE1..3

@@ -5,13 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { torchPython, torchUnavailable } from '../../../../test-utils/torch';
-import {
-  PthError,
-  encodePth,
-  stripModulePrefix,
-  type PthTensor,
-  type WritableTensor,
-} from './index.js';
+import { PthError, encodePth, stripModulePrefix, type PthTensor, type WritableTensor } from './index.js';
 import { readPth, readPthArchive, writePth } from '../test-files.js';
 import { pickleStateDict, unpickle, findTorchGlobal, torchPersistentLoad } from './pickle.js';
 import { ZipReader, bytesSource, concatBytes, writeZip } from './zip.js';
@@ -153,7 +147,13 @@ describe('writePth', () => {
       ['big', { shape: [70000], data: Float32Array.from({ length: 70000 }, (_, i) => i) }],
     ];
     const path = join(work, 'ours.pth');
-    writePth(path, entries, { prefix: 'module.', metadata: new Map([['', { version: 1 }], ['model.1', { version: 2 }]]) });
+    writePth(path, entries, {
+      prefix: 'module.',
+      metadata: new Map([
+        ['', { version: 1 }],
+        ['model.1', { version: 2 }],
+      ]),
+    });
     const { tensors, metadata, archiveName } = readPthArchive(path);
     expect(archiveName).toBe('archive');
     expect([...tensors.keys()]).toEqual(entries.map(([k]) => `module.${k}`));
@@ -166,10 +166,21 @@ describe('writePth', () => {
     expect(tensors.get('module.f64')!.dtype).toBe('float64');
     expect(tensors.get('module.flag')!.dtype).toBe('bool');
     expect(tensors.get('module.model.1.num_batches_tracked')!.data).toEqual(new BigInt64Array([2n ** 40n + 3n]));
-    expect(metadata).toEqual(new Map([['module', { version: 1 }], ['module.model.1', { version: 2 }]]));
+    expect(metadata).toEqual(
+      new Map([
+        ['module', { version: 1 }],
+        ['module.model.1', { version: 2 }],
+      ]),
+    );
 
     // In-memory encoding gives the same bytes; no temporary file is left behind.
-    const inMemory = encodePth(entries, { prefix: 'module.', metadata: new Map([['', { version: 1 }], ['model.1', { version: 2 }]]) });
+    const inMemory = encodePth(entries, {
+      prefix: 'module.',
+      metadata: new Map([
+        ['', { version: 1 }],
+        ['model.1', { version: 2 }],
+      ]),
+    });
     expect(Buffer.compare(inMemory, readFileSync(path))).toBe(0);
     expect(readdirSync(work)).toEqual(['ours.pth']);
   });
@@ -208,12 +219,15 @@ const noTorch = torchUnavailable();
 if (noTorch) console.warn(`skipping the PyTorch round trip: ${noTorch}`);
 
 describe('writePth -> PyTorch -> readPth', () => {
-  it.skipIf(noTorch !== undefined)('torch.load + load_state_dict(strict=True) accept our file, and we read torch\'s', () => {
+  it.skipIf(noTorch !== undefined)("torch.load + load_state_dict(strict=True) accept our file, and we read torch's", () => {
     const entries = netTensors();
     const inPath = join(work, 'to_torch.pth');
     const outPath = join(work, 'from_torch.pth');
     const expPath = join(work, 'expected.json');
-    const metadata = new Map([['', { version: 1 }], ['model.1', { version: 2 }]]);
+    const metadata = new Map([
+      ['', { version: 1 }],
+      ['model.1', { version: 2 }],
+    ]);
     writePth(inPath, entries, { prefix: 'module.', metadata });
     const tensors = Object.fromEntries(
       entries.map(([k, t]) => [
@@ -244,7 +258,12 @@ describe('writePth -> PyTorch -> readPth', () => {
       const r2 = back.tensors.get(k)!;
       expect(r2.shape, k).toEqual(t.shape);
       if (t.data instanceof BigInt64Array) expect(r2.data).toEqual(new BigInt64Array([t.data[0]! + 1n]));
-      else expectSame(r2.data, Array.from(t.data as Float32Array, (v) => Math.fround(v * 2)), k);
+      else
+        expectSame(
+          r2.data,
+          Array.from(t.data as Float32Array, (v) => Math.fround(v * 2)),
+          k,
+        );
     }
     expect(back.metadata?.get('model.1')).toEqual({ version: 2 });
   });
@@ -302,7 +321,12 @@ describe('corrupt or foreign inputs give clear errors naming the file', () => {
     const pkl = pickleStateDict([{ name: 'w', dtype: 'float32', shape: [4], storageKey: '0', numel: 4 }]);
     const short = write(
       'short.pth',
-      concatBytes(writeZip([{ name: 'a/data.pkl', data: pkl }, { name: 'a/data/0', data: new Uint8Array(12) }])),
+      concatBytes(
+        writeZip([
+          { name: 'a/data.pkl', data: pkl },
+          { name: 'a/data/0', data: new Uint8Array(12) },
+        ]),
+      ),
     );
     expectError(() => readPth(short), short, /storage 'a\/data\/0' is truncated: 12 bytes, needs 16/);
     const missing = write('nostorage.pth', concatBytes(writeZip([{ name: 'a/data.pkl', data: pkl }])));
@@ -318,7 +342,17 @@ describe('corrupt or foreign inputs give clear errors naming the file', () => {
     const modelPath = write('model.pth', concatBytes(writeZip([{ name: 'a/data.pkl', data: model }])));
     expectError(() => readPth(modelPath), modelPath, /'models\.networks\.ResnetGenerator'/);
 
-    const legacyStorage = new Uint8Array([0x80, 0x02, ...new TextEncoder().encode('ctorch.storage\n_load_from_bytes\n'), 0x43, 1, 0, 0x85, 0x52, 0x2e]);
+    const legacyStorage = new Uint8Array([
+      0x80,
+      0x02,
+      ...new TextEncoder().encode('ctorch.storage\n_load_from_bytes\n'),
+      0x43,
+      1,
+      0,
+      0x85,
+      0x52,
+      0x2e,
+    ]);
     const lsPath = write('ls.pth', concatBytes(writeZip([{ name: 'a/data.pkl', data: legacyStorage }])));
     expectError(() => readPth(lsPath), lsPath, /_load_from_bytes\) is not supported/);
   });
@@ -433,11 +467,44 @@ describe('zip and pickle details', () => {
     const s = (x: string) => [0x8c, x.length, ...enc.encode(x)];
     // {'k': [OrderedDict(), 2**64, -1.5, None, True]} with a frame and memoized values
     const body = [
-      0x7d, 0x94, ...s('k'), 0x94, 0x28,
-      ...s('collections'), ...s('OrderedDict'), 0x93, 0x94, 0x29, 0x52, 0x94,
-      0x8a, 9, 0, 0, 0, 0, 0, 0, 0, 0, 1,
-      0x47, 0xbf, 0xf8, 0, 0, 0, 0, 0, 0,
-      0x4e, 0x88, 0x6c, 0x94, 0x73, 0x2e,
+      0x7d,
+      0x94,
+      ...s('k'),
+      0x94,
+      0x28,
+      ...s('collections'),
+      ...s('OrderedDict'),
+      0x93,
+      0x94,
+      0x29,
+      0x52,
+      0x94,
+      0x8a,
+      9,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      1,
+      0x47,
+      0xbf,
+      0xf8,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0x4e,
+      0x88,
+      0x6c,
+      0x94,
+      0x73,
+      0x2e,
     ];
     const frame = new Uint8Array(8);
     new DataView(frame.buffer).setBigUint64(0, BigInt(body.length), true);

@@ -13,7 +13,16 @@ import { join } from 'node:path';
 import type { SeededRng } from '@cut/core-tensors';
 import { decodeImage } from '@cut/files';
 import { cropImage, normalizeImage, type RawImage } from '@cut/images';
-import { checkDataroot, listDatasetFolder, transformOptionsFor, validate, type DataOptions, type ImageDataset, type ItemDraws, type PairedItem } from './dataset.js';
+import {
+  checkDataroot,
+  listDatasetFolder,
+  transformOptionsFor,
+  validate,
+  type DataOptions,
+  type ImageDataset,
+  type ItemDraws,
+  type PairedItem,
+} from './dataset.js';
 import { parsePreprocess, transformImage, uniformInt, type ImageDraws, type TensorImage } from './transforms.js';
 
 /** The two halves of an AB image: A the left int(w / 2) columns, B the rest. */
@@ -28,7 +37,12 @@ export function splitAB(img: RawImage, name = 'image'): { A: RawImage; B: RawIma
  * (`resize_and_crop`: load_size square; `scale_width_and_crop`: load_size wide,
  * load_size * h // w tall; anything else: the size as it is), then x, y and the flip.
  */
-export function alignedParams(width: number, height: number, o: Pick<DataOptions, 'preprocess' | 'load_size' | 'crop_size'>, draws: Pick<ImageDraws, 'cropX' | 'cropY' | 'flip'>): NonNullable<ImageDraws['params']> {
+export function alignedParams(
+  width: number,
+  height: number,
+  o: Pick<DataOptions, 'preprocess' | 'load_size' | 'crop_size'>,
+  draws: Pick<ImageDraws, 'cropX' | 'cropY' | 'flip'>,
+): NonNullable<ImageDraws['params']> {
   let [w, h] = [width, height];
   if (o.preprocess === 'resize_and_crop') [w, h] = [o.load_size, o.load_size];
   else if (o.preprocess === 'scale_width_and_crop') [w, h] = [o.load_size, Math.floor((o.load_size * height) / width)];
@@ -68,7 +82,10 @@ export class AlignedDataset implements ImageDataset {
       );
     }
     // aligned_dataset.py: assert(load_size >= crop_size).
-    if (options.load_size < options.crop_size) throw new Error(`load_size ${options.load_size} is smaller than crop_size ${options.crop_size} (the aligned dataset needs load_size >= crop_size)`);
+    if (options.load_size < options.crop_size)
+      throw new Error(
+        `load_size ${options.load_size} is smaller than crop_size ${options.crop_size} (the aligned dataset needs load_size >= crop_size)`,
+      );
     await checkDataroot(options.dataroot);
     const dir = join(options.dataroot, options.phase);
     const paths = await listDatasetFolder(dir, options.max_dataset_size, `the aligned dataset needs ${dir} with A|B images side by side`);

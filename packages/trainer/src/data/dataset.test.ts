@@ -127,7 +127,9 @@ describe('UnalignedDataset on built folders', () => {
     );
     const onlyB = join(tmp.dir, 'onlyB');
     await writePattern(join(onlyB, 'trainB', 'b.png'), 8, 8);
-    await expect(UnalignedDataset.create({ ...defaultDataOptions('train'), dataroot: onlyB })).rejects.toThrow(`${join(onlyB, 'trainA')}: no such folder`);
+    await expect(UnalignedDataset.create({ ...defaultDataOptions('train'), dataroot: onlyB })).rejects.toThrow(
+      `${join(onlyB, 'trainA')}: no such folder`,
+    );
   });
 
   it('a bad file in the folder fails when its item is loaded, naming the file', async () => {
@@ -140,9 +142,15 @@ describe('UnalignedDataset on built folders', () => {
 
   it('rejects options it cannot honour', async () => {
     const base = demo();
-    await expect(UnalignedDataset.create({ ...base, preprocess: 'zoom_and_pach' })).rejects.toThrow(/preprocess 'zoom_and_pach' is not a combination .*: unknown 'pach'/);
-    await expect(UnalignedDataset.create({ ...base, preprocess: 'scale_width_and_crop', load_size: 200 })).rejects.toThrow(/load_size 200 is smaller than crop_size 256/);
-    await expect(UnalignedDataset.create({ ...base, dataroot: join(tmp.dir, 'gta2cityscapes'), load_size: 500 })).rejects.toThrow(/half height \(250/);
+    await expect(UnalignedDataset.create({ ...base, preprocess: 'zoom_and_pach' })).rejects.toThrow(
+      /preprocess 'zoom_and_pach' is not a combination .*: unknown 'pach'/,
+    );
+    await expect(UnalignedDataset.create({ ...base, preprocess: 'scale_width_and_crop', load_size: 200 })).rejects.toThrow(
+      /load_size 200 is smaller than crop_size 256/,
+    );
+    await expect(UnalignedDataset.create({ ...base, dataroot: join(tmp.dir, 'gta2cityscapes'), load_size: 500 })).rejects.toThrow(
+      /half height \(250/,
+    );
     await expect(UnalignedDataset.create({ ...base, input_nc: 4 })).rejects.toThrow(/input_nc must be 1 or 3/);
     await expect(UnalignedDataset.create({ ...base, load_size: 200 })).rejects.toThrow(/load_size 200 is smaller than crop_size 256/);
     await expect(UnalignedDataset.create({ ...base, batch_size: 0 })).rejects.toThrow(/batch_size must be a positive integer/);
@@ -172,7 +180,13 @@ describe('SingleDataset (single_dataset.py) and createDataset', () => {
   it('draws one image per item, and a state of another mode does not fit', async () => {
     const root = join(tmp.dir, 'single2');
     for (const n of ['a', 'b']) await writePattern(join(root, `${n}.png`), 20, 20);
-    const ds = await SingleDataset.create({ ...defaultDataOptions('test'), dataroot: root, preprocess: 'zoom_and_crop', load_size: 20, crop_size: 16 });
+    const ds = await SingleDataset.create({
+      ...defaultDataOptions('test'),
+      dataroot: root,
+      preprocess: 'zoom_and_crop',
+      load_size: 20,
+      crop_size: 16,
+    });
     const r = new SeededRng(2);
     expect(ds.drawItem(new SeededRng(2))).toEqual({ bIndex: -1, a: drawImageParams(r, 'zoom_and_crop'), b: null });
     const state = new BatchLoader(ds, { seed: 1 }).state();

@@ -13,7 +13,16 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IMAGE_EXTENSIONS, listImages } from '@cut/files';
 import type { SeededRng } from '@cut/core-tensors';
-import { drawImageParams, loadImage, parsePreprocess, type ImageDraws, type PreprocessMode, type Resampler, type TensorImage, type TransformOptions } from './transforms.js';
+import {
+  drawImageParams,
+  loadImage,
+  parsePreprocess,
+  type ImageDraws,
+  type PreprocessMode,
+  type Resampler,
+  type TensorImage,
+  type TransformOptions,
+} from './transforms.js';
 
 /** `--dataset_mode`: unpaired folders, pix2pix's side-by-side pairs, or one folder (for test). */
 export type DatasetMode = 'unaligned' | 'aligned' | 'single';
@@ -243,6 +252,8 @@ export function validate(o: DataOptions): void {
     throw new Error(`load_size ${o.load_size} is smaller than crop_size ${o.crop_size}: every ${o.preprocess} crop would fail`);
   }
   if (steps.crop && steps.resize && o.dataroot.includes('gta2cityscapes') && Math.floor(o.load_size / 2) < o.crop_size) {
-    throw new Error(`load_size ${o.load_size}: a dataroot naming gta2cityscapes resizes to half height (${Math.floor(o.load_size / 2)}, the reference's special case), smaller than crop_size ${o.crop_size}`);
+    throw new Error(
+      `load_size ${o.load_size}: a dataroot naming gta2cityscapes resizes to half height (${Math.floor(o.load_size / 2)}, the reference's special case), smaller than crop_size ${o.crop_size}`,
+    );
   }
 }

@@ -7,7 +7,10 @@ import { BatchLoader, type Batch, type LoaderState } from './loader.js';
 import { patternPixels, tempDir, writeImage, writePattern, writeText } from './test-images.js';
 
 const DEMO = 'datasets/horse2zebra_demo';
-const hash = (a: Float32Array) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+const hash = (a: Float32Array) =>
+  createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
 /** What identifies a batch: position, files and pixel content. */
 const fingerprint = (b: Batch) => ({ epoch: b.epoch, index: b.index, pathsA: b.pathsA, pathsB: b.pathsB, A: hash(b.A), B: hash(b.B!) });
 const take = async (loader: BatchLoader, n: number) => {
@@ -20,16 +23,34 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let tmp: { dir: string; cleanup: () => Promise<void> };
 /** 7 A and 5 B small images, each with different content. */
 let small: string;
-const smallOpts = (o: Partial<DataOptions> = {}): DataOptions => ({ ...defaultDataOptions('train'), dataroot: small, load_size: 36, crop_size: 32, ...o });
+const smallOpts = (o: Partial<DataOptions> = {}): DataOptions => ({
+  ...defaultDataOptions('train'),
+  dataroot: small,
+  load_size: 36,
+  crop_size: 32,
+  ...o,
+});
 
 beforeAll(async () => {
   tmp = await tempDir();
   small = join(tmp.dir, 'small');
   for (let i = 0; i < 7; i++) {
-    await writeImage(join(small, 'trainA', `a${i}.png`), patternPixels(40, 40, 3, (x, y, c) => (x * (i + 1) + y * 3 + c * 40) % 256), 40, 40, 3);
+    await writeImage(
+      join(small, 'trainA', `a${i}.png`),
+      patternPixels(40, 40, 3, (x, y, c) => (x * (i + 1) + y * 3 + c * 40) % 256),
+      40,
+      40,
+      3,
+    );
   }
   for (let i = 0; i < 5; i++) {
-    await writeImage(join(small, 'trainB', `b${i}.png`), patternPixels(40, 40, 3, (x, y, c) => (x * 2 + y * (i + 5) + c * 70) % 256), 40, 40, 3);
+    await writeImage(
+      join(small, 'trainB', `b${i}.png`),
+      patternPixels(40, 40, 3, (x, y, c) => (x * 2 + y * (i + 5) + c * 70) % 256),
+      40,
+      40,
+      3,
+    );
   }
 });
 afterAll(async () => {
@@ -209,7 +230,13 @@ describe('BatchLoader: errors', () => {
     await writePattern(join(root, 'trainA', 'a0.png'), 40, 40);
     await writePattern(join(root, 'trainA', 'a1.png'), 48, 40);
     await writePattern(join(root, 'trainB', 'b0.png'), 40, 40);
-    const ds = await UnalignedDataset.create({ ...defaultDataOptions('train'), dataroot: root, serial_batches: true, preprocess: 'none', batch_size: 2 });
+    const ds = await UnalignedDataset.create({
+      ...defaultDataOptions('train'),
+      dataroot: root,
+      serial_batches: true,
+      preprocess: 'none',
+      batch_size: 2,
+    });
     await expect(new BatchLoader(ds, { seed: 0 }).next()).rejects.toThrow(/cannot batch .*a0\.png \(40x40x3\) with .*a1\.png \(48x40x3\)/);
   });
 });

@@ -67,7 +67,9 @@ interface PreprocessGolden {
 
 const golden = loadFixture<PreprocessGolden>('golden/preprocess.json');
 const sha256 = (a: Uint8Array | Uint16Array | Float32Array) =>
-  createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+  createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
 
 /** Checks a transformed image against a golden encoding (sizes, full rows, all pixels, all floats). */
 function expectEncoded(out: RawImage, g: Encoded): void {
@@ -89,7 +91,12 @@ function goldenSource(name: string): RawImage {
 
 describe('every preprocess combination against the reference get_transform (tools/golden/preprocess.py)', () => {
   for (const g of golden.transforms) {
-    const notes = [g.channels === 1 ? '1 channel' : '', g.no_flip ? 'no_flip' : '', g.dataroot ? g.dataroot : '', g.size ? `size ${g.size}` : ''].filter(Boolean);
+    const notes = [
+      g.channels === 1 ? '1 channel' : '',
+      g.no_flip ? 'no_flip' : '',
+      g.dataroot ? g.dataroot : '',
+      g.size ? `size ${g.size}` : '',
+    ].filter(Boolean);
     it(`${g.preprocess} load ${g.load} crop ${g.crop} on ${g.source}${notes.length ? ` (${notes.join(', ')})` : ''}`, async () => {
       const src = g.source === 'demo' ? await decodeImage(golden.demo) : goldenSource(g.source);
       const o: TransformOptions = {
@@ -114,7 +121,14 @@ describe('the fine-tuning switch (load_size replaced by crop_size)', () => {
   it('gives what the reference gives with load_size = crop_size, for every case that uses load_size', async () => {
     for (const g of golden.transforms.filter((t) => t.load === t.crop)) {
       const src = goldenSource(g.source);
-      const o: TransformOptions = { ...DEFAULT_TRANSFORM_OPTIONS, preprocess: g.preprocess, loadSize: 300, cropSize: g.crop, noFlip: g.no_flip ?? false, finetune: true };
+      const o: TransformOptions = {
+        ...DEFAULT_TRANSFORM_OPTIONS,
+        preprocess: g.preprocess,
+        loadSize: 300,
+        cropSize: g.crop,
+        noFlip: g.no_flip ?? false,
+        finetune: true,
+      };
       expectEncoded(await transformImage(src, o, g.draws), g);
     }
     expect(golden.transforms.filter((t) => t.load === t.crop).length).toBeGreaterThan(0);
@@ -188,7 +202,11 @@ describe("the aligned dataset (pix2pix's aligned_dataset.py) against the referen
         cropPos: g.params.crop_pos,
         flip: g.params.flip,
       });
-      const item = await ds.getItem(0, { bIndex: -1, a: { ...g.shared, ...(g.A.trim && { trim: g.A.trim }) }, b: { ...g.shared, ...(g.B.trim && { trim: g.B.trim }) } });
+      const item = await ds.getItem(0, {
+        bIndex: -1,
+        a: { ...g.shared, ...(g.A.trim && { trim: g.A.trim }) },
+        b: { ...g.shared, ...(g.B.trim && { trim: g.B.trim }) },
+      });
       for (const [mine, ref] of [
         [item.A, g.A],
         [item.B, g.B],
@@ -201,12 +219,19 @@ describe("the aligned dataset (pix2pix's aligned_dataset.py) against the referen
     });
   });
 
-  it('BtoA: the right half is real_A; draws are shared crop/flip then A\'s and B\'s own trims', async () => {
+  it("BtoA: the right half is real_A; draws are shared crop/flip then A's and B's own trims", async () => {
     const g = golden.aligned.find((c) => c.preprocess === 'resize_and_crop')!;
     const src = goldenSource(g.source);
     const root = join(tmp.dir, 'btoa');
     await writeImage(join(root, 'train', 'ab.png'), src.data as Uint8Array, src.width, src.height, 3);
-    const o = { ...defaultDataOptions('train'), dataroot: root, dataset_mode: 'aligned', preprocess: g.preprocess, load_size: g.load, crop_size: g.crop };
+    const o = {
+      ...defaultDataOptions('train'),
+      dataroot: root,
+      dataset_mode: 'aligned',
+      preprocess: g.preprocess,
+      load_size: g.load,
+      crop_size: g.crop,
+    };
     const ab = await AlignedDataset.create(o);
     const ba = await AlignedDataset.create({ ...o, direction: 'BtoA' });
     const draws = { bIndex: -1, a: g.shared, b: g.shared };
@@ -216,14 +241,22 @@ describe("the aligned dataset (pix2pix's aligned_dataset.py) against the referen
     const d = (await AlignedDataset.create({ ...o, preprocess: 'trim' })).drawItem(new SeededRng(3));
     const r = new SeededRng(3);
     const u = Array.from({ length: 7 }, () => r.random());
-    expect(d).toEqual({ bIndex: -1, a: { cropX: u[0], cropY: u[1], flip: u[2], trim: [u[3], u[4]] }, b: { cropX: u[0], cropY: u[1], flip: u[2], trim: [u[5], u[6]] } });
+    expect(d).toEqual({
+      bIndex: -1,
+      a: { cropX: u[0], cropY: u[1], flip: u[2], trim: [u[3], u[4]] },
+      b: { cropX: u[0], cropY: u[1], flip: u[2], trim: [u[5], u[6]] },
+    });
   });
 
   it('refuses what the reference cannot run: zoom, patch, fixsize, load_size < crop_size; names a missing folder', async () => {
     const o = { ...defaultDataOptions('train'), dataroot: tmp.dir, dataset_mode: 'aligned' };
     await expect(AlignedDataset.create({ ...o, preprocess: 'zoom_and_patch' })).rejects.toThrow(/cannot zoom, patch .*scale_factor, patch_index/);
     await expect(AlignedDataset.create({ ...o, preprocess: 'fixsize' })).rejects.toThrow(/cannot fixsize/);
-    await expect(AlignedDataset.create({ ...o, preprocess: 'crop', load_size: 100, crop_size: 128 })).rejects.toThrow(/load_size 100 is smaller than crop_size 128/);
-    await expect(AlignedDataset.create({ ...o, dataroot: join(tmp.dir, 'case0'), phase: 'test' })).rejects.toThrow(`${join(tmp.dir, 'case0', 'test')}: no such folder`);
+    await expect(AlignedDataset.create({ ...o, preprocess: 'crop', load_size: 100, crop_size: 128 })).rejects.toThrow(
+      /load_size 100 is smaller than crop_size 128/,
+    );
+    await expect(AlignedDataset.create({ ...o, dataroot: join(tmp.dir, 'case0'), phase: 'test' })).rejects.toThrow(
+      `${join(tmp.dir, 'case0', 'test')}: no such folder`,
+    );
   });
 });

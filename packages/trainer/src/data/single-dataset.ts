@@ -7,7 +7,16 @@
  */
 
 import type { SeededRng } from '@cut/core-tensors';
-import { checkDataroot, listDatasetFolder, transformOptionsFor, validate, type DataOptions, type ImageDataset, type Item, type ItemDraws } from './dataset.js';
+import {
+  checkDataroot,
+  listDatasetFolder,
+  transformOptionsFor,
+  validate,
+  type DataOptions,
+  type ImageDataset,
+  type Item,
+  type ItemDraws,
+} from './dataset.js';
 import { drawImageParams, loadImage } from './transforms.js';
 
 export class SingleDataset implements ImageDataset {

@@ -43,7 +43,9 @@ interface GoldenTransform {
 const golden = loadFixture<{ normalize: string[]; transforms: GoldenTransform[] }>('golden/resize.json');
 
 const sha256 = (a: Uint8Array | Uint16Array | Float32Array) =>
-  createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
+  createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex');
 const opts = (o: Partial<TransformOptions>): TransformOptions => ({ ...DEFAULT_TRANSFORM_OPTIONS, ...o });
 const range = (a: Float32Array): [number, number] => {
   let lo = Infinity;
@@ -212,7 +214,12 @@ describe('channels: grey, RGBA, 16-bit and palette inputs', () => {
     expect([rgb.channels, one.channels]).toEqual([3, 1]);
     for (let i = 0; i < w * h; i++) {
       const v = norm8(grey[i]!);
-      expect([rgb.data[3 * i], rgb.data[3 * i + 1], rgb.data[3 * i + 2], one.data[i]].map((x) => Math.abs(x! - v) < 1e-6)).toEqual([true, true, true, true]);
+      expect([rgb.data[3 * i], rgb.data[3 * i + 1], rgb.data[3 * i + 2], one.data[i]].map((x) => Math.abs(x! - v) < 1e-6)).toEqual([
+        true,
+        true,
+        true,
+        true,
+      ]);
     }
   });
 
@@ -270,7 +277,9 @@ describe('channels: grey, RGBA, 16-bit and palette inputs', () => {
     ];
     const px = patternPixels(w, h, 3, (x, y, c) => colours[(x + 2 * y) % 4]![c]!);
     const file = join(tmp.dir, 'palette.png');
-    await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png({ palette: true, colours: 4, dither: 0 }).toFile(file);
+    await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+      .png({ palette: true, colours: 4, dither: 0 })
+      .toFile(file);
     expect((await sharp(file).metadata()).isPalette).toBe(true);
     const t = await loadImage(file, opts({ preprocess: 'none' }), { cropX: 0, cropY: 0, flip: 1 });
     let worst = 0;
@@ -310,9 +319,9 @@ describe('bad images: errors name the file', () => {
     await expect(loadImage(file, opts({ preprocess: 'crop' }), { cropX: 0, cropY: 0, flip: 1 })).rejects.toThrow(
       `${file}: image is 100x80, smaller than crop_size 256x256 (preprocess 'crop')`,
     );
-    await expect(loadImage(file, opts({ preprocess: 'scale_width_and_crop', loadSize: 200, cropSize: 256 }), { cropX: 0, cropY: 0, flip: 1 })).rejects.toThrow(
-      `${file}: image is 200x256 (100x80 resized to 200x256), smaller than crop_size 256x256`,
-    );
+    await expect(
+      loadImage(file, opts({ preprocess: 'scale_width_and_crop', loadSize: 200, cropSize: 256 }), { cropX: 0, cropY: 0, flip: 1 }),
+    ).rejects.toThrow(`${file}: image is 200x256 (100x80 resized to 200x256), smaller than crop_size 256x256`);
   });
 
   it('a 1-pixel-wide image cannot be rounded to a multiple of 4', async () => {

@@ -217,7 +217,12 @@ const SMALLEST_ZOOM: [number, number] = [0.8, 0.8];
  * (default the smallest, 0.8, which gives the smallest sizes). Inputs too small to crop throw
  * in `transformImage`; here the sizes are computed as if they could be cropped.
  */
-export function plannedSizes(width: number, height: number, opts: SizeOptions, zoom: [number, number] = SMALLEST_ZOOM): { beforeCrop: [number, number]; final: [number, number] } {
+export function plannedSizes(
+  width: number,
+  height: number,
+  opts: SizeOptions,
+  zoom: [number, number] = SMALLEST_ZOOM,
+): { beforeCrop: [number, number]; final: [number, number] } {
   const steps = parsePreprocess(opts.preprocess);
   let [w, h] = resizedSize(width, height, opts);
   if (steps.zoom) [w, h] = zoomedSize(w, h, opts.cropSize, zoom);
@@ -300,7 +305,9 @@ export async function transformImage(src: RawImage, opts: TransformOptions, draw
     } else {
       // torchvision's RandomCrop.
       if (img.width < cropSize || img.height < cropSize) {
-        throw new Error(`${name}: image is ${img.width}x${img.height}${sizeNote()}, smaller than crop_size ${cropSize}x${cropSize} (preprocess '${preprocess}')`);
+        throw new Error(
+          `${name}: image is ${img.width}x${img.height}${sizeNote()}, smaller than crop_size ${cropSize}x${cropSize} (preprocess '${preprocess}')`,
+        );
       }
       const top = uniformInt(draws.cropY, img.height - cropSize);
       const left = uniformInt(draws.cropX, img.width - cropSize);
@@ -313,7 +320,9 @@ export async function transformImage(src: RawImage, opts: TransformOptions, draw
     const nw = Math.floor(img.width / cropSize);
     const nh = Math.floor(img.height / cropSize);
     if (nw * nh === 0) {
-      throw new Error(`${name}: image is ${img.width}x${img.height}${sizeNote()}, smaller than the patch size crop_size ${cropSize}x${cropSize} (preprocess '${preprocess}')`);
+      throw new Error(
+        `${name}: image is ${img.width}x${img.height}${sizeNote()}, smaller than the patch size crop_size ${cropSize}x${cropSize} (preprocess '${preprocess}')`,
+      );
     }
     const startX = uniformInt(draws.patch[1], img.width - nw * cropSize);
     const startY = uniformInt(draws.patch[2], img.height - nh * cropSize);

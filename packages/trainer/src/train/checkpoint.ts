@@ -141,7 +141,9 @@ export interface SaveCheckpointArgs {
 export async function saveCheckpoint(args: SaveCheckpointArgs): Promise<void> {
   const bad = await nonFiniteParameters(args.model);
   if (bad.length > 0) {
-    throw new Error(`weights are not finite (${bad.slice(0, 3).join(', ')}${bad.length > 3 ? `, and ${bad.length - 3} more` : ''}); checkpoint not written`);
+    throw new Error(
+      `weights are not finite (${bad.slice(0, 3).join(', ')}${bad.length > 3 ? `, and ${bad.length - 3} more` : ''}); checkpoint not written`,
+    );
   }
   try {
     await writeCheckpoint(args);
@@ -266,7 +268,8 @@ export function readTrainState(runDir: string, label: string): TrainState | null
 export function loadWeights(model: CUTModel, runDir: string, source: { state: TrainState } | { label: string }): void {
   for (const net of NETS) {
     const path = 'state' in source ? join(runDir, source.state.files[net].path) : join(runDir, weightFileName(source.label, net));
-    if (!existsSync(path)) throw new Error(`${path}: no such checkpoint file (continue_train, epoch '${'state' in source ? source.state.label : source.label}')`);
+    if (!existsSync(path))
+      throw new Error(`${path}: no such checkpoint file (continue_train, epoch '${'state' in source ? source.state.label : source.label}')`);
     if (net === 'F') loadPatchSamplerWeights(model.netF, path);
     else loadNetworkWeights(net === 'G' ? model.netG : model.netD, path);
   }

@@ -23,7 +23,17 @@ const golden = loadFixture<{ cut: GoldenRun[] }>('golden/lr_plateau.json').cut[0
 
 /** One image per epoch, 8 epochs: the plateau's first drop (after epoch 7) falls inside the run. */
 const tiny = (name: string, extra: Partial<CUTOptions> = {}): CUTOptions =>
-  tinyRunOptions(root, name, { max_dataset_size: 1, n_epochs: 4, n_epochs_decay: 4, lr_policy: 'plateau', seed: 3, save_latest_freq: 100, save_epoch_freq: 100, no_html: true, ...extra });
+  tinyRunOptions(root, name, {
+    max_dataset_size: 1,
+    n_epochs: 4,
+    n_epochs_decay: 4,
+    lr_policy: 'plateau',
+    seed: 3,
+    save_latest_freq: 100,
+    save_epoch_freq: 100,
+    no_html: true,
+    ...extra,
+  });
 
 const state = (name: string) => JSON.parse(readFileSync(join(root, name, 'train_state.json'), 'utf8')) as TrainState;
 
@@ -38,7 +48,14 @@ describeBackends(
       expect(straight.map((i) => [i.epoch, i.lr])).toEqual(golden.lr_per_epoch.slice(0, 8));
       expect(log).toContain('learning rate = 0.0000400');
       const g = golden.states[7]!;
-      expect(state('straight').schedule).toEqual({ policy: 'plateau', lr: g.lr, best: g.best, numBadEpochs: g.num_bad_epochs, cooldownCounter: g.cooldown_counter, lastEpoch: 8 });
+      expect(state('straight').schedule).toEqual({
+        policy: 'plateau',
+        lr: g.lr,
+        best: g.best,
+        numBadEpochs: g.num_bad_epochs,
+        cooldownCounter: g.cooldown_counter,
+        lastEpoch: 8,
+      });
     });
 
     it('stopped after epoch 7 and resumed: the same rates, losses and weights as straight; the resume continues from the saved state', async () => {

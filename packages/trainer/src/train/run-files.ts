@@ -106,8 +106,7 @@ export function acquireRunLock(runDir: string, note: (line: string) => void): Ru
       const held = readLock(file);
       if (held && held.host !== me.host) {
         throw new Error(
-          `${runDir} is in use by a training run on ${held.host} (pid ${held.pid}, since ${held.started}); ` +
-            `if that run is over, delete ${file}`,
+          `${runDir} is in use by a training run on ${held.host} (pid ${held.pid}, since ${held.started}); ` + `if that run is over, delete ${file}`,
         );
       }
       if (held && alive(held.pid)) {

@@ -48,7 +48,9 @@ describeBackends(
       });
       await expect(first).resolves.toMatchObject({ stoppedBy: 'signal' });
       expect(await second).toMatch(
-        new RegExp(`^${join(root, 'shared').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by another training run \\(pid ${process.pid}, since .+\\); wait for it to finish or stop it, or choose another --name$`),
+        new RegExp(
+          `^${join(root, 'shared').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use by another training run \\(pid ${process.pid}, since .+\\); wait for it to finish or stop it, or choose another --name$`,
+        ),
       );
       const replaces = `note: ${join(root, 'shared')} already holds a run; this new run replaces its checkpoints (the reference does too; --continue_train resumes it instead)`;
       expect(logs.first).toContain(replaces);
@@ -164,7 +166,13 @@ it('--epoch, --phase and --pretrained_name, which become file and folder names, 
   expect(() => validateOptions({ epoch: 'q/../../../x/3' }, 'command line')).toThrow(
     "command line: --epoch: 'q/../../../x/3' is not a plain folder name (no '/', '\\' or '..'): it names the files <epoch>_net_G.pth and the results folder <phase>_<epoch>",
   );
-  for (const [key, value] of [['epoch', '..'], ['epoch', 'a\\b'], ['phase', '../train'], ['phase', ''], ['pretrained_name', '../other']] as const) {
+  for (const [key, value] of [
+    ['epoch', '..'],
+    ['epoch', 'a\\b'],
+    ['phase', '../train'],
+    ['phase', ''],
+    ['pretrained_name', '../other'],
+  ] as const) {
     expect(() => validateOptions({ [key]: value }, 'command line'), `${key} ${value}`).toThrow(`--${key}: '${value}' is not a plain folder name`);
   }
   const ok = validateOptions({ epoch: 'iter_5000', phase: 'val', pretrained_name: 'h2z_CUT' });

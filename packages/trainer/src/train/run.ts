@@ -170,7 +170,9 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
       if (resumeState) loadWeights(model, loadDir, { state: resumeState });
       else {
         loadWeights(model, loadDir, { label: opts.epoch });
-        log(`loaded the weights of '${opts.epoch}' from ${loadDir} without a training state (${stateFileName(opts.epoch)}): fresh optimizers, starting at epoch ${opts.epoch_count}`);
+        log(
+          `loaded the weights of '${opts.epoch}' from ${loadDir} without a training state (${stateFileName(opts.epoch)}): fresh optimizers, starting at epoch ${opts.epoch_count}`,
+        );
       }
     }
     const seeds = resumeState?.seeds ?? { model: model.seed, loader: model.seed === null ? null : loaderSeed(model.seed) };
@@ -182,7 +184,11 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
     // lr_policy plateau: a scheduler with state, stepped at the end of every epoch and saved with
     // each checkpoint (a resume continues from the saved one); the other policies follow the epoch.
     const plateau =
-      opts.lr_policy !== 'plateau' ? null : resumeState?.schedule ? ReduceLROnPlateau.fromState(resumeState.schedule) : plateauAt(schedule, loader.epoch);
+      opts.lr_policy !== 'plateau'
+        ? null
+        : resumeState?.schedule
+          ? ReduceLROnPlateau.fromState(resumeState.schedule)
+          : plateauAt(schedule, loader.epoch);
     const lrFor = (epoch: number) => plateau?.lr ?? learningRateAt(schedule, epoch);
     const itersPerEpoch = loader.batchesPerEpoch;
     const imagesPerEpoch = itersPerEpoch * opts.batch_size;
@@ -233,7 +239,10 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
       savedAtStep = steps;
     };
 
-    if (loader.hasNext) log(`starting at epoch ${loader.epoch} (iteration ${loader.batchIndex + 1} of ${itersPerEpoch}), learning rate = ${pyFixed(lrFor(loader.epoch), 7)}`);
+    if (loader.hasNext)
+      log(
+        `starting at epoch ${loader.epoch} (iteration ${loader.batchIndex + 1} of ${itersPerEpoch}), learning rate = ${pyFixed(lrFor(loader.epoch), 7)}`,
+      );
     for (let epoch = loader.epoch; epoch <= nEpochs && loader.hasNext; epoch++) {
       const epochStart = now();
       let epochIter = resumeState && epoch === resumeState.epoch ? resumeState.epochIter : 0;
@@ -271,7 +280,9 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
           for (const [name, value] of Object.entries(losses)) {
             if (!Number.isFinite(value)) {
               throw new Error(
-                `iteration ${steps} (epoch ${epoch}): loss ${name} is ${value} (${Object.entries(losses).map(([k, v]) => `${k} ${v}`).join(', ')}); training stopped, ` +
+                `iteration ${steps} (epoch ${epoch}): loss ${name} is ${value} (${Object.entries(losses)
+                  .map(([k, v]) => `${k} ${v}`)
+                  .join(', ')}); training stopped, ` +
                   `${savedAtStep >= 0 ? `the last checkpoint (iteration ${savedAtStep}) was kept` : 'no checkpoint was written'} (a lower --lr may help)`,
               );
             }
@@ -280,7 +291,9 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
           const huge = Object.entries(losses).find(([, v]) => Math.abs(v) > 1e6);
           if (huge && !warnedDiverging) {
             warnedDiverging = true;
-            log(`warning: loss ${huge[0]} is ${huge[1].toExponential(2)} at iteration ${steps} (epoch ${epoch}): training is diverging; a lower --lr may help (now ${opts.lr})`);
+            log(
+              `warning: loss ${huge[0]} is ${huge[1].toExponential(2)} at iteration ${steps} (epoch ${epoch}): training is diverging; a lower --lr may help (now ${opts.lr})`,
+            );
           }
 
           if (page && totalIters % opts.display_freq === 0 && (totalIters % opts.update_html_freq === 0 || !htmlSavedThisEpoch)) {
@@ -385,7 +398,10 @@ function resumedLoader(dataset: ImageDataset, state: TrainState, nEpochs: number
     throw new Error(
       `${stateFile}: the dataset is not the one this run was trained on (${(e as Error).message
         .replace(/^BatchLoader: saved state does not fit this data \((.*)\)$/, '$1')
-        .replace(/\|([AB])\| (\d+) vs (\d+)/g, (_, d: string, then: string, now: string) => `${d === 'A' ? dataset.dirA : dataset.dirB}: ${then} images then, ${now} now`)}), ` +
+        .replace(
+          /\|([AB])\| (\d+) vs (\d+)/g,
+          (_, d: string, then: string, now: string) => `${d === 'A' ? dataset.dirA : dataset.dirB}: ${then} images then, ${now} now`,
+        )}), ` +
         `so the exact resume cannot continue its data order. Put the data back as it was; or, to go on with this data from the ` +
         `weights alone (fresh optimizers and data order), delete or rename ${stateFile}`,
       { cause: e },
@@ -412,10 +428,32 @@ async function visuals(model: CUTModel, realA: tf.Tensor4D, realB: tf.Tensor4D) 
 
 /** Options that change what a resumed run computes; a difference is reported, not refused. */
 const RUN_DEFINING: readonly (keyof CUTOptions)[] = [
-  'CUT_mode', ...NETWORK_OPTION_NAMES, 'num_patches', 'nce_idt',
-  'nce_T', 'lambda_GAN', 'lambda_NCE', 'nce_includes_all_negatives_from_minibatch', 'flip_equivariance', 'gan_mode',
-  'lr', 'beta1', 'beta2', 'lr_policy', 'lr_decay_iters', 'n_epochs', 'n_epochs_decay', 'batch_size', 'load_size',
-  'crop_size', 'preprocess', 'no_flip', 'serial_batches', 'direction', 'max_dataset_size', 'phase',
+  'CUT_mode',
+  ...NETWORK_OPTION_NAMES,
+  'num_patches',
+  'nce_idt',
+  'nce_T',
+  'lambda_GAN',
+  'lambda_NCE',
+  'nce_includes_all_negatives_from_minibatch',
+  'flip_equivariance',
+  'gan_mode',
+  'lr',
+  'beta1',
+  'beta2',
+  'lr_policy',
+  'lr_decay_iters',
+  'n_epochs',
+  'n_epochs_decay',
+  'batch_size',
+  'load_size',
+  'crop_size',
+  'preprocess',
+  'no_flip',
+  'serial_batches',
+  'direction',
+  'max_dataset_size',
+  'phase',
 ];
 
 /** Options that only set the learning-rate schedule: changing them keeps the past exact when the past rates stay. */

@@ -1,4 +1,17 @@
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -84,7 +97,10 @@ describeBackends(
       expect(straight.log).toContain(lines[4]);
 
       // log.jsonl: one record per logged iteration.
-      const records = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as TrainLogRecord);
+      const records = readFileSync(join(dir, 'log.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as TrainLogRecord);
       expect(records.map((r) => r.totalIters)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       for (const r of records) {
         expect(Object.keys(r.losses)).toEqual(['G_GAN', 'D_real', 'D_fake', 'G', 'NCE', 'NCE_Y']);
@@ -109,7 +125,8 @@ describeBackends(
       const html = readFileSync(join(dir, 'web', 'index.html'), 'utf8');
       expect(html.indexOf('epoch [2]')).toBeLessThan(html.indexOf('epoch [1]'));
       for (const e of ['001', '002']) {
-        for (const label of ['real_A', 'fake_B', 'real_B', 'idt_B']) expect(existsSync(join(dir, 'web', 'images', `epoch${e}_${label}.png`))).toBe(true);
+        for (const label of ['real_A', 'fake_B', 'real_B', 'idt_B'])
+          expect(existsSync(join(dir, 'web', 'images', `epoch${e}_${label}.png`))).toBe(true);
       }
       // Full state for latest and the epoch asked for (keep_state_epochs 1); epoch 2 is weights only.
       const states = ['latest', '1'].map((label) => readTrainState(dir, label)!);
@@ -164,7 +181,11 @@ describeBackends(
       // Continuing a finished run trains nothing, rewrites no file, and says so with the way forward.
       const stateBytes = bytes(join(root, 'resumed', 'train_state.json'));
       const finished: string[] = [];
-      expect(await runTraining(tiny('resumed', { continue_train: true }), { log: (l) => finished.push(l) })).toMatchObject({ stoppedBy: 'done', epoch: 2, totalIters: 8 });
+      expect(await runTraining(tiny('resumed', { continue_train: true }), { log: (l) => finished.push(l) })).toMatchObject({
+        stoppedBy: 'done',
+        epoch: 2,
+        totalIters: 8,
+      });
       expect(Buffer.compare(bytes(join(root, 'resumed', 'train_state.json')), stateBytes)).toBe(0);
       expect(finished).toEqual([
         `note: ${join(root, 'resumed', 'train_state.json')} is the end of a finished run (8 images, epochs 1..2); nothing to train. Raise --n_epochs or --n_epochs_decay to train longer`,
@@ -187,7 +208,10 @@ describeBackends(
           if (info.totalIters === 3) controller.abort();
         },
       });
-      const result = await runTraining(tiny('two-threads', { continue_train: true }), { workerBackend, onIteration: (info) => losses.push(info.losses) });
+      const result = await runTraining(tiny('two-threads', { continue_train: true }), {
+        workerBackend,
+        onIteration: (info) => losses.push(info.losses),
+      });
       expect(result).toMatchObject({ stoppedBy: 'done', totalIters: 8 });
       expect(losses).toEqual(straight.losses);
       const a = finalFiles(join(root, 'straight'));
@@ -200,9 +224,12 @@ describeBackends(
     it('resumes exactly from an epoch checkpoint (continue_train, epoch 1)', async () => {
       const losses: IterationInfo['losses'][] = [];
       // Copy only what the epoch-1 checkpoint needs: run into a fresh name from the straight run's files.
-      const result = await runTraining(tiny('straight', { continue_train: true, epoch: '1', save_epoch_freq: 5, save_latest_freq: 100, name: 'straight' }), {
-        onIteration: (info) => losses.push(info.losses),
-      });
+      const result = await runTraining(
+        tiny('straight', { continue_train: true, epoch: '1', save_epoch_freq: 5, save_latest_freq: 100, name: 'straight' }),
+        {
+          onIteration: (info) => losses.push(info.losses),
+        },
+      );
       expect(result).toMatchObject({ stoppedBy: 'done', epoch: 2, totalIters: 8 });
       expect(losses).toEqual(straight.losses.slice(4));
     });
@@ -215,7 +242,14 @@ describeBackends(
       const iters: IterationInfo[] = [];
       // With lr 1e-20 the weights move by ~1e-20 (exact zeros become ~1e-20; the rest keep their bits), so
       // what is saved at the end is what was loaded.
-      const options = tiny('from-weights', { continue_train: true, epoch: '1', epoch_count: 2, lr: 1e-20, save_epoch_freq: 5, save_latest_freq: 100 });
+      const options = tiny('from-weights', {
+        continue_train: true,
+        epoch: '1',
+        epoch_count: 2,
+        lr: 1e-20,
+        save_epoch_freq: 5,
+        save_latest_freq: 100,
+      });
       const result = await runTraining(options, { log: (l) => log.push(l), onIteration: (i) => iters.push(i) });
       expect(result).toMatchObject({ stoppedBy: 'done', epoch: 2, totalIters: 4 });
       expect(iters.map((i) => i.epoch)).toEqual([2, 2, 2, 2]);
@@ -262,7 +296,9 @@ describeBackends(
         () => null,
         (e: Error) => e,
       );
-      expect(error?.message).toMatch(/^iteration 3 \(epoch 1\): loss G_GAN is NaN \(G_GAN NaN, .*\); training stopped, the last checkpoint \(iteration 2\) was kept \(a lower --lr may help\)$/);
+      expect(error?.message).toMatch(
+        /^iteration 3 \(epoch 1\): loss G_GAN is NaN \(G_GAN NaN, .*\); training stopped, the last checkpoint \(iteration 2\) was kept \(a lower --lr may help\)$/,
+      );
       const after = ['train_state.json', ...NETS.map((n) => `latest_net_${n}.pth`)].map((f) => bytes(join(dir, f)));
       after.forEach((b, i) => expect(Buffer.compare(b, good[i]!)).toBe(0));
       expect(readTrainState(dir, 'latest')!.steps).toBe(2);
@@ -303,9 +339,12 @@ describeBackends(
     it('keeps tf.memory().numTensors flat after the first iteration (steps, samples, logs and saves)', async () => {
       const counts: number[] = [];
       const before = tf.memory().numTensors;
-      await runTraining(tiny('memory', { n_epochs: 2, n_epochs_decay: 0, max_dataset_size: 3, display_freq: 1, update_html_freq: 1, save_latest_freq: 2 }), {
-        onIteration: () => counts.push(tf.memory().numTensors),
-      });
+      await runTraining(
+        tiny('memory', { n_epochs: 2, n_epochs_decay: 0, max_dataset_size: 3, display_freq: 1, update_html_freq: 1, save_latest_freq: 2 }),
+        {
+          onIteration: () => counts.push(tf.memory().numTensors),
+        },
+      );
       expect(counts).toHaveLength(6);
       expect(new Set(counts.slice(1)).size, `numTensors per iteration: ${counts}`).toBe(1);
       expect(tf.memory().numTensors).toBe(before);

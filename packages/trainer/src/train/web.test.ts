@@ -26,12 +26,19 @@ function findChromium(): string | null {
 const chromium = findChromium();
 const required = process.env.CUT_REQUIRE_CHROMIUM === '1';
 if (!chromium && !required) {
-  console.log('web.test.ts: skipping the browser rendering test: no chromium on PATH (apt-get install -y chromium; CUT_REQUIRE_CHROMIUM=1 makes this an error)');
+  console.log(
+    'web.test.ts: skipping the browser rendering test: no chromium on PATH (apt-get install -y chromium; CUT_REQUIRE_CHROMIUM=1 makes this an error)',
+  );
 }
 
 /** The `src` of every <img> and `href` of every <a> in a page, entity-decoded. */
 function links(html: string): { images: string[]; anchors: string[] } {
-  const decode = (s: string) => s.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  const decode = (s: string) =>
+    s
+      .replace(/&quot;/g, '"')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
   const all = (re: RegExp) => [...html.matchAll(re)].map((m) => decode(m[1]!));
   return { images: all(/<img\b[^>]*?\ssrc="([^"]*)"/g), anchors: all(/<a\b[^>]*?\shref="([^"]*)"/g) };
 }
@@ -67,10 +74,7 @@ describeBackends(
   () => {
     it.skipIf(!chromium && !required)('renders in headless Chromium: a non-blank screenshot, every image present', async () => {
       if (!chromium) throw new Error('CUT_REQUIRE_CHROMIUM=1 but no chromium on PATH (apt-get install -y chromium)');
-      const result = await runTraining(
-        tinyRunOptions(root, 'web', { max_dataset_size: 2, seed: 3, display_freq: 1, save_latest_freq: 100 }),
-        {},
-      );
+      const result = await runTraining(tinyRunOptions(root, 'web', { max_dataset_size: 2, seed: 3, display_freq: 1, save_latest_freq: 100 }), {});
       const webDir = join(result.checkpointDir, 'web');
       const index = join(webDir, 'index.html');
       const html = readFileSync(index, 'utf8');

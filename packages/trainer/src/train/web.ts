@@ -184,9 +184,7 @@ export class ResultsPage {
       const match = /^epoch(\d+)_/.exec(f);
       if (match) epochs.add(Number(match[1]));
     }
-    return [...epochs]
-      .filter((e) => e <= last && labels.every((l) => files.has(ResultsPage.imageName(e, l))))
-      .sort((a, b) => b - a);
+    return [...epochs].filter((e) => e <= last && labels.every((l) => files.has(ResultsPage.imageName(e, l)))).sort((a, b) => b - a);
   }
 
   /**
@@ -198,10 +196,7 @@ export class ResultsPage {
     const rows = this.epochsWithImages(labels, epoch).map((epoch) => {
       const cells = labels.map((label) => {
         const src = `images/${ResultsPage.imageName(epoch, label)}`;
-        return (
-          `<td><a href="${src}"><img src="${src}" alt="${escapeHtml(label)}" style="width:${w}px"></a>` +
-          `<p>${escapeHtml(label)}</p></td>`
-        );
+        return `<td><a href="${src}"><img src="${src}" alt="${escapeHtml(label)}" style="width:${w}px"></a>` + `<p>${escapeHtml(label)}</p></td>`;
       });
       return `<h3>epoch [${epoch}]</h3>\n<table><tr>${cells.join('')}</tr></table>`;
     });
