@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { hwioToOihwArray, hwoiToIohwArray, iohwToHwoiArray, oihwToHwioArray, type HostArray } from '@cut/core-tensors';
-import type { TorchArray, TorchStateDict } from './contract.js';
+import type { LayerRef, TorchArray, TorchStateDict } from './contract.js';
 import type { Buffer, Module, Param, ParamBuilder, ParamKind, StatsBuffer } from './modules.js';
 import type { StateDictMetadata } from './pth/index.js';
 
@@ -221,5 +221,48 @@ export abstract class SequentialNetwork {
   private describeKeys(): string {
     const first = this.order.slice(0, 3).join(', ');
     return `${this.order.length} keys: ${first}, ...`;
+  }
+}
+
+/** One pass of a generator: the output (absent when it stopped early to encode) and the listed layers' features. */
+export interface GeneratorPass {
+  output?: tf.Tensor4D;
+  features: tf.Tensor4D[];
+}
+
+/**
+ * The generator half of the contract for networks built like the reference's: forward, encode and
+ * forwardWithFeatures are one pass (`pass`) that stops after the last wanted layer or runs to the end.
+ */
+export abstract class SequentialGenerator extends SequentialNetwork {
+  abstract readonly config: { readonly inputNc: number };
+
+  /** The pass itself, on an input `checkInput` accepted. */
+  protected abstract pass(x: tf.Tensor4D, layers: readonly LayerRef[], encodeOnly: boolean, training: boolean): GeneratorPass;
+
+  /** Throws unless `x` is an NHWC batch with the network's input channels (architectures may check more). */
+  protected checkInput(x: tf.Tensor4D): void {
+    if (x.rank !== 4 || x.shape[3] !== this.config.inputNc) {
+      throw new Error(`${this.className}: expected an NHWC input with ${this.config.inputNc} channels, got shape [${x.shape}]`);
+    }
+  }
+
+  /** The translated image (NHWC, values in [-1, 1]). */
+  forward(x: tf.Tensor4D, training = false): tf.Tensor4D {
+    this.checkInput(x);
+    return this.pass(x, [], false, training).output!;
+  }
+
+  /** The reference's `G(x, nce_layers, encode_only=True)`: the listed layers' outputs, in the order listed, stopping after the last one. */
+  encode(x: tf.Tensor4D, layers: readonly LayerRef[], training = false): tf.Tensor4D[] {
+    this.checkInput(x);
+    return this.pass(x, layers, true, training).features;
+  }
+
+  /** The full forward and the listed layers' features from the same pass. */
+  forwardWithFeatures(x: tf.Tensor4D, layers: readonly LayerRef[], training = false): { output: tf.Tensor4D; features: tf.Tensor4D[] } {
+    this.checkInput(x);
+    const r = this.pass(x, layers, false, training);
+    return { output: r.output!, features: r.features };
   }
 }

@@ -12,7 +12,7 @@ import {
   type LayerRef,
 } from '../contract.js';
 import { ParamBuilder, conv2d, type Module } from '../modules.js';
-import { SequentialNetwork } from '../network.js';
+import { SequentialGenerator, type GeneratorPass } from '../network.js';
 import type { StateDictMetadata } from '../pth/index.js';
 import { conv, reflectPad, sideSizing, type Step } from '../sizing.js';
 
@@ -126,7 +126,7 @@ function upsample2(name: string): Module {
  * 0 the 7x7 block (ngf channels), 1 and 2 the stride-2 blocks, 3 the residual blocks' output
  * (`--nce_layers 0,1,2,3`; the reference's default 0,4,8,12,16 would only find layer 0 there).
  */
-export class ResnetCatGenerator extends SequentialNetwork implements Generator {
+export class ResnetCatGenerator extends SequentialGenerator implements Generator {
   readonly role = 'generator';
   readonly architecture = 'resnet_cat';
   readonly className = CLASS;
@@ -185,21 +185,6 @@ export class ResnetCatGenerator extends SequentialNetwork implements Generator {
     return true;
   }
 
-  /** The translated image (NHWC, values in [-1, 1]). */
-  forward(x: tf.Tensor4D, training = false): tf.Tensor4D {
-    return this.run(x, [], false, training).output!;
-  }
-
-  /** The encoder's outputs at the listed layers (0..3), stopping after the deepest. */
-  encode(x: tf.Tensor4D, layers: readonly LayerRef[], training = false): tf.Tensor4D[] {
-    return this.run(x, layers, true, training).features;
-  }
-
-  forwardWithFeatures(x: tf.Tensor4D, layers: readonly LayerRef[], training = false): { output: tf.Tensor4D; features: tf.Tensor4D[] } {
-    const r = this.run(x, layers, false, training);
-    return { output: r.output!, features: r.features };
-  }
-
   /** The layer index (0..3, or its name `enc.<i>`), checked. */
   layerIndex(ref: LayerRef): number {
     const index = typeof ref === 'number' ? ref : this.layers.findIndex((l) => l.name === ref);
@@ -210,10 +195,7 @@ export class ResnetCatGenerator extends SequentialNetwork implements Generator {
     return index;
   }
 
-  private run(x: tf.Tensor4D, layers: readonly LayerRef[], encodeOnly: boolean, training: boolean) {
-    if (x.rank !== 4 || x.shape[3] !== this.config.inputNc) {
-      throw new Error(`${CLASS}: expected an NHWC input with ${this.config.inputNc} channels, got shape [${x.shape}]`);
-    }
+  protected pass(x: tf.Tensor4D, layers: readonly LayerRef[], encodeOnly: boolean, training: boolean): GeneratorPass {
     if (x.shape[1] % 4 !== 0 || x.shape[2] % 4 !== 0) {
       throw new Error(`${CLASS}: the input's height and width must be multiples of 4, got ${x.shape[1]}x${x.shape[2]}`);
     }

@@ -28,7 +28,7 @@ import {
   NORM_TYPES,
   type Module,
 } from '../modules.js';
-import { SequentialNetwork } from '../network.js';
+import { SequentialGenerator, type GeneratorPass } from '../network.js';
 import { blurDown, conv, reflectPad, sideSizing, type Step } from '../sizing.js';
 
 export interface ResnetGeneratorConfig {
@@ -62,7 +62,7 @@ const CLASS = 'ResnetGenerator';
  * The reference's `ResnetGenerator`: reflect-padded 7x7 stem, two down stages, residual
  * blocks, two up stages, reflect-padded 7x7 head, tanh. NHWC in and out.
  */
-export class ResnetGenerator extends SequentialNetwork implements Generator {
+export class ResnetGenerator extends SequentialGenerator implements Generator {
   readonly role = 'generator';
   readonly architecture = 'resnet';
   readonly className = CLASS;
@@ -161,31 +161,12 @@ export class ResnetGenerator extends SequentialNetwork implements Generator {
     return index;
   }
 
-  /** The translated image (NHWC, values in [-1, 1]). */
-  forward(x: tf.Tensor4D, training = false): tf.Tensor4D {
-    return this.run(x, [], false, training).output!;
-  }
-
   /**
-   * The reference's `G(x, nce_layers, encode_only=True)`: the outputs of the listed layers
-   * (in the order listed), stopping after the last one. As in the reference, a layer followed
-   * by an in-place ReLU that also runs returns the ReLU'd values (e.g. layer 8 of the
-   * no_antialias layout).
+   * The modules in order, keeping the listed layers' outputs. As in the reference, a layer followed
+   * by an in-place ReLU that also runs returns the ReLU'd values (e.g. layer 8 of the no_antialias
+   * layout): in `encode` only when the ReLU runs before the last wanted layer.
    */
-  encode(x: tf.Tensor4D, layers: readonly LayerRef[], training = false): tf.Tensor4D[] {
-    return this.run(x, layers, true, training).features;
-  }
-
-  /** The full forward and the listed layers' features from the same pass (the in-place quirk as in a full forward). */
-  forwardWithFeatures(x: tf.Tensor4D, layers: readonly LayerRef[], training = false): { output: tf.Tensor4D; features: tf.Tensor4D[] } {
-    const r = this.run(x, layers, false, training);
-    return { output: r.output!, features: r.features };
-  }
-
-  private run(x: tf.Tensor4D, layers: readonly LayerRef[], encodeOnly: boolean, training: boolean) {
-    if (x.rank !== 4 || x.shape[3] !== this.config.inputNc) {
-      throw new Error(`${CLASS}: expected an NHWC input with ${this.config.inputNc} channels, got shape [${x.shape}]`);
-    }
+  protected pass(x: tf.Tensor4D, layers: readonly LayerRef[], encodeOnly: boolean, training: boolean): GeneratorPass {
     const wanted = layers.map((ref) => this.layerIndex(ref));
     const last = encodeOnly ? Math.max(...wanted) : this.modules.length - 1;
     return tf.tidy(() => {

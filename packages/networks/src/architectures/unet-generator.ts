@@ -13,7 +13,7 @@ import {
   type NormType,
 } from '../contract.js';
 import { NORM_TYPES, ParamBuilder, conv2d, convBias, convTranspose, dropout, leakyRelu, normLayer, relu, tanh, type Module } from '../modules.js';
-import { SequentialNetwork } from '../network.js';
+import { SequentialGenerator, type GeneratorPass } from '../network.js';
 import type { StateDictMetadata } from '../pth/index.js';
 import { conv, sideSizing, type Step } from '../sizing.js';
 
@@ -65,7 +65,7 @@ const tanhOut = tanh('tanh');
  * the input image, layer k (1..numDowns) the output of the k-th down step (its conv, then its
  * norm where it has one; before the next block's LeakyReLU), at 1/2^k of the input's size.
  */
-export class UnetGenerator extends SequentialNetwork implements Generator {
+export class UnetGenerator extends SequentialGenerator implements Generator {
   readonly role = 'generator';
   readonly architecture = 'unet';
   readonly className = CLASS;
@@ -166,22 +166,6 @@ export class UnetGenerator extends SequentialNetwork implements Generator {
     return true;
   }
 
-  /** The translated image (NHWC, values in [-1, 1]). */
-  forward(x: tf.Tensor4D, training = false): tf.Tensor4D {
-    return this.run(x, [], false, training).output!;
-  }
-
-  /** The features at the listed layers (0: the input; k: the k-th down step's output), stopping after the deepest. */
-  encode(x: tf.Tensor4D, layers: readonly LayerRef[], training = false): tf.Tensor4D[] {
-    return this.run(x, layers, true, training).features;
-  }
-
-  /** The full forward and the listed layers' features from the same pass. */
-  forwardWithFeatures(x: tf.Tensor4D, layers: readonly LayerRef[], training = false): { output: tf.Tensor4D; features: tf.Tensor4D[] } {
-    const r = this.run(x, layers, false, training);
-    return { output: r.output!, features: r.features };
-  }
-
   /** The layer index (0 = `input`, k = `down<k>`), checked. */
   layerIndex(ref: LayerRef): number {
     const index = typeof ref === 'number' ? ref : this.layers.findIndex((l) => l.name === ref);
@@ -192,11 +176,8 @@ export class UnetGenerator extends SequentialNetwork implements Generator {
     return index;
   }
 
-  private run(x: tf.Tensor4D, layers: readonly LayerRef[], encodeOnly: boolean, training: boolean) {
+  protected pass(x: tf.Tensor4D, layers: readonly LayerRef[], encodeOnly: boolean, training: boolean): GeneratorPass {
     const side = 2 ** this.config.numDowns;
-    if (x.rank !== 4 || x.shape[3] !== this.config.inputNc) {
-      throw new Error(`${CLASS}: expected an NHWC input with ${this.config.inputNc} channels, got shape [${x.shape}]`);
-    }
     if (x.shape[1] % side !== 0 || x.shape[2] % side !== 0) {
       throw new Error(
         `${CLASS}: with ${this.config.numDowns} downsamplings the input's height and width must be multiples of ${side}, got ${x.shape[1]}x${x.shape[2]}`,
