@@ -89,9 +89,11 @@ describeBackends('CUTModel vs the reference CUTModel (netD pixel, netF reshape)'
         for (const ref of goldenGrads[net]) {
           const torch = await model.toTorchLayout(net, ref.name, ours.get(ref.name)!);
           expect(torch.shape, ref.name).toEqual(ref.shape);
-          // Relative to the tensor's largest gradient: G's span several orders of magnitude.
+          // Relative to the tensor's largest gradient: G's span several orders of magnitude. WebGPU
+          // (lavapipe) sums the first conv's weight gradient over the image in another float32 order:
+          // 2.2e-4 with netD pixel there (cpu and wasm: 1.5e-5).
           const d = maxAbsDiff(torch.data, ref.data) / Math.max(1, ...ref.data.map(Math.abs));
-          expect(d, `grad ${net} ${ref.name}`).toBeLessThan(1e-4);
+          expect(d, `grad ${net} ${ref.name}`).toBeLessThan(backend === 'webgpu' ? 5e-4 : 1e-4);
           worst = Math.max(worst, d);
         }
         report[`grads_${net}`] = worst;
