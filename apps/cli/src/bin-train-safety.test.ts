@@ -6,38 +6,14 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, smallDataset, tempDir } from './cli-test-utils.js';
+import { ROOT, TINY, smallDataset, tempDir } from './cli-test-utils.js';
 
 const BIN = join(ROOT, 'apps/cli/dist/index.js');
 const work = tempDir();
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const data = smallDataset(join(work, 'data'), 2);
 
-const TINY = [
-  '--backend',
-  'wasm',
-  '--CUT_mode',
-  'FastCUT',
-  '--netG',
-  'resnet_1blocks',
-  '--ngf',
-  '4',
-  '--ndf',
-  '4',
-  '--netF_nc',
-  '16',
-  '--num_patches',
-  '8',
-  '--load_size',
-  '36',
-  '--crop_size',
-  '32',
-  '--n_epochs',
-  '1000',
-  '--seed',
-  '1',
-  '--no_html',
-];
+const TINY_RUN = ['--backend', 'wasm', '--CUT_mode', 'FastCUT', ...TINY, '--n_epochs', '1000', '--seed', '1', '--no_html'];
 
 interface Running {
   child: ChildProcessWithoutNullStreams;
@@ -52,7 +28,7 @@ interface Running {
 /** Crop 256 with the default networks (CUT, resnet_9blocks): an iteration computes for seconds (minutes on a busy machine). */
 const LONG = ['--backend', 'wasm', '--seed', '1', '--no_html'];
 
-function train(name: string, flags = TINY, killAfterMs = 60_000): Running {
+function train(name: string, flags = TINY_RUN, killAfterMs = 60_000): Running {
   const child = spawn(process.execPath, [BIN, 'train', '--dataroot', data, '--name', name, '--checkpoints_dir', join(work, 'ck'), ...flags], {
     cwd: work,
     env: { ...process.env, CI: '1' },
@@ -137,7 +113,9 @@ describe.skipIf(!existsSync(BIN))('cutjs train stopped from outside (built binar
   });
 
   it('| true (the reader gone before the first line): trains an iteration, saves it, exits with 141 and says so on stderr', async () => {
-    const argv = [BIN, 'train', '--dataroot', data, '--name', 'true', '--checkpoints_dir', join(work, 'ck'), ...TINY].map((a) => `'${a}'`).join(' ');
+    const argv = [BIN, 'train', '--dataroot', data, '--name', 'true', '--checkpoints_dir', join(work, 'ck'), ...TINY_RUN]
+      .map((a) => `'${a}'`)
+      .join(' ');
     const shell = spawnSync('bash', ['-c', `'${process.execPath}' ${argv} | true; exit "\${PIPESTATUS[0]}"`], {
       cwd: work,
       encoding: 'utf8',

@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, smallDataset, tempDir } from './cli-test-utils.js';
+import { ROOT, TINY, smallDataset, tempDir } from './cli-test-utils.js';
 
 const BIN = join(ROOT, 'apps/cli/dist/index.js');
 const work = tempDir();
@@ -70,20 +70,7 @@ describe.skipIf(!existsSync(BIN))('the built cutjs binary (apps/cli/dist/index.j
         checkpoints,
         '--backend',
         'wasm',
-        '--netG',
-        'resnet_1blocks',
-        '--ngf',
-        '4',
-        '--ndf',
-        '4',
-        '--netF_nc',
-        '16',
-        '--num_patches',
-        '8',
-        '--load_size',
-        '36',
-        '--crop_size',
-        '32',
+        ...TINY,
         '--n_epochs',
         '1000',
         '--seed',

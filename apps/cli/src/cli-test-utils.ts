@@ -11,6 +11,24 @@ export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const DEMO = join(ROOT, 'datasets/horse2zebra_demo');
 export const H2Z_TINY = join(ROOT, 'fixtures/checkpoints/h2z_tiny');
 
+/** The tiny training configuration: a 1-block generator with 4 filters on 32x32 crops. */
+export const TINY = [
+  '--netG',
+  'resnet_1blocks',
+  '--ngf',
+  '4',
+  '--ndf',
+  '4',
+  '--netF_nc',
+  '16',
+  '--num_patches',
+  '8',
+  '--load_size',
+  '36',
+  '--crop_size',
+  '32',
+];
+
 export interface CliRun {
   code: number;
   stdout: string;

@@ -6,30 +6,12 @@ import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadReferenceCheckpoint, saveTfjsModel } from '@cut/trainer';
 import { loadBackend } from '@cut/backends';
-import { H2Z_TINY, cli, existingRun, levels, pixels, smallDataset, snapshot, tempDir } from './cli-test-utils.js';
+import { H2Z_TINY, TINY, cli, existingRun, levels, pixels, smallDataset, snapshot, tempDir } from './cli-test-utils.js';
 
 const work = tempDir();
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 let serial = 0;
 const fresh = (name: string) => join(work, `${serial++}-${name}`);
-
-/** The tiny training configuration: a 1-block generator with 4 filters on 32x32 crops. */
-const TINY = [
-  '--netG',
-  'resnet_1blocks',
-  '--ngf',
-  '4',
-  '--ndf',
-  '4',
-  '--netF_nc',
-  '16',
-  '--num_patches',
-  '8',
-  '--load_size',
-  '36',
-  '--crop_size',
-  '32',
-];
 
 describe('cutjs train: bad input stops before anything is written', () => {
   /**
