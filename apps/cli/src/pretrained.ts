@@ -198,8 +198,10 @@ async function download(url: string, dest: string, options: FetchPretrainedOptio
     response = await fetch(url, { signal: controller.signal });
   } catch (e) {
     clearTimeout(stall);
-    const code = ((e as { cause?: { code?: string } }).cause?.code ?? '') as string;
-    const why = controller.signal.aborted ? `no answer in ${stallMs / 1000} s` : code || (e as Error).message;
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    const code = cause?.code ?? '';
+    // Node's fetch says only "fetch failed"; its cause says why (a code, or e.g. "bad port").
+    const why = controller.signal.aborted ? `no answer in ${stallMs / 1000} s` : code || cause?.message || (e as Error).message;
     const offline = controller.signal.aborted || OFFLINE_CODES.has(code);
     throw new Error(
       `cannot download ${url}: ${why}.` +
