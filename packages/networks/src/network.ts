@@ -235,7 +235,15 @@ export interface GeneratorPass {
  * forwardWithFeatures are one pass (`pass`) that stops after the last wanted layer or runs to the end.
  */
 export abstract class SequentialGenerator extends SequentialNetwork {
-  abstract readonly config: { readonly inputNc: number };
+  abstract readonly config: { readonly inputNc: number; readonly outputNc: number };
+
+  get inputChannels(): number {
+    return this.config.inputNc;
+  }
+
+  get outputChannels(): number {
+    return this.config.outputNc;
+  }
 
   /** The pass itself, on an input `checkInput` accepted. */
   protected abstract pass(x: tf.Tensor4D, layers: readonly LayerRef[], encodeOnly: boolean, training: boolean): GeneratorPass;

@@ -162,14 +162,6 @@ export class ResnetCatGenerator extends SequentialGenerator implements Generator
     this.layers = m.slice(0, ENCODER_LAYERS).map((mod, index) => ({ index, name: mod.name, type: mod.type }));
   }
 
-  get inputChannels(): number {
-    return this.config.inputNc;
-  }
-
-  get outputChannels(): number {
-    return this.config.outputNc;
-  }
-
   referenceOptions(): Map<string, string> {
     const c = this.config;
     return new Map([

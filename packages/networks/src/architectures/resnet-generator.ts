@@ -114,14 +114,6 @@ export class ResnetGenerator extends SequentialGenerator implements Generator {
     this.layers = m.map((mod, index) => ({ index, name: mod.name, type: mod.type }));
   }
 
-  get inputChannels(): number {
-    return this.config.inputNc;
-  }
-
-  get outputChannels(): number {
-    return this.config.outputNc;
-  }
-
   /** Tiles work on the module chain: every instance norm's statistics are gathered over the whole image. */
   get tiledModules(): readonly Module[] | undefined {
     return this.sizing.tiled ? this.modules : undefined;

@@ -141,14 +141,6 @@ export class UnetGenerator extends SequentialGenerator implements Generator {
     ];
   }
 
-  get inputChannels(): number {
-    return this.config.inputNc;
-  }
-
-  get outputChannels(): number {
-    return this.config.outputNc;
-  }
-
   referenceOptions(): Map<string, string> {
     const c = this.config;
     return new Map([
