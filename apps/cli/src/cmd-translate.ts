@@ -91,7 +91,7 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
   if (model) checkpoint = (await pretrainedModel(model, ctx)).dir;
   const info = await ctx.loadBackend(backend, boolFlag(parsed, 'verbose'));
   const loaded = await loadGenerator(checkpoint, { epoch: options.epoch, overrides, note: (l) => ctx.warn(l) });
-  const settings: TranslateSettings = { tile, ngf: 'ngf' in loaded.G.config ? Number(loaded.G.config.ngf) : 64, backend: info.name };
+  const settings: TranslateSettings = { tile, backend: info.name };
   const failures: string[] = [];
   const queue = [...jobs];
   // Each thread takes the next image when it is free.

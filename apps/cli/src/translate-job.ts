@@ -2,7 +2,7 @@
 // thread that translates every other image with --threads 2.
 import { decodeImage, saveImage } from '@cut/files';
 import { normalizeImage, toChannels } from '@cut/images';
-import { tileFor, translateImage, type ImageGenerator } from '@cut/networks';
+import { generatorTileFacts, tileFor, translateImage, type Generator } from '@cut/networks';
 
 export interface TranslateJob {
   input: string;
@@ -12,14 +12,13 @@ export interface TranslateJob {
 export interface TranslateSettings {
   /** Tile side in pixels; 0: whole images; 'auto': `tileFor` of @cut/networks decides. */
   tile: number | 'auto';
-  /** The generator's ngf and the backend's name, which 'auto' weighs. */
-  ngf: number;
+  /** The backend's name, which 'auto' weighs (with the generator's own facts). */
   backend: string;
 }
 
 /** Translates one file into one PNG; returns the output size and the tile used (0: whole). `onStage`: progress of a tiled translation. */
 export async function translateFile(
-  G: ImageGenerator,
+  G: Generator,
   inputNc: number,
   job: TranslateJob,
   settings: TranslateSettings,
@@ -27,7 +26,7 @@ export async function translateFile(
 ): Promise<TranslatedSize> {
   const raw = toChannels(await decodeImage(job.input), inputNc);
   const img = { data: normalizeImage(raw), width: raw.width, height: raw.height, channels: raw.channels };
-  const tile = tileFor(img.width, img.height, settings.tile, { ngf: settings.ngf, backend: settings.backend, tiled: G.sizing.tiled });
+  const tile = tileFor(img.width, img.height, settings.tile, { ...generatorTileFacts(G), backend: settings.backend });
   const out = await translateImage(G, img, { tile, onStage });
   await saveImage(job.output, out.data, out.width, out.height, out.channels);
   return { width: out.width, height: out.height, tile };

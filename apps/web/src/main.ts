@@ -11,6 +11,7 @@ import { normalizeImage, tensorToRgb8, toChannels, toRgb } from '@cut/images';
 import {
   NETWORK_OPTION_SPECS,
   WHOLE_IMAGE_BUDGET,
+  generatorTileFacts,
   loadCheckpoint,
   loadTfjsGenerator,
   networkOptionString,
@@ -235,8 +236,7 @@ async function translateFile(file: File): Promise<void> {
   const img = { data: normalizeImage(toChannels(toRgb(rgba), inputNc)), width, height, channels: inputNc };
   // The CLI's tile rule, with a browser's memory: Chromium's wasm runs out where Node's does not.
   const choice = tileSelect.value === 'auto' ? 'auto' : Number(tileSelect.value);
-  const ngf = Number(G.referenceOptions().get('ngf') ?? 64);
-  const tile = tileFor(width, height, choice, { ngf, backend, budget: WHOLE_IMAGE_BUDGET.browser, tiled: G.sizing.tiled });
+  const tile = tileFor(width, height, choice, { ...generatorTileFacts(G), backend, budget: WHOLE_IMAGE_BUDGET.browser });
   progress.hidden = false;
   progress.removeAttribute('value');
   report(status, `${file.name}: translating ${width}×${height} on ${backend}${tile ? ` in ${tile}-pixel tiles` : ''}…`);

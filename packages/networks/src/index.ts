@@ -68,6 +68,7 @@ export {
   minimumImageSide,
   WHOLE_IMAGE_BUDGET,
   paddedSize,
+  generatorTileFacts,
   tileFor,
   translateImage,
   translateWhole,

@@ -145,6 +145,11 @@ export interface TileRuleOptions {
   tiled?: boolean;
 }
 
+/** What the tile rule weighs of a generator: its base width (ngf; 64 where it has none) and whether it runs in tiles. */
+export function generatorTileFacts(G: Pick<Generator, 'referenceOptions' | 'sizing'>): Pick<TileRuleOptions, 'ngf' | 'tiled'> {
+  return { ngf: Number(G.referenceOptions().get('ngf') ?? 64), tiled: G.sizing.tiled };
+}
+
 /**
  * The tile side to translate a `width` x `height` image with (0: whole), for a requested tile
  * side or 'auto'; `cutjs translate` and the web page both ask this. 'auto' tiles (AUTO_TILE
