@@ -4,36 +4,20 @@
 import { expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { describeBackends } from '../../../test-utils/backends';
-import { goldenNHWC, goldenTensor, loadFixture, maxAbsDiff, type GoldenTensor } from '../../../test-utils/golden';
-import { CUTModel, type CUTOptions, type LossName, type NetName } from './index.js';
+import { goldenNHWC, goldenTensor, loadFixture, maxAbsDiff } from '../../../test-utils/golden';
+import { relDiff, stateDict, type CutStepGolden, type Named } from './cut-step.test-helper.js';
+import { CUTModel, type CUTOptions, type NetName } from './index.js';
 import { trainHalf } from './parallel/halves.js';
 
-interface Named extends GoldenTensor {
-  name: string;
-}
-interface CutStepGolden {
+/** The reference step's golden, with the options it ran with. */
+interface CutStepWithOptions extends CutStepGolden {
   options: { netD: string; netF: string; netG: string; ngf: number; ndf: number; netF_nc: number; num_patches: number; nce_layers: string };
-  inputs: { real_A: GoldenTensor; real_B: GoldenTensor };
-  weights_G: Named[];
-  weights_D: Named[];
-  weights_F: Named[];
-  netF_calls: Array<{ given: boolean; ids: number[][] }>;
-  fake_B: GoldenTensor;
-  idt_B: GoldenTensor;
-  losses: Record<LossName, number>;
-  loss_D_total: number;
-  grads_D: Named[];
-  grads_G: Named[];
-  grads_F: Named[];
 }
-
-const stateDict = (weights: Named[]) => new Map(weights.map((w) => [w.name, { shape: w.shape, data: Float32Array.from(w.data) }]));
-const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
 
 describeBackends('CUTModel vs the reference CUTModel (netD pixel, netF reshape)', (backend) => {
   for (const file of ['cut_step_pixel.json.gz', 'cut_step_reshape.json.gz', 'cut_step_strided_conv.json.gz']) {
     it(`${file}: losses, images and every G, D and F gradient match PyTorch`, async () => {
-      const g = loadFixture<CutStepGolden>(`golden/${file}`);
+      const g = loadFixture<CutStepWithOptions>(`golden/${file}`);
       const o = g.options;
       const model = new CUTModel(
         {

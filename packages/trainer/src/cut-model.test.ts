@@ -1,30 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { describeBackends } from '../../../test-utils/backends';
-import { goldenNHWC, goldenTensor, loadFixture, maxAbsDiff, type GoldenTensor } from '../../../test-utils/golden';
+import { goldenNHWC, goldenTensor, loadFixture, maxAbsDiff } from '../../../test-utils/golden';
 import { patchNCELoss } from '@cut/nce-loss';
 import type { PatchSampleF } from '@cut/patch-sampler';
+import { relDiff, stateDict, type CutStepGolden, type Named } from './cut-step.test-helper.js';
 import { CUTModel, type LossName, type NetName } from './index.js';
-
-interface Named extends GoldenTensor {
-  name: string;
-}
-interface CutLossGolden {
-  inputs: { real_A: GoldenTensor; real_B: GoldenTensor };
-  weights_G: Named[];
-  weights_D: Named[];
-  weights_F: Named[];
-  netF_calls: Array<{ given: boolean; ids: number[][] }>;
-  fake_B: GoldenTensor;
-  idt_B: GoldenTensor;
-  losses: Record<LossName, number>;
-  loss_D_total: number;
-  grads_D: Named[];
-  grads_G: Named[];
-  grads_F: Named[];
-}
-
-const stateDict = (weights: Named[]) => new Map(weights.map((w) => [w.name, { shape: w.shape, data: Float32Array.from(w.data) }]));
 
 /** The golden's configuration: CUT mode, tiny G (ngf 8, 2 blocks), tiny D (ndf 8), F with 16 units, 8 patches. */
 const TINY = {
@@ -38,10 +19,9 @@ const TINY = {
 } as const;
 
 /** |ours − reference| / |reference| */
-const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
 
 describeBackends('CUTModel vs the reference CUTModel (cut_loss_tiny)', (backend) => {
-  const g = loadFixture<CutLossGolden>('golden/cut_loss_tiny.json');
+  const g = loadFixture<CutStepGolden>('golden/cut_loss_tiny.json');
   const gFixed = loadFixture<{ grads_G: Named[] }>('golden/cut_loss_tiny_grads_g.json');
 
   it('losses, images and every G, D and F gradient match PyTorch', async () => {
