@@ -560,7 +560,7 @@ export function findTorchGlobal(module: string, name: string): PyGlobal {
   const g = torchGlobals.get(`${module}.${name}`);
   if (!g) {
     throw new Error(
-      `the pickle references the Python global '${module}.${name}', which is not allowed ` + '(only plain state_dicts of tensors can be read)',
+      `the pickle references the Python global '${module}.${name}', which is not allowed (only plain state_dicts of tensors can be read)`,
     );
   }
   return g;
