@@ -3,6 +3,7 @@
 // bytes-and-pixels half that a browser can run is @cut/images (and @cut/networks for checkpoints).
 export { decodeImage, probeImage } from './decode.js';
 export { IMAGE_EXTENSIONS, listImages } from './list-images.js';
+export { isPlainName } from './names.js';
 export { encodePng, saveImage, writePng, type ImageU8 } from './png.js';
 export {
   copyFileAtomic,

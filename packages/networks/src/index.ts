@@ -49,6 +49,7 @@ export {
   networkConfigs,
   networkOptionString,
   networkOptionsFrom,
+  parseNetworkOption,
   parseOptionsFile,
   type NetworkOptionName,
   type NetworkOptionSpec,

@@ -181,6 +181,38 @@ export function networkOptionString(name: NetworkOptionName, value: string | num
   return String(value);
 }
 
+/**
+ * A network option's value from the command line or a config file (strings; numbers from JSON),
+ * typed and checked against its declaration: kind, lower bound, choices and name checks. Errors
+ * read `<source>: --<name>: <why>`, as the trainer's option table words them.
+ */
+export function parseNetworkOption(name: NetworkOptionName, raw: string | number | boolean, source = 'options'): string | number | boolean {
+  const spec: NetworkOptionSpec = NETWORK_OPTION_SPECS[name];
+  const fail = (why: string): never => {
+    throw new Error(`${source}: --${name}: ${why}, got '${String(raw)}'`);
+  };
+  if (spec.kind === 'bool') {
+    // The flag parser has already read the reference's str2bool words; files say True / False.
+    if (typeof raw === 'boolean') return raw;
+    if (raw === 'True' || raw === 'False') return raw === 'True';
+    return fail('must be True or False');
+  }
+  if (spec.kind === 'int' || spec.kind === 'float') {
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+    if (!Number.isFinite(n)) return fail('must be a finite number');
+    if (spec.kind === 'int' && !Number.isInteger(n)) return fail('must be an integer');
+    if (spec.min !== undefined && n < spec.min) return fail(`must be >= ${spec.min}`);
+    return n;
+  }
+  const s = String(raw);
+  if (spec.unsupported?.includes(s)) {
+    throw new Error(`${source}: --${name}: '${s}' is a reference choice that is not supported here (supported: ${(spec.choices ?? []).join(', ')})`);
+  }
+  const problem = spec.check ? spec.check(s) : spec.choices && !spec.choices.includes(s) ? `must be one of ${spec.choices.join(', ')}` : null;
+  if (problem) throw new Error(`${source}: --${name}: ${problem}`);
+  return s;
+}
+
 /** The configs of a run's networks. */
 export interface NetworkOptions {
   generator: GeneratorConfig;

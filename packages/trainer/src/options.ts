@@ -1,6 +1,7 @@
 // The reference's training options (base + train + CUT model options), one typed object with
 // the reference's snake_case names, so train_opt.txt files and command-line flags map 1:1.
 // The network options (netG, ngf, ...) are @cut/networks' declaration (NETWORK_OPTION_SPECS).
+import { isPlainName } from '@cut/files';
 import { NETWORK_OPTION_SPECS, type NormType } from '@cut/networks';
 import { parsePreprocess } from './data/transforms.js';
 
@@ -425,11 +426,6 @@ function checkCombination(o: CUTOptions, source: string): void {
     if (!isPlainName(String(v))) fail(key, `'${String(v)}' is not a plain folder name (no '/', '\\' or '..'): ${why}`);
   }
   keepStateEpochs(o, source);
-}
-
-/** A single file or folder name: not empty, not '.' or '..', no path separator or NUL. */
-export function isPlainName(value: string): boolean {
-  return value !== '' && value !== '.' && value !== '..' && !/[/\\\0]/.test(value);
 }
 
 /**

@@ -363,14 +363,35 @@ function halfToFloat(h: number): number {
   return halfFloat[0]!;
 }
 
+/** float32 -> IEEE half bits, rounded to nearest even as PyTorch's `.half()` does (overflow: infinity). */
+export function floatToHalf(x: number): number {
+  halfFloat[0] = x;
+  const b = halfBits[0]!;
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  const mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 112;
+  if (e >= 0x1f) return sign | 0x7c00;
+  // Below the smallest normal half: a subnormal, in units of 2^-24 (0 below half of one unit).
+  const [kept, shift] = e <= 0 ? [(mant | 0x800000) >>> 0, 126 - exp] : [(e << 23) | mant, 13];
+  if (shift > 24) return sign;
+  const whole = kept >>> shift;
+  const rest = kept & ((1 << shift) - 1);
+  const halfway = 1 << (shift - 1);
+  // A carry out of the mantissa rounds into the exponent: the next binade, or infinity.
+  return sign | (whole + (rest > halfway || (rest === halfway && whole & 1) ? 1 : 0));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Writing
 
 /**
  * A tensor to write: row-major data in its PyTorch shape. The stored type follows the array
  * (Float32Array -> float32, Float64Array -> float64, BigInt64Array -> int64, Int32Array -> int32,
- * Int16Array -> int16, Int8Array -> int8, Uint8Array -> uint8, or bool with `dtype: 'bool'`), so a
- * `PthTensor` read from a float16/float64 file is written back as float32.
+ * Int16Array -> int16, Int8Array -> int8, Uint8Array -> uint8, or bool with `dtype: 'bool'`;
+ * Float32Array with `dtype: 'float16'` is stored as half precision, rounded to nearest even), so a
+ * `PthTensor` read from a float16/float64 file is written back as float32 unless it asks.
  */
 export interface WritableTensor {
   shape: readonly number[];
@@ -389,7 +410,7 @@ export interface WritePthOptions {
 
 function storageDtype(t: WritableTensor): StorageDtype {
   const d = t.data;
-  if (d instanceof Float32Array) return 'float32';
+  if (d instanceof Float32Array) return t.dtype === 'float16' ? 'float16' : 'float32';
   if (d instanceof Float64Array) return 'float64';
   if (d instanceof BigInt64Array) return 'int64';
   if (d instanceof Int32Array) return 'int32';
@@ -403,6 +424,12 @@ function storageDtype(t: WritableTensor): StorageDtype {
 function littleEndianBytes(t: WritableTensor, dtype: StorageDtype): Uint8Array {
   const d = t.data;
   if (dtype === 'bool') return Uint8Array.from(d as Uint8Array, (b) => (b ? 1 : 0));
+  if (dtype === 'float16') {
+    const out = new Uint8Array(d.length * 2);
+    const view = new DataView(out.buffer);
+    for (let i = 0; i < d.length; i++) view.setUint16(2 * i, floatToHalf((d as Float32Array)[i]!), true);
+    return out;
+  }
   const bytes = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
   const size = ITEM_SIZE[dtype];
   if (HOST_LITTLE_ENDIAN || size === 1) return bytes;

@@ -185,6 +185,48 @@ describe('writePth', () => {
     expect(readdirSync(work)).toEqual(['ours.pth']);
   });
 
+  it("writes float16 as PyTorch's .half() rounds (nearest even, subnormals, overflow to infinity)", () => {
+    // Values and their half bits from torch.from_numpy(v).half() (torch 1.13; numpy's astype(float16) agrees).
+    const values32 = [
+      0,
+      -0,
+      1,
+      -2.5,
+      0.10000000149011612,
+      65504,
+      65520,
+      65519.98828125,
+      9.99999993922529e-9,
+      2 ** -24,
+      2 ** -25,
+      2.980232594040899e-8,
+      3 * 2 ** -25,
+      6.0999998822808266e-5,
+      -6.097555160522461e-5,
+      1.00048828125,
+      1.00146484375,
+      0.33333298563957214,
+      Infinity,
+      -Infinity,
+      12345.677734375,
+      -0.0016601562965661287,
+    ];
+    const torchBits = [
+      0, 32768, 15360, 49408, 11878, 31743, 31744, 31743, 0, 1, 0, 1, 2, 1023, 33791, 15360, 15362, 13653, 31744, 64512, 29191, 38605,
+    ];
+    const bytes = encodePth([['w', { shape: [values32.length], data: Float32Array.from(values32), dtype: 'float16' }]]);
+    const read = readPthArchive(bytes).tensors.get('w')!;
+    expect(read.dtype).toBe('float16');
+    // Our reader's half decoding is exact: equal floats mean equal bits.
+    const decodeHalf = (h: number) => {
+      const e = (h >> 10) & 0x1f;
+      const f = h & 0x3ff;
+      const v = e === 0 ? f * 2 ** -24 : e === 0x1f ? (f ? NaN : Infinity) : (1 + f / 1024) * 2 ** (e - 15);
+      return h & 0x8000 ? -v : v;
+    };
+    expectSame(values(read), torchBits.map(decodeHalf), 'float16');
+  });
+
   it('re-writes a reference checkpoint losslessly (names, order, values, _metadata)', () => {
     const original = readPthArchive(fixture('checkpoints/h2z_tiny/latest_net_D.pth'));
     const again = readPthArchive(encodePth(original.tensors, { metadata: original.metadata }));

@@ -74,13 +74,14 @@ function decimate(points: LossPoint[], max: number): LossPoint[] {
 
 /**
  * The loss curves as a standalone SVG element: axes with ticks, one colour per loss, a legend.
- * `colours` overrides the palette (one per name).
+ * `colours` overrides the palette (one per name); `axes` names the axes (epoch and loss by default).
  */
 export function lossChartSvg(
   points: LossPoint[],
   names: readonly string[],
   size = { width: 900, height: 360 },
   colours: readonly string[] = names.map((_, i) => PALETTE[i % PALETTE.length]!),
+  axes = { x: 'epoch', y: 'loss' },
 ): string {
   const { width, height } = size;
   const m = { left: 56, right: 110, top: 16, bottom: 44 };
@@ -112,8 +113,10 @@ export function lossChartSvg(
   }
   parts.push(`<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${m.top + plotH}" stroke="#333"/>`);
   parts.push(`<line x1="${m.left}" x2="${m.left + plotW}" y1="${m.top + plotH}" y2="${m.top + plotH}" stroke="#333"/>`);
-  parts.push(`<text x="${m.left + plotW / 2}" y="${height - 6}" text-anchor="middle">epoch</text>`);
-  parts.push(`<text x="14" y="${m.top + plotH / 2}" text-anchor="middle" transform="rotate(-90 14 ${m.top + plotH / 2})">loss</text>`);
+  parts.push(`<text x="${m.left + plotW / 2}" y="${height - 6}" text-anchor="middle">${escapeHtml(axes.x)}</text>`);
+  parts.push(
+    `<text x="14" y="${m.top + plotH / 2}" text-anchor="middle" transform="rotate(-90 14 ${m.top + plotH / 2})">${escapeHtml(axes.y)}</text>`,
+  );
   // One polyline per loss (a gap where a value is not finite), then the legend.
   names.forEach((name, i) => {
     const colour = colours[i]!;
