@@ -1,7 +1,6 @@
 // What every command gets: where to print, how to stop, and the shared validation helpers.
-import { OPTION_SPECS, OptionError, parseOptionValue, validateOptions, type CUTOptions, type OptionName } from '@cut/trainer';
 import { BACKENDS, BackendError, loadBackend, type BackendChoice, type BackendInfo } from '@cut/backends';
-import { UsageError, type ParsedFlags, type RawValue } from './flags.js';
+import { UsageError, type ParsedFlags } from './flags.js';
 import type { TextSink } from './progress.js';
 
 /**
@@ -119,8 +118,6 @@ export class Context {
   }
 }
 
-const isOptionName = (name: string): name is OptionName => Object.hasOwn(OPTION_SPECS, name);
-
 export type ThreadsChoice = 'auto' | 1 | 2;
 
 /** The --threads value, checked. */
@@ -138,25 +135,6 @@ export function backendChoice(parsed: ParsedFlags): BackendChoice {
     throw new UsageError(`--backend: unknown backend '${value}' (expected one of ${BACKENDS.join(', ')})`);
   }
   return value as BackendChoice;
-}
-
-/**
- * The CUT options the flags give, over `base` (a command's own defaults, e.g. test's load_size
- * 256 or the demo's preset). Every value is checked with the trainer's option table; errors name
- * the flag and where it came from, and are usage errors.
- */
-export function cutOptionsFrom(parsed: ParsedFlags, base: Readonly<Record<string, RawValue>> = {}): CUTOptions {
-  try {
-    const partial: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(base)) partial[name] = parseOptionValue(name, value, 'defaults');
-    for (const [name, value] of parsed.values) {
-      if (isOptionName(name)) partial[name] = parseOptionValue(name, value, parsed.sources.get(name) ?? 'command line');
-    }
-    return validateOptions(partial, parsed.config ? `command line and ${parsed.config}` : 'command line');
-  } catch (e) {
-    if (e instanceof OptionError) throw new UsageError(e.message);
-    throw e;
-  }
 }
 
 /** An integer flag of the CLI's own (not a CUT option), checked. */
