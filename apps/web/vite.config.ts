@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
+import { join } from 'node:path';
+import { horse2zebraModelDir } from '@cut/model-horse2zebra';
 import { defineConfig, type Plugin } from 'vite';
 
 // The page is static files (`dist/`): no server code. The guard below fails the build when a
@@ -19,9 +22,32 @@ function noNodeBuiltinsInOurPackages(): Plugin {
   };
 }
 
+/**
+ * The horse2zebra model (package @cut/model-horse2zebra) beside the page as plain files, so its
+ * one-click button works on any static host: models/horse2zebra/ in the build and the dev server.
+ */
+function shippedModel(): Plugin {
+  const files = ['latest_net_G.pth', 'train_opt.txt', 'card.json'];
+  const at = (name: string) => `models/horse2zebra/${name}`;
+  return {
+    name: 'cut-shipped-model',
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const name = files.find((f) => req.url?.endsWith(`/${at(f)}`));
+        if (!name) return next();
+        res.setHeader('Content-Type', name.endsWith('.pth') ? 'application/octet-stream' : 'text/plain');
+        res.end(readFileSync(join(horse2zebraModelDir, name)));
+      });
+    },
+    generateBundle() {
+      for (const name of files) this.emitFile({ type: 'asset', fileName: at(name), source: readFileSync(join(horse2zebraModelDir, name)) });
+    },
+  };
+}
+
 export default defineConfig({
   base: './',
-  plugins: [noNodeBuiltinsInOurPackages()],
+  plugins: [noNodeBuiltinsInOurPackages(), shippedModel()],
   server: { host: '127.0.0.1' },
   preview: { host: '127.0.0.1' },
   build: { target: 'es2022', assetsInlineLimit: 0, chunkSizeWarningLimit: 4096 },

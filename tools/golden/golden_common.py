@@ -90,3 +90,13 @@ def write_text(path, text):
     with open(path, 'w', encoding='utf8') as f:
         f.write(text + '\n')
     return len(text) + 1
+
+
+def read_options(path):
+    """A run's train_opt.txt as the reference writes it ('name: value [default: ...]'), as name -> value strings."""
+    out = {}
+    for line in open(path):
+        if ':' in line and not line.startswith('-'):
+            key, value = line.split(':', 1)
+            out[key.strip()] = value.split('[default:')[0].strip()
+    return out

@@ -19,22 +19,15 @@ import torch
 
 REFERENCE = os.environ.get('CUT_REFERENCE', '/work/ref/cut')
 sys.path.insert(0, REFERENCE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from golden_common import read_options  # noqa: E402
 from models import networks  # noqa: E402
-
-
-def options(path):
-    out = {}
-    for line in open(path):
-        if ':' in line and not line.startswith('-'):
-            key, value = line.split(':', 1)
-            out[key.strip()] = value.split('[default:')[0].strip()
-    return out
 
 
 def main():
     run = sys.argv[1]
     epoch = sys.argv[2] if len(sys.argv) > 2 else 'latest'
-    o = options(os.path.join(run, 'train_opt.txt'))
+    o = read_options(os.path.join(run, 'train_opt.txt'))
     flag = lambda k: o.get(k) == 'True'
     opt = SimpleNamespace(netF_nc=int(o['netF_nc']), nz=0)
     G = networks.define_G(int(o['input_nc']), int(o['output_nc']), int(o['ngf']), o['netG'], o['normG'], not flag('no_dropout'),

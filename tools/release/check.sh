@@ -9,8 +9,9 @@
 #     CommonJS, a strict TypeScript consumer compiled and run, `cutjs --help`, `cutjs info`,
 #     @cut/backends' default backend from ESM and CommonJS (one line, nothing of Dawn's on stderr),
 #     `cutjs translate` of real photos with a real checkpoint (fixtures/checkpoints/h2z_tiny)
-#     compared with the in-repo CLI, a shortened `cutjs demo` (real photos from @cut/demo-data, real
-#     training, results page), and `cutjs info` / `cutjs translate` on WebGPU (Mesa's software
+#     compared with the in-repo CLI, the shipped horse2zebra model (`cutjs translate --model`), a
+#     shortened `cutjs demo` (real photos from @cut/demo-data, real training, results page with the
+#     shipped model's column), and `cutjs info` / `cutjs translate` on WebGPU (Mesa's software
 #     Vulkan driver), compared with wasm.
 #
 # Every step's output goes to the log. Set CUT_RELEASE_KEEP=1 to keep the folder for a look.
@@ -110,12 +111,19 @@ node compare-png.mjs out-wasm out-repo 0
 echo "packed CLI vs PyTorch's test.py output (fixtures/checkpoints/h2z_tiny/expected, for information):"
 node compare-png.mjs out-wasm "$ROOT/fixtures/checkpoints/h2z_tiny/expected/fake_B" info
 
+step "cutjs translate --model horse2zebra: the shipped model (@cut/model-horse2zebra), packed CLI vs in-repo CLI"
+npx --no -- cutjs translate photos --model horse2zebra --out out-model --backend wasm
+(cd "$ROOT" && node apps/cli/dist/index.js translate "$WORK/app/photos" --model horse2zebra --out "$WORK/app/out-model-repo" --backend wasm)
+node compare-png.mjs out-model out-model-repo 0
+npx --no -- cutjs pretrained list | head -1
+
 step "cutjs demo, shortened (1 epoch of 4 photos; the bundled photos, training, test, results page)"
 npx --no -- cutjs demo --n_epochs 1 --n_epochs_decay 0 --max_dataset_size 4 --backend wasm
 page=results/horse2zebra_demo/test_latest/index.html
 fakes=$(ls results/horse2zebra_demo/test_latest/images/fake_B | wc -l)
-if [[ ! -s $page || $fakes -ne 4 ]] || ! grep -q 'fake_B' "$page"; then
-  echo "release check: demo left no results page with 4 translated images ($page, $fakes images)" >&2
+models=$(ls results/horse2zebra_demo/test_latest/images/horse2zebra_model | wc -l)
+if [[ ! -s $page || $fakes -ne 4 || $models -ne 4 ]] || ! grep -q 'fake_B' "$page" || ! grep -q 'horse2zebra_model' "$page"; then
+  echo "release check: demo left no results page with 4 translated images and 4 of the shipped model ($page, $fakes + $models images)" >&2
   exit 1
 fi
 echo "results page $WORK/app/$page ($fakes translated images)"

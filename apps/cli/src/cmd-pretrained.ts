@@ -3,16 +3,18 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringFlag, type Context } from './context.js';
+import { shippedModels } from './shipped-models.js';
 import { FlagTable, UsageError, formatHelp, parseFlags } from './flags.js';
 import { PRETRAINED_MODELS, PRETRAINED_TARBALL, cacheDir, fetchPretrained, installPretrainedFrom, type FetchedModel } from './pretrained.js';
 
 const USAGE = `Usage:
-  cutjs pretrained list                       the models, and which are in the cache
+  cutjs pretrained list                       the models (those that come with cutjs first), and which are in the cache
   cutjs pretrained fetch <name>               download a model into the cache (once), print its folder
   cutjs pretrained install --from <file.tar>  unpack ${PRETRAINED_TARBALL.split('/').pop()} downloaded by hand
 
 The CUT authors' generators (one ${PRETRAINED_TARBALL} holds all of them);
-'cutjs translate --pretrained <name> photo.jpg' translates with one. Cache: $CUT_CACHE_DIR, else ${cacheDir()}.`;
+'cutjs translate --pretrained <name> photo.jpg' translates with one. The models that come with
+cutjs (packages, no download) are used with 'cutjs translate --model <name> photo.jpg'. Cache: $CUT_CACHE_DIR, else ${cacheDir()}.`;
 
 function table(): FlagTable {
   return new FlagTable([
@@ -51,6 +53,7 @@ export async function pretrainedCommand(argv: readonly string[], ctx: Context): 
   }
   const [action = 'list', ...names] = parsed.positionals;
   if (action === 'list') {
+    for (const m of shippedModels()) ctx.print(`${m.name.padEnd(32)}${m.description} (comes with cutjs: translate --model ${m.name})`);
     const root = join(cacheDir(), 'pretrained');
     for (const m of PRETRAINED_MODELS) {
       const here = existsSync(join(root, m.name, 'source.json')) ? ' (in the cache)' : '';

@@ -7,8 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { saveImage } from '@cut/files';
 import { BatchLoader, createDataset, type CUTOptions } from '@cut/trainer';
 import { loadGenerator, resolveGeneratorFile } from './checkpoint.js';
-import { generatorOverrides, testFlags } from './command-flags.js';
-import { backendChoice, boolFlag, cutOptionsFrom, intFlag, stringFlag, type Context } from './context.js';
+import { cutOptionsFrom, generatorOverrides, testFlags } from './command-flags.js';
+import { backendChoice, boolFlag, intFlag, stringFlag, type Context } from './context.js';
 import { formatHelp, parseFlags } from './flags.js';
 import { writeResultsPage, type PageRow } from './html.js';
 import { checkImages, problemsMessage } from './preflight.js';
@@ -36,6 +36,10 @@ export interface TestResult {
   webDir: string;
   page: string;
   images: number;
+  /** The page's rows and title, and each row's input file (for a caller that adds a column: the demo). */
+  rows: PageRow[];
+  inputs: string[];
+  title: string;
 }
 
 /** The reference's test options: its defaults, then the settings test.py forces. */
@@ -95,6 +99,7 @@ export async function runTest(s: TestSettings, ctx: Context): Promise<TestResult
     if (problems.length) throw new Error(`${problemsMessage(problems, used.size)}\nnothing was written to ${webDir}`);
     const loader = new BatchLoader(dataset, { seed: o.seed ?? 0, startEpoch: 1, endEpoch: 1, shuffle: false, dropLast: false });
     const rows: PageRow[] = [];
+    const inputs: string[] = [];
     try {
       for await (const batch of loader.epochBatches()) {
         if (rows.length >= total) break;
@@ -117,6 +122,7 @@ export async function runTest(s: TestSettings, ctx: Context): Promise<TestResult
           images.push({ path: rel, label });
         }
         rows.push({ header: name, images });
+        inputs.push(batch.pathsA[0]!);
         if ((rows.length - 1) % 5 === 0) ctx.print(`processing (${String(rows.length - 1).padStart(4, '0')})-th image... ${batch.pathsA[0]}`);
       }
     } catch (e) {
@@ -125,8 +131,9 @@ export async function runTest(s: TestSettings, ctx: Context): Promise<TestResult
     } finally {
       loader.close();
     }
-    const page = await writeResultsPage(webDir, `Experiment = ${o.name}, Phase = ${o.phase}, Epoch = ${o.epoch}`, rows, o.display_winsize);
-    return { webDir, page, images: rows.length };
+    const title = `Experiment = ${o.name}, Phase = ${o.phase}, Epoch = ${o.epoch}`;
+    const page = await writeResultsPage(webDir, title, rows, o.display_winsize);
+    return { webDir, page, images: rows.length, rows, inputs, title };
   } finally {
     G.dispose();
   }

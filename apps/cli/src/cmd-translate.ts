@@ -7,11 +7,12 @@ import type { Worker } from 'node:worker_threads';
 import { listImages } from '@cut/files';
 import { builtWorkerUrl, nativeThreadPlan, startWorker } from '@cut/backends';
 import { loadGenerator, resolveGeneratorFile } from './checkpoint.js';
-import { generatorOverrides, translateFlags } from './command-flags.js';
-import { backendChoice, boolFlag, cutOptionsFrom, intFlag, stringFlag, threadsChoice, type Context } from './context.js';
+import { backendChoice, boolFlag, intFlag, stringFlag, threadsChoice, type Context } from './context.js';
 import { pretrainedModel } from './cmd-pretrained.js';
 import { PRETRAINED_MODELS } from './pretrained.js';
+import { shippedModel, shippedModels } from './shipped-models.js';
 import { UsageError, formatHelp, parseFlags } from './flags.js';
+import { translateFlags, translateOptionsFrom } from './translate-flags.js';
 import { translateFile, type TranslateJob, type TranslatedSize, type TranslateSettings } from './translate-job.js';
 import type { TranslateWorkerData, TranslateWorkerReply } from './translate-worker.js';
 
@@ -65,7 +66,7 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
   const backend = backendChoice(parsed);
   const threads = threadsChoice(parsed);
   if (parsed.positionals.length === 0) throw new UsageError('give one or more images or folders to translate (see --help)');
-  const options = cutOptionsFrom(parsed);
+  const options = translateOptionsFrom(parsed);
   const tile =
     stringFlag(parsed, 'tile', 'auto') === 'auto'
       ? 'auto'
@@ -73,17 +74,29 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
           n === 0 || (n >= 16 && n % 4 === 0) ? null : "must be 'auto', 0 (whole images) or a multiple of 4, at least 16",
         );
   const model = stringFlag(parsed, 'pretrained', '');
-  if (model && parsed.values.has('checkpoint')) throw new UsageError('--pretrained and --checkpoint both name a generator: give one');
+  const shippedName = stringFlag(parsed, 'model', '');
+  const named = ['checkpoint', 'model', 'pretrained'].filter((f) => parsed.values.has(f));
+  if (named.length > 1) throw new UsageError(`--${named.join(' and --')} each name a generator: give one`);
   if (model && !PRETRAINED_MODELS.some((m) => m.name === model)) {
     throw new UsageError(
       `--pretrained: no model '${model}' (there are: ${PRETRAINED_MODELS.map((m) => m.name).join(', ')}; see cutjs pretrained list)`,
     );
   }
-  let checkpoint = model ? '' : stringFlag(parsed, 'checkpoint', parsed.values.has('name') ? join(options.checkpoints_dir, options.name) : '');
+  const shipped = shippedName ? shippedModel(shippedName) : undefined;
+  if (shippedName && !shipped) {
+    throw new UsageError(
+      `--model: no model '${shippedName}' comes with cutjs (there are: ${shippedModels()
+        .map((m) => m.name)
+        .join(', ')})`,
+    );
+  }
+  let checkpoint = model ? '' : (shipped?.dir ?? stringFlag(parsed, 'checkpoint', options.runFolder));
   if (!model && !checkpoint)
-    throw new UsageError('say which generator with --checkpoint <run folder or _net_G.pth file>, --name <run> or --pretrained <name>');
+    throw new UsageError(
+      'say which generator with --checkpoint <run folder or _net_G.pth file>, --name <run>, --model <name> (shipped) or --pretrained <name>',
+    );
   const outDir = stringFlag(parsed, 'out', './results/translated');
-  const overrides = generatorOverrides(options, (name) => parsed.values.has(name));
+  const overrides = options.overrides;
 
   // Everything that can be checked without a backend (or a download) comes first.
   if (!model) resolveGeneratorFile(checkpoint, options.epoch);

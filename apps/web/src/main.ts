@@ -35,6 +35,9 @@ const backendSelect = $<HTMLSelectElement>('backend');
 const tileSelect = $<HTMLSelectElement>('tile');
 const backendName = $<HTMLOutputElement>('backend-name');
 const modelStatus = $<HTMLParagraphElement>('model-status');
+const shippedButton = $<HTMLButtonElement>('shipped-model');
+const urlForm = $<HTMLFormElement>('model-url-form');
+const urlInput = $<HTMLInputElement>('model-url');
 const status = $<HTMLParagraphElement>('status');
 const progress = $<HTMLProgressElement>('progress');
 const results = $<HTMLElement>('results');
@@ -292,10 +295,67 @@ function translateFiles(files: File[]) {
   }
 }
 
+/** The horse2zebra model that the build copies beside the page (from @cut/model-horse2zebra), its train_opt.txt beside it. */
+const SHIPPED_MODEL = 'models/horse2zebra/latest_net_G.pth';
+/** A model.json or a .pth is at most this large; the weights a manifest names are checked against it. */
+const MAX_DOWNLOAD = 1024 * 2 ** 20;
+
+/** One file from a URL (relative to the page), as a File named by the URL's last part; `optional`: a 404 gives undefined. */
+async function download(url: URL, optional = false): Promise<File | undefined> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(`${url.href}: cannot download (${(e as Error).message}; a server must allow this page to read it: CORS)`);
+  }
+  if (optional && response.status === 404) return undefined;
+  if (!response.ok) throw new Error(`${url.href}: the server answered ${response.status} ${response.statusText}`);
+  const size = Number(response.headers.get('content-length') ?? 0);
+  if (size > MAX_DOWNLOAD) throw new Error(`${url.href}: ${size} bytes, more than a generator needs`);
+  const name = decodeURIComponent(url.pathname.split('/').pop() || 'download');
+  return new File([await response.blob()], name);
+}
+
+/**
+ * A generator's files from a URL: a .pth with the train_opt.txt beside it when there is one, or a
+ * model.json with the weight files its manifest names (relative to it, checked as local files are).
+ */
+async function filesFromUrl(href: string): Promise<File[]> {
+  const url = new URL(href, document.baseURI);
+  if (/\.json$/i.test(url.pathname)) {
+    const json = (await download(url))!;
+    const paths = tfjsWeightFiles(await json.text(), json.name).groups.flatMap((g) => g.paths);
+    const weights = await Promise.all(paths.map(async (p) => (await download(new URL(p, url)))!));
+    return [json, ...weights];
+  }
+  if (!/\.pth$/i.test(url.pathname)) throw new Error(`${url.href}: give the URL of a *_net_G.pth or a model.json`);
+  const options = await download(new URL('train_opt.txt', url), true);
+  return [(await download(url))!, ...(options ? [options] : [])];
+}
+
+function loadFromUrl(href: string) {
+  modelStatus.dataset.state = 'loading';
+  report(modelStatus, `Downloading ${href}…`);
+  enqueue(async () => {
+    try {
+      modelFiles = await filesFromUrl(href);
+      await loadGenerator(modelFiles, false);
+    } catch (e) {
+      modelStatus.dataset.state = 'error';
+      report(modelStatus, (e as Error).message, true);
+    }
+  });
+}
+
 function isModelFile(f: File) {
   return /\.(pth|txt|json|bin)$/i.test(f.name);
 }
 
+shippedButton.addEventListener('click', () => loadFromUrl(SHIPPED_MODEL));
+urlForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (urlInput.value.trim()) loadFromUrl(urlInput.value.trim());
+});
 modelInput.addEventListener('change', () => {
   modelFiles = [...(modelInput.files ?? [])];
   reloadGenerator(false);

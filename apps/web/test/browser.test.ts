@@ -111,6 +111,49 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
     }
   });
 
+  it("one click: the horse2zebra model from the static build gives cutjs translate --model's PNG within 1 grey level", async () => {
+    const { page, logs, close } = await openPage({ url: server.url });
+    try {
+      await chooseBackend(page, 'wasm');
+      await page.click('#shipped-model');
+      await page.waitForFunction(() => ['loaded', 'error'].includes(document.getElementById('model-status')?.dataset.state ?? ''), null, {
+        timeout: 120_000,
+      });
+      expect(await page.textContent('#model-status')).toMatch(/Loaded latest_net_G\.pth \(resnet_9blocks, ngf 32,/);
+      const out = join(work, 'page-model.png');
+      await translate(page, join(images, 'photo.png'), out);
+      const r = spawnSync(
+        process.execPath,
+        [CLI, 'translate', join(images, 'photo.png'), '--model', 'horse2zebra', '--out', join(work, 'cli-model'), '--backend', 'wasm'],
+        {
+          encoding: 'utf8',
+        },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      const d = await levels(out, join(work, 'cli-model', 'photo.png'));
+      console.log(`page (wasm, one-click horse2zebra model) vs cutjs translate --model: max ${d.max} levels, mean ${d.mean.toFixed(4)}`);
+      expect(d.max).toBeLessThanOrEqual(1);
+    } catch (e) {
+      console.error(logs.join('\n'));
+      throw e;
+    } finally {
+      await close();
+    }
+  });
+
+  it("a generator from a URL: a missing file is named with the server's answer", async () => {
+    const { page, close } = await openPage({ url: server.url });
+    try {
+      await chooseBackend(page, 'cpu');
+      await page.fill('#model-url', `${server.url}models/nothing/latest_net_G.pth`);
+      await page.click('#model-url-form button');
+      await page.waitForFunction(() => document.getElementById('model-status')?.dataset.state === 'error');
+      expect(await page.textContent('#model-status')).toMatch(/models\/nothing\/latest_net_G\.pth: the server answered 404/);
+    } finally {
+      await close();
+    }
+  });
+
   it('a generator of another architecture is refused with the file and the mismatch named', async () => {
     const { page, close } = await openPage({ url: server.url });
     try {
