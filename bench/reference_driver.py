@@ -5,9 +5,12 @@ Run with Debian's /usr/bin/python3 (python3-torch), never from inside the refere
   reference_driver.py check
       prints the versions of python, torch and torchvision as one @@ line (and fails when
       torch, torchvision or dominate can't be imported).
-  reference_driver.py train --ref DIR --threads T -- <train.py flags>
+  reference_driver.py train --ref DIR --threads T [--seed S] [--losses] -- <train.py flags>
       runs the reference's own train.py, unmodified, with sys.argv = ['train.py', flags...]; the
-      model's optimize_parameters is wrapped to print one @@ line per iteration.
+      model's optimize_parameters is wrapped to print one @@ line per iteration (with --losses,
+      the model's get_current_losses() after the step, as train.py's print_freq logging reads
+      them). --seed seeds Python's random, NumPy and torch first: the reference sets no seed of
+      its own, so two seeds give two runs of its own spread (bench/parity.mjs).
   reference_driver.py infer --ref DIR --threads T --sizes 256,1024 --warmup W --repeats M
                             [--ngf 64 --netG resnet_9blocks] [--save-g FILE] [--device cuda]
       times the reference generator's forward (define_G with the default CUT options) under
@@ -66,9 +69,18 @@ def train(args):
     ref = enter_reference(args.ref)
     threads = set_threads(args.threads)
     import torch
+
+    if args.seed is not None:
+        import random
+
+        import numpy
+
+        random.seed(args.seed)
+        numpy.random.seed(args.seed)
+        torch.manual_seed(args.seed)
     from models.cut_model import CUTModel
 
-    emit({'event': 'start', 'threads': threads, 'torch': torch.__version__, 'reference': ref})
+    emit({'event': 'start', 'threads': threads, 'torch': torch.__version__, 'reference': ref, 'seed': args.seed})
     state = {'iteration': 0, 'previousEnd': None}
     original_init = CUTModel.data_dependent_initialize
     original_step = CUTModel.optimize_parameters
@@ -85,7 +97,10 @@ def train(args):
         state['iteration'] += 1
         # Interval from the end of the previous step: data loading, set_input and train.py's
         # bookkeeping included, as cutjs's log.jsonl measures its iterations.
-        emit({'event': 'iteration', 'iteration': state['iteration'], 'seconds': end - state['previousEnd'], 'optimizeSeconds': end - start})
+        event = {'event': 'iteration', 'iteration': state['iteration'], 'seconds': end - state['previousEnd'], 'optimizeSeconds': end - start}
+        if args.losses:
+            event['losses'] = {name: float(value) for name, value in self.get_current_losses().items()}
+        emit(event)
         state['previousEnd'] = end
         return result
 
@@ -137,6 +152,8 @@ def main():
     p = sub.add_parser('train')
     p.add_argument('--ref', required=True)
     p.add_argument('--threads', type=int, required=True)
+    p.add_argument('--seed', type=int)
+    p.add_argument('--losses', action='store_true')
     p.add_argument('train_args', nargs=argparse.REMAINDER)
     p = sub.add_parser('infer')
     p.add_argument('--ref', required=True)

@@ -78,12 +78,26 @@ for (const backend of backends) {
         for (let i = 0; i < runs; i++) times.push((await translate(page, images[s], join(work, `out-${backend}-${s}-${i}.png`), 900_000)).ms);
         rows.push({ backend, generator: name, size: s, firstMs: times[0], secondMs: times[1] });
         console.log(`${backend} ${name} ${s}x${s}: first ${times[0]} ms, second ${times[1]} ms`);
-        if (process.argv.includes('--screenshot') && backend === 'wasm' && name.startsWith('h2z') && s === 256) {
-          const shot = await page.screenshot({ fullPage: false });
-          await sharp(shot).resize({ width: 900 }).png({ palette: true, colors: 200 }).toFile(here('../apps/web/screenshot.png'));
-        }
       }
     }
+  } finally {
+    await close();
+  }
+}
+// The README's screenshot: the one-click horse2zebra model on a test horse of the demo photos.
+if (process.argv.includes('--screenshot')) {
+  const { page, close } = await openPage({ url: server.url, viewport: { width: 1100, height: 900 } });
+  try {
+    await chooseBackend(page, 'wasm');
+    await page.click('#shipped-model');
+    await page.waitForFunction(() => document.getElementById('model-status')?.dataset.state === 'loaded', null, { timeout: 120_000 });
+    const horse = join(work, 'horse.png');
+    await sharp(here('../datasets/horse2zebra_demo/testA/n02381460_1000.jpg')).png().toFile(horse);
+    await translate(page, horse, join(work, 'horse-zebra.png'));
+    await page.locator('#results').scrollIntoViewIfNeeded();
+    const shot = await page.screenshot({ fullPage: true });
+    await sharp(shot).resize({ width: 900 }).png({ palette: true, colors: 200 }).toFile(here('../apps/web/screenshot.png'));
+    console.log('screenshot: apps/web/screenshot.png');
   } finally {
     await close();
   }
