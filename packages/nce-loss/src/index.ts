@@ -8,3 +8,5 @@ export {
   type NegativeMode,
   type Reduction,
 } from './infonce.js';
+export { type PatchLossOptions, NORMALIZE_EPSILON } from './groups.js';
+export { decoupledContrastiveLoss, hardNegativeDCELoss, type DecoupledContrastiveOptions, type HardNegativeDCEOptions } from './hdce.js';
