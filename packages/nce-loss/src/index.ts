@@ -10,3 +10,11 @@ export {
 } from './infonce.js';
 export { type PatchLossOptions, NORMALIZE_EPSILON } from './groups.js';
 export { decoupledContrastiveLoss, hardNegativeDCELoss, type DecoupledContrastiveOptions, type HardNegativeDCEOptions } from './hdce.js';
+export {
+  semanticRelationLoss,
+  semanticRelationWeights,
+  hdceGammaAt,
+  type HDCEGammaSchedule,
+  type SemanticRelationOptions,
+  type SemanticRelationResult,
+} from './src-loss.js';
