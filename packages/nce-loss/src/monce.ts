@@ -1,0 +1,95 @@
+import {
+  add,
+  concat,
+  div,
+  exp,
+  log,
+  matMul,
+  mul,
+  neg,
+  reshape,
+  sub,
+  sum,
+  tidy,
+  zeros,
+  type Tensor,
+  type Tensor1D,
+  type Tensor2D,
+  type Tensor3D,
+} from '@tensorflow/tfjs-core';
+import { stopGradient } from '@cut/core-tensors';
+import { crossEntropyFirstColumn, logSumExp } from './cross-entropy.js';
+import { checkPositive, fillDiagonal, rowGroups, type PatchLossOptions } from './groups.js';
+import { PATCHNCE_DIAGONAL_FILL } from './patchnce.js';
+
+/** MoNCE's transport cost (`--cost_type`): 'hard' weights hard negatives up, 'easy' down. */
+export type MoNCECost = 'hard' | 'easy';
+
+export interface MoNCEOptions extends PatchLossOptions {
+  /** Softmax temperature τ (`--nce_T`). Default 0.07. */
+  temperature?: number;
+  /** Entropic regularisation ε of the optimal transport (`--eps`). Default 1.0 (their scripts: 0.1). */
+  epsilon?: number;
+  /** `--cost_type`: 'hard' (default; cost C = q·k) or 'easy' (cost 1 − q·k). */
+  cost?: MoNCECost;
+  /** Sinkhorn iterations. Default 50 (what their loss passes to their OT). */
+  iterations?: number;
+  /** `--neg_term_weight`, the scale of the transport weights. Default 1.0. */
+  negTermWeight?: number;
+}
+
+/** What MoNCE adds to each transport weight before its log (their `+ 1e-8`). */
+export const MONCE_WEIGHT_FLOOR = 1e-8;
+
+/**
+ * MoNCE of Zhan et al. (CVPR 2022, `MoNCELoss` of fnzhan/MoNCE): PatchNCE with its negatives
+ * reweighted by an entropic optimal-transport plan between queries and keys, per row.
+ *
+ * `featQ`, `featK`: [N, D] as for `patchNCELoss` (keys detached; the gradient flows into the
+ * queries both directly and through the Sinkhorn iterations, as in their code). Per group of M
+ * rows (see `negatives`), with P = N / batchSize patches per image (their `--num_patches`, also
+ * in 'minibatch' mode):
+ *
+ *     C[i, j]   = q_i · k_j;  K = C ('hard') or 1 − C ('easy'), K[i, i] = −10;  log G = K / ε
+ *     Sinkhorn: u, v from 1, `iterations` times u = 1 / (G v), v = 1 / (Gᵀ u);  T = diag(u) G diag(v)
+ *     f[i, j]   = T[i, j] · (P − 1) · negTermWeight + 1e-8
+ *     l_neg     = C + τ · log f, with l_neg[i, i] = −10;  l_pos[i] = q_i · k_i
+ *     loss[i]   = −log softmax([l_pos[i], l_neg[i, ·]] / τ)[0]
+ *
+ * The Sinkhorn runs in the log domain (log u = −logsumexp(log G + log v), …), the same plan as
+ * their direct form, but finite for any ε > 0 (their exp(K / ε) overflows float32 when
+ * max K / ε > 88, e.g. ε < 0.012 with unit rows). Exact-zero rows: nothing is normalised here
+ * (PatchSampleF normalises), so a zero row only gives zero similarities; finite loss and gradients.
+ */
+export function moNCELoss(featQ: Tensor, featK: Tensor, options: MoNCEOptions): Tensor1D {
+  const fn = 'moNCELoss';
+  const { batchSize, temperature = 0.07, epsilon = 1.0, cost = 'hard', iterations = 50, negTermWeight = 1.0 } = options;
+  const { n, d, groups, m } = rowGroups(fn, featQ, featK, options, true);
+  checkPositive(fn, 'temperature', temperature);
+  checkPositive(fn, 'epsilon', epsilon);
+  if (cost !== 'hard' && cost !== 'easy') throw new Error(`${fn}: cost must be 'hard' or 'easy', got '${String(cost)}'`);
+  if (!Number.isInteger(iterations) || iterations < 0) throw new Error(`${fn}: iterations must be a non-negative integer, got ${iterations}`);
+  if (!(negTermWeight >= 0) || !Number.isFinite(negTermWeight)) {
+    throw new Error(`${fn}: negTermWeight must be a non-negative finite number, got ${negTermWeight}`);
+  }
+  const patches = n / batchSize;
+
+  return tidy(() => {
+    const k = stopGradient(featK);
+    const similarity = matMul(reshape(featQ, [groups, m, d]), reshape(k, [groups, m, d]), false, true) as Tensor3D;
+    const costs = cost === 'hard' ? similarity : (sub(1, similarity) as Tensor3D);
+    const logG = div(fillDiagonal(costs, PATCHNCE_DIAGONAL_FILL), epsilon);
+    // Square plan: their row marginal a = out_size / in_size is 1.
+    let logV: Tensor = zeros([groups, 1, m]);
+    let logU: Tensor = zeros([groups, m, 1]);
+    for (let it = 0; it < iterations; it++) {
+      logU = neg(logSumExp(add(logG, logV), 2, true));
+      logV = neg(logSumExp(add(logG, logU), 1, true));
+    }
+    const plan = exp(add(add(logU, logG), logV));
+    const logF = log(add(mul(plan, (patches - 1) * negTermWeight), MONCE_WEIGHT_FLOOR));
+    const lNeg = fillDiagonal(add(similarity, mul(logF, temperature)) as Tensor3D, PATCHNCE_DIAGONAL_FILL);
+    const lPos = sum(mul(featQ, k), 1, true);
+    return crossEntropyFirstColumn(div(concat([lPos, reshape(lNeg, [n, m])], 1), temperature) as Tensor2D);
+  });
+}
