@@ -5,12 +5,14 @@ import {
   exp,
   log,
   matMul,
+  max,
   mul,
   neg,
   reshape,
   sub,
   sum,
   tidy,
+  transpose,
   zeros,
   type Tensor,
   type Tensor1D,
@@ -18,7 +20,7 @@ import {
   type Tensor3D,
 } from '@tensorflow/tfjs-core';
 import { stopGradient } from '@cut/core-tensors';
-import { crossEntropyFirstColumn, logSumExp } from './cross-entropy.js';
+import { crossEntropyFirstColumn } from './cross-entropy.js';
 import { checkPositive, fillDiagonal, rowGroups, type PatchLossOptions } from './groups.js';
 import { PATCHNCE_DIAGONAL_FILL } from './patchnce.js';
 
@@ -56,9 +58,10 @@ export const MONCE_WEIGHT_FLOOR = 1e-8;
  *     l_neg     = C + τ · log f, with l_neg[i, i] = −10;  l_pos[i] = q_i · k_i
  *     loss[i]   = −log softmax([l_pos[i], l_neg[i, ·]] / τ)[0]
  *
- * The Sinkhorn runs in the log domain (log u = −logsumexp(log G + log v), …), the same plan as
- * their direct form, but finite for any ε > 0 (their exp(K / ε) overflows float32 when
- * max K / ε > 88, e.g. ε < 0.012 with unit rows). Exact-zero rows: nothing is normalised here
+ * The Sinkhorn keeps log u and log v and multiplies by G with its rows (or columns) scaled to a
+ * maximum of 1: the same plan as their direct form, but no overflow (their exp(K / ε) overflows
+ * float32 when max K / ε > 88, e.g. ε < 0.012 with unit rows), at the cost of their direct form
+ * (vector–matrix products, O(M) memory per iteration). Exact-zero rows: nothing is normalised here
  * (PatchSampleF normalises), so a zero row only gives zero similarities; finite loss and gradients.
  */
 export function moNCELoss(featQ: Tensor, featK: Tensor, options: MoNCEOptions): Tensor1D {
@@ -78,18 +81,46 @@ export function moNCELoss(featQ: Tensor, featK: Tensor, options: MoNCEOptions): 
     const k = stopGradient(featK);
     const similarity = matMul(reshape(featQ, [groups, m, d]), reshape(k, [groups, m, d]), false, true) as Tensor3D;
     const costs = cost === 'hard' ? similarity : (sub(1, similarity) as Tensor3D);
-    const logG = div(fillDiagonal(costs, PATCHNCE_DIAGONAL_FILL), epsilon);
-    // Square plan: their row marginal a = out_size / in_size is 1.
-    let logV: Tensor = zeros([groups, 1, m]);
-    let logU: Tensor = zeros([groups, m, 1]);
-    for (let it = 0; it < iterations; it++) {
-      logU = neg(logSumExp(add(logG, logV), 2, true));
-      logV = neg(logSumExp(add(logG, logU), 1, true));
-    }
-    const plan = exp(add(add(logU, logG), logV));
+    const logG = div(fillDiagonal(costs, PATCHNCE_DIAGONAL_FILL), epsilon) as Tensor3D;
+    const { logU, logV } = sinkhorn(logG, iterations);
+    const plan = exp(add(add(reshape(logU, [groups, m, 1]), logG), logV));
     const logF = log(add(mul(plan, (patches - 1) * negTermWeight), MONCE_WEIGHT_FLOOR));
     const lNeg = fillDiagonal(add(similarity, mul(logF, temperature)) as Tensor3D, PATCHNCE_DIAGONAL_FILL);
     const lPos = sum(mul(featQ, k), 1, true);
     return crossEntropyFirstColumn(div(concat([lPos, reshape(lNeg, [n, m])], 1), temperature) as Tensor2D);
   });
+}
+
+/**
+ * Their Sinkhorn (u, v from 1; `iterations` times u = 1 / (G v), v = 1 / (Gᵀ u)) with G =
+ * exp(logG), as log u and log v, rows [groups, 1, M]. Each step is a vector–matrix product with
+ * a rescaled kernel: G's rows (for u) or columns (for v) divided by their maximum, so the kernel
+ * never overflows and no row or column is all zero, and the vector divided by its maximum
+ * before exp. The shifts are constants for autodiff (the result does not depend on them), so
+ * the unrolled gradient is that of their iterations; the memory per iteration is O(M).
+ * (The vectors are the left operands: as a right operand, a vector's buffer would be packed by
+ * the wasm backend's XNNPACK product once as [M, 1] and reused, wrongly, as [1, M] in the
+ * backward pass.)
+ */
+function sinkhorn(logG: Tensor3D, iterations: number): { logU: Tensor; logV: Tensor } {
+  const [groups, m] = logG.shape;
+  const rowMax = stopGradient(max(logG, 2, true)); // [G, M, 1]
+  const colMax = stopGradient(max(logG, 1, true)); // [G, 1, M]
+  // (G v)ᵀ = vᵀ Gᵀ: row i of G divided by its max, as column i.
+  const byRowT = transpose(exp(sub(logG, rowMax)), [0, 2, 1]);
+  const byCol = exp(sub(logG, colMax)); // (Gᵀ u)ᵀ = uᵀ G: column j divided by its max
+  const rowMaxT = reshape(rowMax, [groups, 1, m]);
+  // log(1 / (xᵀ K)) for K = exp(shift) · scaled (shift per output entry), x = exp(logX).
+  const step = (logX: Tensor, scaled: Tensor, shift: Tensor) => {
+    const xMax = stopGradient(max(logX, 2, true)); // [G, 1, 1]
+    const xk = matMul(exp(sub(logX, xMax)), scaled);
+    return neg(add(add(shift, xMax), log(xk)));
+  };
+  let logV: Tensor = zeros([groups, 1, m]);
+  let logU: Tensor = zeros([groups, 1, m]);
+  for (let it = 0; it < iterations; it++) {
+    logU = step(logV, byRowT, rowMaxT);
+    logV = step(logU, byCol, colMax);
+  }
+  return { logU, logV };
 }
