@@ -18,4 +18,4 @@ export {
   type SemanticRelationOptions,
   type SemanticRelationResult,
 } from './src-loss.js';
-export { moNCELoss, MONCE_WEIGHT_FLOOR, type MoNCECost, type MoNCEOptions } from './monce.js';
+export { moNCELoss, MONCE_LOG_SINKHORN_BELOW, MONCE_WEIGHT_FLOOR, type MoNCECost, type MoNCEOptions } from './monce.js';

@@ -79,6 +79,26 @@ describeBackends('moNCELoss vs MoNCE MoNCELoss', () => {
     });
   }
 
+  it(`the log-domain Sinkhorn (sinkhorn: 'log') agrees too, within ${REL_TOL} relative`, async () => {
+    const worstLog = { loss: 0, grad: 0 };
+    for (const c of [cases()[1]!, cases()[3]!]) {
+      for (const negatives of ['image', 'minibatch'] as const) {
+        for (const r of c.results[negatives]) {
+          const q = golden2d(c.feat_q);
+          const k = golden2d(c.feat_k);
+          const opts: MoNCEOptions = { ...optionsOf(c, negatives, r), sinkhorn: 'log' };
+          const loss = moNCELoss(q, k, opts);
+          const g = await valueAndGrads((a, b) => tf.mean(moNCELoss(a, b, opts)), q, k);
+          worstLog.loss = Math.max(worstLog.loss, relDiff(await loss.data(), r.loss.data));
+          worstLog.grad = Math.max(worstLog.grad, relDiff(g.gradQ, r.grad_mean_wrt_feat_q.data));
+          tf.dispose([q, k, loss]);
+        }
+      }
+    }
+    expect(worst.note('log-domain loss', worstLog.loss)).toBeLessThanOrEqual(REL_TOL);
+    expect(worst.note('log-domain grad', worstLog.grad)).toBeLessThanOrEqual(REL_TOL);
+  });
+
   it('fails on a perturbed input (the comparison can fail)', async () => {
     const c = cases()[1]!;
     const d = await compare({ ...c, feat_q: perturbed(c.feat_q, 3, 1e-3) }, 'image', c.results.image[0]!);
@@ -97,12 +117,19 @@ describeBackends('moNCELoss vs MoNCE MoNCELoss', () => {
     }
   });
 
-  it('stays finite where the direct Sinkhorn overflows (ε = 0.005) and rejects bad options', async () => {
+  it('stays finite where their direct Sinkhorn overflows (ε = 0.01, and 0.001 in the log domain) and rejects bad options', async () => {
     const c = cases()[4]!;
     const q = golden2d(c.feat_q);
     const k = golden2d(c.feat_k);
-    const g = await valueAndGrads((a, b) => tf.mean(moNCELoss(a, b, { batchSize: 2, epsilon: 0.005 })), q, k);
-    expect(Number.isFinite(g.value) && allFinite(g.gradQ)).toBe(true);
+    for (const [epsilon, cost] of [
+      [0.01, 'hard'],
+      [0.001, 'hard'],
+      [0.001, 'easy'],
+    ] as const) {
+      const g = await valueAndGrads((a, b) => tf.mean(moNCELoss(a, b, { batchSize: 2, epsilon, cost })), q, k);
+      expect(Number.isFinite(g.value) && allFinite(g.gradQ), `ε ${epsilon} ${cost}`).toBe(true);
+    }
+    expect(() => moNCELoss(q, k, { batchSize: 2, sinkhorn: 'exact' as 'log' })).toThrow(/sinkhorn/);
     expect(() => moNCELoss(q, k, { batchSize: 3, negatives: 'minibatch' })).toThrow(/not divisible/);
     expect(() => moNCELoss(q, k, { batchSize: 2, epsilon: 0 })).toThrow(/epsilon/);
     expect(() => moNCELoss(q, k, { batchSize: 2, cost: 'mid' as MoNCECost })).toThrow(/cost/);

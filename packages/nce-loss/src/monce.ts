@@ -20,7 +20,7 @@ import {
   type Tensor3D,
 } from '@tensorflow/tfjs-core';
 import { stopGradient } from '@cut/core-tensors';
-import { crossEntropyFirstColumn } from './cross-entropy.js';
+import { crossEntropyFirstColumn, logSumExp } from './cross-entropy.js';
 import { checkPositive, fillDiagonal, rowGroups, type PatchLossOptions } from './groups.js';
 import { PATCHNCE_DIAGONAL_FILL } from './patchnce.js';
 
@@ -38,7 +38,17 @@ export interface MoNCEOptions extends PatchLossOptions {
   iterations?: number;
   /** `--neg_term_weight`, the scale of the transport weights. Default 1.0. */
   negTermWeight?: number;
+  /**
+   * How the Sinkhorn iterations are computed (the same plan either way): 'products' (vector–matrix
+   * products with a rescaled kernel, as fast as their code) or 'log' (log-sum-exp over [M, M] per
+   * step, about 5x slower, finite for any ε). Default: 'log' when ε < `MONCE_LOG_SINKHORN_BELOW`
+   * (0.02), else 'products'.
+   */
+  sinkhorn?: 'products' | 'log';
 }
+
+/** The ε below which `moNCELoss` runs its Sinkhorn in the log domain by default. */
+export const MONCE_LOG_SINKHORN_BELOW = 0.02;
 
 /** What MoNCE adds to each transport weight before its log (their `+ 1e-8`). */
 export const MONCE_WEIGHT_FLOOR = 1e-8;
@@ -59,19 +69,23 @@ export const MONCE_WEIGHT_FLOOR = 1e-8;
  *     loss[i]   = −log softmax([l_pos[i], l_neg[i, ·]] / τ)[0]
  *
  * The Sinkhorn keeps log u and log v and multiplies by G with its rows (or columns) scaled to a
- * maximum of 1: the same plan as their direct form, but no overflow (their exp(K / ε) overflows
- * float32 when max K / ε > 88, e.g. ε < 0.012 with unit rows), at the cost of their direct form
- * (vector–matrix products, O(M) memory per iteration). Exact-zero rows: nothing is normalised here
+ * maximum of 1: the same plan as their direct form at its cost (vector–matrix products, O(M)
+ * memory per iteration), but no overflow (their exp(K / ε) overflows float32 when max K / ε > 88,
+ * e.g. ε < 0.012 with unit rows). Products of small kernel and vector entries can still underflow
+ * for ε ≲ 0.005 with unit rows, so below ε = 0.02 it runs in the log domain (`sinkhorn: 'log'`),
+ * finite for any ε > 0. Exact-zero rows: nothing is normalised here
  * (PatchSampleF normalises), so a zero row only gives zero similarities; finite loss and gradients.
  */
 export function moNCELoss(featQ: Tensor, featK: Tensor, options: MoNCEOptions): Tensor1D {
   const fn = 'moNCELoss';
   const { batchSize, temperature = 0.07, epsilon = 1.0, cost = 'hard', iterations = 50, negTermWeight = 1.0 } = options;
+  const { sinkhorn = epsilon < MONCE_LOG_SINKHORN_BELOW ? 'log' : 'products' } = options;
   const { n, d, groups, m } = rowGroups(fn, featQ, featK, options, true);
   checkPositive(fn, 'temperature', temperature);
   checkPositive(fn, 'epsilon', epsilon);
   if (cost !== 'hard' && cost !== 'easy') throw new Error(`${fn}: cost must be 'hard' or 'easy', got '${String(cost)}'`);
   if (!Number.isInteger(iterations) || iterations < 0) throw new Error(`${fn}: iterations must be a non-negative integer, got ${iterations}`);
+  if (sinkhorn !== 'products' && sinkhorn !== 'log') throw new Error(`${fn}: sinkhorn must be 'products' or 'log', got '${String(sinkhorn)}'`);
   if (!(negTermWeight >= 0) || !Number.isFinite(negTermWeight)) {
     throw new Error(`${fn}: negTermWeight must be a non-negative finite number, got ${negTermWeight}`);
   }
@@ -82,7 +96,7 @@ export function moNCELoss(featQ: Tensor, featK: Tensor, options: MoNCEOptions): 
     const similarity = matMul(reshape(featQ, [groups, m, d]), reshape(k, [groups, m, d]), false, true) as Tensor3D;
     const costs = cost === 'hard' ? similarity : (sub(1, similarity) as Tensor3D);
     const logG = div(fillDiagonal(costs, PATCHNCE_DIAGONAL_FILL), epsilon) as Tensor3D;
-    const { logU, logV } = sinkhorn(logG, iterations);
+    const { logU, logV } = (sinkhorn === 'log' ? sinkhornLog : sinkhornProducts)(logG, iterations);
     const plan = exp(add(add(reshape(logU, [groups, m, 1]), logG), logV));
     const logF = log(add(mul(plan, (patches - 1) * negTermWeight), MONCE_WEIGHT_FLOOR));
     const lNeg = fillDiagonal(add(similarity, mul(logF, temperature)) as Tensor3D, PATCHNCE_DIAGONAL_FILL);
@@ -102,7 +116,7 @@ export function moNCELoss(featQ: Tensor, featK: Tensor, options: MoNCEOptions): 
  * the wasm backend's XNNPACK product once as [M, 1] and reused, wrongly, as [1, M] in the
  * backward pass.)
  */
-function sinkhorn(logG: Tensor3D, iterations: number): { logU: Tensor; logV: Tensor } {
+function sinkhornProducts(logG: Tensor3D, iterations: number): { logU: Tensor; logV: Tensor } {
   const [groups, m] = logG.shape;
   const rowMax = stopGradient(max(logG, 2, true)); // [G, M, 1]
   const colMax = stopGradient(max(logG, 1, true)); // [G, 1, M]
@@ -121,6 +135,22 @@ function sinkhorn(logG: Tensor3D, iterations: number): { logU: Tensor; logV: Ten
   for (let it = 0; it < iterations; it++) {
     logU = step(logV, byRowT, rowMaxT);
     logV = step(logU, byCol, colMax);
+  }
+  return { logU, logV };
+}
+
+/**
+ * The same iterations in the log domain: log u_i = −logsumexp_j(log G_ij + log v_j), and
+ * likewise for v. Finite for any ε (every step shifts by its own maximum), but each step makes
+ * [G, M, M] temporaries. Rows [groups, 1, M], as `sinkhornProducts`.
+ */
+function sinkhornLog(logG: Tensor3D, iterations: number): { logU: Tensor; logV: Tensor } {
+  const [groups, m] = logG.shape;
+  let logV: Tensor = zeros([groups, 1, m]);
+  let logU: Tensor = zeros([groups, 1, m]);
+  for (let it = 0; it < iterations; it++) {
+    logU = reshape(neg(logSumExp(add(logG, logV), 2)), [groups, 1, m]);
+    logV = neg(logSumExp(add(logG, reshape(logU, [groups, m, 1])), 1, true));
   }
   return { logU, logV };
 }
