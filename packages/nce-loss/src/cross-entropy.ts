@@ -1,4 +1,4 @@
-import { exp, log, max, mul, reshape, slice, sub, sum, tidy, type Tensor1D, type Tensor2D } from '@tensorflow/tfjs-core';
+import { add, exp, log, max, mul, reshape, slice, squeeze, sub, sum, tidy, type Tensor, type Tensor1D, type Tensor2D } from '@tensorflow/tfjs-core';
 import { stopGradient } from '@cut/core-tensors';
 
 /**
@@ -25,5 +25,17 @@ export function crossEntropyOneHot(logits: Tensor2D, oneHot: Tensor2D): Tensor1D
   return tidy(() => {
     const { shifted, lse } = shiftedLogits(logits);
     return sub(lse, sum(mul(shifted, oneHot), 1));
+  });
+}
+
+/**
+ * `log(sum(exp(x), axis))` with the max along `axis` subtracted first (a constant for autodiff,
+ * so the gradient is the softmax along `axis`). Keeps the reduced axis when `keepDims`.
+ */
+export function logSumExp(x: Tensor, axis: number, keepDims = false): Tensor {
+  return tidy(() => {
+    const m = stopGradient(max(x, axis, true));
+    const lse = add(log(sum(exp(sub(x, m)), axis, true)), m);
+    return keepDims ? lse : squeeze(lse, [axis]);
   });
 }
