@@ -43,7 +43,7 @@ function batchMatMul(args: { inputs: BatchMatMulInputs; backend: KernelBackend; 
   const plain = !transposeA && !transposeB && batchA === 1 && batchB === 1;
   if (plain || a.dtype !== 'float32' || b.dtype !== 'float32' || m * k * n === 0) {
     // wasm's own kernel: its fast case, or the cases it rejects / handles trivially.
-    return withScope(backend, [a, b], (s) => s.reshape(s.runOriginal(BatchMatMul, { a, b }, attrs), outShape));
+    return withScope(backend, [a, b], (s) => s.reshape(s.runOriginal(BatchMatMul, { a, b: plain ? s.rightOperand(b) : b }, attrs), outShape));
   }
 
   return withScope(backend, [a, b], (s) => {

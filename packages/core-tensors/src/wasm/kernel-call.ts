@@ -11,6 +11,9 @@ import { originalKernel } from '../backend-registry.js';
 
 export const WASM = 'wasm';
 
+/** The shape each buffer (by its dataId) was first given to XNNPACK as a right operand (see Scope.rightOperand). */
+const RIGHT_OPERAND_SHAPES = new WeakMap<object, string>();
+
 type Inputs = Record<string, TensorInfo> | TensorInfo[];
 
 /** Calls a wasm kernel directly (no engine, no tape): the building block of our composite kernels. */
@@ -83,7 +86,27 @@ export class Scope {
 
   /** `a [M,K] @ b [K,N]`: the one matmul the wasm backend runs on XNNPACK (untransposed, unbatched). */
   matMul2D(a: TensorInfo, b: TensorInfo): TensorInfo {
-    return this.runOriginal('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
+    return this.runOriginal('BatchMatMul', { a, b: this.rightOperand(b) }, { transposeA: false, transposeB: false });
+  }
+
+  /**
+   * `b` as a right operand XNNPACK may pack. tfjs-wasm caches the packed right operand of a
+   * product by its buffer's id, whatever the shape; reshapes (and our Identity) share buffers,
+   * so a buffer met again as [1, 4] after [4, 1] (a column vector and its transpose in a
+   * gradient) would reuse the [4, 1] packing and give garbage. Such a view gets its own copy.
+   */
+  rightOperand(b: TensorInfo): TensorInfo {
+    const shape = b.shape.slice(-2).join(',');
+    const seen = RIGHT_OPERAND_SHAPES.get(b.dataId as object);
+    if (seen === undefined) RIGHT_OPERAND_SHAPES.set(b.dataId as object, shape);
+    if (seen === undefined || seen === shape) return b;
+    const heap = this.backend as Partial<WasmHeapAccess>;
+    if (!heap.makeOutput || !heap.typedArrayFromHeap) return this.run('Slice', { x: b }, { begin: b.shape.map(() => 0), size: b.shape });
+    const copy = this.track(heap.makeOutput([...b.shape], b.dtype));
+    // Views after makeOutput: it may grow (and so detach) the heap.
+    heap.typedArrayFromHeap(copy).set(heap.typedArrayFromHeap(b));
+    RIGHT_OPERAND_SHAPES.set(copy.dataId as object, shape);
+    return copy;
   }
 
   /** Takes `t` out of the scope: the caller owns it (the kernel's output). */

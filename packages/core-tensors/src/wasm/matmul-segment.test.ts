@@ -138,3 +138,38 @@ describe('wasm BatchMatMul / UnsortedSegmentSum free their intermediates', () =>
     tf.dispose([a, b, b1, x, ids]);
   });
 });
+
+describe('wasm BatchMatMul with one buffer seen under two shapes', () => {
+  beforeAll(loadCpuAndWasm);
+
+  // tfjs-wasm caches XNNPACK's packed right operand by buffer id; a column vector and its
+  // transpose (a reshape: the same buffer) met in one gradient gave rows like [10, 1e-40, ...].
+  it('the gradient of sum(A x) for a column vector x is x in every row, as on cpu', async () => {
+    for (const xShape of [
+      [4, 1],
+      [1, 4, 1],
+    ]) {
+      const rows: number[][] = [];
+      for (const backend of ['cpu', 'wasm']) {
+        await tf.setBackend(backend);
+        const x = tf.tensor([1, 2, 3, 4], xShape);
+        const a = tf.ones(xShape.length === 2 ? [3, 4] : [1, 3, 4]);
+        const g = tf.grad((A: tf.Tensor) => tf.sum(tf.matMul(A, x)))(a);
+        rows.push(Array.from(await g.data()));
+        tf.dispose([x, a, g]);
+      }
+      expect(rows[1], `x [${xShape}]`).toEqual(rows[0]);
+      expect(rows[0]!.slice(0, 4)).toEqual([1, 2, 3, 4]);
+    }
+  });
+
+  it('a buffer given as [4, 1] and then as [1, 4] (a reshape) gives both products right', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor2d([1, 2, 3, 4], [4, 1]);
+    const first = tf.matMul(tf.ones([2, 4]), x);
+    const second = tf.matMul(tf.ones([2, 1]), tf.reshape(x, [1, 4]));
+    expect(Array.from(await first.data())).toEqual([10, 10]);
+    expect(Array.from(await second.data())).toEqual([1, 2, 3, 4, 1, 2, 3, 4]);
+    tf.dispose([x, first, second]);
+  });
+});
