@@ -31,6 +31,7 @@ import {
 } from '@tensorflow/tfjs-core';
 import { initBias, initWeight, l2Normalize, offTape, SeededRng, type InitType } from '@cut/core-tensors';
 import { PatchSampleF, type PatchSampleFOptions, type PatchSampleResult } from './patch-sample-f.js';
+import type { QueryAttention } from './query-selection.js';
 
 /** The reference's `--netF` names. */
 export const NET_F_NAMES = ['mlp_sample', 'sample', 'reshape', 'global_pool', 'strided_conv'] as const;
@@ -44,12 +45,14 @@ export interface FeatureHead {
   readonly samplesPatches: boolean;
   /**
    * NHWC maps [B, H, W, C], one per level, to one [B·P, C'] tensor of unit rows per level
-   * (row b·P + p). The caller owns the returned tensors.
+   * (row b·P + p). `attention`: what a source call returned as `attention`, for PatchSampleF's
+   * query selection (the other heads ignore it). The caller owns the returned tensors.
    */
   forward(
     feats: Tensor4D[],
     numPatches?: number,
     patchIds?: readonly (Int32Array | readonly number[] | null | undefined)[] | null,
+    attention?: readonly (QueryAttention | null | undefined)[] | null,
   ): PatchSampleResult;
   /** Trainable variables under the reference's names, in state_dict order. */
   namedVariables(): Record<string, Variable>;

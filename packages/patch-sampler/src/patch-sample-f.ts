@@ -14,6 +14,7 @@ import {
   type Variable,
 } from '@tensorflow/tfjs-core';
 import { initBias, initWeight, l2Normalize, SeededRng, type InitType } from '@cut/core-tensors';
+import { attendLevel, QUERY_SELECTIONS, type QueryAttention, type QuerySelection } from './query-selection.js';
 
 export interface PatchSampleFOptions {
   /** Per-level MLP head (netF 'mlp_sample'); false is netF 'sample' (L2 norm only). Default true. */
@@ -29,6 +30,18 @@ export interface PatchSampleFOptions {
    * `Math.random` (not reproducible, like the reference's numpy draws).
    */
   rng?: SeededRng;
+  /**
+   * How patches are picked: `'random'` (CUT, the default), or QS-Attn's query selection
+   * `'global'`, `'local'` or `'local_global'` at the levels from `attentionFromLevel` on.
+   */
+  querySelection?: QuerySelection;
+  /**
+   * The first level that selects queries by attention (levels below draw random ids). Default 3:
+   * QS-Attn's code hard-codes it for its five nce_layers 0,4,8,12,16 (so 12 and 16 attend).
+   */
+  attentionFromLevel?: number;
+  /** Side of the square window of `'local'` and `'local_global'` (odd). Default 7, as theirs. */
+  localWindow?: number;
 }
 
 export interface PatchSampleResult {
@@ -38,8 +51,18 @@ export interface PatchSampleResult {
    * Without MLP, nc is the level's channel count.
    */
   features: Tensor[];
-  /** Spatial ids used per level (id = y·W + x); [] per level for numPatches = 0. */
+  /**
+   * Spatial ids used per level (id = y·W + x), the same for every image; [] per level for
+   * numPatches = 0, and at the attention levels (their ids differ per image: see `attention`).
+   */
   ids: number[][];
+  /**
+   * With a query selection other than `'random'`: per level, what its attention selected
+   * (ids per image and the attention rows), null at the random levels and for numPatches = 0.
+   * Pass it to the call on the translated features, as `forward`'s fourth argument. A reused
+   * entry is returned as given (the same tensors).
+   */
+  attention?: (QueryAttention | null)[];
 }
 
 /** One level's MLP: Linear(C, nc) → ReLU → Linear(nc, nc), weights in our [in, out] layout. */
@@ -78,6 +101,9 @@ export class PatchSampleF {
   readonly initType: InitType;
   readonly initGain: number;
   readonly rng: SeededRng;
+  readonly querySelection: QuerySelection;
+  readonly attentionFromLevel: number;
+  readonly localWindow: number;
   private mlps: Mlp[] | null = null;
   private readonly prefix = `PatchSampleF${instances++}`;
   private disposed = false;
@@ -88,7 +114,19 @@ export class PatchSampleF {
     this.initType = options.initType ?? 'xavier';
     this.initGain = options.initGain ?? 0.02;
     this.rng = options.rng ?? SeededRng.unseeded();
+    this.querySelection = options.querySelection ?? 'random';
+    this.attentionFromLevel = options.attentionFromLevel ?? 3;
+    this.localWindow = options.localWindow ?? 7;
     if (!Number.isInteger(this.nc) || this.nc < 1) throw new Error(`PatchSampleF: nc must be a positive integer, got ${this.nc}`);
+    if (!QUERY_SELECTIONS.includes(this.querySelection)) {
+      throw new Error(`PatchSampleF: querySelection must be one of ${QUERY_SELECTIONS.join(', ')}, got ${this.querySelection}`);
+    }
+    if (!Number.isInteger(this.attentionFromLevel) || this.attentionFromLevel < 0) {
+      throw new Error(`PatchSampleF: attentionFromLevel must be a non-negative integer, got ${this.attentionFromLevel}`);
+    }
+    if (!Number.isInteger(this.localWindow) || this.localWindow < 1 || this.localWindow % 2 === 0) {
+      throw new Error(`PatchSampleF: localWindow must be a positive odd integer, got ${this.localWindow}`);
+    }
   }
 
   /** Its `--netF` name. */
@@ -113,12 +151,15 @@ export class PatchSampleF {
    * `feats`: NHWC maps [B, H, W, C], one per level. `numPatches` (default 64): patches per
    * image; 0 keeps the whole map. `patchIds[i]`: ids to reuse at level i (as returned by an
    * earlier call), or null/absent to draw `min(numPatches, H·W)` distinct ids from the rng.
+   * `attention[i]` (query selection only): the `attention` the source features' call returned,
+   * reused at attention level i (QS-Attn's second call); absent, the level selects its own.
    * The caller owns the returned tensors.
    */
   forward(
     feats: Tensor4D[],
     numPatches: number = 64,
     patchIds: readonly (Int32Array | readonly number[] | null | undefined)[] | null = null,
+    attention: readonly (QueryAttention | null | undefined)[] | null = null,
   ): PatchSampleResult {
     this.checkAlive();
     if (!Array.isArray(feats) || feats.length === 0) throw new Error('PatchSampleF.forward: feats must be a non-empty list');
@@ -132,9 +173,22 @@ export class PatchSampleF {
 
     const features: Tensor[] = [];
     const ids: number[][] = [];
+    const attended: (QueryAttention | null)[] = [];
+    const mode = this.querySelection;
     feats.forEach((feat, level) => {
       const [b, h, w, c] = feat.shape;
       const hw = h * w;
+      attended.push(null);
+      if (mode !== 'random' && numPatches > 0 && level >= this.attentionFromLevel) {
+        const out = tidy(() => {
+          const { rows, attention: a } = attendLevel(feat, mode, numPatches, this.localWindow, attention?.[level]);
+          return { features: l2Normalize(this.head(rows, level), 1), weights: a.weights, ids: a.ids };
+        });
+        features.push(out.features);
+        attended[level] = { ids: out.ids, weights: out.weights };
+        ids.push([]);
+        return;
+      }
       let levelIds: number[] = [];
       if (numPatches > 0) {
         const given = patchIds?.[level];
@@ -159,7 +213,7 @@ export class PatchSampleF {
       );
       ids.push(levelIds);
     });
-    return { features, ids };
+    return mode === 'random' ? { features, ids } : { features, ids, attention: attended };
   }
 
   /** The MLP of one level (identity without MLP) on rows [R, C]. */
