@@ -187,6 +187,18 @@ describeBackends("QS-Attn query selection vs the authors' PyTorch PatchSampleF",
 });
 
 describe('QS-Attn options and their reference', () => {
+  it('a given attention that does not fit the features is refused', () => {
+    const f = new PatchSampleF({ useMlp: false, querySelection: 'local', attentionFromLevel: 0 });
+    const small = tf.randomNormal([2, 4, 4, 3]) as tf.Tensor4D;
+    const k = f.forward([small], 8);
+    const big = tf.randomNormal([2, 5, 5, 3]) as tf.Tensor4D;
+    expect(() => f.forward([big], 8, k.ids, [{ ...k.attention![0]!, weights: tf.zeros([16, 1, 9]) }])).toThrow(/does not fit/);
+    const one = tf.randomNormal([1, 4, 4, 3]) as tf.Tensor4D;
+    expect(() => f.forward([one], 8, k.ids, k.attention)).toThrow(/does not fit/);
+    tf.dispose([small, big, one, ...k.features, k.attention![0]!.ids, k.attention![0]!.weights]);
+    f.dispose();
+  });
+
   it('defaults: random, attention from level 3, window 7; bad values are refused', () => {
     const f = new PatchSampleF();
     expect([f.querySelection, f.attentionFromLevel, f.localWindow]).toEqual(['random', 3, 7]);

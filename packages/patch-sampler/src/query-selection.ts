@@ -60,8 +60,8 @@ export interface AttendedLevel {
  * The entropy of each attention row, −Σ a·log a with 0·log 0 taken as 0 (as their code does,
  * zeroing the infinite −log 0), and the ids of the `p` lowest per image, ascending: int32 [B, P].
  * Ranked on the device (topk of the negated entropies; no read-back), off the gradient tape (the
- * ids are discrete, as their torch.sort indices). Ties: the cpu backend's topk
- * keeps the lower id first; torch.sort, as their code calls it (not stable), leaves them in no
+ * ids are discrete, as their torch.sort indices). Ties: the cpu and wasm backends' topk keep the
+ * lower id first (tested); torch.sort, as their code calls it (not stable), leaves them in no
  * particular order.
  */
 export function lowestEntropyIds(attn: Tensor3D, p: number): Tensor2D {
