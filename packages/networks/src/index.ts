@@ -116,3 +116,14 @@ export {
   type TfjsModelSource,
   type TfjsWeightGroup,
 } from './tfjs-model.js';
+
+// A generator as a standard ONNX model (bytes out, opset 17+, dynamic batch and size), for ONNX Runtime and other runtimes.
+export {
+  ONNX_INPUT,
+  ONNX_OPSETS,
+  ONNX_OUTPUT,
+  generatorToOnnx,
+  readOnnxModel,
+  type GeneratorToOnnxOptions,
+} from './onnx/export.js';
+export { OnnxGraph, type OnnxAttribute, type OnnxConstant, type OnnxEmitter, type OnnxNode } from './onnx/graph.js';
