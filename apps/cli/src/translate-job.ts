@@ -3,6 +3,7 @@
 import { decodeImage, saveImage } from '@cut/files';
 import { normalizeImage, toChannels } from '@cut/images';
 import { generatorTileFacts, tileFor, translateImage, type Generator } from '@cut/networks';
+import type { OnnxGenerator } from './onnx-runtime.js';
 
 export interface TranslateJob {
   input: string;
@@ -32,9 +33,31 @@ export async function translateFile(
   return { width: out.width, height: out.height, tile };
 }
 
+/**
+ * The same job through ONNX Runtime (`--runtime onnx`): the same decoding, padding and PNG. It runs
+ * each image whole (ONNX Runtime has no 4 GiB wasm heap to stay under); `tile` in the result says
+ * what tile the tfjs runtime's rule would have used (0 when it would also run it whole).
+ */
+export async function translateFileOnnx(
+  G: Generator,
+  onnx: OnnxGenerator,
+  inputNc: number,
+  job: TranslateJob,
+  settings: TranslateSettings,
+): Promise<TranslatedSize> {
+  const raw = toChannels(await decodeImage(job.input), inputNc);
+  const img = { data: normalizeImage(raw), width: raw.width, height: raw.height, channels: raw.channels };
+  const tile = tileFor(img.width, img.height, settings.tile, { ...generatorTileFacts(G), backend: settings.backend });
+  const out = await onnx.translate(img);
+  await saveImage(job.output, out.data, out.width, out.height, out.channels);
+  return { width: out.width, height: out.height, tile: 0, ruleTile: tile };
+}
+
 export interface TranslatedSize {
   width: number;
   height: number;
   /** The tile side used; 0 when the image was translated whole. */
   tile: number;
+  /** `--runtime onnx`: the tile the tfjs runtime's rule picks (the image is run whole all the same). */
+  ruleTile?: number;
 }
