@@ -26,7 +26,7 @@ generator and cropped back), folders recursively, into <out>/<same relative path
 (default auto: 512-pixel tiles above 1024x1024 pixels for a generator of ngf 64, more pixels for a
 smaller ngf, above 512 pixels a side on WebGPU; 0: always whole).
 --runtime onnx runs the generator through ONNX Runtime (onnxruntime-node, an optional dependency):
-the generator is exported as ONNX in memory (as 'cutjs export' writes it) and each image runs whole.`;
+the generator is exported as ONNX in memory (as 'cutjs export' writes it); tiles as with tfjs.`;
 
 /** Each input file with its output path; folders are listed recursively and keep their layout. */
 export async function planOutputs(inputs: readonly string[], outDir: string): Promise<TranslateJob[]> {
@@ -100,9 +100,6 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
     );
   const runtime = stringFlag(parsed, 'runtime', 'tfjs') as Runtime;
   if (!RUNTIMES.includes(runtime)) throw new UsageError(`--runtime: '${runtime}' is not one of ${RUNTIMES.join(', ')}`);
-  if (runtime === 'onnx' && tile !== 'auto' && tile !== 0) {
-    throw new UsageError("--tile: --runtime onnx translates whole images (tiles are the tfjs runtime's); give --tile 0 or auto, or --runtime tfjs");
-  }
   const outDir = stringFlag(parsed, 'out', './results/translated');
   const overrides = options.overrides;
 
@@ -132,7 +129,7 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
       const start = Date.now();
       try {
         const out = await translate(job, progress(job, start));
-        const how = out.tile ? `, ${out.tile}-pixel tiles` : out.ruleTile ? ', whole (onnx)' : '';
+        const how = out.tile ? `, ${out.tile}-pixel tiles` : '';
         ctx.print(`${job.input} -> ${job.output} (${out.width}x${out.height}${how}, ${((Date.now() - start) / 1000).toFixed(1)} s)`);
       } catch (e) {
         const message = (e as Error).message;
@@ -170,7 +167,9 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
       ctx.print(`runtime: onnx (onnxruntime-node, the generator exported as ONNX: ${(onnx.bytes / 1e6).toFixed(1)} MB)`);
     }
     const local = (job: TranslateJob, onStage: (done: number, total: number) => void) =>
-      onnx ? translateFileOnnx(loaded.G, onnx, loaded.inputNc, job, settings) : translateFile(loaded.G, loaded.inputNc, job, settings, onStage);
+      onnx
+        ? translateFileOnnx(loaded.G, onnx, loaded.inputNc, job, settings, onStage)
+        : translateFile(loaded.G, loaded.inputNc, job, settings, onStage);
     await Promise.all([run(local), ...(helper ? [run((job, onStage) => helper!.translate(job, onStage))] : [])]);
   } finally {
     loaded.G.dispose();

@@ -34,9 +34,9 @@ export async function translateFile(
 }
 
 /**
- * The same job through ONNX Runtime (`--runtime onnx`): the same decoding, padding and PNG. It runs
- * each image whole (ONNX Runtime has no 4 GiB wasm heap to stay under); `tile` in the result says
- * what tile the tfjs runtime's rule would have used (0 when it would also run it whole).
+ * The same job through ONNX Runtime (`--runtime onnx`): the same decoding, tile rule, padding and
+ * PNG; whole images run as one ONNX model, tiled ones stage by stage (each stage exported on its
+ * own, `forwardTiled`'s stages and halos).
  */
 export async function translateFileOnnx(
   G: Generator,
@@ -44,13 +44,15 @@ export async function translateFileOnnx(
   inputNc: number,
   job: TranslateJob,
   settings: TranslateSettings,
+  onStage?: (done: number, total: number) => void,
 ): Promise<TranslatedSize> {
   const raw = toChannels(await decodeImage(job.input), inputNc);
   const img = { data: normalizeImage(raw), width: raw.width, height: raw.height, channels: raw.channels };
   const tile = tileFor(img.width, img.height, settings.tile, { ...generatorTileFacts(G), backend: settings.backend });
-  const out = await onnx.translate(img);
+  const tiled = tile > 0 && (img.width > tile || img.height > tile);
+  const out = tiled ? await translateImage(G, img, { tile, onStage, runStage: onnx.stageRunner() }) : await onnx.translate(img);
   await saveImage(job.output, out.data, out.width, out.height, out.channels);
-  return { width: out.width, height: out.height, tile: 0, ruleTile: tile };
+  return { width: out.width, height: out.height, tile };
 }
 
 export interface TranslatedSize {
@@ -58,6 +60,4 @@ export interface TranslatedSize {
   height: number;
   /** The tile side used; 0 when the image was translated whole. */
   tile: number;
-  /** `--runtime onnx`: the tile the tfjs runtime's rule picks (the image is run whole all the same). */
-  ruleTile?: number;
 }

@@ -1,8 +1,8 @@
 // A generator as a standard ONNX model (bytes out): its modules write their nodes, its state_dict
 // gives the initializers, protobufjs encodes the ModelProto with ONNX's own schema.
 import protobuf from 'protobufjs';
-import type { Generator } from '../contract.js';
-import { onnxChain } from '../modules.js';
+import type { Generator, TorchStateDict } from '../contract.js';
+import { onnxChain, type Module } from '../modules.js';
 import { SequentialNetwork } from '../network.js';
 import { floatToHalf } from '../pth/index.js';
 import { OnnxGraph, type OnnxAttribute, type OnnxConstant } from './graph.js';
@@ -72,7 +72,7 @@ function halfBits(a: Float32Array): ArrayBuffer {
   return out.buffer;
 }
 
-function valueInfo(name: string, channels: number): Record<string, unknown> {
+function valueInfo(name: string, channels: number | string): Record<string, unknown> {
   const dim = (d: string | number) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d });
   return {
     name,
@@ -89,19 +89,44 @@ function valueInfo(name: string, channels: number): Record<string, unknown> {
  * generator's modules, each of which knows its ONNX nodes; browser-safe.
  */
 export async function generatorToOnnx(G: Generator, options: GeneratorToOnnxOptions = {}): Promise<Uint8Array> {
+  if (!(G instanceof SequentialNetwork)) throw new Error(`generatorToOnnx: ${G.className} is not built from modules (no ONNX form)`);
+  return modulesModel(G, G.modules, G.inputChannels, G.outputChannels, await G.stateDict(), options);
+}
+
+/**
+ * A run of a generator's modules (e.g. one stage of `forwardTiled`, as `G.tiledModules` holds them)
+ * as an ONNX model of the same form as `generatorToOnnx`'s, from `inputChannels` channels (the output's
+ * channels left symbolic). `state`: `G.stateDict()`, read once for many stages.
+ */
+export function modulesToOnnx(
+  G: Generator,
+  modules: readonly Module[],
+  inputChannels: number,
+  state: TorchStateDict,
+  options: GeneratorToOnnxOptions = {},
+): Uint8Array {
+  return modulesModel(G, modules, inputChannels, 'channels', state, options);
+}
+
+function modulesModel(
+  G: Generator,
+  modules: readonly Module[],
+  inputChannels: number,
+  outputChannels: number | string,
+  state: TorchStateDict,
+  options: GeneratorToOnnxOptions,
+): Uint8Array {
   const opset = options.opset ?? 17;
   const dtype = options.dtype ?? 'float32';
   if (!ONNX_OPSETS.includes(opset)) throw new Error(`generatorToOnnx: opset ${opset} is not one of ${ONNX_OPSETS.join(', ')}`);
   if (dtype !== 'float32' && dtype !== 'float16') throw new Error(`generatorToOnnx: dtype '${String(dtype)}' is not float32 or float16`);
-  if (!(G instanceof SequentialNetwork)) throw new Error(`generatorToOnnx: ${G.className} is not built from modules (no ONNX form)`);
 
   const half = dtype === 'float16';
   const g = new OnnxGraph(opset, half ? (key) => `${key}/float32` : undefined);
   g.fresh(ONNX_INPUT);
-  const last = onnxChain(g, G.modules, ONNX_INPUT);
+  const last = onnxChain(g, modules, ONNX_INPUT);
   g.op('Identity', [last], ONNX_OUTPUT);
 
-  const state = await G.stateDict();
   const initializer: Record<string, unknown>[] = [];
   const casts: Record<string, unknown>[] = [];
   for (const key of g.weights) {
@@ -135,8 +160,8 @@ export async function generatorToOnnx(G: Generator, options: GeneratorToOnnxOpti
       name: G.className,
       node: [...casts, ...nodes],
       initializer,
-      input: [valueInfo(ONNX_INPUT, G.inputChannels)],
-      output: [valueInfo(ONNX_OUTPUT, G.outputChannels)],
+      input: [valueInfo(ONNX_INPUT, inputChannels)],
+      output: [valueInfo(ONNX_OUTPUT, outputChannels)],
     },
   };
   const problem = Model.verify(model);

@@ -6,7 +6,8 @@ import * as ort from 'onnxruntime-node';
 import { loadBackend } from '../../../../test-utils/backends.js';
 import { defineGenerator, type GeneratorConfigInput } from '../registry.js';
 import type { Generator } from '../contract.js';
-import { ONNX_INPUT, ONNX_OUTPUT, generatorToOnnx, readOnnxModel } from './export.js';
+import { forwardTiled, type HostMap, type StageRunner } from '../tiled.js';
+import { ONNX_INPUT, ONNX_OUTPUT, generatorToOnnx, modulesToOnnx, readOnnxModel } from './export.js';
 
 /** Tiny networks of every generator architecture and variant, with the input side each needs. */
 const TINY_GENERATORS: ReadonlyArray<{ id: string; config: GeneratorConfigInput; shapes: [number, number, number][] }> = [
@@ -118,6 +119,33 @@ describe('generatorToOnnx', () => {
     expect(names).toContain('model.1.weight');
     expect(names).toContain('model.7.filt');
     expect(names).toContain('model.12.conv_block.1.weight');
+    G.dispose();
+  });
+
+  it("modulesToOnnx: forwardTiled's stages run by onnxruntime-node give the whole image's forward", async () => {
+    const G = build({ architecture: 'resnet', ngf: 4, nBlocks: 2 });
+    const state = await G.stateDict();
+    const sessions = new Map<unknown, ort.InferenceSession>();
+    const runStage: StageRunner = async (modules, crop) => {
+      let s = sessions.get(modules);
+      if (!s) {
+        s = await ort.InferenceSession.create(modulesToOnnx(G, modules, crop.channels, state));
+        sessions.set(modules, s);
+      }
+      const nchw = tf.tidy(() => tf.transpose(tf.tensor4d(crop.data, [1, crop.height, crop.width, crop.channels]), [0, 3, 1, 2]).dataSync() as Float32Array);
+      const out = (await s.run({ [ONNX_INPUT]: new ort.Tensor('float32', nchw, [1, crop.channels, crop.height, crop.width]) }))[ONNX_OUTPUT]!;
+      const [, c, h, w] = out.dims.map(Number) as [number, number, number, number];
+      const data = tf.tidy(() => tf.transpose(tf.tensor4d(out.data as Float32Array, [1, c, h, w]), [0, 2, 3, 1]).dataSync() as Float32Array);
+      return { data, height: h, width: w, channels: c };
+    };
+    const [h, w] = [40, 36];
+    const image: HostMap = { data: input(1, 3, h, w).map((v) => v * 0.5), height: h, width: w, channels: 3 };
+    const tiled = await forwardTiled(G, image, { tile: 16, runStage });
+    const whole = tf.tidy(() => G.forward(tf.tensor4d(image.data, [1, h, w, 3])).dataSync() as Float32Array);
+    expect(tiled.data.length).toBe(whole.length);
+    expect(maxDiff(tiled.data, whole)).toBeLessThan(1e-4);
+    expect(sessions.size).toBeGreaterThan(5);
+    for (const s of sessions.values()) await s.release();
     G.dispose();
   });
 
