@@ -62,8 +62,9 @@ export async function exportCommand(argv: readonly string[], ctx: Context): Prom
   if (existsSync(out) && statSync(out).isDirectory()) throw new Error(`${out}: is a folder (give a file name, e.g. ${out}/G.onnx)`);
   resolveGeneratorFile(checkpoint, epoch);
 
-  // The weights only need a place to live: the plain JavaScript backend, quietly.
-  await loadBackend('cpu');
+  // The weights only need a place to live: wasm without native kernels (the cpu backend prints tfjs'
+  // advice to install tfjs-node on first use).
+  await loadBackend('wasm', { nativeKernels: false });
   const loaded = await loadGenerator(checkpoint, { epoch, overrides: new Map(), note: (l) => ctx.warn(l) });
   try {
     const bytes = await generatorToOnnx(loaded.G, {
