@@ -132,7 +132,9 @@ describe('generatorToOnnx', () => {
         s = await ort.InferenceSession.create(modulesToOnnx(G, modules, crop.channels, state));
         sessions.set(modules, s);
       }
-      const nchw = tf.tidy(() => tf.transpose(tf.tensor4d(crop.data, [1, crop.height, crop.width, crop.channels]), [0, 3, 1, 2]).dataSync() as Float32Array);
+      const nchw = tf.tidy(
+        () => tf.transpose(tf.tensor4d(crop.data, [1, crop.height, crop.width, crop.channels]), [0, 3, 1, 2]).dataSync() as Float32Array,
+      );
       const out = (await s.run({ [ONNX_INPUT]: new ort.Tensor('float32', nchw, [1, crop.channels, crop.height, crop.width]) }))[ONNX_OUTPUT]!;
       const [, c, h, w] = out.dims.map(Number) as [number, number, number, number];
       const data = tf.tidy(() => tf.transpose(tf.tensor4d(out.data as Float32Array, [1, c, h, w]), [0, 2, 3, 1]).dataSync() as Float32Array);
