@@ -12,4 +12,6 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   banner: { js: '#!/usr/bin/env node' },
+  // An optional dependency (--runtime onnx): imported when asked for, from the user's node_modules.
+  external: ['onnxruntime-node'],
 });

@@ -9,7 +9,7 @@
 #     CommonJS, a strict TypeScript consumer compiled and run, `cutjs --help`, `cutjs info`,
 #     @cut/backends' default backend from ESM and CommonJS (one line, nothing of Dawn's on stderr),
 #     `cutjs translate` of real photos with a real checkpoint (fixtures/checkpoints/h2z_tiny)
-#     compared with the in-repo CLI, the shipped horse2zebra model (`cutjs translate --model`), a
+#     compared with the in-repo CLI, `cutjs export --format onnx` and `translate --runtime onnx`, the shipped horse2zebra model (`cutjs translate --model`), a
 #     shortened `cutjs demo` (real photos from @cut/demo-data, real training, results page with the
 #     shipped model's column), and `cutjs info` / `cutjs translate` on WebGPU (Mesa's software
 #     Vulkan driver), compared with wasm.
@@ -57,7 +57,9 @@ mkdir "$WORK/app"
 cd "$WORK/app"
 npm init -y >/dev/null
 cp "$HERE"/consumer/* .
-npm install --no-audit --no-fund --loglevel=error "$WORK"/tarballs/*.tgz \
+# onnxruntime-node (an optional dependency of @cut/cli): its CPU build is in its package; the setting
+# its install script documents skips the CUDA add-on download (unreachable here), as the CLI README says.
+ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --loglevel=error "$WORK"/tarballs/*.tgz \
   "@tensorflow/tfjs-core@$TFJS_VERSION" "@tensorflow/tfjs-backend-cpu@$TFJS_VERSION" \
   typescript@5.9.3 @types/node@20.19.43
 npm ls --depth=0
@@ -110,6 +112,13 @@ echo "packed CLI vs in-repo CLI (must be identical):"
 node compare-png.mjs out-wasm out-repo 0
 echo "packed CLI vs PyTorch's test.py output (fixtures/checkpoints/h2z_tiny/expected, for information):"
 node compare-png.mjs out-wasm "$ROOT/fixtures/checkpoints/h2z_tiny/expected/fake_B" info
+
+step "cutjs export --format onnx and translate --runtime onnx (onnxruntime-node), packed CLI"
+npx --no -- cutjs export --checkpoint checkpoint --format onnx --out G.onnx
+node -e "const ort = require('onnxruntime-node'); ort.InferenceSession.create('G.onnx').then(async (s) => { const x = new ort.Tensor('float32', new Float32Array(2 * 3 * 64 * 48).fill(0.1), [2, 3, 64, 48]); const y = (await s.run({ input: x })).output; if (String(y.dims) !== '2,3,64,48') throw new Error('G.onnx gave ' + y.dims); console.log('G.onnx runs in onnxruntime-node: ' + y.dims); })"
+npx --no -- cutjs translate photos --checkpoint checkpoint --out out-onnx --backend wasm --runtime onnx
+echo "--runtime onnx vs tfjs (within 1 grey level):"
+node compare-png.mjs out-onnx out-wasm 1
 
 step "cutjs translate --model horse2zebra: the shipped model (@cut/model-horse2zebra), packed CLI vs in-repo CLI"
 npx --no -- cutjs translate photos --model horse2zebra --out out-model --backend wasm

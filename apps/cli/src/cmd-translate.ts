@@ -13,7 +13,8 @@ import { PRETRAINED_MODELS } from './pretrained.js';
 import { shippedModel, shippedModels } from './shipped-models.js';
 import { UsageError, formatHelp, parseFlags } from './flags.js';
 import { translateFlags, translateOptionsFrom } from './translate-flags.js';
-import { translateFile, type TranslateJob, type TranslatedSize, type TranslateSettings } from './translate-job.js';
+import { translateFile, translateFileOnnx, type TranslateJob, type TranslatedSize, type TranslateSettings } from './translate-job.js';
+import { OnnxGenerator, RUNTIMES, loadOnnxRuntime, type Runtime } from './onnx-runtime.js';
 import type { TranslateWorkerData, TranslateWorkerReply } from './translate-worker.js';
 
 const USAGE = `Usage: cutjs translate <image or folder>... --checkpoint <run folder | _net_G.pth | tfjs model> [--out <dir>]
@@ -23,7 +24,9 @@ Translates each image at its own size (any size: reflect-padded to a multiple of
 generator and cropped back), folders recursively, into <out>/<same relative path>.png.
 --tile <n> translates in n x n tiles with the whole image's result, for images too large for memory
 (default auto: 512-pixel tiles above 1024x1024 pixels for a generator of ngf 64, more pixels for a
-smaller ngf, above 512 pixels a side on WebGPU; 0: always whole).`;
+smaller ngf, above 512 pixels a side on WebGPU; 0: always whole).
+--runtime onnx runs the generator through ONNX Runtime (onnxruntime-node, an optional dependency):
+the generator is exported as ONNX in memory (as 'cutjs export' writes it); tiles as with tfjs.`;
 
 /** Each input file with its output path; folders are listed recursively and keep their layout. */
 export async function planOutputs(inputs: readonly string[], outDir: string): Promise<TranslateJob[]> {
@@ -95,6 +98,8 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
     throw new UsageError(
       'say which generator with --checkpoint <run folder or _net_G.pth file>, --name <run>, --model <name> (shipped) or --pretrained <name>',
     );
+  const runtime = stringFlag(parsed, 'runtime', 'tfjs') as Runtime;
+  if (!RUNTIMES.includes(runtime)) throw new UsageError(`--runtime: '${runtime}' is not one of ${RUNTIMES.join(', ')}`);
   const outDir = stringFlag(parsed, 'out', './results/translated');
   const overrides = options.overrides;
 
@@ -102,6 +107,7 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
   if (!model) resolveGeneratorFile(checkpoint, options.epoch);
   const jobs = await planOutputs(parsed.positionals, outDir);
   if (model) checkpoint = (await pretrainedModel(model, ctx)).dir;
+  if (runtime === 'onnx') await loadOnnxRuntime(); // before the backend and the model: a missing package is said first
   const info = await ctx.loadBackend(backend, boolFlag(parsed, 'verbose'));
   const loaded = await loadGenerator(checkpoint, { epoch: options.epoch, overrides, note: (l) => ctx.warn(l) });
   const settings: TranslateSettings = { tile, backend: info.name };
@@ -123,9 +129,8 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
       const start = Date.now();
       try {
         const out = await translate(job, progress(job, start));
-        ctx.print(
-          `${job.input} -> ${job.output} (${out.width}x${out.height}${out.tile ? `, ${out.tile}-pixel tiles` : ''}, ${((Date.now() - start) / 1000).toFixed(1)} s)`,
-        );
+        const how = out.tile ? `, ${out.tile}-pixel tiles` : '';
+        ctx.print(`${job.input} -> ${job.output} (${out.width}x${out.height}${how}, ${((Date.now() - start) / 1000).toFixed(1)} s)`);
       } catch (e) {
         const message = (e as Error).message;
         failures.push(message.startsWith(job.input) ? message : `${job.input}: ${message}`);
@@ -136,6 +141,7 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
   // The wasm and cpu backends compute on the calling thread: with 2 threads a worker translates
   // every other image (GPU backends run their own threads).
   const twoThreads =
+    runtime === 'tfjs' &&
     jobs.length > 1 &&
     ['wasm', 'cpu'].includes(info.name) &&
     (threads === 2 || (threads === 'auto' && availableParallelism() >= 2)) &&
@@ -143,6 +149,7 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
   if (threads === 2 && !twoThreads)
     ctx.warn(`--threads 2: translating on 1 thread (${jobs.length > 1 ? `the ${info.name} backend runs its own threads` : 'one image'})`);
   let helper: TranslateHelper | null = null;
+  let onnx: OnnxGenerator | null = null;
   try {
     ctx.print(`model: ${loaded.file} (${loaded.G.parameterCount().toLocaleString('en-US')} parameters; configured by ${loaded.configuredBy})`);
     if (twoThreads) {
@@ -155,12 +162,19 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
       });
       ctx.print('threads: 2 (an image at a time on each)');
     }
+    if (runtime === 'onnx') {
+      onnx = await OnnxGenerator.create(loaded.G);
+      ctx.print(`runtime: onnx (onnxruntime-node, the generator exported as ONNX: ${(onnx.bytes / 1e6).toFixed(1)} MB)`);
+    }
     const local = (job: TranslateJob, onStage: (done: number, total: number) => void) =>
-      translateFile(loaded.G, loaded.inputNc, job, settings, onStage);
+      onnx
+        ? translateFileOnnx(loaded.G, onnx, loaded.inputNc, job, settings, onStage)
+        : translateFile(loaded.G, loaded.inputNc, job, settings, onStage);
     await Promise.all([run(local), ...(helper ? [run((job, onStage) => helper!.translate(job, onStage))] : [])]);
   } finally {
     loaded.G.dispose();
     helper?.close();
+    await onnx?.close();
   }
   if (failures.length) {
     ctx.warn(`cutjs translate: ${failures.length} of ${jobs.length} images failed`);

@@ -48,6 +48,13 @@ export function translateFlags(): FlagTable {
       help: 'translate in tiles of this many pixels (a multiple of 4, at least 16; same result as the whole image); 0: whole images; auto: 512-pixel tiles for images above 1024x1024 pixels at ngf 64 (scaled by ngf; on WebGPU above 512 pixels a side)',
       group: GROUP,
     },
+    {
+      name: 'runtime',
+      kind: 'str',
+      default: 'tfjs',
+      help: 'what runs the generator: tfjs (the --backend), or onnx (the generator exported as ONNX and run by onnxruntime-node, an optional dependency; the same tiles, the same PNGs within 1 grey level)',
+      group: GROUP,
+    },
     { name: 'epoch', kind: 'str', default: 'latest', help: 'which checkpoint to load: latest or an epoch number', group: GROUP_TITLES.base },
     {
       name: 'name',

@@ -3,6 +3,7 @@
 import { decodeImage, saveImage } from '@cut/files';
 import { normalizeImage, toChannels } from '@cut/images';
 import { generatorTileFacts, tileFor, translateImage, type Generator } from '@cut/networks';
+import type { OnnxGenerator } from './onnx-runtime.js';
 
 export interface TranslateJob {
   input: string;
@@ -28,6 +29,28 @@ export async function translateFile(
   const img = { data: normalizeImage(raw), width: raw.width, height: raw.height, channels: raw.channels };
   const tile = tileFor(img.width, img.height, settings.tile, { ...generatorTileFacts(G), backend: settings.backend });
   const out = await translateImage(G, img, { tile, onStage });
+  await saveImage(job.output, out.data, out.width, out.height, out.channels);
+  return { width: out.width, height: out.height, tile };
+}
+
+/**
+ * The same job through ONNX Runtime (`--runtime onnx`): the same decoding, tile rule, padding and
+ * PNG; whole images run as one ONNX model, tiled ones stage by stage (each stage exported on its
+ * own, `forwardTiled`'s stages and halos).
+ */
+export async function translateFileOnnx(
+  G: Generator,
+  onnx: OnnxGenerator,
+  inputNc: number,
+  job: TranslateJob,
+  settings: TranslateSettings,
+  onStage?: (done: number, total: number) => void,
+): Promise<TranslatedSize> {
+  const raw = toChannels(await decodeImage(job.input), inputNc);
+  const img = { data: normalizeImage(raw), width: raw.width, height: raw.height, channels: raw.channels };
+  const tile = tileFor(img.width, img.height, settings.tile, { ...generatorTileFacts(G), backend: settings.backend });
+  const tiled = tile > 0 && (img.width > tile || img.height > tile);
+  const out = tiled ? await translateImage(G, img, { tile, onStage, runStage: onnx.stageRunner() }) : await onnx.translate(img);
   await saveImage(job.output, out.data, out.width, out.height, out.channels);
   return { width: out.width, height: out.height, tile };
 }

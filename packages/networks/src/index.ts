@@ -61,7 +61,7 @@ export { SequentialNetwork } from './network.js';
 export { NORM_TYPES, type Module, type ModuleType } from './modules.js';
 export { blurDown, chain, conv, reflectPad, sideSizing, type Step, type Walk } from './sizing.js';
 // The generator's forward in tiles, equal to the whole-image forward (instance norm over the whole image).
-export { forwardTiled, type HostMap, type TiledForwardOptions } from './tiled.js';
+export { forwardTiled, type HostMap, type StageRunner, type TiledForwardOptions } from './tiled.js';
 // A generator on an image of any size (padded to a side it takes), whole or in tiles: `cutjs translate`'s and the web page's.
 export {
   AUTO_TILE,
@@ -116,3 +116,15 @@ export {
   type TfjsModelSource,
   type TfjsWeightGroup,
 } from './tfjs-model.js';
+
+// A generator as a standard ONNX model (bytes out, opset 17+, dynamic batch and size), for ONNX Runtime and other runtimes.
+export {
+  ONNX_INPUT,
+  ONNX_OPSETS,
+  ONNX_OUTPUT,
+  generatorToOnnx,
+  modulesToOnnx,
+  readOnnxModel,
+  type GeneratorToOnnxOptions,
+} from './onnx/export.js';
+export { OnnxGraph, type OnnxAttribute, type OnnxConstant, type OnnxEmitter, type OnnxNode } from './onnx/graph.js';

@@ -16,6 +16,7 @@ import {
   type RunningStats,
   type SeededRng,
 } from '@cut/core-tensors';
+import type { OnnxEmitter, OnnxGraph } from './onnx/graph.js';
 
 /** How a parameter is laid out in PyTorch, so it can be converted at the import/export boundary. */
 export type ParamKind = LayerKind | 'bias';
@@ -73,6 +74,8 @@ export interface Module {
   /** A residual block's branch (output = input + branch(input)), so tiled inference can look inside it. */
   residual?: readonly Module[];
   apply(x: tf.Tensor4D, training: boolean): tf.Tensor4D;
+  /** The module as ONNX nodes (eval mode, NCHW), for `generatorToOnnx`; absent where a module has no ONNX form. */
+  onnx?: OnnxEmitter;
 }
 
 /** A module that neither looks at neighbours nor changes the size. */
@@ -178,6 +181,8 @@ export function conv2d(
         const y = tf.conv2d(x, w as tf.Tensor4D, stride, pad);
         return (b ? tf.add(y, b) : y) as tf.Tensor4D;
       }),
+    onnx: (g, x) =>
+      g.conv(x, { weight: `${prefix}.weight`, bias: b ? `${prefix}.bias` : undefined, k, stride, pad: padding === 'valid' ? 0 : padding }, name),
   };
 }
 
@@ -204,11 +209,24 @@ export function convTranspose(
     reach: 1,
     scale: 2,
     apply: (x) => conv2dTransposeTorch(x, w as tf.Tensor4D, { stride: 2, padding: o.padding, outputPadding: o.outputPadding, bias: b }),
+    onnx: (g, x) =>
+      g.convTranspose(
+        x,
+        { weight: `${prefix}.weight`, bias: b ? `${prefix}.bias` : undefined, k: o.k, stride: 2, pad: o.padding, outputPadding: o.outputPadding },
+        name,
+      ),
   };
 }
 
 export function reflectionPad(name: string, pad: number): Module {
-  return { type: 'ReflectionPad2d', name, inplace: false, ...pointwise, apply: (x) => pad2d(x, pad, 'reflect') };
+  return {
+    type: 'ReflectionPad2d',
+    name,
+    inplace: false,
+    ...pointwise,
+    apply: (x) => pad2d(x, pad, 'reflect'),
+    onnx: (g, x) => g.pad(x, pad, 'reflect', name),
+  };
 }
 
 /** The reference's `--normG` / `--normD` choices (`get_norm_layer`). */
@@ -221,8 +239,16 @@ export const NORM_TYPES: readonly NormType[] = ['instance', 'batch', 'none'];
  */
 export const convBias = (normType: NormType): boolean => normType === 'instance';
 
-export function norm(name: string): Module {
-  return { type: 'InstanceNorm2d', name, ...pointwise, inplace: false, apply: (x) => instanceNorm(x) };
+/** InstanceNorm2d(channels) (affine=False, eps 1e-5); `channels` is only needed by its ONNX form. */
+export function norm(name: string, channels: number): Module {
+  return {
+    type: 'InstanceNorm2d',
+    name,
+    ...pointwise,
+    inplace: false,
+    apply: (x) => instanceNorm(x),
+    onnx: (g, x) => g.instanceNorm(x, channels, name),
+  };
 }
 
 /**
@@ -231,8 +257,8 @@ export function norm(name: string): Module {
  * running ones in eval) or Identity (which still takes its index in the Sequential).
  */
 export function normLayer(p: ParamBuilder, prefix: string, name: string, normType: NormType, channels: number): Module {
-  if (normType === 'instance') return norm(name);
-  if (normType === 'none') return { type: 'Identity', name, ...pointwise, inplace: false, apply: (x) => x };
+  if (normType === 'instance') return norm(name, channels);
+  if (normType === 'none') return { type: 'Identity', name, ...pointwise, inplace: false, apply: (x) => x, onnx: (_g, x) => x };
   const weight = p.normWeight(`${prefix}.weight`, channels);
   const bias = p.bias(`${prefix}.bias`, channels);
   const stats = p.runningStats(prefix, channels);
@@ -242,31 +268,67 @@ export function normLayer(p: ParamBuilder, prefix: string, name: string, normTyp
     ...pointwise,
     inplace: false,
     apply: (x, training) => tf.tidy(() => tf.add(tf.mul(batchNorm(x, { training, stats }), weight), bias) as tf.Tensor4D),
+    // Eval mode: the running statistics (as torch.onnx.export writes a BatchNorm2d of a model in eval()).
+    onnx: (g, x) =>
+      g.op('BatchNormalization', [x, ...['weight', 'bias', 'running_mean', 'running_var'].map((k) => g.weight(`${prefix}.${k}`))], name, {
+        epsilon: { float: 1e-5 },
+      }),
   };
 }
 
 export function relu(name: string): Module {
-  return { type: 'ReLU', name, ...pointwise, inplace: true, apply: (x) => tf.relu(x) };
+  return { type: 'ReLU', name, ...pointwise, inplace: true, apply: (x) => tf.relu(x), onnx: (g, x) => g.op('Relu', [x], name) };
 }
 
 export function leakyRelu(name: string): Module {
-  return { type: 'LeakyReLU', name, ...pointwise, inplace: true, apply: (x) => tf.leakyRelu(x, 0.2) };
+  return {
+    type: 'LeakyReLU',
+    name,
+    ...pointwise,
+    inplace: true,
+    apply: (x) => tf.leakyRelu(x, 0.2),
+    onnx: (g, x) => g.op('LeakyRelu', [x], name, { alpha: { float: 0.2 } }),
+  };
 }
 
 export function tanh(name: string): Module {
-  return { type: 'Tanh', name, ...pointwise, inplace: false, apply: (x) => tf.tanh(x) };
+  return { type: 'Tanh', name, ...pointwise, inplace: false, apply: (x) => tf.tanh(x), onnx: (g, x) => g.op('Tanh', [x], name) };
 }
 
 /** The reference's `Downsample(C)`: reflect pad, 3x3 binomial blur, stride 2. Its filter is a state_dict buffer. */
 export function downsample(p: ParamBuilder, prefix: string, name: string, channels: number): Module {
   p.buffer(`${prefix}.filt`, [channels, 1, 3, 3], filterBuffer(3, channels, 1));
-  return { type: 'Downsample', name, inplace: false, reach: 1, scale: 0.5, apply: (x) => blurDownsample(x) };
+  return {
+    type: 'Downsample',
+    name,
+    inplace: false,
+    reach: 1,
+    scale: 0.5,
+    apply: (x) => blurDownsample(x),
+    // The reference's forward: F.conv2d(ReflectionPad2d(1)(x), filt, stride=2, groups=C).
+    onnx: (g, x) => g.conv(g.pad(x, 1, 'reflect', `${name}.pad`), { weight: `${prefix}.filt`, k: 3, stride: 2, pad: 0, group: channels }, name),
+  };
 }
 
 /** The reference's `Upsample(C)`: replicate pad, 4x4 binomial transposed blur, x2. Its filter (x4) is a buffer. */
 export function upsample(p: ParamBuilder, prefix: string, name: string, channels: number): Module {
   p.buffer(`${prefix}.filt`, [channels, 1, 4, 4], filterBuffer(4, channels, 4));
-  return { type: 'Upsample', name, inplace: false, reach: 1, scale: 2, apply: (x) => blurUpsample(x) };
+  return {
+    type: 'Upsample',
+    name,
+    inplace: false,
+    reach: 1,
+    scale: 2,
+    apply: (x) => blurUpsample(x),
+    // The reference's forward: F.conv_transpose2d(ReplicationPad2d(1)(x), filt, stride=2, padding=2,
+    // groups=C)[:, :, 1:-1, 1:-1]; the crop is one more pixel of the transposed convolution's padding.
+    onnx: (g, x) =>
+      g.convTranspose(
+        g.pad(x, 1, 'edge', `${name}.pad`),
+        { weight: `${prefix}.filt`, k: 4, stride: 2, pad: 3, outputPadding: 0, group: channels },
+        name,
+      ),
+  };
 }
 
 /** The reference's `filt` buffer `[C, 1, k, k]`: the normalised binomial filter times `scale`. */
@@ -279,7 +341,14 @@ export function filterBuffer(k: number, channels: number, scale: number): Float3
 
 /** torch `Dropout(0.5)`: active only in training mode. */
 export function dropout(name: string): Module {
-  return { type: 'Dropout', name, inplace: false, ...pointwise, apply: (x, training) => (training ? (tf.dropout(x, 0.5) as tf.Tensor4D) : x) };
+  return {
+    type: 'Dropout',
+    name,
+    inplace: false,
+    ...pointwise,
+    apply: (x, training) => (training ? (tf.dropout(x, 0.5) as tf.Tensor4D) : x),
+    onnx: (_g, x) => x,
+  };
 }
 
 /**
@@ -319,5 +388,14 @@ export function resnetBlock(
         for (const mod of branch) h = mod.apply(h, training);
         return tf.add(x, h) as tf.Tensor4D;
       }),
+    onnx: (g, x) => g.op('Add', [x, onnxChain(g, branch, x)], name),
   };
+}
+
+/** Modules one after the other as ONNX nodes, from the tensor named `x`; the last one's output name. */
+export function onnxChain(g: OnnxGraph, modules: readonly Module[], x: string): string {
+  return modules.reduce((h, m) => {
+    if (!m.onnx) throw new Error(`${m.type} '${m.name}' has no ONNX form`);
+    return m.onnx(g, h);
+  }, x);
 }

@@ -31,7 +31,16 @@ export interface TiledForwardOptions {
   eps?: number;
   /** Called after each stage with the number done and the total. */
   onStage?: (done: number, total: number) => void;
+  /**
+   * Runs a stage's modules on one tile (an HWC host crop, its pending norm already applied) and
+   * returns the whole result, HWC: another runtime for the stages (ONNX Runtime, `modulesToOnnx`).
+   * Default: the modules' tfjs `apply` on the current backend.
+   */
+  runStage?: StageRunner;
 }
+
+/** A stage's modules on an HWC host crop, to an HWC host map (see `TiledForwardOptions.runStage`). */
+export type StageRunner = (modules: readonly Module[], crop: HostMap) => Promise<HostMap>;
 
 type Op = { kind: 'stage'; modules: Module[] } | { kind: 'norm' } | { kind: 'save' } | { kind: 'add' };
 
@@ -131,7 +140,9 @@ export async function forwardTiled(
   for (const [i, op] of ops.entries()) {
     if (op.kind === 'stage') {
       const scale = op.modules.reduce((s, m) => s * m.scale, 1);
-      const out = await runStage(op.modules, current, tile * res * scale, training, ops[i + 1]?.kind === 'norm', pool);
+      const out = options.runStage
+        ? await runHostStage(options.runStage, op.modules, current, tile * res * scale, ops[i + 1]?.kind === 'norm', pool)
+        : await runStage(op.modules, current, tile * res * scale, training, ops[i + 1]?.kind === 'norm', pool);
       doneWith(current.map);
       current = { map: out.map };
       moments = out.moments;
@@ -260,6 +271,91 @@ async function runStage(
     }
   } finally {
     if (norm) tf.dispose([...norm]);
+  }
+  return { map: { data: out!, height: outH, width: outW, channels }, moments: stats };
+}
+
+/** A stage's halo in its input's pixels (aligned to its stride), its scale and its output size. */
+function stageGeometry(modules: readonly Module[], input: HostMap, tileOut: number) {
+  let halo = 0;
+  let scale = 1;
+  for (const m of modules) {
+    halo += m.reach / scale;
+    scale *= m.scale;
+  }
+  const stride = scale < 1 ? Math.round(1 / scale) : 1;
+  halo = Math.ceil(Math.ceil(halo) / stride) * stride;
+  const outH = input.height * scale;
+  const outW = input.width * scale;
+  if (!Number.isInteger(outH) || !Number.isInteger(outW) || !Number.isInteger(tileOut)) {
+    throw new Error(`tiled forward: a ${input.width}x${input.height} map does not scale by ${scale} in whole pixels`);
+  }
+  return { halo, scale, outH, outW };
+}
+
+/**
+ * `runStage` with the tiles computed by `runner` on host maps: the same tiles and halos; the
+ * pending norm, the interior's copy and its moments (float64) on the host.
+ */
+async function runHostStage(
+  runner: StageRunner,
+  modules: readonly Module[],
+  source: StageMap,
+  tileOut: number,
+  moments: boolean,
+  pool: MapPool,
+): Promise<{ map: HostMap; moments: ChannelMoments | null }> {
+  const input = source.map;
+  const { halo, scale, outH, outW } = stageGeometry(modules, input, tileOut);
+  let out: Float32Array | undefined;
+  let stats: ChannelMoments | null = null;
+  let channels = 0;
+  for (let oy = 0; oy < outH; oy += tileOut) {
+    const th = Math.min(tileOut, outH - oy);
+    for (let ox = 0; ox < outW; ox += tileOut) {
+      const tw = Math.min(tileOut, outW - ox);
+      const y0 = Math.max(0, oy / scale - halo);
+      const x0 = Math.max(0, ox / scale - halo);
+      const y1 = Math.min(input.height, (oy + th) / scale + halo);
+      const x1 = Math.min(input.width, (ox + tw) / scale + halo);
+      const crop = cropMap(input, x0, y0, x1 - x0, y1 - y0, { data: new Float32Array(0) });
+      const data = crop.data === input.data ? crop.data.slice() : crop.data;
+      if (source.norm) {
+        const { mean, rstd } = source.norm;
+        const c = crop.channels;
+        for (let i = 0; i < data.length; i += c) for (let k = 0; k < c; k++) data[i + k] = (data[i + k]! - mean[k]!) * rstd[k]!;
+      }
+      const h = await runner(modules, { ...crop, data });
+      if (h.height !== crop.height * scale || h.width !== crop.width * scale) {
+        throw new Error(`tiled forward: a stage turned ${crop.width}x${crop.height} into ${h.width}x${h.height}, not a scale of ${scale}`);
+      }
+      channels = h.channels;
+      out ??= pool.take(outH * outW * channels);
+      const c = channels;
+      const mean = new Float64Array(c);
+      const m2 = new Float64Array(c);
+      const top = oy - y0 * scale;
+      const left = ox - x0 * scale;
+      for (let r = 0; r < th; r++) {
+        const from = ((top + r) * h.width + left) * c;
+        const row = h.data.subarray(from, from + tw * c);
+        out.set(row, ((oy + r) * outW + ox) * c);
+        if (moments) for (let i = 0; i < row.length; i++) mean[i % c]! += row[i]!;
+      }
+      if (moments) {
+        const n = th * tw;
+        for (let k = 0; k < c; k++) mean[k]! /= n;
+        for (let r = 0; r < th; r++) {
+          const from = ((top + r) * h.width + left) * c;
+          for (let i = 0; i < tw * c; i++) {
+            const d = h.data[from + i]! - mean[i % c]!;
+            m2[i % c]! += d * d;
+          }
+        }
+        stats ??= new ChannelMoments(c);
+        stats.add(n, Float32Array.from(mean), Float32Array.from(m2));
+      }
+    }
   }
   return { map: { data: out!, height: outH, width: outW, channels }, moments: stats };
 }

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { pad2d } from '@cut/core-tensors';
 import type { Generator, SideSizing } from './contract.js';
-import { forwardTiled } from './tiled.js';
+import { forwardTiled, type StageRunner } from './tiled.js';
 
 /** An image in host memory: HWC float32 in [-1, 1]. */
 export interface HostImage {
@@ -23,6 +23,8 @@ export interface TranslateImageOptions {
   onStage?: (done: number, total: number) => void;
   /** Run the generator in training mode (only dropout differs). Default false. */
   training?: boolean;
+  /** Tiles only: another runtime for each stage's tiles (`forwardTiled`'s `runStage`; e.g. ONNX Runtime). */
+  runStage?: StageRunner;
 }
 
 /** The default generator's side facts (resnet_9blocks: multiples of 4, at least 8). */
@@ -117,7 +119,7 @@ export async function translateImage(G: ImageGenerator, img: HostImage, options:
   const ph = paddedSize(h, G.sizing);
   const pw = paddedSize(w, G.sizing);
   const padded = ph === h && pw === w ? img : await padHost(img, ph, pw);
-  const out = await forwardTiled(G, padded, { tile, training, onStage: options.onStage });
+  const out = await forwardTiled(G, padded, { tile, training, onStage: options.onStage, runStage: options.runStage });
   return ph === h && pw === w ? out : cropHost(out, w, h);
 }
 

@@ -11,7 +11,8 @@ import {
   type LayerInfo,
   type LayerRef,
 } from '../contract.js';
-import { ParamBuilder, conv2d, type Module } from '../modules.js';
+import { ParamBuilder, conv2d, onnxChain, type Module } from '../modules.js';
+import type { OnnxGraph } from '../onnx/graph.js';
 import { SequentialGenerator, type GeneratorPass } from '../network.js';
 import type { StateDictMetadata } from '../pth/index.js';
 import { conv, reflectPad, sideSizing, type Step } from '../sizing.js';
@@ -54,6 +55,19 @@ function layerNorm(p: ParamBuilder, prefix: string, channels: number): (x: tf.Te
     });
 }
 
+/** The reference's LayerNorm as ONNX nodes: the sample's mean and unbiased std over C, H and W (n - 1 from the input's shape). */
+function onnxLayerNorm(g: OnnxGraph, x: string, prefix: string, hint: string): string {
+  const mean = g.reduce('ReduceMean', x, [1, 2, 3], `${hint}.mean`);
+  const centered = g.op('Sub', [x, mean], `${hint}.centered`);
+  const sumSq = g.reduce('ReduceSum', g.op('Mul', [centered, centered], `${hint}.sq`), [1, 2, 3], `${hint}.sum_sq`);
+  const n = g.reduce('ReduceProd', g.op('Shape', [x], `${hint}.chw`, { start: 1 }), [0], `${hint}.n`);
+  const nMinus1 = g.op('Sub', [g.op('Cast', [n], `${hint}.n_float`, { to: 1 }), g.constant('float32', [1], [1])], `${hint}.n_minus_1`);
+  const std = g.op('Sqrt', [g.op('Div', [sumSq, nMinus1], `${hint}.var`)], `${hint}.std`);
+  const normed = g.op('Div', [centered, g.op('Add', [std, g.constant('float32', [], [1e-5])], `${hint}.std_eps`)], `${hint}.normed`);
+  const perChannel = (key: string) => g.op('Reshape', [g.weight(`${prefix}.${key}`), g.ints([1, -1, 1, 1])], `${hint}.${key}`);
+  return g.op('Add', [g.op('Mul', [normed, perChannel('gamma')], `${hint}.scaled`), perChannel('beta')], hint);
+}
+
 /**
  * The reference's `Conv2dBlock(cin, cout, k, stride, pad, norm, activation, pad_type='reflect')`:
  * reflect pad, conv (with bias), norm, activation. Its state_dict holds `norm.*` before `conv.*`
@@ -76,6 +90,14 @@ function conv2dBlock(
     reach: (o.k - 1) / 2,
     scale: 1 / o.stride,
     apply: (x, training) => tf.tidy(() => act(normFn(conv.apply(pad2d(x, o.pad, 'reflect'), training)))),
+    onnx: (g, x) => {
+      let h = onnxChain(g, [conv], g.pad(x, o.pad, 'reflect', `${name}.pad`));
+      if (o.norm === 'inst') h = g.instanceNorm(h, o.cout, `${name}.norm`);
+      if (o.norm === 'ln') h = onnxLayerNorm(g, h, `${prefix}.norm`, `${name}.norm`);
+      if (o.act === 'relu') h = g.op('Relu', [h], `${name}.relu`);
+      if (o.act === 'tanh') h = g.op('Tanh', [h], `${name}.tanh`);
+      return h;
+    },
   };
 }
 
@@ -96,6 +118,7 @@ function resBlocks(p: ParamBuilder, prefix: string, name: string, dim: number): 
     reach: 2 * RES_BLOCKS,
     scale: 1,
     apply: (x, training) => tf.tidy(() => blocks.reduce((h, [a, b]) => tf.add(h, b.apply(a.apply(h, training), training)) as tf.Tensor4D, x)),
+    onnx: (g, x) => blocks.reduce((h, block, i) => g.op('Add', [h, onnxChain(g, block, h)], `${name}.${i}`), x),
   };
 }
 
@@ -107,6 +130,13 @@ function upsample2(name: string): Module {
     reach: 0,
     scale: 2,
     apply: (x) => tf.image.resizeNearestNeighbor(x, [x.shape[1] * 2, x.shape[2] * 2]),
+    // F.interpolate(scale_factor=2, mode='nearest'), as torch.onnx.export writes it.
+    onnx: (g, x) =>
+      g.op('Resize', [x, '', g.constant('float32', [4], [1, 1, 2, 2])], name, {
+        mode: 'nearest',
+        coordinate_transformation_mode: 'asymmetric',
+        nearest_mode: 'floor',
+      }),
   };
 }
 

@@ -12,7 +12,21 @@ import {
   type LayerRef,
   type NormType,
 } from '../contract.js';
-import { NORM_TYPES, ParamBuilder, conv2d, convBias, convTranspose, dropout, leakyRelu, normLayer, relu, tanh, type Module } from '../modules.js';
+import {
+  NORM_TYPES,
+  ParamBuilder,
+  conv2d,
+  convBias,
+  convTranspose,
+  dropout,
+  leakyRelu,
+  normLayer,
+  onnxChain,
+  relu,
+  tanh,
+  type Module,
+} from '../modules.js';
+import type { OnnxGraph } from '../onnx/graph.js';
 import { SequentialGenerator, type GeneratorPass } from '../network.js';
 import type { StateDictMetadata } from '../pth/index.js';
 import { conv, sideSizing, type Step } from '../sizing.js';
@@ -128,6 +142,7 @@ export class UnetGenerator extends SequentialGenerator implements Generator {
       reach: 0,
       scale: 1,
       apply: (x, training) => this.block(d, x, training, null)!,
+      onnx: (g, x) => this.onnxBlock(g, d, x),
     });
     const top = levels[0]!;
     const modules: Module[] = [top.downconv, block(1), uprelu, top.upconv, tanhOut];
@@ -220,6 +235,16 @@ export class UnetGenerator extends SequentialGenerator implements Generator {
     u = level.upnorm!.apply(u, training);
     if (level.drop) u = level.drop.apply(u, training);
     return tf.concat([skip, u], 3) as tf.Tensor4D;
+  }
+
+  /** Block d as ONNX nodes: Concat([LeakyReLU(x), up(sub(down(LeakyReLU(x))))]) on the channel axis (eval mode: no dropout). */
+  private onnxBlock(g: OnnxGraph, d: number, x: string): string {
+    const level = this.levels[d]!;
+    const skip = onnxChain(g, [lrelu], x);
+    let h = onnxChain(g, level.downnorm ? [level.downconv, level.downnorm] : [level.downconv], skip);
+    if (d < this.levels.length - 1) h = this.onnxBlock(g, d + 1, h);
+    const u = onnxChain(g, [uprelu, level.upconv, level.upnorm!], h);
+    return g.op('Concat', [skip, u], `block${d + 1}.cat`, { axis: 1 });
   }
 
   /** `_metadata`: every module in torch's traversal order (a block, its Sequential, its entries, a submodule's at its index). */
