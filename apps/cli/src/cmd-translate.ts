@@ -13,7 +13,7 @@ import { PRETRAINED_MODELS } from './pretrained.js';
 import { shippedModel, shippedModels } from './shipped-models.js';
 import { UsageError, formatHelp, parseFlags } from './flags.js';
 import { translateFlags, translateOptionsFrom } from './translate-flags.js';
-import { translateFile, translateFileOnnx, type TranslateJob, type TranslatedSize, type TranslateSettings } from './translate-job.js';
+import { translateFile, type TranslateJob, type TranslatedSize, type TranslateSettings } from './translate-job.js';
 import { OnnxGenerator, RUNTIMES, loadOnnxRuntime, type Runtime } from './onnx-runtime.js';
 import type { TranslateWorkerData, TranslateWorkerReply } from './translate-worker.js';
 
@@ -167,9 +167,7 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
       ctx.print(`runtime: onnx (onnxruntime-node, the generator exported as ONNX: ${(onnx.bytes / 1e6).toFixed(1)} MB)`);
     }
     const local = (job: TranslateJob, onStage: (done: number, total: number) => void) =>
-      onnx
-        ? translateFileOnnx(loaded.G, onnx, loaded.inputNc, job, settings, onStage)
-        : translateFile(loaded.G, loaded.inputNc, job, settings, onStage);
+      translateFile(loaded.G, loaded.inputNc, job, settings, onStage, onnx ?? undefined);
     await Promise.all([run(local), ...(helper ? [run((job, onStage) => helper!.translate(job, onStage))] : [])]);
   } finally {
     loaded.G.dispose();

@@ -17,40 +17,26 @@ export interface TranslateSettings {
   backend: string;
 }
 
-/** Translates one file into one PNG; returns the output size and the tile used (0: whole). `onStage`: progress of a tiled translation. */
+/**
+ * Translates one file into one PNG; returns the output size and the tile used (0: whole).
+ * `onStage`: progress of a tiled translation. With `onnx` (`--runtime onnx`) the same decoding,
+ * tile rule, padding and PNG run through ONNX Runtime: whole images as one ONNX model, tiled ones
+ * stage by stage (each stage exported on its own, `forwardTiled`'s stages and halos).
+ */
 export async function translateFile(
   G: Generator,
   inputNc: number,
   job: TranslateJob,
   settings: TranslateSettings,
   onStage?: (done: number, total: number) => void,
-): Promise<TranslatedSize> {
-  const raw = toChannels(await decodeImage(job.input), inputNc);
-  const img = { data: normalizeImage(raw), width: raw.width, height: raw.height, channels: raw.channels };
-  const tile = tileFor(img.width, img.height, settings.tile, { ...generatorTileFacts(G), backend: settings.backend });
-  const out = await translateImage(G, img, { tile, onStage });
-  await saveImage(job.output, out.data, out.width, out.height, out.channels);
-  return { width: out.width, height: out.height, tile };
-}
-
-/**
- * The same job through ONNX Runtime (`--runtime onnx`): the same decoding, tile rule, padding and
- * PNG; whole images run as one ONNX model, tiled ones stage by stage (each stage exported on its
- * own, `forwardTiled`'s stages and halos).
- */
-export async function translateFileOnnx(
-  G: Generator,
-  onnx: OnnxGenerator,
-  inputNc: number,
-  job: TranslateJob,
-  settings: TranslateSettings,
-  onStage?: (done: number, total: number) => void,
+  onnx?: OnnxGenerator,
 ): Promise<TranslatedSize> {
   const raw = toChannels(await decodeImage(job.input), inputNc);
   const img = { data: normalizeImage(raw), width: raw.width, height: raw.height, channels: raw.channels };
   const tile = tileFor(img.width, img.height, settings.tile, { ...generatorTileFacts(G), backend: settings.backend });
   const tiled = tile > 0 && (img.width > tile || img.height > tile);
-  const out = tiled ? await translateImage(G, img, { tile, onStage, runStage: onnx.stageRunner() }) : await onnx.translate(img);
+  const out =
+    onnx && !tiled ? await onnx.translate(img) : await translateImage(G, img, { tile, onStage, ...(onnx ? { runStage: onnx.stageRunner() } : {}) });
   await saveImage(job.output, out.data, out.width, out.height, out.channels);
   return { width: out.width, height: out.height, tile };
 }

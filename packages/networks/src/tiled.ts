@@ -209,21 +209,7 @@ async function runStage(
   pool: MapPool,
 ): Promise<{ map: HostMap; moments: ChannelMoments | null }> {
   const input = source.map;
-  // The halo: each module's reach, in pixels of the stage's input.
-  let halo = 0;
-  let scale = 1;
-  for (const m of modules) {
-    halo += m.reach / scale;
-    scale *= m.scale;
-  }
-  // Downsampling stages start every tile on their stride, so the output grid stays aligned.
-  const stride = scale < 1 ? Math.round(1 / scale) : 1;
-  halo = Math.ceil(Math.ceil(halo) / stride) * stride;
-  const outH = input.height * scale;
-  const outW = input.width * scale;
-  if (!Number.isInteger(outH) || !Number.isInteger(outW) || !Number.isInteger(tileOut)) {
-    throw new Error(`tiled forward: a ${input.width}x${input.height} map does not scale by ${scale} in whole pixels`);
-  }
+  const { halo, scale, outH, outW } = stageGeometry(modules, input, tileOut);
   const norm = source.norm ? tf.tidy(() => [tf.tensor1d(source.norm!.mean), tf.tensor1d(source.norm!.rstd)] as const) : null;
   let out: Float32Array | undefined;
   let stats: ChannelMoments | null = null;
@@ -277,12 +263,14 @@ async function runStage(
 
 /** A stage's halo in its input's pixels (aligned to its stride), its scale and its output size. */
 function stageGeometry(modules: readonly Module[], input: HostMap, tileOut: number) {
+  // The halo: each module's reach, in pixels of the stage's input.
   let halo = 0;
   let scale = 1;
   for (const m of modules) {
     halo += m.reach / scale;
     scale *= m.scale;
   }
+  // Downsampling stages start every tile on their stride, so the output grid stays aligned.
   const stride = scale < 1 ? Math.round(1 / scale) : 1;
   halo = Math.ceil(Math.ceil(halo) / stride) * stride;
   const outH = input.height * scale;
