@@ -479,7 +479,9 @@ function warnAboutChangedOptions(state: TrainState, opts: CUTOptions, log: (line
   let changed = RUN_DEFINING.filter((k) => state.options[k] !== undefined && state.options[k] !== current.get(k));
   // A longer (or otherwise rescheduled) run is what an uninterrupted run with the new values
   // would have been, as long as every epoch trained so far had the same learning rate.
-  const rescheduled = changed.filter((k) => SCHEDULE_ONLY.includes(k));
+  // Not with Hneg-SRC's --use_curriculum: its gamma follows n_epochs + n_epochs_decay too.
+  const curriculum = opts.use_curriculum && (opts.nce_loss === 'hdce' || opts.nce_loss === 'dce');
+  const rescheduled = changed.filter((k) => SCHEDULE_ONLY.includes(k) && !(curriculum && (k === 'n_epochs' || k === 'n_epochs_decay')));
   if (rescheduled.length > 0) {
     try {
       const saved = validateOptions({ ...state.options, epoch_count: state.firstEpoch }, 'saved state');
@@ -488,7 +490,7 @@ function warnAboutChangedOptions(state: TrainState, opts: CUTOptions, log: (line
       const lastTrained = state.epochIter > 0 ? state.epoch : state.epoch - 1;
       for (let e = state.firstEpoch; e <= lastTrained && e <= lastEpoch(saved); e++) same &&= learningRateAt(saved, e) === learningRateAt(now, e);
       if (same) {
-        changed = changed.filter((k) => !SCHEDULE_ONLY.includes(k));
+        changed = changed.filter((k) => !rescheduled.includes(k));
         log(
           `note: ${rescheduled.map((k) => `${k} ${state.options[k]} -> ${current.get(k)}`).join(', ')}: the epochs trained so far had the ` +
             `same learning rates under the new values, so this continues as a run started with them would`,
