@@ -96,6 +96,7 @@ describeBackends(
       const y = tf.randomUniform([1, 32, 32, 3], -1, 1, 'float32', 22) as tf.Tensor4D;
       const r = model.computeLosses(x, y, { flipped: false });
       expect(r.idtB).not.toBeNull();
+      expect(r.patchIds.NCE_Y).toEqual(r.patchIds.NCE); // one draw per iteration for both pairs, as theirs
       const rel = { batchSize: 1, gamma: 20 };
       const a = pool(model, x, r.fakeB, r.patchIds.NCE!);
       const srcA = a.q.map((q, l) => semanticRelationLoss(q, a.k[l]!, rel));

@@ -218,8 +218,11 @@ export class CUTModel {
     const flipped = this.drawFlip(); // the reference's forward draws it here too
     if (this.contrastiveOn) {
       const pairs = this.identityPair ? [realA, realB] : [realA];
+      let idsA: PatchIds | null = null;
       for (const src of pairs) {
-        const k = offTape(() => this.keys(src, null));
+        // Hneg-SRC draws one set of ids per iteration, for both pairs.
+        const k = offTape(() => this.keys(src, this.hneg ? idsA : null));
+        idsA ??= k.ids;
         if (this.netF.netF === 'strided_conv')
           offTape(() => tf.tidy(() => this.contrastive(this.generate(src, flipped), k, flipped, src === realA ? 'A' : 'B').value));
         disposeKeys(k);
@@ -630,7 +633,8 @@ export class CUTModel {
     let idtB: tf.Tensor4D | null = null;
     let idsB: PatchIds | null = null;
     if (this.identityPair) {
-      const b = this.halfB(realB, flipped, given.NCE_Y ?? null, null);
+      // Hneg-SRC's model draws one set of patch ids per iteration and uses it for both pairs (CUT draws per pair).
+      const b = this.halfB(realB, flipped, given.NCE_Y ?? (this.hneg ? a.ids : null), null);
       Object.assign(parts, b.parts);
       idtB = b.idtB;
       idsB = b.ids;
