@@ -62,11 +62,13 @@ export function workerBackendFor(options: CUTOptions, threads: ThreadsChoice, ct
       ? "--normG batch keeps its running statistics in one generator (a worker's copy would see only the identity half)"
       : options.netF === 'strided_conv'
         ? "--netF strided_conv keeps running averages over every netF call (a worker's copy would see only the identity half)"
-        : !(options.nce_idt && options.lambda_NCE > 0)
-          ? `${options.CUT_mode === 'FastCUT' ? 'FastCUT' : 'this configuration'} has no identity half (nce_idt) to run beside the main one`
-          : threads === 'auto' && availableParallelism() < 2
-            ? 'this machine has 1 core'
-            : null;
+        : options.nce_loss === 'hdce' || options.nce_loss === 'dce'
+          ? `--nce_loss ${options.nce_loss} (Hneg-SRC's losses) trains on one thread`
+          : !(options.nce_idt && options.lambda_NCE > 0)
+            ? `${options.CUT_mode === 'FastCUT' ? 'FastCUT' : 'this configuration'} has no identity half (nce_idt) to run beside the main one`
+            : threads === 'auto' && availableParallelism() < 2
+              ? 'this machine has 1 core'
+              : null;
   if (why) {
     if (threads === 2) ctx.warn(`--threads 2: training on 1 thread (${why})`);
     return null;

@@ -7,6 +7,7 @@ export const GROUP_TITLES = {
   base: "Base options (as the reference's train.py and test.py)",
   train: 'Training options',
   cut: 'CUT model options',
+  successors: "Options of CUT's successors (Hneg-SRC, MoNCE, QS-Attn: their flag names)",
   ours: 'cutjs options',
 } as const;
 

@@ -121,6 +121,30 @@ describe('--config file.json', () => {
   });
 });
 
+describe("the successors' commands carry over", () => {
+  it("Hneg-SRC's horse2zebra script, MoNCE's and QS-Attn's flags, with --nce_loss picking the loss", () => {
+    const h = options(
+      ...['--CUT_mode', 'CUT', '--nce_loss', 'hdce', '--dce_idt', '--lambda_HDCE', '0.1', '--lambda_SRC', '0.05'],
+      ...['--use_curriculum', '--HDCE_gamma', '50', '--HDCE_gamma_min', '10', '--step_gamma', '--step_gamma_epoch', '200'],
+    );
+    expect(h).toMatchObject({
+      nce_loss: 'hdce',
+      dce_idt: true,
+      lambda_HDCE: 0.1,
+      lambda_SRC: 0.05,
+      use_curriculum: true,
+      HDCE_gamma: 50,
+      HDCE_gamma_min: 10,
+    });
+    expect(h.step_gamma).toBe(true);
+    const m = options('--nce_loss', 'monce', '--cost_type', 'hard', '--eps', '0.1', '--neg_term_weight', '1.0');
+    expect(m).toMatchObject({ nce_loss: 'monce', cost_type: 'hard', eps: 0.1, neg_term_weight: 1 });
+    expect(options('--QS_mode', 'local_global').QS_mode).toBe('local_global');
+    expect(options()).toMatchObject({ nce_loss: 'patchnce', QS_mode: 'random', dce_idt: false });
+    expect(() => options('--QS_mode', 'fancy')).toThrow(/--QS_mode: must be one of random, global, local, local_global/);
+  });
+});
+
 describe('--help', () => {
   it('lists every reference option with its default (and the FastCUT preset where it differs) and description', () => {
     const help = formatHelp('usage', train, 200);

@@ -1,14 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { hwioToOihwArray, offTape, SeededRng, tfToLinearArray, type HostArray } from '@cut/core-tensors';
-import { patchNCELoss } from '@cut/nce-loss';
-import { createFeatureHead, type FeatureHead, type NetFName } from '@cut/patch-sampler';
+import { hardNegativeDCELoss, hdceGammaAt, moNCELoss, patchNCELoss, semanticRelationLoss, semanticRelationWeights } from '@cut/nce-loss';
+import { createFeatureHead, PatchSampleF, type FeatureHead, type NetFName, type QueryAttention } from '@cut/patch-sampler';
 import { defineDiscriminator, defineGenerator, networkConfigs, type Discriminator, type Generator, type TorchArray } from '@cut/networks';
 import { ganLoss } from './gan-loss.js';
 import { Adam, applyAdam } from './optim/adam.js';
 import { parseNceLayers, validateOptions, type CUTOptions } from './options.js';
 
-/** The losses the reference logs, in its order (`NCE_Y` only with nce_idt). */
-export type LossName = 'G_GAN' | 'D_real' | 'D_fake' | 'G' | 'NCE' | 'NCE_Y';
+/**
+ * The losses the reference logs, in its order (`NCE_Y` only with nce_idt); with nce_loss hdce or
+ * dce, Hneg-SRC's names instead of NCE and NCE_Y: HDCE, HDCE_Y (with dce_idt) and SRC.
+ */
+export type LossName = 'G_GAN' | 'D_real' | 'D_fake' | 'G' | 'NCE' | 'NCE_Y' | 'HDCE' | 'HDCE_Y' | 'SRC';
 /** The three networks, by the reference's `model_names`. */
 export type NetName = 'G' | 'D' | 'F';
 /** Patch ids per feature level (id = y·W + x), as PatchSampleF draws them. */
@@ -58,8 +61,13 @@ export interface LossEvaluation {
 }
 
 type Named = Array<[string, tf.Variable]>;
-/** Pooled key features of one PatchNCE pair (constants) and the ids drawn for them. */
-type Keys = { feats: tf.Tensor2D[]; ids: PatchIds };
+/**
+ * Pooled key features of one contrastive pair and the ids drawn for them; with QS-Attn's query
+ * selection, the attention each level selected (reused by the query side; on the tape).
+ */
+type Keys = { feats: tf.Tensor2D[]; ids: PatchIds; attention: (QueryAttention | null)[] | null };
+/** One pair's contrastive terms: what loss_G adds, and the logged parts. */
+type Contrastive = { value: tf.Scalar; parts: Partial<Record<LossName, tf.Scalar>> };
 /** The discriminator's loss parts and gradients of one D step. */
 type DResult = { value: tf.Scalar; grads: tf.NamedTensorMap; parts: Partial<Record<LossName, tf.Scalar>> };
 /** Work done on fake_B between G's forward on real_A and the G loss, off G's tape (the D step). */
@@ -88,6 +96,7 @@ export class CUTModel {
   private optimizerF: Adam | null = null;
   private readonly reuseFeatures: boolean;
   private initialized = false;
+  private epoch: number;
   private lastLosses: Partial<Record<LossName, tf.Scalar>> = {};
   private disposed = false;
 
@@ -105,6 +114,7 @@ export class CUTModel {
       initType: o.init_type,
       initGain: o.init_gain,
       rng: this.rng,
+      querySelection: o.QS_mode,
     });
     this.netD = defineDiscriminator(nets.discriminator, { rng: this.rng });
     this.nceLayers = parseNceLayers(o.nce_layers, 'CUTModel');
@@ -113,7 +123,17 @@ export class CUTModel {
     if (bad !== undefined) {
       throw new Error(`CUTModel: --nce_layers: layer ${bad} does not exist (the generator has layers 0..${layerCount - 1})`);
     }
-    this.lossNames = ['G_GAN', 'D_real', 'D_fake', 'G', 'NCE', ...(o.nce_idt ? (['NCE_Y'] as const) : [])];
+    this.epoch = o.epoch_count;
+    this.lossNames = this.hneg
+      ? [
+          'G_GAN',
+          'D_real',
+          'D_fake',
+          'G',
+          ...(o.lambda_HDCE > 0 ? (['HDCE', ...(o.dce_idt ? (['HDCE_Y'] as const) : [])] as const) : []),
+          ...(o.lambda_SRC > 0 ? (['SRC'] as const) : []),
+        ]
+      : ['G_GAN', 'D_real', 'D_fake', 'G', 'NCE', ...(o.nce_idt ? (['NCE_Y'] as const) : [])];
     this.optimizerG = new Adam(o.lr, o.beta1, o.beta2);
     this.optimizerD = new Adam(o.lr, o.beta1, o.beta2);
   }
@@ -121,6 +141,51 @@ export class CUTModel {
   /** Whether `dataDependentInitialize` has run (F's MLPs and optimiser exist). */
   get isInitialized(): boolean {
     return this.initialized;
+  }
+
+  /**
+   * Sets the training epoch, as the successors' train.py does at the start of each (`set_epoch`):
+   * Hneg-SRC's `--use_curriculum` takes γ from it. Default: `epoch_count`.
+   */
+  setEpoch(epoch: number): void {
+    if (!Number.isFinite(epoch)) throw new Error(`CUTModel.setEpoch: epoch must be a finite number, got ${epoch}`);
+    this.epoch = epoch;
+  }
+
+  /** Hneg-SRC's γ of the hard-negative weights at the current epoch (`--HDCE_gamma`, with `--use_curriculum` its schedule). */
+  get hdceGamma(): number {
+    const o = this.options;
+    if (!o.use_curriculum) return o.HDCE_gamma;
+    return hdceGammaAt(this.epoch, {
+      gamma: o.HDCE_gamma,
+      gammaMin: o.HDCE_gamma_min,
+      nEpochs: o.n_epochs,
+      nEpochsDecay: o.n_epochs_decay,
+      stepGamma: o.step_gamma,
+      stepGammaEpoch: o.step_gamma_epoch,
+    });
+  }
+
+  /** Whether the loss is Hneg-SRC's (nce_loss hdce or dce): HDCE + SRC instead of NCE. */
+  get hneg(): boolean {
+    return this.options.nce_loss === 'hdce' || this.options.nce_loss === 'dce';
+  }
+
+  /** Whether the identity pair (real_B, idt_B) runs: nce_idt, or Hneg-SRC's dce_idt. */
+  get identityPair(): boolean {
+    return this.hneg ? this.options.dce_idt : this.options.nce_idt;
+  }
+
+  /** Whether a contrastive term has weight (lambda_NCE, or Hneg-SRC's lambda_HDCE or lambda_SRC): F is trained. */
+  get contrastiveOn(): boolean {
+    const o = this.options;
+    return this.hneg ? o.lambda_HDCE > 0 || o.lambda_SRC > 0 : o.lambda_NCE > 0;
+  }
+
+  /** Whether the identity pair adds a gradient (its term has weight): a second half of the step. */
+  get identityHalfTrains(): boolean {
+    const o = this.options;
+    return this.identityPair && (this.hneg ? o.lambda_HDCE > 0 : o.lambda_NCE > 0);
   }
 
   /** The current learning rate of the optimisers. */
@@ -151,17 +216,21 @@ export class CUTModel {
     this.checkAlive();
     this.checkInputs(realA, realB);
     const flipped = this.drawFlip(); // the reference's forward draws it here too
-    if (this.options.lambda_NCE > 0) {
-      const pairs = this.options.nce_idt ? [realA, realB] : [realA];
+    if (this.contrastiveOn) {
+      const pairs = this.identityPair ? [realA, realB] : [realA];
+      let idsA: PatchIds | null = null;
       for (const src of pairs) {
-        const k = this.keys(src, null);
-        if (this.netF.netF === 'strided_conv') offTape(() => tf.tidy(() => this.nceLoss(this.generate(src, flipped), k, flipped)));
-        tf.dispose(k.feats);
+        // Hneg-SRC draws one set of ids per iteration, for both pairs.
+        const k = offTape(() => this.keys(src, this.hneg ? idsA : null));
+        idsA ??= k.ids;
+        if (this.netF.netF === 'strided_conv')
+          offTape(() => tf.tidy(() => this.contrastive(this.generate(src, flipped), k, flipped, src === realA ? 'A' : 'B').value));
+        disposeKeys(k);
       }
     }
     // The reference steps F's optimiser only for mlp_sample (optimize_parameters): other heads' weights stay as initialised.
     const fVars = this.options.netF === 'mlp_sample' ? this.netF.trainableVariables() : [];
-    if (this.options.lambda_NCE > 0 && fVars.length > 0 && !this.optimizerF) {
+    if (this.contrastiveOn && fVars.length > 0 && !this.optimizerF) {
       this.optimizerF = new Adam(this.optimizerG.lr, this.options.beta1, this.options.beta2);
     }
     this.initialized = true;
@@ -292,10 +361,10 @@ export class CUTModel {
     const { flipped, ids = null, between = () => {}, skip = null } = step;
     if (half === 'A') {
       const a = this.halfA(real, flipped, ids, between, skip);
-      return { grads: a.grads, value: a.value, losses: { G_GAN: a.G_GAN, NCE: a.NCE }, out: a.fakeB, ids: a.ids };
+      return { grads: a.grads, value: a.value, losses: a.parts, out: a.fakeB, ids: a.ids };
     }
     const b = this.halfB(real, flipped, ids, skip);
-    return { grads: b.grads, value: b.value, losses: { NCE_Y: b.NCE_Y }, out: b.idtB, ids: b.ids };
+    return { grads: b.grads, value: b.value, losses: b.parts, out: b.idtB, ids: b.ids };
   }
 
   /** G's and F's Adam steps with `grads` (by variable name; a variable without one is left as is). Frees nothing. */
@@ -324,10 +393,10 @@ export class CUTModel {
    */
   markInitialized(): void {
     this.checkAlive();
-    if (this.options.lambda_NCE > 0 && this.netF.trainableVariables().length === 0 && this.options.netF === 'mlp_sample') {
+    if (this.contrastiveOn && this.netF.trainableVariables().length === 0 && this.options.netF === 'mlp_sample') {
       throw new Error('CUTModel.markInitialized: F has no MLP weights yet');
     }
-    if (this.options.lambda_NCE > 0 && this.options.netF === 'mlp_sample' && this.netF.trainableVariables().length > 0 && !this.optimizerF) {
+    if (this.contrastiveOn && this.options.netF === 'mlp_sample' && this.netF.trainableVariables().length > 0 && !this.optimizerF) {
       this.optimizerF = new Adam(this.optimizerG.lr, this.options.beta1, this.options.beta2);
     }
     this.initialized = true;
@@ -405,19 +474,23 @@ export class CUTModel {
 
   /**
    * The key side of `calculate_NCE_loss` for one pair: G's encoder features of the source
-   * image (given, or computed here), pooled by F at new ids (or the given ones). PatchNCE
-   * detaches the keys, so they are computed off any gradient tape.
+   * image (given, or computed here), pooled by F at new ids (or the given ones). The losses
+   * detach the keys, so they are computed off any gradient tape; with QS-Attn's query selection
+   * on the tape instead (as theirs): the query side's attention rows come from the source
+   * features, and its loss flows back into them through the attention.
    */
   private keys(src: tf.Tensor4D, ids: PatchIds | null, feats: tf.Tensor4D[] | null = null, skip: Skip = null): Keys {
-    return offTape(() =>
+    // tidy keeps the tensors of the returned object (null entries are skipped at run time).
+    const run = () =>
       tf.tidy(() => {
         const f = feats ?? this.netG.encode(src, this.nceLayers, true);
         if (skip === 'before') this.skipPatchDraws(f);
         const pooled = this.netF.forward(f, this.options.num_patches, ids);
         if (skip === 'after') this.skipPatchDraws(f);
-        return { feats: pooled.features as tf.Tensor2D[], ids: pooled.ids };
-      }),
-    );
+        const keys: Keys = { feats: pooled.features as tf.Tensor2D[], ids: pooled.ids, attention: pooled.attention ?? null };
+        return keys as unknown as tf.TensorContainer;
+      }) as unknown as Keys;
+    return this.options.QS_mode === 'random' ? offTape(run) : run();
   }
 
   /**
@@ -427,7 +500,12 @@ export class CUTModel {
    */
   private skipPatchDraws(feats: tf.Tensor4D[]): void {
     const n = this.options.num_patches;
-    if (n > 0 && this.netF.samplesPatches) for (const f of feats) this.rng.randomPatchIds(f.shape[1] * f.shape[2], n);
+    if (!(n > 0 && this.netF.samplesPatches)) return;
+    // QS-Attn's attention levels select their patches: they draw no ids.
+    const attendFrom = this.netF instanceof PatchSampleF && this.netF.querySelection !== 'random' ? this.netF.attentionFromLevel : Infinity;
+    feats.forEach((f, level) => {
+      if (level < attendFrom) this.rng.randomPatchIds(f.shape[1] * f.shape[2], n);
+    });
   }
 
   /**
@@ -441,21 +519,65 @@ export class CUTModel {
   }
 
   /**
-   * The query side and the loss: mean over layers of (lambda_NCE · mean over patches of
-   * PatchNCE(q, k)), the queries being G's encoder features of the generated image (flipped
-   * back along W when the input was flipped), pooled by F at the keys' ids.
+   * The query side of one pair ('A': real_A → fake_B, 'B': real_B → idt_B) and its contrastive
+   * terms, the queries being G's encoder features of the generated image (flipped back along W
+   * when the input was flipped), pooled by F at the keys' ids (and with the keys' attention).
+   * Each term is a mean over layers of (lambda · mean over patches), as the authors' models:
+   * - patchnce (CUT), monce (MoNCE's `calculate_MoNCE_loss`): NCE / NCE_Y, lambda_NCE;
+   * - hdce, dce (Hneg-SRC's `compute_G_loss`): HDCE / HDCE_Y with lambda_HDCE, their weights
+   *   from SRC on the same features (none for dce or --no_Hneg); on pair A also SRC, lambda_SRC.
+   * `value` is what loss_G adds: w·NCE (w = 0.5 with the identity pair, else 1), or w·HDCE + SRC.
    */
-  private nceLoss(tgt: tf.Tensor4D, keys: Keys, flipped: boolean): tf.Scalar {
+  private contrastive(tgt: tf.Tensor4D, keys: Keys, flipped: boolean, pair: 'A' | 'B'): Contrastive {
+    const o = this.options;
     let featQ = this.netG.encode(tgt, this.nceLayers, true);
     if (flipped) featQ = featQ.map((f) => tf.reverse(f, 2));
-    const q = this.netF.forward(featQ, this.options.num_patches, keys.ids).features as tf.Tensor2D[];
+    const q = this.netF.forward(featQ, o.num_patches, keys.ids, keys.attention).features as tf.Tensor2D[];
     const nce = {
-      batchSize: this.options.batch_size,
-      temperature: this.options.nce_T,
-      negatives: this.options.nce_includes_all_negatives_from_minibatch ? ('minibatch' as const) : ('image' as const),
+      batchSize: o.batch_size,
+      temperature: o.nce_T,
+      negatives: o.nce_includes_all_negatives_from_minibatch ? ('minibatch' as const) : ('image' as const),
     };
-    const perLayer = q.map((ql, l) => tf.mean(tf.mul(patchNCELoss(ql, keys.feats[l]!, nce), this.options.lambda_NCE)));
-    return tf.div(tf.addN(perLayer), perLayer.length) as tf.Scalar;
+    const layerMean = (terms: tf.Scalar[]) => tf.div(tf.addN(terms), terms.length) as tf.Scalar;
+    if (!this.hneg) {
+      const lossOf =
+        o.nce_loss === 'monce'
+          ? (ql: tf.Tensor2D, kl: tf.Tensor2D) => moNCELoss(ql, kl, { ...nce, epsilon: o.eps, cost: o.cost_type, negTermWeight: o.neg_term_weight })
+          : (ql: tf.Tensor2D, kl: tf.Tensor2D) => patchNCELoss(ql, kl, nce);
+      const term = layerMean(q.map((ql, l) => tf.mean(tf.mul(lossOf(ql, keys.feats[l]!), o.lambda_NCE)) as tf.Scalar));
+      return { value: tf.mul(this.nceWeight, term) as tf.Scalar, parts: { [pair === 'A' ? 'NCE' : 'NCE_Y']: term } };
+    }
+    // Hneg-SRC: SRC's weights for hDCE (A: with the SRC loss; B: their only_weight call).
+    const relation = { batchSize: o.batch_size, negatives: nce.negatives, gamma: this.hdceGamma };
+    const useWeights = o.nce_loss === 'hdce' && !o.no_Hneg;
+    const srcTerms: tf.Scalar[] = [];
+    const hdceTerms: tf.Scalar[] = [];
+    q.forEach((ql, l) => {
+      const kl = keys.feats[l]!;
+      let weights: tf.Tensor | undefined;
+      if (pair === 'A' && o.lambda_SRC > 0) {
+        const r = semanticRelationLoss(ql, kl, relation);
+        srcTerms.push(tf.mul(r.loss, o.lambda_SRC) as tf.Scalar);
+        weights = r.weights;
+      } else if (useWeights && o.lambda_HDCE > 0) {
+        weights = semanticRelationWeights(kl, relation);
+      }
+      if (o.lambda_HDCE > 0) {
+        hdceTerms.push(
+          tf.mean(tf.mul(hardNegativeDCELoss(ql, kl, { ...nce, weights: useWeights ? weights : undefined }), o.lambda_HDCE)) as tf.Scalar,
+        );
+      }
+    });
+    const parts: Partial<Record<LossName, tf.Scalar>> = {};
+    const hdce = hdceTerms.length > 0 ? layerMean(hdceTerms) : tf.scalar(0);
+    parts[pair === 'A' ? 'HDCE' : 'HDCE_Y'] = hdce;
+    let value = tf.mul(this.nceWeight, hdce) as tf.Scalar;
+    if (pair === 'A') {
+      const src = srcTerms.length > 0 ? layerMean(srcTerms) : tf.scalar(0);
+      parts.SRC = src;
+      value = tf.add(value, src) as tf.Scalar;
+    }
+    return { value, parts };
   }
 
   /**
@@ -476,7 +598,7 @@ export class CUTModel {
     let out: tf.Tensor4D | null = null;
     const r = tf.variableGrads(() => {
       const input = flipped ? (tf.reverse(real, 2) as tf.Tensor4D) : real;
-      const needKeys = this.options.lambda_NCE > 0;
+      const needKeys = this.contrastiveOn;
       const share = needKeys && this.sharesKeys(flipped);
       const run = share ? this.netG.forwardWithFeatures(input, this.nceLayers, true) : { output: this.netG.forward(input, true), features: null };
       out = tf.keep(offTape(() => run.output.clone()));
@@ -504,16 +626,16 @@ export class CUTModel {
     given: NonNullable<EvaluateOptions['patchIds']>,
     between: BetweenHook,
   ) {
-    const o = this.options;
     const a = this.halfA(realA, flipped, given.NCE ?? null, between, null);
-    const parts: Partial<Record<LossName, tf.Scalar>> = { G_GAN: a.G_GAN, NCE: a.NCE };
+    const parts: Partial<Record<LossName, tf.Scalar>> = { ...a.parts };
     let grads = a.grads;
     let value = a.value;
     let idtB: tf.Tensor4D | null = null;
     let idsB: PatchIds | null = null;
-    if (o.nce_idt) {
-      const b = this.halfB(realB, flipped, given.NCE_Y ?? null, null);
-      parts.NCE_Y = b.NCE_Y;
+    if (this.identityPair) {
+      // Hneg-SRC's model draws one set of patch ids per iteration and uses it for both pairs (CUT draws per pair).
+      const b = this.halfB(realB, flipped, given.NCE_Y ?? (this.hneg ? a.ids : null), null);
+      Object.assign(parts, b.parts);
       idtB = b.idtB;
       idsB = b.ids;
       if (b.grads) {
@@ -528,49 +650,56 @@ export class CUTModel {
     return { value, grads, parts, fakeB: a.fakeB, idtB, patchIds: { NCE: a.ids, NCE_Y: idsB } };
   }
 
-  /** The weight of each PatchNCE term in loss_G: 0.5 when NCE_Y also counts, else 1. */
+  /** The weight of each NCE (HDCE) term in loss_G: 0.5 when NCE_Y (HDCE_Y) also counts, else 1. */
   private get nceWeight(): number {
-    return this.options.nce_idt && this.options.lambda_NCE > 0 ? 0.5 : 1;
+    return this.identityHalfTrains ? 0.5 : 1;
   }
 
-  /** real_A's half of loss_G, G_GAN + w·NCE, and its G and F gradients; `between` (the D step) runs on fake_B first. */
+  /** real_A's half of loss_G, G_GAN + w·NCE (or + w·HDCE + SRC), and its G and F gradients; `between` (the D step) runs on fake_B first. */
   private halfA(realA: tf.Tensor4D, flipped: boolean, ids: PatchIds | null, between: BetweenHook, skip: Skip) {
     const o = this.options;
-    let G_GAN: tf.Scalar | null = null;
-    let NCE: tf.Scalar | null = null;
+    const parts: Partial<Record<LossName, tf.Scalar>> = {};
     const r = this.halfPass(
       realA,
       flipped,
       ids,
       between,
       (fakeB, keys) => {
-        G_GAN = tf.keep(o.lambda_GAN > 0 ? (tf.mul(ganLoss(this.netD.forward(fakeB), true, o.gan_mode), o.lambda_GAN) as tf.Scalar) : tf.scalar(0));
-        NCE = tf.keep(keys ? this.nceLoss(fakeB, keys, flipped) : tf.scalar(0));
-        return tf.add(G_GAN, tf.mul(this.nceWeight, NCE)) as tf.Scalar;
+        const G_GAN = o.lambda_GAN > 0 ? (tf.mul(ganLoss(this.netD.forward(fakeB), true, o.gan_mode), o.lambda_GAN) as tf.Scalar) : tf.scalar(0);
+        parts.G_GAN = tf.keep(G_GAN);
+        if (!keys) {
+          parts[this.hneg ? 'HDCE' : 'NCE'] = tf.keep(tf.scalar(0));
+          return G_GAN.clone();
+        }
+        const c = this.contrastive(fakeB, keys, flipped, 'A');
+        for (const [name, t] of Object.entries(c.parts)) parts[name as LossName] = tf.keep(t);
+        return tf.add(G_GAN, c.value) as tf.Scalar;
       },
       skip,
     );
-    return { grads: r.grads, value: r.value, G_GAN: G_GAN!, NCE: NCE!, fakeB: r.out, ids: r.ids };
+    return { grads: r.grads, value: r.value, parts, fakeB: r.out, ids: r.ids };
   }
 
-  /** real_B's half, w·NCE_Y, and its G and F gradients (none when lambda_NCE is 0: then only idt_B). */
+  /** real_B's half, w·NCE_Y (w·HDCE_Y), and its G and F gradients (none when its term has no weight: then only idt_B). */
   private halfB(realB: tf.Tensor4D, flipped: boolean, ids: PatchIds | null, skip: Skip) {
-    if (!(this.options.lambda_NCE > 0)) {
-      return { grads: null, value: tf.scalar(0), NCE_Y: tf.scalar(0), idtB: this.generate(realB, flipped), ids: null };
+    const name: LossName = this.hneg ? 'HDCE_Y' : 'NCE_Y';
+    if (!this.identityHalfTrains) {
+      return { grads: null, value: tf.scalar(0), parts: { [name]: tf.scalar(0) }, idtB: this.generate(realB, flipped), ids: null };
     }
-    let NCE_Y: tf.Scalar | null = null;
+    const parts: Partial<Record<LossName, tf.Scalar>> = {};
     const r = this.halfPass(
       realB,
       flipped,
       ids,
       null,
       (idtB, keys) => {
-        NCE_Y = tf.keep(this.nceLoss(idtB, keys!, flipped));
-        return tf.mul(this.nceWeight, NCE_Y) as tf.Scalar;
+        const c = this.contrastive(idtB, keys!, flipped, 'B');
+        for (const [n, t] of Object.entries(c.parts)) parts[n as LossName] = tf.keep(t);
+        return c.value;
       },
       skip,
     );
-    return { grads: r.grads, value: r.value, NCE_Y: NCE_Y!, idtB: r.out, ids: r.ids };
+    return { grads: r.grads, value: r.value, parts, idtB: r.out, ids: r.ids };
   }
 
   /** G(real) in training mode, the input flipped along W when asked (off any tape). */
@@ -589,7 +718,7 @@ export class CUTModel {
         throw new Error(`CUTModel: ${name} must be NHWC [B, H, W, ${nc}], got [${x.shape}]`);
       }
     }
-    if (this.options.nce_idt && realA.shape.some((d, i) => d !== realB.shape[i])) {
+    if (this.identityPair && realA.shape.some((d, i) => d !== realB.shape[i])) {
       throw new Error(
         `CUTModel: realA [${realA.shape}] and realB [${realB.shape}] must have the same shape (with nce_idt the reference runs G on them as one batch)`,
       );
@@ -599,6 +728,12 @@ export class CUTModel {
   private checkAlive(): void {
     if (this.disposed) throw new Error('CUTModel: used after dispose()');
   }
+}
+
+/** Frees a pair's keys (pooled features and QS-Attn's attention tensors). */
+function disposeKeys(k: Keys): void {
+  tf.dispose(k.feats);
+  for (const a of k.attention ?? []) if (a) tf.dispose([a.ids, a.weights]);
 }
 
 /** Sums two gradient maps name by name (a name in one only is kept as is); frees both inputs. */

@@ -41,7 +41,8 @@ describe('CUTOptions: the reference defaults', () => {
       // The dump was made with --dataroot X --gpu_ids -1.
       const ours = { ...defaultOptions(mode), dataroot: 'X', gpu_ids: '-1' } as CUTOptions;
       const reference = [...dump.keys()].sort();
-      expect(OPTION_NAMES.filter((n) => OPTION_SPECS[n].group !== 'ours').sort()).toEqual(reference);
+      // Ours and the successors' (not in CUT's argparse) aside.
+      expect(OPTION_NAMES.filter((n) => OPTION_SPECS[n].group !== 'ours' && OPTION_SPECS[n].group !== 'successors').sort()).toEqual(reference);
       for (const name of reference) {
         expect(pythonRepr(name as OptionName, ours[name as OptionName]), name).toBe(dump.get(name));
       }
@@ -137,9 +138,12 @@ describe('formatTrainOpt', () => {
     // Our own options (seed, keep_state_epochs) are the only extra lines.
     expect(ours.filter((l) => /^\s+seed: None\s*$/.test(l))).toHaveLength(1);
     expect(ours.filter((l) => /^\s+keep_state_epochs: \s*$/.test(l))).toHaveLength(1);
+    // So are the successors' options (Hneg-SRC's, MoNCE's, QS-Attn's flags and --nce_loss), as their argparse writes them.
+    const successors = OPTION_NAMES.filter((n) => OPTION_SPECS[n].group === 'successors');
+    expect(successors.map((n) => ours.filter((l) => l.startsWith(`${n.padStart(25)}: `)).length)).toEqual(successors.map(() => 1));
     const comparable = (lines: string[]) =>
       lines
-        .filter((l) => !/^\s+(seed|keep_state_epochs): /.test(l))
+        .filter((l) => !/^\s+(seed|keep_state_epochs): /.test(l) && !successors.some((n) => l.startsWith(`${n.padStart(25)}: `)))
         // The reference file's checkpoints_dir line was rewritten after the fact (its value is
         // padded to 19 characters, not 30, and equals its default): compare its name only.
         .map((l) => (/^\s+checkpoints_dir: /.test(l) ? '          checkpoints_dir: <path>' : l));
@@ -154,6 +158,22 @@ describe('formatTrainOpt', () => {
     expect(text).toContain('                  nce_idt: False                         \n');
     const back = validateOptions(Object.fromEntries(parseOptionsFile(text)), 'train_opt.txt');
     expect(back).toEqual(opts);
+  });
+
+  it("writes the successors' options as their argparse does (HDCE_gamma's int default 1, a given value as a float)", () => {
+    const text = formatTrainOpt(validateOptions({ nce_loss: 'hdce', HDCE_gamma: 50, dce_idt: true, eps: 0.1, QS_mode: 'global' }));
+    expect(text).toContain(`${'HDCE_gamma'.padStart(25)}: ${'50.0'.padEnd(30)}\t[default: 1]\n`);
+    expect(text).toContain(`${'HDCE_gamma_min'.padStart(25)}: ${'1'.padEnd(30)}\n`);
+    expect(text).toContain(`${'dce_idt'.padStart(25)}: ${'True'.padEnd(30)}\t[default: False]\n`);
+    expect(text).toContain(`${'eps'.padStart(25)}: ${'0.1'.padEnd(30)}\t[default: 1.0]\n`);
+    expect(text).toContain(`${'nce_loss'.padStart(25)}: ${'hdce'.padEnd(30)}\t[default: patchnce]\n`);
+    expect(text).toContain(`${'QS_mode'.padStart(25)}: ${'global'.padEnd(30)}\t[default: random]\n`);
+    const back = validateOptions(Object.fromEntries(parseOptionsFile(text)), 'train_opt.txt');
+    expect(back).toEqual(validateOptions({ nce_loss: 'hdce', HDCE_gamma: 50, dce_idt: true, eps: 0.1, QS_mode: 'global' }));
+    expect(() => validateOptions({ nce_loss: 'infonce' }, 'command line')).toThrow(/--nce_loss: must be one of patchnce, hdce, dce, monce/);
+    expect(() => validateOptions({ QS_mode: 'global', netF: 'reshape' }, 'command line')).toThrow(
+      /--QS_mode: 'global' selects patches in PatchSampleF/,
+    );
   });
 
   it('formats floats as Python does', () => {

@@ -3,6 +3,7 @@
 // The network options (netG, ngf, ...) are @cut/networks' declaration (NETWORK_OPTION_SPECS).
 import { isPlainName } from '@cut/files';
 import { NETWORK_OPTION_SPECS, type NormType } from '@cut/networks';
+import { QUERY_SELECTIONS, type QuerySelection } from '@cut/patch-sampler';
 import { parsePreprocess } from './data/transforms.js';
 
 /** `--CUT_mode`: which preset of defaults applies. */
@@ -12,6 +13,9 @@ export type GanMode = 'lsgan' | 'vanilla' | 'nonsaturating' | 'wgangp';
 /** `--lr_policy`: the reference's four. */
 export type LrPolicy = 'linear' | 'step' | 'plateau' | 'cosine';
 export type InitTypeOption = 'normal' | 'xavier' | 'kaiming' | 'orthogonal';
+/** `--nce_loss`: which contrastive loss (ours; the successors' repositories each hard-code theirs). */
+export type NceLossName = 'patchnce' | 'hdce' | 'dce' | 'monce';
+export const NCE_LOSSES: readonly NceLossName[] = ['patchnce', 'hdce', 'dce', 'monce'];
 
 export interface CUTOptions {
   // --- base options ---
@@ -94,6 +98,34 @@ export interface CUTOptions {
   nce_T: number;
   num_patches: number;
   flip_equivariance: boolean;
+  // --- CUT's successors (their own flag names) ---
+  /** Ours: the contrastive loss. patchnce (CUT), hdce / dce (Hneg-SRC: hDCE + SRC, DCE + SRC), monce (MoNCE). */
+  nce_loss: NceLossName;
+  /** Hneg-SRC: weight of hDCE (hdce, dce). */
+  lambda_HDCE: number;
+  /** Hneg-SRC: weight of SRC (hdce, dce). */
+  lambda_SRC: number;
+  /** Hneg-SRC: the identity term HDCE_Y on (real_B, G(real_B)) (hdce, dce; nce_idt is PatchNCE's and MoNCE's). */
+  dce_idt: boolean;
+  /** Hneg-SRC: γ of the hard-negative weights. */
+  HDCE_gamma: number;
+  /** Hneg-SRC: γ at the end of the curriculum. */
+  HDCE_gamma_min: number;
+  /** Hneg-SRC: γ linear from HDCE_gamma to HDCE_gamma_min over the epochs. */
+  use_curriculum: boolean;
+  /** Hneg-SRC: γ = 1 after step_gamma_epoch (with use_curriculum). */
+  step_gamma: boolean;
+  step_gamma_epoch: number;
+  /** Hneg-SRC: hDCE without the SRC weights (plain DCE). */
+  no_Hneg: boolean;
+  /** MoNCE: ε of the entropic optimal transport. */
+  eps: number;
+  /** MoNCE: transport cost, hard or easy. */
+  cost_type: 'hard' | 'easy';
+  /** MoNCE: weight of the negative term. */
+  neg_term_weight: number;
+  /** QS-Attn: query selection of PatchSampleF (random: CUT's random patches). */
+  QS_mode: QuerySelection;
   // --- ours ---
   /** Seed of every random draw (initialisation, patch ids, flips); null = a random seed. */
   seed: number | null;
@@ -115,7 +147,7 @@ export interface OptionSpec {
   /** One line for `--help`. */
   help: string;
   /** Where the reference declares it; 'ours' for options the reference does not have. */
-  group: 'base' | 'train' | 'cut' | 'ours';
+  group: 'base' | 'train' | 'cut' | 'successors' | 'ours';
   /** Accepted values (strings). */
   choices?: readonly string[];
   /** Also accepted: strings matching this (netG's resnet_<n>blocks). */
@@ -134,6 +166,11 @@ export interface OptionSpec {
   exclusiveMax?: boolean;
   /** `inf` is allowed (max_dataset_size). */
   infinite?: boolean;
+  /**
+   * How the declaring argparse prints the default when the flag is not given (an int default of
+   * a float flag, e.g. Hneg-SRC's `--HDCE_gamma` default 1 prints as `1`, a given value as `1.0`).
+   */
+  defaultRepr?: string;
 }
 
 const str = (def: string | null, help: string, group: OptionSpec['group'], extra: Partial<OptionSpec> = {}): OptionSpec => ({
@@ -259,6 +296,42 @@ export const OPTION_SPECS: { readonly [K in OptionName]: OptionSpec } = {
   nce_T: float(0.07, 'temperature of the PatchNCE softmax', 'cut', { min: 0, exclusiveMin: true }),
   num_patches: int(256, 'patches sampled per image and layer', 'cut', { min: 1 }),
   flip_equivariance: bool(false, 'randomly flip the generator input horizontally and undo it on the query features (FastCUT)', 'cut'),
+
+  nce_loss: str(
+    'patchnce',
+    "contrastive loss: patchnce (CUT), hdce (Hneg-SRC: G_GAN + hDCE + SRC, with --lambda_HDCE, --lambda_SRC, --dce_idt, --HDCE_gamma), dce (hdce without the SRC weights, their --no_Hneg), monce (MoNCE: PatchNCE's terms NCE, NCE_Y with --eps, --cost_type, --neg_term_weight)",
+    'successors',
+    { choices: NCE_LOSSES },
+  ),
+  lambda_HDCE: float(1.0, 'Hneg-SRC (nce_loss hdce, dce): weight of the hDCE loss HDCE(G(X), X)', 'successors', { min: 0 }),
+  lambda_SRC: float(1.0, 'Hneg-SRC (nce_loss hdce, dce): weight of the SRC loss SRC(G(X), X)', 'successors', { min: 0 }),
+  dce_idt: bool(false, 'Hneg-SRC (nce_loss hdce, dce): also hDCE on (real_B, G(real_B)) (HDCE_Y; their nce_idt)', 'successors'),
+  HDCE_gamma: float(1, 'Hneg-SRC: gamma of the hard-negative weights (their runs: 50 or 200)', 'successors', {
+    min: 0,
+    exclusiveMin: true,
+    defaultRepr: '1',
+  }),
+  HDCE_gamma_min: float(1, 'Hneg-SRC: gamma reached at the last epoch with --use_curriculum', 'successors', {
+    min: 0,
+    exclusiveMin: true,
+    defaultRepr: '1',
+  }),
+  use_curriculum: bool(false, 'Hneg-SRC: gamma linear from --HDCE_gamma to --HDCE_gamma_min over n_epochs + n_epochs_decay', 'successors'),
+  step_gamma: bool(false, 'Hneg-SRC: with --use_curriculum, gamma = 1 after --step_gamma_epoch', 'successors'),
+  step_gamma_epoch: int(200, 'Hneg-SRC: the epoch after which --step_gamma sets gamma to 1', 'successors', { min: 0 }),
+  no_Hneg: bool(false, 'Hneg-SRC: hDCE without the hard-negative weights (DCE; same as --nce_loss dce)', 'successors'),
+  eps: float(1.0, 'MoNCE (nce_loss monce): epsilon of the optimal transport (their horse2zebra script: 0.1)', 'successors', {
+    min: 0,
+    exclusiveMin: true,
+  }),
+  cost_type: str('hard', 'MoNCE: transport cost, hard (weights hard negatives up) or easy', 'successors', { choices: ['hard', 'easy'] }),
+  neg_term_weight: float(1.0, 'MoNCE: weight of the negative term', 'successors', { min: 0, exclusiveMin: true }),
+  QS_mode: str(
+    'random',
+    "QS-Attn: patches of the deeper nce_layers (from the 4th) picked by attention entropy: global, local, local_global; random: CUT's random patches (QS-Attn's default is global)",
+    'successors',
+    { choices: QUERY_SELECTIONS },
+  ),
 
   seed: int(null, 'seed of all random draws (None: a random seed)', 'ours', { nullable: true, min: 0 }),
   keep_state_epochs: str(
@@ -413,6 +486,9 @@ function checkCombination(o: CUTOptions, source: string): void {
     fail('epoch_count', `is ${o.epoch_count}, after the last epoch n_epochs + n_epochs_decay = ${o.n_epochs + o.n_epochs_decay}`);
   }
   if (o.seed !== null && o.seed > 0xffffffff) fail('seed', `must be below 2^32, got ${o.seed}`);
+  if (o.QS_mode !== 'random' && o.netF !== 'mlp_sample' && o.netF !== 'sample') {
+    fail('QS_mode', `'${o.QS_mode}' selects patches in PatchSampleF: it needs --netF mlp_sample or sample, got ${o.netF}`);
+  }
   // Values that become a file or folder name must stay one: no '/', '\\' or '..' to leave the run folder.
   const PATH_PARTS: Array<[OptionName, string]> = [
     ['name', 'the run goes to <checkpoints_dir>/<name>'],
@@ -450,6 +526,8 @@ export function keepStateEpochs(o: Pick<CUTOptions, 'keep_state_epochs'>, source
 /** The value as the reference's Python prints it (str()): True, None, 1.0, 2e-05, inf. */
 export function pythonString(name: OptionName, value: unknown): string {
   if (value === null || value === undefined) return 'None';
+  const spec = OPTION_SPECS[name];
+  if (spec.defaultRepr !== undefined && value === spec.default) return spec.defaultRepr;
   if (typeof value === 'boolean') return value ? 'True' : 'False';
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return Number.isNaN(value) ? 'nan' : value > 0 ? 'inf' : '-inf';

@@ -16,10 +16,13 @@ export interface HalfStep {
   losses: Partial<Record<LossName, tf.Scalar>>;
 }
 
-/** Whether an iteration of this model splits into two halves (CUT: the identity term on real_B). */
+/**
+ * Whether an iteration of this model splits into two halves (CUT: the identity term on real_B;
+ * also with MoNCE or QS-Attn's query selection, not with Hneg-SRC's losses).
+ */
 export function splitsIntoHalves(model: CUTModel): boolean {
   // Not netF strided_conv: its running averages would see only one half's calls on each replica.
-  return model.options.nce_idt && model.options.lambda_NCE > 0 && model.options.netF !== 'strided_conv';
+  return !model.hneg && model.options.nce_idt && model.options.lambda_NCE > 0 && model.options.netF !== 'strided_conv';
 }
 
 /**

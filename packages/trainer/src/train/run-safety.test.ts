@@ -96,6 +96,16 @@ describeBackends(
       ]);
     });
 
+    it("under Hneg-SRC's gamma curriculum a raised n_epochs is reported (gamma follows it), not taken as schedule-only", async () => {
+      const hneg = { nce_loss: 'hdce', use_curriculum: true, HDCE_gamma: 50, HDCE_gamma_min: 10 } as const;
+      await runTraining(tiny('curriculum', hneg));
+      const log: string[] = [];
+      await runTraining(tiny('curriculum', { ...hneg, continue_train: true, n_epochs: 2 }), { log: (l) => log.push(l) });
+      expect(log.filter((l) => l.startsWith('note:'))).toEqual([
+        'note: resuming with options that differ from the saved run (n_epochs 1 -> 2); the result will differ from an uninterrupted run',
+      ]);
+    });
+
     it('a missing snapshots/ folder is named, with what to do', async () => {
       const dir = join(root, 'changed');
       const state = readTrainState(dir, 'latest')!;

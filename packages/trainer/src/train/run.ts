@@ -200,7 +200,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
     const jsonLog = join(runDir, 'log.jsonl');
     const history = readHistory(jsonLog).filter((r) => r.totalIters <= (resumeState?.totalIters ?? 0));
     const page = opts.no_html ? null : new ResultsPage(join(runDir, 'web'), opts.name, opts.display_winsize);
-    const labels = ['real_A', 'fake_B', 'real_B', ...(opts.nce_idt ? ['idt_B'] : [])];
+    const labels = ['real_A', 'fake_B', 'real_B', ...(model.identityPair ? ['idt_B'] : [])];
     const points = (): LossPoint[] => history.map((r) => ({ x: r.progress, losses: r.losses as Record<string, number> }));
     page?.writeIndex(points(), model.lossNames, labels, loader.epoch);
 
@@ -249,6 +249,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
       let htmlSavedThisEpoch = false;
       const lr = lrFor(epoch);
       model.setLearningRate(lr);
+      model.setEpoch(epoch); // the successors' set_epoch (Hneg-SRC's curriculum on gamma)
       let iterDataTime = now();
       let iterEnd = now();
       while (loader.hasNext && loader.epoch === epoch) {
@@ -409,10 +410,10 @@ function resumedLoader(dataset: ImageDataset, state: TrainState, nEpochs: number
   }
 }
 
-/** The sample images of the current batch: the reference's visual_names (idt_B with nce_idt). */
+/** The sample images of the current batch: the reference's visual_names (idt_B with nce_idt, or Hneg-SRC's dce_idt). */
 async function visuals(model: CUTModel, realA: tf.Tensor4D, realB: tf.Tensor4D) {
   const fakeB = model.translate(realA);
-  const idtB = model.options.nce_idt ? model.translate(realB) : null;
+  const idtB = model.identityPair ? model.translate(realB) : null;
   try {
     const out: Array<[string, Awaited<ReturnType<typeof tensorToImage>>]> = [
       ['real_A', await tensorToImage(realA)],
@@ -437,6 +438,20 @@ const RUN_DEFINING: readonly (keyof CUTOptions)[] = [
   'lambda_NCE',
   'nce_includes_all_negatives_from_minibatch',
   'flip_equivariance',
+  'nce_loss',
+  'lambda_HDCE',
+  'lambda_SRC',
+  'dce_idt',
+  'HDCE_gamma',
+  'HDCE_gamma_min',
+  'use_curriculum',
+  'step_gamma',
+  'step_gamma_epoch',
+  'no_Hneg',
+  'eps',
+  'cost_type',
+  'neg_term_weight',
+  'QS_mode',
   'gan_mode',
   'lr',
   'beta1',
@@ -464,7 +479,9 @@ function warnAboutChangedOptions(state: TrainState, opts: CUTOptions, log: (line
   let changed = RUN_DEFINING.filter((k) => state.options[k] !== undefined && state.options[k] !== current.get(k));
   // A longer (or otherwise rescheduled) run is what an uninterrupted run with the new values
   // would have been, as long as every epoch trained so far had the same learning rate.
-  const rescheduled = changed.filter((k) => SCHEDULE_ONLY.includes(k));
+  // Not with Hneg-SRC's --use_curriculum: its gamma follows n_epochs + n_epochs_decay too.
+  const curriculum = opts.use_curriculum && (opts.nce_loss === 'hdce' || opts.nce_loss === 'dce');
+  const rescheduled = changed.filter((k) => SCHEDULE_ONLY.includes(k) && !(curriculum && (k === 'n_epochs' || k === 'n_epochs_decay')));
   if (rescheduled.length > 0) {
     try {
       const saved = validateOptions({ ...state.options, epoch_count: state.firstEpoch }, 'saved state');
@@ -473,7 +490,7 @@ function warnAboutChangedOptions(state: TrainState, opts: CUTOptions, log: (line
       const lastTrained = state.epochIter > 0 ? state.epoch : state.epoch - 1;
       for (let e = state.firstEpoch; e <= lastTrained && e <= lastEpoch(saved); e++) same &&= learningRateAt(saved, e) === learningRateAt(now, e);
       if (same) {
-        changed = changed.filter((k) => !SCHEDULE_ONLY.includes(k));
+        changed = changed.filter((k) => !rescheduled.includes(k));
         log(
           `note: ${rescheduled.map((k) => `${k} ${state.options[k]} -> ${current.get(k)}`).join(', ')}: the epochs trained so far had the ` +
             `same learning rates under the new values, so this continues as a run started with them would`,
