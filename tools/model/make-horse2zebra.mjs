@@ -91,16 +91,6 @@ await sharp({ create: { width: W, height: H, channels: 3, background: '#ffffff' 
   .composite(tiles)
   .jpeg({ quality: 88 })
   .toFile(join(cardDir, 'test-horses.jpg'));
-// A few full-size examples for pages that show the model (the README, the web page's screenshot).
-mkdirSync(join(cardDir, 'examples'), { recursive: true });
-for (const p of photos.slice(0, 4)) {
-  const png = `${basename(p).replace(/\.[^.]+$/, '')}.png`;
-  await sharp(join(work, 'half', png))
-    .jpeg({ quality: 90 })
-    .toFile(join(cardDir, 'examples', png.replace('.png', '_zebra.jpg')));
-  copyFileSync(join(testA, p), join(cardDir, 'examples', p));
-}
-
 // 4. Loss curves from log.jsonl (the last record of each iteration: a resumed run repeats some), one chart per loss.
 const byIter = new Map();
 const times = [];
