@@ -188,7 +188,7 @@ describeBackends(
     });
   },
   // WebGPU: the gradients w.r.t. the source features come out wrong there (relative error ~1 on
-  // every case, ids and features right): not run on webgpu until that is found (issue filed).
+  // every case, ids and features right): not run on webgpu until that is found (issue 20).
   { backends: ['cpu', 'wasm'] },
 );
 
