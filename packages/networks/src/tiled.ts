@@ -218,47 +218,57 @@ async function runStage(
   let channels = 0;
   try {
     // Tiles don't overlap (their moments are added up); the last in a row or column may be smaller.
-    for (let oy = 0; oy < outH; oy += tileOut) {
-      const th = Math.min(tileOut, outH - oy);
-      for (let ox = 0; ox < outW; ox += tileOut) {
-        const tw = Math.min(tileOut, outW - ox);
-        // Tile origins are multiples of tileOut, which is even where a stage upsamples: whole input pixels.
-        const y0 = Math.max(0, oy / scale - halo);
-        const x0 = Math.max(0, ox / scale - halo);
-        const y1 = Math.min(input.height, (oy + th) / scale + halo);
-        const x1 = Math.min(input.width, (ox + tw) / scale + halo);
-        const crop = cropMap(input, x0, y0, x1 - x0, y1 - y0, scratch);
-        const result = tf.tidy(() => {
-          let h: tf.Tensor4D = tf.tensor4d(crop.data, [1, crop.height, crop.width, crop.channels]);
-          if (norm) h = tf.mul(tf.sub(h, norm[0]), norm[1]);
-          for (const m of modules) h = m.apply(h, training);
-          const [, hh, hw] = h.shape;
-          if (hh !== crop.height * scale || hw !== crop.width * scale) {
-            throw new Error(`tiled forward: a stage turned ${crop.width}x${crop.height} into ${hw}x${hh}, not a scale of ${scale}`);
-          }
-          // This tile's part of the output: rows oy.., columns ox..
-          const interior = tf.slice(h, [0, oy - y0 * scale, ox - x0 * scale, 0], [1, th, tw, -1]);
-          if (!moments) return [interior];
-          const mean = tf.avgPool(interior, [th, tw], 1, 'valid');
-          const m2 = tf.mul(tf.avgPool(tf.square(tf.sub(interior, mean)) as tf.Tensor4D, [th, tw], 1, 'valid'), th * tw);
-          return [interior, mean, m2];
-        });
-        const [values, mean, m2] = (await Promise.all(result.map((t) => t.data()))) as Float32Array[];
-        tf.dispose(result);
-        channels = result[0]!.shape[3]!;
-        // Every element is written: the tiles' interiors cover the map exactly.
-        out ??= pool.take(outH * outW * channels);
-        for (let r = 0; r < th; r++) out.set(values!.subarray(r * tw * channels, (r + 1) * tw * channels), ((oy + r) * outW + ox) * channels);
-        if (moments) {
-          stats ??= new ChannelMoments(channels);
-          stats.add(th * tw, mean!, m2!);
+    for (const { oy, ox, th, tw, x0, y0, x1, y1 } of stageTiles(input, { halo, scale, outH, outW }, tileOut)) {
+      const crop = cropMap(input, x0, y0, x1 - x0, y1 - y0, scratch);
+      const result = tf.tidy(() => {
+        let h: tf.Tensor4D = tf.tensor4d(crop.data, [1, crop.height, crop.width, crop.channels]);
+        if (norm) h = tf.mul(tf.sub(h, norm[0]), norm[1]);
+        for (const m of modules) h = m.apply(h, training);
+        const [, hh, hw] = h.shape;
+        if (hh !== crop.height * scale || hw !== crop.width * scale) {
+          throw new Error(`tiled forward: a stage turned ${crop.width}x${crop.height} into ${hw}x${hh}, not a scale of ${scale}`);
         }
+        // This tile's part of the output: rows oy.., columns ox..
+        const interior = tf.slice(h, [0, oy - y0 * scale, ox - x0 * scale, 0], [1, th, tw, -1]);
+        if (!moments) return [interior];
+        const mean = tf.avgPool(interior, [th, tw], 1, 'valid');
+        const m2 = tf.mul(tf.avgPool(tf.square(tf.sub(interior, mean)) as tf.Tensor4D, [th, tw], 1, 'valid'), th * tw);
+        return [interior, mean, m2];
+      });
+      const [values, mean, m2] = (await Promise.all(result.map((t) => t.data()))) as Float32Array[];
+      tf.dispose(result);
+      channels = result[0]!.shape[3]!;
+      // Every element is written: the tiles' interiors cover the map exactly.
+      out ??= pool.take(outH * outW * channels);
+      for (let r = 0; r < th; r++) out.set(values!.subarray(r * tw * channels, (r + 1) * tw * channels), ((oy + r) * outW + ox) * channels);
+      if (moments) {
+        stats ??= new ChannelMoments(channels);
+        stats.add(th * tw, mean!, m2!);
       }
     }
   } finally {
     if (norm) tf.dispose([...norm]);
   }
   return { map: { data: out!, height: outH, width: outW, channels }, moments: stats };
+}
+
+/**
+ * A stage's output tiles, row by row (they don't overlap; the last in a row or column may be
+ * smaller), each with the window of the stage's input it reads: the tile scaled back, plus the halo.
+ */
+function* stageTiles(input: HostMap, g: { halo: number; scale: number; outH: number; outW: number }, tileOut: number) {
+  for (let oy = 0; oy < g.outH; oy += tileOut) {
+    const th = Math.min(tileOut, g.outH - oy);
+    for (let ox = 0; ox < g.outW; ox += tileOut) {
+      const tw = Math.min(tileOut, g.outW - ox);
+      // Tile origins are multiples of tileOut, which is even where a stage upsamples: whole input pixels.
+      const y0 = Math.max(0, oy / g.scale - g.halo);
+      const x0 = Math.max(0, ox / g.scale - g.halo);
+      const y1 = Math.min(input.height, (oy + th) / g.scale + g.halo);
+      const x1 = Math.min(input.width, (ox + tw) / g.scale + g.halo);
+      yield { oy, ox, th, tw, x0, y0, x1, y1 };
+    }
+  }
 }
 
 /** A stage's halo in its input's pixels (aligned to its stride), its scale and its output size. */
@@ -298,51 +308,43 @@ async function runHostStage(
   let out: Float32Array | undefined;
   let stats: ChannelMoments | null = null;
   let channels = 0;
-  for (let oy = 0; oy < outH; oy += tileOut) {
-    const th = Math.min(tileOut, outH - oy);
-    for (let ox = 0; ox < outW; ox += tileOut) {
-      const tw = Math.min(tileOut, outW - ox);
-      const y0 = Math.max(0, oy / scale - halo);
-      const x0 = Math.max(0, ox / scale - halo);
-      const y1 = Math.min(input.height, (oy + th) / scale + halo);
-      const x1 = Math.min(input.width, (ox + tw) / scale + halo);
-      const crop = cropMap(input, x0, y0, x1 - x0, y1 - y0, { data: new Float32Array(0) });
-      const data = crop.data === input.data ? crop.data.slice() : crop.data;
-      if (source.norm) {
-        const { mean, rstd } = source.norm;
-        const c = crop.channels;
-        for (let i = 0; i < data.length; i += c) for (let k = 0; k < c; k++) data[i + k] = (data[i + k]! - mean[k]!) * rstd[k]!;
-      }
-      const h = await runner(modules, { ...crop, data });
-      if (h.height !== crop.height * scale || h.width !== crop.width * scale) {
-        throw new Error(`tiled forward: a stage turned ${crop.width}x${crop.height} into ${h.width}x${h.height}, not a scale of ${scale}`);
-      }
-      channels = h.channels;
-      out ??= pool.take(outH * outW * channels);
-      const c = channels;
-      const mean = new Float64Array(c);
-      const m2 = new Float64Array(c);
-      const top = oy - y0 * scale;
-      const left = ox - x0 * scale;
+  for (const { oy, ox, th, tw, x0, y0, x1, y1 } of stageTiles(input, { halo, scale, outH, outW }, tileOut)) {
+    const crop = cropMap(input, x0, y0, x1 - x0, y1 - y0, { data: new Float32Array(0) });
+    const data = crop.data === input.data ? crop.data.slice() : crop.data;
+    if (source.norm) {
+      const { mean, rstd } = source.norm;
+      const c = crop.channels;
+      for (let i = 0; i < data.length; i += c) for (let k = 0; k < c; k++) data[i + k] = (data[i + k]! - mean[k]!) * rstd[k]!;
+    }
+    const h = await runner(modules, { ...crop, data });
+    if (h.height !== crop.height * scale || h.width !== crop.width * scale) {
+      throw new Error(`tiled forward: a stage turned ${crop.width}x${crop.height} into ${h.width}x${h.height}, not a scale of ${scale}`);
+    }
+    channels = h.channels;
+    out ??= pool.take(outH * outW * channels);
+    const c = channels;
+    const mean = new Float64Array(c);
+    const m2 = new Float64Array(c);
+    const top = oy - y0 * scale;
+    const left = ox - x0 * scale;
+    for (let r = 0; r < th; r++) {
+      const from = ((top + r) * h.width + left) * c;
+      const row = h.data.subarray(from, from + tw * c);
+      out.set(row, ((oy + r) * outW + ox) * c);
+      if (moments) for (let i = 0; i < row.length; i++) mean[i % c]! += row[i]!;
+    }
+    if (moments) {
+      const n = th * tw;
+      for (let k = 0; k < c; k++) mean[k]! /= n;
       for (let r = 0; r < th; r++) {
         const from = ((top + r) * h.width + left) * c;
-        const row = h.data.subarray(from, from + tw * c);
-        out.set(row, ((oy + r) * outW + ox) * c);
-        if (moments) for (let i = 0; i < row.length; i++) mean[i % c]! += row[i]!;
-      }
-      if (moments) {
-        const n = th * tw;
-        for (let k = 0; k < c; k++) mean[k]! /= n;
-        for (let r = 0; r < th; r++) {
-          const from = ((top + r) * h.width + left) * c;
-          for (let i = 0; i < tw * c; i++) {
-            const d = h.data[from + i]! - mean[i % c]!;
-            m2[i % c]! += d * d;
-          }
+        for (let i = 0; i < tw * c; i++) {
+          const d = h.data[from + i]! - mean[i % c]!;
+          m2[i % c]! += d * d;
         }
-        stats ??= new ChannelMoments(c);
-        stats.add(n, Float32Array.from(mean), Float32Array.from(m2));
       }
+      stats ??= new ChannelMoments(c);
+      stats.add(n, Float32Array.from(mean), Float32Array.from(m2));
     }
   }
   return { map: { data: out!, height: outH, width: outW, channels }, moments: stats };
