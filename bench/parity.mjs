@@ -354,7 +354,10 @@ async function report() {
   const readme = readFileSync(README, 'utf8');
   const start = readme.indexOf('## Learning parity');
   const end = start < 0 ? -1 : readme.indexOf('\n## ', start + 5);
-  const next = start < 0 ? `${readme.trimEnd()}\n\n${section.trimEnd()}\n` : `${readme.slice(0, start)}${section.trimEnd()}\n${end < 0 ? '' : `\n${readme.slice(end + 1)}`}`;
+  const next =
+    start < 0
+      ? `${readme.trimEnd()}\n\n${section.trimEnd()}\n`
+      : `${readme.slice(0, start)}${section.trimEnd()}\n${end < 0 ? '' : `\n${readme.slice(end + 1)}`}`;
   writeFileSync(README, next);
   console.log(`report: ${RESULTS}, ${OUT}, bench/README.md`);
 }
