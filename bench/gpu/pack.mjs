@@ -42,10 +42,13 @@ const KEEP = {
   sharp: (f) => f.startsWith('lib/') && f.endsWith('.js'),
   // Its JavaScript only: the addon is for the wasm backend and links this machine's oneDNN.
   '@cut/native-kernels': (f) => f.startsWith('dist/') && f.endsWith('.js'),
+  // @cut/networks' ONNX export: its index.js requires ./src (the CommonJS sources it ships).
+  protobufjs: (f) => f.endsWith('.js') || f.endsWith('.json'),
 };
 // The CLI's backends the bundle is for: webgpu (and cpu for a check); wasm stays behind.
 // node-gyp and node-addon-api build @cut/native-kernels' addon at install; nothing loads them.
-const SKIP = new Set(['@tensorflow/tfjs-backend-wasm', 'node-gyp', 'node-addon-api']);
+// onnxruntime-node (`--runtime onnx`, optional) is most of a bundle's size and no use to the GPU run.
+const SKIP = new Set(['@tensorflow/tfjs-backend-wasm', 'node-gyp', 'node-addon-api', 'onnxruntime-node']);
 
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
@@ -111,12 +114,17 @@ function findPackage(name, from) {
     if (dirname(dir) === dir) return null;
   }
 }
-const packages = new Map(); // name -> { dir, version }
-function collect(name, dir) {
+const packages = new Map(); // install path under node_modules ('long', 'protobufjs/node_modules/long') -> { dir, version }
+function collect(name, dir, parent = null) {
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   const seen = packages.get(name);
   if (seen) {
-    if (seen.version !== pkg.version) die(`two versions of ${name} (${seen.version}, ${pkg.version}): the flat node_modules needs one`);
+    if (seen.version === pkg.version) return;
+    // A second version (protobufjs wants long 5, tfjs-core long 4): nested under the package
+    // that needs it, where Node's lookup finds it first.
+    if (!parent) die(`two versions of ${name} (${seen.version}, ${pkg.version}) at the top`);
+    const nested = `${parent}/node_modules/${name}`;
+    if (!packages.has(nested)) packages.set(nested, { dir, version: pkg.version });
     return;
   }
   packages.set(name, { dir, version: pkg.version });
@@ -128,7 +136,7 @@ function collect(name, dir) {
       if (optional) continue; // another platform's binaries
       die(`${dep} (needed by ${name}) is not installed`);
     }
-    collect(dep, found);
+    collect(dep, found, name);
   }
 }
 collect('@cut/cli', realpathSync(cliDir));
