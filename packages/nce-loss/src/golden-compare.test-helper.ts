@@ -2,6 +2,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import { goldenTensor, type GoldenTensor } from '../../../test-utils/golden';
 
 /** A golden tensor whose data may hold null (NaN in PyTorch: JSON has no NaN). */
+/** What every loss golden case of tools/golden/hneg_src.py and monce.py holds besides its results. */
+export interface PatchGoldenCase {
+  id: string;
+  batch_size: number;
+  num_patches: number;
+  dim: number;
+  nce_T: number;
+  zero_rows: { feat_q: number[]; feat_k: number[] } | null;
+  feat_q: GoldenTensor;
+  feat_k: GoldenTensor;
+}
+
 export type NullableGolden = Omit<GoldenTensor, 'data'> & { data: (number | null)[] };
 
 /** The tolerance the goldens are held to: max |ours − golden| / max |golden|. */

@@ -1,7 +1,7 @@
 import type { GoldenTensor } from '../../../test-utils/golden';
 import { loadFixture } from '../../../test-utils/golden';
 import type { NegativesMode } from './index';
-import type { NullableGolden } from './golden-compare.test-helper';
+import type { NullableGolden, PatchGoldenCase } from './golden-compare.test-helper';
 
 /** fixtures/golden/hneg_src.json, written by tools/golden/hneg_src.py. */
 export interface DceResult {
@@ -29,15 +29,7 @@ export interface CurriculumResult {
   epoch: number;
   weights: GoldenTensor;
 }
-export interface HnegSrcCase {
-  id: string;
-  batch_size: number;
-  num_patches: number;
-  dim: number;
-  nce_T: number;
-  zero_rows: { feat_q: number[]; feat_k: number[] } | null;
-  feat_q: GoldenTensor;
-  feat_k: GoldenTensor;
+export interface HnegSrcCase extends PatchGoldenCase {
   results: Record<NegativesMode, { dce: DceResult; src: SrcResult; hdce: DceResult; src_curriculum: CurriculumResult[] }>;
 }
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, expect, it } from 'vitest';
 import { describeBackends } from '../../../test-utils/backends';
 import { loadFixture, type GoldenTensor } from '../../../test-utils/golden';
-import { allFinite, golden2d, perturbed, REL_TOL, relDiff, valueAndGrads, Worst } from './golden-compare.test-helper';
+import { allFinite, golden2d, perturbed, REL_TOL, relDiff, valueAndGrads, Worst, type PatchGoldenCase } from './golden-compare.test-helper';
 import { moNCELoss, patchNCELoss, type MoNCECost, type MoNCEOptions, type NegativesMode } from './index';
 
 /** fixtures/golden/monce.json, written by tools/golden/monce.py. */
@@ -13,15 +13,7 @@ interface MoNCEResult {
   grad_mean_wrt_feat_q: GoldenTensor;
   grad_wrt_feat_k_is_zero: boolean;
 }
-interface MoNCECase {
-  id: string;
-  batch_size: number;
-  num_patches: number;
-  dim: number;
-  nce_T: number;
-  zero_rows: { feat_q: number[]; feat_k: number[] } | null;
-  feat_q: GoldenTensor;
-  feat_k: GoldenTensor;
+interface MoNCECase extends PatchGoldenCase {
   results: Record<NegativesMode, MoNCEResult[]>;
 }
 
