@@ -2,7 +2,8 @@
 // for thousands of iterations, with the reference run under two seeds to show its own spread.
 //
 //   pnpm bench:parity [--modes CUT,FastCUT] [--crop 64] [--iters 2000] [--seeds 1,2]
-//                     [--threads 1] [--runs DIR] [--dataroot DIR] [--grid 8] [--report-only]
+//                     [--threads 1] [--runs DIR] [--dataroot DIR] [--grid 8] [--sides reference,cutjs]
+//                     [--report-only]
 //
 // Needs CUT_REFERENCE_DIR (a checkout of taesungp/contrastive-unpaired-translation, outside this
 // repository) and Debian's /usr/bin/python3 with python3-torch, -torchvision, -dominate and
@@ -44,6 +45,8 @@ const settings = {
   runs: resolve(arg('--runs', process.env.CUT_PARITY_RUNS ?? join(ROOT, '../parity-runs'))),
   dataroot: resolve(arg('--dataroot', join(ROOT, '../shared/datasets/horse2zebra'))),
   grid: Number(arg('--grid', '8')),
+  // Two invocations can share the machine: one with --sides reference --seeds 2, one with the rest.
+  sides: arg('--sides', 'reference,cutjs').split(','),
   reportOnly: process.argv.includes('--report-only'),
 };
 // The reference's load size relative to its crop (286 for 256).
@@ -365,8 +368,8 @@ async function report() {
 mkdirSync(settings.runs, { recursive: true });
 if (!settings.reportOnly) {
   for (const mode of settings.modes) {
-    for (const seed of settings.seeds) await referenceRun(mode, seed);
-    await oursRun(mode, settings.seeds[0]);
+    if (settings.sides.includes('reference')) for (const seed of settings.seeds) await referenceRun(mode, seed);
+    if (settings.sides.includes('cutjs')) await oursRun(mode, settings.seeds[0]);
   }
 }
 await report();
