@@ -13,6 +13,7 @@ export default defineConfig({
       '@cut/core-tensors': pkg('core-tensors'),
       '@cut/native-kernels': pkg('native-kernels'),
       '@cut/nce-loss': pkg('nce-loss'),
+      '@cut/metrics': pkg('metrics'),
       '@cut/patch-sampler': pkg('patch-sampler'),
       '@cut/networks': pkg('networks'),
       '@cut/images': pkg('images'),

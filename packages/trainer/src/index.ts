@@ -66,3 +66,5 @@ export { applyHalves, trainHalf, type HalfStep } from './parallel/halves.js';
 export { exportReplicaState, importReplicaState } from './parallel/replica.js';
 // Starting a worker thread (its built entry file, its 'ready' handshake), for tools built on these.
 export type { ReplicaState, WorkerBackend } from './parallel/protocol.js';
+// FID / KID of image folders (features cached per folder) for `cutjs eval` and --eval_freq.
+export { fidAndKid, folderFeatures, loadFidInception, type FidKid, type FolderFeatures, type FolderFeaturesOptions, type LoadedInception } from './eval/fid.js';
