@@ -2,6 +2,7 @@
 // given streams, so tests run them in-process.
 import { createRequire } from 'node:module';
 import { demoCommand } from './cmd-demo.js';
+import { evalCommand } from './cmd-eval.js';
 import { exportCommand } from './cmd-export.js';
 import { pretrainedCommand } from './cmd-pretrained.js';
 import { testCommand } from './cmd-test.js';
@@ -21,6 +22,7 @@ Usage:
   cutjs test [flags]                       translate a test set into a results page (test.py)
   cutjs translate <images...> [flags]      translate images of any size with a checkpoint
   cutjs export --checkpoint <..> --format onnx --out G.onnx   the generator as an ONNX model
+  cutjs eval --real <dir> --fake <dir> --inception <pth>   FID and KID (pytorch-fid's, clean-fid's)
   cutjs demo [flags]                       train FastCUT on the bundled photos, then test it
   cutjs info [--backend <name>]            show the backend that would be used
   cutjs pretrained list|fetch <name>       the CUT authors' pretrained generators (downloaded once)
@@ -58,6 +60,7 @@ const COMMANDS: Record<string, (argv: readonly string[], ctx: Context) => Promis
   test: testCommand,
   translate: translateCommand,
   export: exportCommand,
+  eval: evalCommand,
   demo: demoCommand,
   info: infoCommand,
   pretrained: pretrainedCommand,

@@ -142,7 +142,12 @@ function avgPoolExcludePad(x: tf.Tensor4D): tf.Tensor4D {
  * The network's forward from images already resized to 299 and scaled to [-1, 1] (NHWC) to the
  * [N, 2048] pool features. `convs` maps each ConvSpec name to its folded weights.
  */
-export function inceptionForward(x: tf.Tensor4D, convs: ReadonlyMap<string, FoldedConv>): tf.Tensor2D {
+export function inceptionForward(
+  x: tf.Tensor4D,
+  convs: ReadonlyMap<string, FoldedConv>,
+  /** Sees the output of each stem step and block by its torchvision name (for comparisons with PyTorch). */
+  tap?: (name: string, t: tf.Tensor4D) => void,
+): tf.Tensor2D {
   return tf.tidy(() => {
     const conv = (name: string, input: tf.Tensor4D): tf.Tensor4D => {
       const spec = specByName.get(name);
@@ -157,7 +162,10 @@ export function inceptionForward(x: tf.Tensor4D, convs: ReadonlyMap<string, Fold
     const cat = (parts: tf.Tensor4D[]) => tf.concat(parts, 3);
 
     let h = x;
-    for (const step of STEM) h = step.startsWith('maxpool') ? tf.maxPool(h, 3, 2, 'valid') : conv(step, h);
+    for (const step of STEM) {
+      h = step.startsWith('maxpool') ? tf.maxPool(h, 3, 2, 'valid') : conv(step, h);
+      tap?.(step, h);
+    }
 
     for (const b of BLOCKS) {
       const n = (s: string) => `${b.name}.${s}`;
@@ -203,6 +211,7 @@ export function inceptionForward(x: tf.Tensor4D, convs: ReadonlyMap<string, Fold
           break;
         }
       }
+      tap?.(b.name, h);
     }
     // Adaptive average pool to 1x1.
     return tf.mean(h, [1, 2]) as tf.Tensor2D;

@@ -57,6 +57,8 @@ export function readInceptionWeights(source: Uint8Array | ByteSource, file = FID
     return readPth(source, { name: file, expect: (shapes) => checkShapes(file, shapes) });
   } catch (e) {
     if (e instanceof InceptionWeightsError) throw e;
+    // readPth wraps what its `expect` throws.
+    if (e instanceof PthError && e.cause instanceof InceptionWeightsError) throw e.cause;
     if (e instanceof PthError) throw new InceptionWeightsError(file, `not a readable PyTorch state_dict (${e.message.slice(file.length + 2)})`, { cause: e });
     throw e;
   }
