@@ -53,6 +53,7 @@ rank-deficient, identical sets, a constant dimension) with pytorch-fid's value, 
 """
 import base64
 import contextlib
+import copy
 import gzip
 import importlib
 import inspect
@@ -301,6 +302,15 @@ def main():
         model(calib)
     model.eval()
     assert all(int(m.num_batches_tracked) == 1 for m in bns)
+    # Features on the scale of the real network's (pool features ~0.1-1, FIDs of tens to hundreds):
+    # the last block's batch norms scaled by 0.1 (ReLU, max pool and concat are positively homogeneous,
+    # so every feature scales by 0.1). Without it the random features reach 40 and FID ~12,000, where
+    # scipy's sqrtm alone is off by 1e-2.
+    with torch.no_grad():
+        for name, m in STATS['inception'].Mixed_7c.named_modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.mul_(0.1)
+                m.bias.mul_(0.1)
     _, calib_stds = block_stds(model, calib)
     calib_stds = {k: float(v.double().std()) for k, v in calib_stds.items()}
     print('eval-mode activation std on the calibration batch:',
@@ -341,8 +351,17 @@ def main():
             with torch.no_grad():
                 res = model(x)[0]
         f = res.reshape(-1).numpy()
+        # The same network in float64: the computation's exact result, to judge float32 implementations by
+        # (this random network amplifies float32 rounding: PyTorch's float32 features differ from it too).
+        with torch.no_grad():
+            f64 = copy.deepcopy(model).double()(x.double())[0].reshape(-1).numpy()
         features[name] = {'shape': [2048], 'base64_f32le': b64_f32(f), 'mean': float(f.astype(np.float64).mean()),
-                          'first8': [float(s) for s in gc.f32_decimals(f[:8])]}
+                          'first8': [float(s) for s in gc.f32_decimals(f[:8])],
+                          'float64_base64_f64le': base64.b64encode(f64.astype('<f8').tobytes()).decode('ascii'),
+                          'float32_vs_float64_l2_relative': float(np.linalg.norm(f - f64) / np.linalg.norm(f64)),
+                          'float32_vs_float64_max_relative': float(np.abs(f - f64).max() / np.abs(f64).max())}
+        print(f'image {name}: torch float32 vs float64: l2 rel {features[name]["float32_vs_float64_l2_relative"]:.3g}, '
+              f'max rel {features[name]["float32_vs_float64_max_relative"]:.3g}')
         print(f'image {name} {tuple(x.shape)}: feature mean {f.mean():.6g} std {f.std():.6g}')
 
     # Real folders.
