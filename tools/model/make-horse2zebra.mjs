@@ -97,6 +97,7 @@ const times = [];
 for (const line of readFileSync(join(run, 'log.jsonl'), 'utf8').split('\n')) {
   if (!line.trim()) continue;
   const r = JSON.parse(line);
+  if (r.type === 'eval') continue; // --eval_freq's FID/KID records
   byIter.set(r.totalIters, r);
 }
 // The checkpoint's own iteration: train_state.json for latest, else the end of that epoch.

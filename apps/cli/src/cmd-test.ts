@@ -2,10 +2,9 @@
 // <dataroot>/<phase>A (--dataset_mode single: of <dataroot>; aligned: the A halves of
 // <dataroot>/<phase>) with the run's generator and writes
 // <results_dir>/<name>/<phase>_<epoch>/images/{real_A,fake_B,real_B}/<name>.png and index.html.
-import { basename, extname, join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
+import { join } from 'node:path';
 import { saveImage } from '@cut/files';
-import { BatchLoader, createDataset, type CUTOptions } from '@cut/trainer';
+import { createDataset, translateTestImages, type CUTOptions, type NetworkImage } from '@cut/trainer';
 import { loadGenerator, resolveGeneratorFile } from './checkpoint.js';
 import { cutOptionsFrom, generatorOverrides, testFlags } from './command-flags.js';
 import { backendChoice, boolFlag, intFlag, stringFlag, type Context } from './context.js';
@@ -97,39 +96,30 @@ export async function runTest(s: TestSettings, ctx: Context): Promise<TestResult
     }
     const problems = await checkImages([...used], o);
     if (problems.length) throw new Error(`${problemsMessage(problems, used.size)}\nnothing was written to ${webDir}`);
-    const loader = new BatchLoader(dataset, { seed: o.seed ?? 0, startEpoch: 1, endEpoch: 1, shuffle: false, dropLast: false });
     const rows: PageRow[] = [];
     const inputs: string[] = [];
     try {
-      for await (const batch of loader.epochBatches()) {
-        if (rows.length >= total) break;
-        const name = basename(batch.pathsA[0]!, extname(batch.pathsA[0]!));
-        const [, h, w, c] = batch.shapeA;
-        const fake = tf.tidy(() => G.forward(tf.tensor4d(batch.A, batch.shapeA), !s.eval));
-        const fakeData = (await fake.data()) as Float32Array;
-        const [, fh, fw, fc] = fake.shape;
-        fake.dispose();
-        const visuals: Array<[string, Float32Array, number, number, number]> = [
-          ['real_A', batch.A, w, h, c],
-          ['fake_B', fakeData, fw, fh, fc],
+      // The loop @cut/trainer's --eval_freq runs too (its FID is that of these fake_B files).
+      for await (const t of translateTestImages(G, dataset, { count: total, training: !s.eval, seed: o.seed ?? 0 })) {
+        const visuals: Array<[string, NetworkImage]> = [
+          ['real_A', t.realA],
+          ['fake_B', t.fakeB],
         ];
         // The single dataset has no B.
-        if (batch.B && batch.shapeB) visuals.push(['real_B', batch.B, batch.shapeB[2], batch.shapeB[1], batch.shapeB[3]]);
+        if (t.realB) visuals.push(['real_B', t.realB]);
         const images: PageRow['images'] = [];
-        for (const [label, data, vw, vh, vc] of visuals) {
-          const rel = `images/${label}/${name}.png`;
-          await saveImage(join(webDir, rel), data, vw, vh, vc);
+        for (const [label, img] of visuals) {
+          const rel = `images/${label}/${t.name}.png`;
+          await saveImage(join(webDir, rel), img.data, img.width, img.height, img.channels);
           images.push({ path: rel, label });
         }
-        rows.push({ header: name, images });
-        inputs.push(batch.pathsA[0]!);
-        if ((rows.length - 1) % 5 === 0) ctx.print(`processing (${String(rows.length - 1).padStart(4, '0')})-th image... ${batch.pathsA[0]}`);
+        rows.push({ header: t.name, images });
+        inputs.push(t.pathA);
+        if ((rows.length - 1) % 5 === 0) ctx.print(`processing (${String(rows.length - 1).padStart(4, '0')})-th image... ${t.pathA}`);
       }
     } catch (e) {
       // Something that changed after the check (a file removed or rewritten): say what was kept.
       throw new Error(`${(e as Error).message}\nstopped after ${rows.length} of ${total} images; their results are kept in ${webDir}`);
-    } finally {
-      loader.close();
     }
     const title = `Experiment = ${o.name}, Phase = ${o.phase}, Epoch = ${o.epoch}`;
     const page = await writeResultsPage(webDir, title, rows, o.display_winsize);

@@ -4,7 +4,16 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { cropSizeProblem, lastEpoch, runTraining, type CUTOptions, type TrainingHooks, type TrainingResult, type WorkerBackend } from '@cut/trainer';
+import {
+  checkEvalSetup,
+  cropSizeProblem,
+  lastEpoch,
+  runTraining,
+  type CUTOptions,
+  type TrainingHooks,
+  type TrainingResult,
+  type WorkerBackend,
+} from '@cut/trainer';
 import { resolveGeneratorFile } from './checkpoint.js';
 import { cutOptionsFrom, trainFlags } from './command-flags.js';
 import { UsageError } from './flags.js';
@@ -37,6 +46,12 @@ export async function prepareTraining(options: CUTOptions, ctx: Context): Promis
   if (options.continue_train) {
     resolveGeneratorFile(join(options.checkpoints_dir, options.pretrained_name ?? options.name), options.epoch);
   }
+  // --eval_freq: the FID weights file and testA/testB, before the backend starts.
+  const evalSetup = await checkEvalSetup(options);
+  if (evalSetup)
+    ctx.print(
+      `evaluation: every ${options.eval_freq} epoch(s), ${evalSetup.fake} images of ${evalSetup.dataset.dirA} translated against ${evalSetup.real} of ${evalSetup.dataset.dirB}`,
+    );
   const { dataset, checked } = await checkDataset(options);
   const where =
     dataset.mode === 'aligned'

@@ -64,7 +64,8 @@ export function trainFlags(): FlagTable {
  * its test options, and --backend.
  */
 export function testFlags(): FlagTable {
-  const defs = OPTION_NAMES.filter((n) => OPTION_SPECS[n].group !== 'train').map((n) =>
+  // --eval_freq and its options are training's (FID during training), not test.py's.
+  const defs = OPTION_NAMES.filter((n) => OPTION_SPECS[n].group !== 'train' && !n.startsWith('eval_')).map((n) =>
     n === 'load_size'
       ? optionFlag(n, { default: '256', help: 'images are resized to this size first (test.py: the default crop_size, 256)' })
       : optionFlag(n),

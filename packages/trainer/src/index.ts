@@ -67,4 +67,23 @@ export { exportReplicaState, importReplicaState } from './parallel/replica.js';
 // Starting a worker thread (its built entry file, its 'ready' handshake), for tools built on these.
 export type { ReplicaState, WorkerBackend } from './parallel/protocol.js';
 // FID / KID of image folders (features cached per folder) for `cutjs eval` and --eval_freq.
-export { fidAndKid, folderFeatures, loadFidInception, type FidKid, type FolderFeatures, type FolderFeaturesOptions, type LoadedInception } from './eval/fid.js';
+export {
+  BEST_FILE,
+  BEST_G_FILE,
+  TrainingEvaluator,
+  checkEvalSetup,
+  evalDataOptions,
+  readBest,
+  type BestEpoch,
+  type EvalLogRecord,
+} from './eval/during-training.js';
+export { translateTestImages, type NetworkImage, type TestGenerator, type TestTranslation, type TestTranslationOptions } from './eval/test-images.js';
+export {
+  fidAndKid,
+  folderFeatures,
+  loadFidInception,
+  type FidKid,
+  type FolderFeatures,
+  type FolderFeaturesOptions,
+  type LoadedInception,
+} from './eval/fid.js';

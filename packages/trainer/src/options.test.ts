@@ -135,7 +135,7 @@ describe('formatTrainOpt', () => {
       save_epoch_freq: 1,
     });
     const ours = formatTrainOpt(opts).split('\n');
-    // Our own options (seed, keep_state_epochs) are the only extra lines.
+    // Our own options (seed, keep_state_epochs, eval_*) are the only extra lines.
     expect(ours.filter((l) => /^\s+seed: None\s*$/.test(l))).toHaveLength(1);
     expect(ours.filter((l) => /^\s+keep_state_epochs: \s*$/.test(l))).toHaveLength(1);
     // So are the successors' options (Hneg-SRC's, MoNCE's, QS-Attn's flags and --nce_loss), as their argparse writes them.
@@ -143,7 +143,11 @@ describe('formatTrainOpt', () => {
     expect(successors.map((n) => ours.filter((l) => l.startsWith(`${n.padStart(25)}: `)).length)).toEqual(successors.map(() => 1));
     const comparable = (lines: string[]) =>
       lines
-        .filter((l) => !/^\s+(seed|keep_state_epochs): /.test(l) && !successors.some((n) => l.startsWith(`${n.padStart(25)}: `)))
+        .filter(
+          (l) =>
+            !/^\s+(seed|keep_state_epochs|eval_freq|eval_inception|eval_num_test): /.test(l) &&
+            !successors.some((n) => l.startsWith(`${n.padStart(25)}: `)),
+        )
         // The reference file's checkpoints_dir line was rewritten after the fact (its value is
         // padded to 19 characters, not 30, and equals its default): compare its name only.
         .map((l) => (/^\s+checkpoints_dir: /.test(l) ? '          checkpoints_dir: <path>' : l));

@@ -135,6 +135,12 @@ export interface CUTOptions {
    * `latest` always keeps it.
    */
   keep_state_epochs: string;
+  /** Every this many epochs, FID and KID of the translated test set (0: never). */
+  eval_freq: number;
+  /** pytorch-fid's FID Inception weights (pt_inception-2015-12-05-6726825d.pth); needed when eval_freq > 0. */
+  eval_inception: string | null;
+  /** How many <phase=test>A images --eval_freq translates (`Infinity`: all). */
+  eval_num_test: number;
 }
 
 export type OptionName = keyof CUTOptions;
@@ -339,6 +345,22 @@ export const OPTION_SPECS: { readonly [K in OptionName]: OptionSpec } = {
     "epoch checkpoints that keep the optimizer state for an exact resume: '5,10', 'all' or '' (weights only; latest always keeps it)",
     'ours',
   ),
+  eval_freq: int(
+    0,
+    'every this many epochs (after the epoch checkpoint), FID and KID of testA translated (as cutjs test --eval would) against testB, logged and plotted; the best epoch is kept as best_net_G.pth (0: no evaluation)',
+    'ours',
+    { min: 0 },
+  ),
+  eval_inception: str(
+    null,
+    "pytorch-fid's FID Inception weights, pt_inception-2015-12-05-6726825d.pth (needed with --eval_freq; nothing downloads it)",
+    'ours',
+    { nullable: true },
+  ),
+  eval_num_test: int(Infinity, 'how many testA images --eval_freq translates, in order (inf: all; papers use the whole test set)', 'ours', {
+    min: 2,
+    infinite: true,
+  }),
 };
 
 export const OPTION_NAMES = Object.keys(OPTION_SPECS) as OptionName[];

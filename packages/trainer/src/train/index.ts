@@ -15,6 +15,7 @@ export {
   type TrainState,
 } from './checkpoint.js';
 export { cTime, formatLossLine, lossLogHeader, pyFixed } from './loss-log.js';
-export { ResultsPage, lossChartSvg, lossChartsHtml, tensorToImage, type LossPoint } from './web.js';
+export { ResultsPage, evalChartsHtml, lossChartSvg, lossChartsHtml, tensorToImage, type EvalPoint, type LossPoint } from './web.js';
+export { formatEvalLine } from './run.js';
 // PNG encoding is @cut/files' (the CLI writes its PNGs with it too); re-exported.
 export { encodePng, type ImageU8 } from '@cut/files';

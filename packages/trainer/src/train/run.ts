@@ -20,7 +20,8 @@ import { writeFileAtomic } from '@cut/files';
 import { loadOptimizers, loadWeights, readTrainState, removeUnusedSnapshots, saveCheckpoint, stateFileName, type TrainState } from './checkpoint.js';
 import { formatLossLine, lossLogHeader, pyFixed } from './loss-log.js';
 import { acquireRunLock, appendLog, makeRunDir, type RunLock } from './run-files.js';
-import { ResultsPage, tensorToImage, type LossPoint } from './web.js';
+import { ResultsPage, tensorToImage, type EvalPoint, type LossPoint } from './web.js';
+import { BEST_G_FILE, TrainingEvaluator, readBest, type EvalLogRecord } from '../eval/during-training.js';
 
 /** What `onIteration` receives after every training iteration. */
 export interface IterationInfo {
@@ -66,8 +67,9 @@ export interface TrainingResult {
   checkpointDir: string;
 }
 
-/** One line of `log.jsonl`, written at every `print_freq`. */
+/** One line of `log.jsonl`, written at every `print_freq` (the evaluations' lines are `EvalLogRecord`s, `type: 'eval'`). */
 export interface TrainLogRecord {
+  type?: undefined;
   time: string;
   epoch: number;
   /** Images done in the epoch (the reference's epoch_iter) and since the run began. */
@@ -98,24 +100,27 @@ function loaderSeed(modelSeed: number): number {
 }
 
 /**
- * The loss history for the curves from `log.jsonl`: when a run restarted from an earlier
- * checkpoint, the records it superseded (same or later total_iters) are dropped.
+ * The loss history for the curves from `log.jsonl`, and the evaluations (`type: 'eval'`): when a
+ * run restarted from an earlier checkpoint, the records it superseded (same or later total_iters)
+ * are dropped, each kind on its own.
  */
-function readHistory(file: string): TrainLogRecord[] {
-  if (!existsSync(file)) return [];
-  const out: TrainLogRecord[] = [];
+function readHistory(file: string): { losses: TrainLogRecord[]; evals: EvalLogRecord[] } {
+  const losses: TrainLogRecord[] = [];
+  const evals: EvalLogRecord[] = [];
+  if (!existsSync(file)) return { losses, evals };
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (!line.trim()) continue;
-    let r: TrainLogRecord;
+    let r: TrainLogRecord | EvalLogRecord;
     try {
-      r = JSON.parse(line) as TrainLogRecord;
+      r = JSON.parse(line) as TrainLogRecord | EvalLogRecord;
     } catch {
       continue; // a line cut short by a crash
     }
+    const out: Array<{ totalIters: number }> = r.type === 'eval' ? evals : losses;
     while (out.length > 0 && out[out.length - 1]!.totalIters >= r.totalIters) out.pop();
     out.push(r);
   }
-  return out;
+  return { losses, evals };
 }
 
 const now = () => performance.now() / 1000;
@@ -145,7 +150,10 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
   let lock: RunLock | null = null;
   let loader: BatchLoader | null = null;
   let twoThreads: TwoThreadTrainer | null = null;
+  let evaluator: TrainingEvaluator | null = null;
   try {
+    // --eval_freq: the weights file and the test folders, before anything is written.
+    evaluator = await TrainingEvaluator.create(opts, runDir);
     makeRunDir(runDir);
     lock = acquireRunLock(runDir, log);
     // Snapshot folders no state file names (a save cut short by a crash or a full disk) are of no use.
@@ -198,11 +206,24 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
     const lossLog = join(runDir, 'loss_log.txt');
     appendLog(lossLog, `${lossLogHeader(new Date())}\n`);
     const jsonLog = join(runDir, 'log.jsonl');
-    const history = readHistory(jsonLog).filter((r) => r.totalIters <= (resumeState?.totalIters ?? 0));
+    const logged = readHistory(jsonLog);
+    const history = logged.losses.filter((r) => r.totalIters <= (resumeState?.totalIters ?? 0));
+    const evals = logged.evals.filter((r) => r.totalIters <= (resumeState?.totalIters ?? 0));
+    if (evaluator) {
+      // The best epoch so far: kept when resuming from a point after it (exactly, from our state).
+      const best = opts.continue_train && loadDir === runDir ? readBest(runDir) : null;
+      if (best && resumeState && best.totalIters <= resumeState.totalIters) {
+        evaluator.best = best;
+        log(`best epoch so far: ${best.epoch} (FID ${best.fid.toFixed(3)}, ${BEST_G_FILE})`);
+      } else if (best) {
+        log(`note: ${join(runDir, 'best.json')} (epoch ${best.epoch}) is not from before this resume point; the next evaluation replaces it`);
+      }
+    }
+    const evalPoints = (): EvalPoint[] => evals.map((r) => ({ epoch: r.epoch, fid: r.fid, kid: r.kid }));
     const page = opts.no_html ? null : new ResultsPage(join(runDir, 'web'), opts.name, opts.display_winsize);
     const labels = ['real_A', 'fake_B', 'real_B', ...(model.identityPair ? ['idt_B'] : [])];
     const points = (): LossPoint[] => history.map((r) => ({ x: r.progress, losses: r.losses as Record<string, number> }));
-    page?.writeIndex(points(), model.lossNames, labels, loader.epoch);
+    page?.writeIndex(points(), model.lossNames, labels, loader.epoch, evalPoints());
 
     let totalIters = resumeState?.totalIters ?? 0;
     let steps = resumeState?.steps ?? 0;
@@ -300,7 +321,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
           if (page && totalIters % opts.display_freq === 0 && (totalIters % opts.update_html_freq === 0 || !htmlSavedThisEpoch)) {
             htmlSavedThisEpoch = true;
             await page.saveVisuals(epoch, await visuals(model, realA, realB));
-            page.writeIndex(points(), model.lossNames, labels, epoch);
+            page.writeIndex(points(), model.lossNames, labels, epoch, evalPoints());
           }
 
           const t = now();
@@ -333,7 +354,7 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
             appendLog(jsonLog, `${JSON.stringify(record)}\n`);
             history.push(record);
             lastLog = { time: t, totalIters, steps };
-            page?.writeIndex(points(), model.lossNames, labels, epoch);
+            page?.writeIndex(points(), model.lossNames, labels, epoch, evalPoints());
           }
 
           hooks.onIteration?.({
@@ -376,6 +397,18 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
       }
       log(`End of epoch ${epoch} / ${nEpochs} \t Time Taken: ${Math.trunc(now() - epochStart)} sec`);
       log(`learning rate = ${pyFixed(lrFor(epoch + 1), 7)}`);
+      // --eval_freq: after the epoch's checkpoint; reads G only (no generator state, no batch-norm statistics change).
+      if (evaluator && lastEpochTrained === epoch && TrainingEvaluator.due(opts, epoch)) {
+        const { fake, dirA, dirB } = evaluator.images;
+        log(`evaluating epoch ${epoch}: FID and KID of ${fake} images of ${dirA} translated, against ${dirB}`);
+        const r = await evaluator.evaluate(model.netG, epoch, totalIters, log);
+        appendLog(jsonLog, `${JSON.stringify(r)}\n`);
+        evals.push(r);
+        const line = formatEvalLine(r);
+        log(`${line}${r.best ? '(best so far)' : `(best: epoch ${evaluator.best?.epoch}, FID ${pyFixed(evaluator.best?.fid ?? NaN, 3)})`}`);
+        appendLog(lossLog, `${line}\n`);
+        page?.writeIndex(points(), model.lossNames, labels, epoch, evalPoints());
+      }
     }
     // The reference saves only on its save frequencies; keep the final weights in any case.
     if (steps > 0 && savedAtStep !== steps) {
@@ -386,9 +419,18 @@ export async function runTraining(options: CUTOptions, hooks: TrainingHooks = {}
   } finally {
     loader?.close();
     await twoThreads?.close();
+    evaluator?.dispose();
     model.dispose();
     lock?.release();
   }
+}
+
+/** The loss_log.txt line of an evaluation, in the reference's style: `(epoch: 2, total_iters: 800, images: 120 vs 140, time: 95.123) FID: 61.702 KID: 0.012 KID_std: 0.001 `. */
+export function formatEvalLine(r: EvalLogRecord): string {
+  return (
+    `(epoch: ${r.epoch}, total_iters: ${r.totalIters}, images: ${r.fake} vs ${r.real}, time: ${pyFixed(r.seconds, 3)}) ` +
+    `FID: ${pyFixed(r.fid, 3)} KID: ${pyFixed(r.kid, 5)} KID_std: ${pyFixed(r.kidStd, 5)} `
+  );
 }
 
 /** The data loader where a state file left it; a changed dataset is named with the ways forward. */

@@ -14,6 +14,36 @@ export interface LossPoint {
   losses: Record<string, number>;
 }
 
+/** One evaluation for the FID and KID charts (--eval_freq). */
+export interface EvalPoint {
+  epoch: number;
+  fid: number;
+  kid: number;
+}
+
+/**
+ * The FID and KID charts over epochs (the loss charts' helper), the lowest FID's epoch marked
+ * ('best', on both) and named; empty without evaluations.
+ */
+export function evalChartsHtml(evals: readonly EvalPoint[]): string {
+  if (evals.length === 0) return '';
+  let best = evals[0]!;
+  for (const e of evals) if (e.fid < best.fid) best = e;
+  const chart = (key: 'fid' | 'kid', label: string, colour: string) =>
+    lossChartSvg(
+      evals.map((e) => ({ x: e.epoch, losses: { [label]: e[key], best: e === best ? e[key] : NaN } })),
+      [label, 'best'],
+      { width: 440, height: 220 },
+      [colour, '#e15759'],
+      { x: 'epoch', y: label },
+    );
+  return [
+    '<h2 id="fid">FID / KID</h2>',
+    `<p>best: epoch ${best.epoch}, FID ${best.fid.toFixed(3)}, KID ${best.kid.toFixed(5)} (best_net_G.pth; cutjs test --epoch best)</p>`,
+    `<div style="display:flex;flex-wrap:wrap;gap:8px">${chart('fid', 'FID', '#4e79a7')}${chart('kid', 'KID', '#59a14f')}</div>`,
+  ].join('\n');
+}
+
 /**
  * The reference's `tensor2im` of the first image of an NHWC batch (RGB; one channel repeated).
  */
@@ -192,9 +222,10 @@ export class ResultsPage {
 
   /**
    * Rewrites index.html: the loss curves, then the images of epochs `epoch` down to 1, newest
-   * first (like the reference, a restarted run does not show an older run's later epochs).
+   * first (like the reference, a restarted run does not show an older run's later epochs); with
+   * evaluations (--eval_freq), the FID and KID charts first.
    */
-  writeIndex(points: LossPoint[], lossNames: readonly string[], labels: readonly string[], epoch: number): void {
+  writeIndex(points: LossPoint[], lossNames: readonly string[], labels: readonly string[], epoch: number, evals: readonly EvalPoint[] = []): void {
     const w = this.winSize;
     const rows = this.epochsWithImages(labels, epoch).map((epoch) => {
       const cells = labels.map((label) => {
@@ -219,6 +250,7 @@ export class ResultsPage {
       '</head>',
       '<body>',
       `<h1>${escapeHtml(this.title)}</h1>`,
+      ...(evals.length ? [evalChartsHtml(evals)] : []),
       '<h2>Losses</h2>',
       lossChartsHtml(points, lossNames),
       '<h2>Samples</h2>',
