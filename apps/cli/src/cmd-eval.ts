@@ -23,12 +23,25 @@ export function evalFlags(): FlagTable {
   return new FlagTable([
     { name: 'real', kind: 'str', default: '(required)', help: 'the folder of real images (e.g. testB)', group: GROUP },
     { name: 'fake', kind: 'str', default: '(required)', help: 'the folder of generated images (e.g. a results fake_B folder)', group: GROUP },
-    { name: 'inception', kind: 'str', default: '(required)', help: "pytorch-fid's FID Inception weights, pt_inception-2015-12-05-6726825d.pth", group: GROUP },
+    {
+      name: 'inception',
+      kind: 'str',
+      default: '(required)',
+      help: "pytorch-fid's FID Inception weights, pt_inception-2015-12-05-6726825d.pth",
+      group: GROUP,
+    },
     { name: 'batch_size', kind: 'int', default: '10', help: 'images per Inception forward (memory and speed only)', group: GROUP },
     { name: 'kid_subsets', kind: 'int', default: '100', help: "KID: random subsets drawn (clean-fid's num_subsets)", group: GROUP },
     { name: 'kid_subset_size', kind: 'int', default: '1000', help: "KID: the largest subset (clean-fid's max_subset_size)", group: GROUP },
     { name: 'seed', kind: 'int', default: '0', help: "KID: the seed of numpy's generator its subsets are drawn from", group: GROUP },
-    { name: 'no_cache', kind: 'bool', boolStyle: 'switch', default: 'False', help: 'compute every feature again, read and write no cache', group: GROUP },
+    {
+      name: 'no_cache',
+      kind: 'bool',
+      boolStyle: 'switch',
+      default: 'False',
+      help: 'compute every feature again, read and write no cache',
+      group: GROUP,
+    },
     { name: 'json', kind: 'bool', boolStyle: 'switch', default: 'False', help: 'print the result as one JSON object', group: GROUP_TITLES.ours },
     backendFlag,
     verboseFlag,
@@ -90,7 +103,18 @@ export async function evalCommand(argv: readonly string[], ctx: Context): Promis
     const result = fidAndKid(r, f, { subsets, maxSubsetSize, seed });
     const seconds = (Date.now() - started) / 1000;
     if (json) {
-      ctx.print(JSON.stringify({ fid: result.fid, kid: result.kid.mean, kid_std: result.kid.std, kid_subset_size: result.kid.subsetSize, kid_subsets: result.kid.subsets, real: result.real, fake: result.fake, seconds }));
+      ctx.print(
+        JSON.stringify({
+          fid: result.fid,
+          kid: result.kid.mean,
+          kid_std: result.kid.std,
+          kid_subset_size: result.kid.subsetSize,
+          kid_subsets: result.kid.subsets,
+          real: result.real,
+          fake: result.fake,
+          seconds,
+        }),
+      );
     } else {
       ctx.print(`FID ${result.fid.toFixed(4)}`);
       ctx.print(`KID ${result.kid.mean.toFixed(6)} ± ${result.kid.std.toFixed(6)} (${result.kid.subsets} subsets of ${result.kid.subsetSize})`);

@@ -83,7 +83,6 @@ export class FidInception {
 function rgbFloats(img: RgbImage): Float32Array {
   const { width, height, channels, data } = img;
   const out = new Float32Array(width * height * 3);
-  for (let p = 0; p < width * height; p++)
-    for (let k = 0; k < 3; k++) out[p * 3 + k] = data[p * channels + (channels < 3 ? 0 : k)] as number;
+  for (let p = 0; p < width * height; p++) for (let k = 0; k < 3; k++) out[p * 3 + k] = data[p * channels + (channels < 3 ? 0 : k)] as number;
   return out;
 }

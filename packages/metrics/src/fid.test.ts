@@ -160,13 +160,17 @@ describe('weights file errors name the file and the file users need', () => {
     const other = encodePth([['model.1.weight', { shape: [2, 3, 1, 1], data: new Float32Array(6) }]]);
     expect(() => readInceptionWeights(other, 'latest_net_G.pth')).toThrow(InceptionWeightsError);
     expect(() => readInceptionWeights(other, 'latest_net_G.pth')).toThrow(
-      new RegExp(`^latest_net_G\\.pth: not the FID Inception's state_dict: 470 of its 470 tensors are missing.*${FID_WEIGHTS_FILE.replace(/\./g, '\\.')}`),
+      new RegExp(
+        `^latest_net_G\\.pth: not the FID Inception's state_dict: 470 of its 470 tensors are missing.*${FID_WEIGHTS_FILE.replace(/\./g, '\\.')}`,
+      ),
     );
   });
   it('a wrong shape is named', () => {
     const sd = formulaInceptionStateDict();
     sd.set('Mixed_7c.branch_pool.bn.weight', { dtype: 'float32', shape: [3], data: new Float32Array(3) });
-    expect(() => FidInception.fromStateDict(sd, 'pt.pth')).toThrow(/^pt\.pth: Mixed_7c\.branch_pool\.bn\.weight has shape \[3\], the FID Inception needs \[192\]/);
+    expect(() => FidInception.fromStateDict(sd, 'pt.pth')).toThrow(
+      /^pt\.pth: Mixed_7c\.branch_pool\.bn\.weight has shape \[3\], the FID Inception needs \[192\]/,
+    );
   });
   it('a truncated file is not a readable state_dict', () => {
     const bytes = encodePth([['x', { shape: [4], data: new Float32Array(4) }]]);

@@ -19,7 +19,14 @@ export interface ConvSpec {
 }
 
 const convSpecs: ConvSpec[] = [];
-function basicConv(name: string, inChannels: number, outChannels: number, kernel: number | [number, number], stride = 1, padding: number | [number, number] = 0): string {
+function basicConv(
+  name: string,
+  inChannels: number,
+  outChannels: number,
+  kernel: number | [number, number],
+  stride = 1,
+  padding: number | [number, number] = 0,
+): string {
   const k: [number, number] = typeof kernel === 'number' ? [kernel, kernel] : kernel;
   const p: [number, number] = typeof padding === 'number' ? [padding, padding] : padding;
   convSpecs.push({ name, inChannels, outChannels, kernel: k, stride, padding: p });
@@ -131,7 +138,20 @@ function avgPoolExcludePad(x: tf.Tensor4D): tf.Tensor4D {
   // The sum over the window (zero padding) divided by how many pixels of the image it covers:
   // 9 inside, 6 on an edge, 4 in a corner. Written out so every backend gives the same mean.
   const [, h, w] = x.shape;
-  const sum = tf.mul(tf.avgPool(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), 3, 1, 'valid'), 9);
+  const sum = tf.mul(
+    tf.avgPool(
+      tf.pad(x, [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ]),
+      3,
+      1,
+      'valid',
+    ),
+    9,
+  );
   const count = (i: number, n: number) => (i === 0 || i === n - 1 ? (n === 1 ? 1 : 2) : 3);
   const counts = new Float32Array(h * w);
   for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) counts[i * w + j] = count(i, h) * count(j, w);
@@ -155,7 +175,14 @@ export function inceptionForward(
       if (!spec || !w) throw new Error(`FID Inception: no weights for ${name}`);
       const [ph, pw] = spec.padding;
       const pad: [[number, number], [number, number], [number, number], [number, number]] | 'valid' =
-        ph || pw ? [[0, 0], [ph, ph], [pw, pw], [0, 0]] : 'valid';
+        ph || pw
+          ? [
+              [0, 0],
+              [ph, ph],
+              [pw, pw],
+              [0, 0],
+            ]
+          : 'valid';
       return tf.fused.conv2d({ x: input, filter: w.filter, strides: spec.stride, pad, bias: w.bias, activation: 'relu' });
     };
     const chain = (input: tf.Tensor4D, names: string[]) => names.reduce((t, n) => conv(n, t), input);
@@ -227,7 +254,8 @@ const specByName = new Map(convSpecs.map((s) => [s.name, s]));
 export function fidInput(images: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
     const [, h, w] = images.shape;
-    const resized = h === FID_INPUT_SIDE && w === FID_INPUT_SIDE ? images : tf.image.resizeBilinear(images, [FID_INPUT_SIDE, FID_INPUT_SIDE], false, true);
+    const resized =
+      h === FID_INPUT_SIDE && w === FID_INPUT_SIDE ? images : tf.image.resizeBilinear(images, [FID_INPUT_SIDE, FID_INPUT_SIDE], false, true);
     return tf.sub(tf.mul(resized, 2), 1);
   });
 }

@@ -17,7 +17,7 @@ export function formulaConvWeight(key: string, count: number, fanIn: number): Fl
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35) >>> 0;
     h ^= h >>> 16;
-    out[i] = ((h >>> 0) / 4294967296 * 2 - 1) * scale;
+    out[i] = (((h >>> 0) / 4294967296) * 2 - 1) * scale;
   }
   return out;
 }
@@ -28,8 +28,17 @@ export function formulaInceptionStateDict(bn?: StateDict): StateDict {
   for (const c of FID_INCEPTION_CONVS) {
     const [kh, kw] = c.kernel;
     const key = `${c.name}.conv.weight`;
-    sd.set(key, { dtype: 'float32', shape: [c.outChannels, c.inChannels, kh, kw], data: formulaConvWeight(key, c.outChannels * c.inChannels * kh * kw, c.inChannels * kh * kw) });
-    for (const [p, v] of [['weight', 1], ['bias', 0], ['running_mean', 0], ['running_var', 1]] as const) {
+    sd.set(key, {
+      dtype: 'float32',
+      shape: [c.outChannels, c.inChannels, kh, kw],
+      data: formulaConvWeight(key, c.outChannels * c.inChannels * kh * kw, c.inChannels * kh * kw),
+    });
+    for (const [p, v] of [
+      ['weight', 1],
+      ['bias', 0],
+      ['running_mean', 0],
+      ['running_var', 1],
+    ] as const) {
       const name = `${c.name}.bn.${p}`;
       const given = bn?.get(name);
       sd.set(name, given ?? { dtype: 'float32', shape: [c.outChannels], data: new Float32Array(c.outChannels).fill(v) });

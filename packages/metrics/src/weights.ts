@@ -39,11 +39,15 @@ function checkShapes(file: string, found: ReadonlyMap<string, readonly number[]>
   for (const [name, shape] of expectedShapes()) {
     const got = found.get(name);
     if (!got) missing.push(name);
-    else if (got.join() !== shape.join()) throw new InceptionWeightsError(file, `${name} has shape [${got.join(', ')}], the FID Inception needs [${shape.join(', ')}]`);
+    else if (got.join() !== shape.join())
+      throw new InceptionWeightsError(file, `${name} has shape [${got.join(', ')}], the FID Inception needs [${shape.join(', ')}]`);
   }
   if (missing.length) {
     const shown = missing.slice(0, 3).join(', ');
-    throw new InceptionWeightsError(file, `not the FID Inception's state_dict: ${missing.length} of its ${expectedShapes().size} tensors are missing (${shown}${missing.length > 3 ? ', ...' : ''})`);
+    throw new InceptionWeightsError(
+      file,
+      `not the FID Inception's state_dict: ${missing.length} of its ${expectedShapes().size} tensors are missing (${shown}${missing.length > 3 ? ', ...' : ''})`,
+    );
   }
 }
 
@@ -59,7 +63,8 @@ export function readInceptionWeights(source: Uint8Array | ByteSource, file = FID
     if (e instanceof InceptionWeightsError) throw e;
     // readPth wraps what its `expect` throws.
     if (e instanceof PthError && e.cause instanceof InceptionWeightsError) throw e.cause;
-    if (e instanceof PthError) throw new InceptionWeightsError(file, `not a readable PyTorch state_dict (${e.message.slice(file.length + 2)})`, { cause: e });
+    if (e instanceof PthError)
+      throw new InceptionWeightsError(file, `not a readable PyTorch state_dict (${e.message.slice(file.length + 2)})`, { cause: e });
     throw e;
   }
 }
