@@ -1,6 +1,7 @@
 // @cut/core-tensors: backend-agnostic tensor helpers for CUT on @tensorflow/tfjs-core.
 import { registerGradients } from './gradients/index.js';
 import { registerWasmTrainingKernels } from './wasm/index.js';
+import { registerWebGpuKernelFixes } from './webgpu/index.js';
 
 export {
   activateBackend,
@@ -81,3 +82,4 @@ export {
 // and declares the wasm backend's training kernels, installed by activateBackend('wasm').
 registerGradients();
 registerWasmTrainingKernels();
+registerWebGpuKernelFixes();

@@ -187,9 +187,7 @@ describeBackends(
       f.dispose();
     });
   },
-  // WebGPU: the gradients w.r.t. the source features come out wrong there (relative error ~1 on
-  // every case, ids and features right): not run on webgpu until that is found (issue 20).
-  { backends: ['cpu', 'wasm'] },
+  { backends: ['cpu', 'wasm', 'webgpu'] },
 );
 
 describe('QS-Attn options and their reference', () => {
