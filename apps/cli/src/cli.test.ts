@@ -132,7 +132,7 @@ describe('cutjs: bad command lines (exit code 2, nothing started)', () => {
       [['translate', 'a.png', '--tile', '30'], "cutjs translate: --tile: must be 'auto', 0 (whole images) or a multiple of 4, at least 16, got 30"],
       [['translate', 'a.png', '--tile', '12'], "cutjs translate: --tile: must be 'auto', 0 (whole images) or a multiple of 4, at least 16, got 12"],
       [['translate', '--checkpoint', H2Z_TINY], 'cutjs translate: give one or more images or folders to translate (see --help)'],
-      [['trian'], "cutjs: unknown command 'trian' (expected train, test, translate, export, demo, info, pretrained; see cutjs --help)"],
+      [['trian'], "cutjs: unknown command 'trian' (expected train, test, translate, export, eval, demo, info, pretrained; see cutjs --help)"],
     ];
     for (const [argv, message] of cases) {
       const r = await cli(argv[0] === 'train' ? [...argv, '--checkpoints_dir', checkpoints] : argv);
