@@ -21,12 +21,12 @@ export type Runtime = (typeof RUNTIMES)[number];
 /**
  * What `cutjs translate` runs when --runtime is not given: tfjs. ONNX Runtime was measured against
  * it (bench/README.md, 'ONNX Runtime'; bench/onnx.mjs) and did not win on two cores: onnxruntime-node
- * took as long as tfjs's wasm with native kernels at 256x256, was mixed on a whole 1024x1024 image,
- * and took four times as long in 512-pixel tiles (each tile of each stage a separate run, with the
- * stages' norms and halos on the host).
+ * took as long as tfjs's wasm with native kernels at 256x256, a little longer on a whole 1024x1024
+ * image, and 2.5 to 3 times as long in 512-pixel tiles (each tile of each stage a separate run, with
+ * the stages' norms and halos on the host).
  */
 export const DEFAULT_RUNTIME: Runtime = 'tfjs';
-const WHY_TFJS = 'measured no faster on 2 cores: equal at 256x256, 4x slower in 512-pixel tiles (bench/README.md, ONNX Runtime)';
+const WHY_TFJS = 'measured no faster on 2 cores: equal at 256x256, slower at 1024x1024 (2.5x in 512-pixel tiles; bench/README.md, ONNX Runtime)';
 
 /**
  * `cutjs info`'s line about the translate runtime: the default and why, and whether

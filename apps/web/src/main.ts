@@ -69,13 +69,16 @@ const enqueue = (job: () => Promise<void>) => (queue = queue.then(job, job));
 type Runtime = 'tfjs' | 'onnx';
 
 /**
- * The runtime that translates: tfjs (the backend chosen) unless onnx is chosen. tfjs is the default
- * because it was measured faster in Chromium on two cores (bench/README.md, 'ONNX Runtime'):
- * onnxruntime-web's wasm on 2 threads took as long as tfjs's wasm on 1 at 256x256 and longer at
- * 1024x1024; on more cores its threads may win, so it is one click away.
+ * The runtime that translates: the one chosen, or (auto) the one measured faster in Chromium on two
+ * cores (bench/README.md, 'ONNX Runtime'): onnxruntime-web when the page is cross-origin isolated
+ * (2 threads: 2.5 s for the default generator at 256x256 against tfjs wasm's 4.4 s; 1024x1024 in
+ * tiles 61 s against 118 s); tfjs on one thread (onnxruntime-web's single thread was a little
+ * slower, 5.1 s) and on WebGPU (a real GPU, not measured against, is tfjs's strength).
  */
-function runtimeFor(): Runtime {
-  return runtimeSelect.value === 'onnx' ? 'onnx' : 'tfjs';
+function runtimeFor(backend: string): Runtime {
+  const choice = runtimeSelect.value;
+  if (choice === 'tfjs' || choice === 'onnx') return choice;
+  return backend !== 'webgpu' && onnxThreads() > 1 ? 'onnx' : 'tfjs';
 }
 
 function describeRuntime(runtime: Runtime, backend: string): string {
@@ -87,7 +90,7 @@ function describeRuntime(runtime: Runtime, backend: string): string {
 function showRuntime() {
   backendReady.then(
     (backend) => {
-      const runtime = runtimeFor();
+      const runtime = runtimeFor(backend);
       runtimeName.value = describeRuntime(runtime, backend);
       runtimeName.dataset.runtime = runtime;
       runtimeName.dataset.threads = String(runtime === 'onnx' ? onnxThreads() : 1);
@@ -274,7 +277,7 @@ async function translateFile(file: File): Promise<void> {
   const current = generator;
   const { G, inputNc, outputNc } = current;
   const backend = await backendReady;
-  const runtime = runtimeFor();
+  const runtime = runtimeFor(backend);
   report(status, `${file.name}: decoding…`);
   const input = await decodeFile(file);
   const { width, height } = input;

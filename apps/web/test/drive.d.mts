@@ -12,7 +12,10 @@ export function openPage(options: {
 }): Promise<{ page: Page; logs: string[]; close(): Promise<void> }>;
 export function hasWebGpuAdapter(page: Page): Promise<boolean>;
 export function chooseBackend(page: Page, backend: string): Promise<string | null>;
-export function chooseRuntime(page: Page, runtime: 'tfjs' | 'onnx'): Promise<{ runtime: string | null; threads: number; text: string | null }>;
+export function chooseRuntime(
+  page: Page,
+  runtime: 'auto' | 'tfjs' | 'onnx',
+): Promise<{ runtime: string | null; threads: number; text: string | null }>;
 export function loadGenerator(page: Page, files: string[]): Promise<string | null>;
 export function translate(
   page: Page,

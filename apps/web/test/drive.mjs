@@ -124,7 +124,7 @@ export async function chooseBackend(page, backend) {
 }
 
 /**
- * Chooses a runtime with the page's select (tfjs or onnx) and waits until the page shows
+ * Chooses a runtime with the page's select (auto, tfjs or onnx) and waits until the page shows
  * it; returns what it shows: `{ runtime, threads, text }`.
  */
 export async function chooseRuntime(page, runtime) {
@@ -132,7 +132,7 @@ export async function chooseRuntime(page, runtime) {
   await page.waitForFunction(
     (r) => {
       const shown = document.getElementById('runtime-name');
-      return shown?.textContent === 'none' || shown?.dataset.runtime === r;
+      return shown?.textContent === 'none' || (r === 'auto' ? Boolean(shown?.dataset.runtime) : shown?.dataset.runtime === r);
     },
     runtime,
     { timeout: 60_000 },
