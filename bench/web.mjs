@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { defineGenerator } from '../packages/networks/dist/index.js';
 import { saveTfjsModel } from '../packages/trainer/dist/index.js';
-import { DIST, chooseBackend, hasWebGpuAdapter, loadGenerator, openPage, serveStatic, translate } from '../apps/web/test/drive.mjs';
+import { DIST, chooseBackend, chooseRuntime, hasWebGpuAdapter, loadGenerator, openPage, serveStatic, translate } from '../apps/web/test/drive.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const sharp = createRequire(here('../apps/web/package.json'))('sharp');
@@ -67,6 +67,8 @@ for (const backend of backends) {
       continue;
     }
     if ((await chooseBackend(page, backend)) !== backend) throw new Error(`${backend} did not start`);
+    // tfjs's backends (onnxruntime-web is timed by bench/onnx.mjs).
+    await chooseRuntime(page, 'tfjs');
     for (const [name, files] of Object.entries(generators)) {
       // Software WebGPU compiles slowly: the default generator only on wasm.
       if ((backend === 'webgpu' || process.argv.includes('--tiny-only')) && name.startsWith('default')) continue;

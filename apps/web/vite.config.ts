@@ -45,10 +45,23 @@ function shippedModel(): Plugin {
   };
 }
 
+/**
+ * Cross-origin isolation: with these two headers the page gets SharedArrayBuffer, and
+ * onnxruntime-web runs wasm on several threads (without them, on one). A static host must send
+ * the same two (README, 'Host it').
+ */
+export const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+} as const;
+
 export default defineConfig({
   base: './',
   plugins: [noNodeBuiltinsInOurPackages(), shippedModel()],
-  server: { host: '127.0.0.1' },
-  preview: { host: '127.0.0.1' },
+  server: { host: '127.0.0.1', headers: ISOLATION_HEADERS },
+  preview: { host: '127.0.0.1', headers: ISOLATION_HEADERS },
+  // onnxruntime-web finds its .wasm and .mjs by the URLs the page gives (src/onnx.ts); the dev
+  // server's pre-bundling would move it away from them.
+  optimizeDeps: { exclude: ['onnxruntime-web'] },
   build: { target: 'es2022', assetsInlineLimit: 0, chunkSizeWarningLimit: 4096 },
 });

@@ -20,7 +20,10 @@ describe.skipIf(!existsSync(BIN))('the built cutjs binary (apps/cli/dist/index.j
     expect(bad.stdout).toBe('');
     const info = run('info', '--backend', 'cpu');
     expect(info.status, info.stderr).toBe(0);
-    expect(info.stdout).toBe('backend: cpu — tfjs-backend-cpu (JavaScript reference kernels)\n');
+    const [backendLine, runtimeLine, ...rest] = info.stdout.split('\n');
+    expect(backendLine).toBe('backend: cpu — tfjs-backend-cpu (JavaScript reference kernels)');
+    expect(runtimeLine).toMatch(/^translate runtime: tfjs \(the default; --runtime onnx /);
+    expect(rest).toEqual(['']);
   });
 
   it("the default backend: one line naming what runs and why not the faster ones, nothing of Dawn's; --verbose and info say more", () => {

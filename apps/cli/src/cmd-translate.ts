@@ -14,7 +14,7 @@ import { shippedModel, shippedModels } from './shipped-models.js';
 import { UsageError, formatHelp, parseFlags } from './flags.js';
 import { translateFlags, translateOptionsFrom } from './translate-flags.js';
 import { translateFile, type TranslateJob, type TranslatedSize, type TranslateSettings } from './translate-job.js';
-import { OnnxGenerator, RUNTIMES, loadOnnxRuntime, type Runtime } from './onnx-runtime.js';
+import { DEFAULT_RUNTIME, OnnxGenerator, RUNTIMES, loadOnnxRuntime, type Runtime } from './onnx-runtime.js';
 import type { TranslateWorkerData, TranslateWorkerReply } from './translate-worker.js';
 
 const USAGE = `Usage: cutjs translate <image or folder>... --checkpoint <run folder | _net_G.pth | tfjs model> [--out <dir>]
@@ -26,7 +26,8 @@ generator and cropped back), folders recursively, into <out>/<same relative path
 (default auto: 512-pixel tiles above 1024x1024 pixels for a generator of ngf 64, more pixels for a
 smaller ngf, above 512 pixels a side on WebGPU; 0: always whole).
 --runtime onnx runs the generator through ONNX Runtime (onnxruntime-node, an optional dependency):
-the generator is exported as ONNX in memory (as 'cutjs export' writes it); tiles as with tfjs.`;
+the generator is exported as ONNX in memory (as 'cutjs export' writes it); tiles as with tfjs. The
+default stays tfjs, measured faster on 2 cores (cutjs info says why).`;
 
 /** Each input file with its output path; folders are listed recursively and keep their layout. */
 export async function planOutputs(inputs: readonly string[], outDir: string): Promise<TranslateJob[]> {
@@ -98,7 +99,7 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
     throw new UsageError(
       'say which generator with --checkpoint <run folder or _net_G.pth file>, --name <run>, --model <name> (shipped) or --pretrained <name>',
     );
-  const runtime = stringFlag(parsed, 'runtime', 'tfjs') as Runtime;
+  const runtime = stringFlag(parsed, 'runtime', DEFAULT_RUNTIME) as Runtime;
   if (!RUNTIMES.includes(runtime)) throw new UsageError(`--runtime: '${runtime}' is not one of ${RUNTIMES.join(', ')}`);
   const outDir = stringFlag(parsed, 'out', './results/translated');
   const overrides = options.overrides;

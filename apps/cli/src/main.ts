@@ -11,6 +11,7 @@ import { translateCommand } from './cmd-translate.js';
 import { infoFlags } from './command-flags.js';
 import { Context, EXIT, backendChoice, type CliIO } from './context.js';
 import { UsageError, formatHelp, parseFlags } from './flags.js';
+import { translateRuntimeLine } from './onnx-runtime.js';
 
 export { EXIT, type CliIO } from './context.js';
 export { UsageError } from './flags.js';
@@ -45,13 +46,14 @@ async function infoCommand(argv: readonly string[], ctx: Context): Promise<numbe
   if (parsed.help) {
     ctx.print(
       formatHelp(
-        'Usage: cutjs info [--backend <name>]\n\nLoads the backend and prints what runs underneath, and (auto) why each faster backend was skipped.',
+        'Usage: cutjs info [--backend <name>]\n\nLoads the backend and prints what runs underneath, and (auto) why each faster backend was skipped;\nthen the runtime cutjs translate uses by default (tfjs or onnx) and why.',
         table,
       ),
     );
     return 0;
   }
   await ctx.loadBackend(backendChoice(parsed), true);
+  ctx.print(await translateRuntimeLine());
   return 0;
 }
 

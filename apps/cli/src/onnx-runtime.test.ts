@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { H2Z_TINY, cli, tempDir } from './cli-test-utils.js';
+import { DEFAULT_RUNTIME, translateRuntimeLine } from './onnx-runtime.js';
 
 const dir = tempDir('cutjs-onnx-');
 const photos = join(dir, 'photos');
@@ -124,5 +125,29 @@ describe('cutjs translate --runtime onnx', () => {
     const bad = await cli(['translate', photos, '--checkpoint', H2Z_TINY, '--runtime', 'tensorrt']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--runtime: 'tensorrt' is not one of tfjs, onnx/);
+  });
+});
+
+describe('the default translate runtime (cutjs info)', () => {
+  it('stays tfjs, measured faster, and cutjs info says so and why', async () => {
+    expect(DEFAULT_RUNTIME).toBe('tfjs');
+    const info = await cli(['info', '--backend', 'cpu']);
+    expect(info.code, info.stderr).toBe(0);
+    expect(info.stdout).toMatch(
+      /translate runtime: tfjs \(the default; --runtime onnx onnxruntime-node 1\.30\.0 is installed, but measured no faster on 2 cores: equal at 256x256, slower at 1024x1024 \(2\.5x in 512-pixel tiles/,
+    );
+    // Without onnxruntime-node: the same default, and where to get it.
+    const missing = await translateRuntimeLine(async () => {
+      throw new Error("Cannot find module 'onnxruntime-node'");
+    });
+    expect(missing).toBe(
+      'translate runtime: tfjs (the default; --runtime onnx needs onnxruntime-node, not installed here (optional; see the README, ONNX))',
+    );
+  });
+
+  it('translates with tfjs when --runtime is not given', async () => {
+    const r = await cli(['translate', join(photos, 'p3_97x141.png'), '--checkpoint', H2Z_TINY, '--out', join(dir, 'default'), '--backend', 'cpu']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/runtime: onnx/);
   });
 });

@@ -1,5 +1,6 @@
-// The page: a generator from the user's files, images translated in the page on WebGPU, wasm or
-// cpu, shown beside their input and downloadable as PNG. Nothing is uploaded anywhere.
+// The page: a generator from the user's files, images translated in the page by tfjs (WebGPU, wasm
+// or cpu) or by onnxruntime-web (wasm, multi-threaded when the page is cross-origin isolated),
+// shown beside their input and downloadable as PNG. Nothing is uploaded anywhere.
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
@@ -21,6 +22,8 @@ import {
   translateImage,
   type Generator,
 } from '@cut/networks';
+import type { OnnxGenerator } from './onnx.js';
+import { onnxThreads } from './threads.js';
 
 // tfjs wants all three named; the threaded one is never fetched (below).
 setWasmPaths({ 'tfjs-backend-wasm.wasm': wasmPlain, 'tfjs-backend-wasm-simd.wasm': wasmSimd, 'tfjs-backend-wasm-threaded-simd.wasm': wasmThreaded });
@@ -34,6 +37,8 @@ const imageInput = $<HTMLInputElement>('image-files');
 const backendSelect = $<HTMLSelectElement>('backend');
 const tileSelect = $<HTMLSelectElement>('tile');
 const backendName = $<HTMLOutputElement>('backend-name');
+const runtimeSelect = $<HTMLSelectElement>('runtime');
+const runtimeName = $<HTMLOutputElement>('runtime-name');
 const modelStatus = $<HTMLParagraphElement>('model-status');
 const shippedButton = $<HTMLButtonElement>('shipped-model');
 const urlForm = $<HTMLFormElement>('model-url-form');
@@ -54,12 +59,56 @@ const DEFAULTS = Object.fromEntries(
   (Object.keys(arch) as Array<keyof typeof arch>).map((key) => [key, networkOptionString(key, NETWORK_OPTION_SPECS[key].default)]),
 ) as Record<keyof typeof arch, string>;
 
-let generator: { G: Generator; inputNc: number; outputNc: number; name: string } | undefined;
+let generator: { G: Generator; inputNc: number; outputNc: number; name: string; onnx?: Promise<OnnxGenerator> } | undefined;
 let modelFiles: File[] = [];
 let backendReady: Promise<string> = useBackend('auto');
 /** One job at a time: loads and translations run in order. */
 let queue: Promise<unknown> = Promise.resolve();
 const enqueue = (job: () => Promise<void>) => (queue = queue.then(job, job));
+
+type Runtime = 'tfjs' | 'onnx';
+
+/**
+ * The runtime that translates: the one chosen, or (auto) the one measured faster in Chromium on two
+ * cores (bench/README.md, 'ONNX Runtime'): onnxruntime-web when the page is cross-origin isolated
+ * (2 threads: 2.5 s for the default generator at 256x256 against tfjs wasm's 4.4 s; 1024x1024 in
+ * tiles 61 s against 118 s); tfjs on one thread (onnxruntime-web's single thread was a little
+ * slower, 5.1 s) and on WebGPU (a real GPU, not measured against, is tfjs's strength).
+ */
+function runtimeFor(backend: string): Runtime {
+  const choice = runtimeSelect.value;
+  if (choice === 'tfjs' || choice === 'onnx') return choice;
+  return backend !== 'webgpu' && onnxThreads() > 1 ? 'onnx' : 'tfjs';
+}
+
+function describeRuntime(runtime: Runtime, backend: string): string {
+  if (runtime === 'tfjs') return `tfjs (${backend})`;
+  const n = onnxThreads();
+  return `onnxruntime-web (wasm, ${n} thread${n === 1 ? '' : 's'}${globalThis.crossOriginIsolated ? '' : ': the page is not cross-origin isolated'})`;
+}
+
+function showRuntime() {
+  backendReady.then(
+    (backend) => {
+      const runtime = runtimeFor(backend);
+      runtimeName.value = describeRuntime(runtime, backend);
+      runtimeName.dataset.runtime = runtime;
+      runtimeName.dataset.threads = String(runtime === 'onnx' ? onnxThreads() : 1);
+    },
+    () => (runtimeName.value = 'none'),
+  );
+}
+
+/** The loaded generator's ONNX sessions, exported and started on first use. */
+function onnxOf(g: NonNullable<typeof generator>): Promise<OnnxGenerator> {
+  if (!g.onnx) {
+    // onnxruntime-web is loaded when first used.
+    g.onnx = import('./onnx.js').then(({ OnnxGenerator }) => OnnxGenerator.create(g.G));
+    // A failed start is tried again next time.
+    g.onnx.catch(() => (g.onnx = undefined));
+  }
+  return g.onnx;
+}
 
 function report(el: HTMLElement, text: string, error = false) {
   el.textContent = text;
@@ -170,8 +219,10 @@ async function loadGenerator(files: File[], useForm: boolean): Promise<void> {
     );
     loaded = { G: ck.G, inputNc: ck.G.inputChannels, outputNc: ck.G.outputChannels, name: g.name };
   }
-  generator?.G.dispose();
+  const old = generator;
   generator = loaded;
+  old?.onnx?.then((o) => o.release()).catch(() => {});
+  old?.G.dispose();
   const n = generator.G.parameterNames().length;
   report(modelStatus, `Loaded ${generator.name} (${arch.netG.value}, ngf ${arch.ngf.value}, ${n} weight tensors) on ${backend}.`);
   modelStatus.dataset.state = 'loaded';
@@ -223,8 +274,10 @@ function figure(canvas: HTMLCanvasElement, caption: string): HTMLElement {
 
 async function translateFile(file: File): Promise<void> {
   if (!generator) throw new Error('load a generator first (step 1)');
-  const { G, inputNc, outputNc } = generator;
+  const current = generator;
+  const { G, inputNc, outputNc } = current;
   const backend = await backendReady;
+  const runtime = runtimeFor(backend);
   report(status, `${file.name}: decoding…`);
   const input = await decodeFile(file);
   const { width, height } = input;
@@ -239,19 +292,30 @@ async function translateFile(file: File): Promise<void> {
   const img = { data: normalizeImage(toChannels(toRgb(rgba), inputNc)), width, height, channels: inputNc };
   // The CLI's tile rule, with a browser's memory: Chromium's wasm runs out where Node's does not.
   const choice = tileSelect.value === 'auto' ? 'auto' : Number(tileSelect.value);
-  const tile = tileFor(width, height, choice, { ...generatorTileFacts(G), backend, budget: WHOLE_IMAGE_BUDGET.browser });
+  // onnxruntime-web runs wasm: tiles as tfjs's wasm backend takes them.
+  const tile = tileFor(width, height, choice, {
+    ...generatorTileFacts(G),
+    backend: runtime === 'onnx' ? 'wasm' : backend,
+    budget: WHOLE_IMAGE_BUDGET.browser,
+  });
+  const tiled = tile > 0 && (width > tile || height > tile);
   progress.hidden = false;
   progress.removeAttribute('value');
-  report(status, `${file.name}: translating ${width}×${height} on ${backend}${tile ? ` in ${tile}-pixel tiles` : ''}…`);
+  let onnx: OnnxGenerator | undefined;
+  if (runtime === 'onnx') {
+    report(status, `${file.name}: exporting the generator to ONNX and starting onnxruntime-web…`);
+    onnx = await onnxOf(current);
+  }
+  const engine = onnx ? `onnxruntime-web wasm, ${onnx.threads} thread${onnx.threads === 1 ? '' : 's'}` : backend;
+  report(status, `${file.name}: translating ${width}×${height} on ${engine}${tile ? ` in ${tile}-pixel tiles` : ''}…`);
   const start = performance.now();
-  const out = await translateImage(G, img, {
-    tile,
-    onStage: (done, total) => {
-      progress.max = total;
-      progress.value = done;
-      report(status, `${file.name}: stage ${done} of ${total} (${((performance.now() - start) / 1000).toFixed(1)} s)`);
-    },
-  });
+  const onStage = (done: number, total: number) => {
+    progress.max = total;
+    progress.value = done;
+    report(status, `${file.name}: stage ${done} of ${total} (${((performance.now() - start) / 1000).toFixed(1)} s)`);
+  };
+  const out =
+    onnx && !tiled ? await onnx.translate(img) : await translateImage(G, img, { tile, onStage, ...(onnx ? { runStage: onnx.stageRunner() } : {}) });
   const ms = performance.now() - start;
   progress.hidden = true;
   // tensor2im, as RGBA with opaque alpha (ImageData's layout).
@@ -265,6 +329,8 @@ async function translateFile(file: File): Promise<void> {
   row.className = 'result';
   row.dataset.ms = ms.toFixed(0);
   row.dataset.backend = backend;
+  row.dataset.runtime = runtime;
+  row.dataset.threads = String(onnx?.threads ?? 1);
   const outCanvas = canvasOf(output);
   const link = document.createElement('a');
   link.className = 'download';
@@ -274,7 +340,7 @@ async function translateFile(file: File): Promise<void> {
     outCanvas.toBlob((b) => (b ? resolve(b) : reject(new Error('the browser could not encode the PNG'))), 'image/png'),
   );
   link.href = URL.createObjectURL(blob);
-  const time = `${(ms / 1000).toFixed(2)} s on ${backend}`;
+  const time = `${(ms / 1000).toFixed(2)} s on ${engine}`;
   row.append(
     figure(canvasOf(input), `${file.name} (${width}×${height})`),
     figure(outCanvas, `translated in ${time}${tile ? `, ${tile}-pixel tiles` : ''}`),
@@ -370,10 +436,13 @@ backendSelect.addEventListener('change', () => {
   backendName.value = 'starting…';
   backendReady = useBackend(backendSelect.value);
   backendReady.catch((e: Error) => report(status, e.message, true));
+  showRuntime();
   // The weights were uploaded to the previous backend: build the generator again on the new one.
   reloadGenerator(true);
 });
 backendReady.catch((e: Error) => report(status, e.message, true));
+runtimeSelect.addEventListener('change', showRuntime);
+showRuntime();
 
 // Drag and drop: generator files on step 1, images on step 2 (or anywhere: sorted by kind).
 for (const zone of document.querySelectorAll<HTMLElement>('.drop')) {

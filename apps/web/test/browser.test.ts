@@ -1,6 +1,7 @@
 // The page in a real browser (Debian's Chromium, driven by playwright-core): the generator and a
 // photo go in through the page's own file inputs, and the PNG it downloads must equal
-// `cutjs translate`'s for the same checkpoint and image (within 1 grey level).
+// `cutjs translate`'s for the same checkpoint and image (within 1 grey level), on both of the page's
+// runtimes: tfjs and onnxruntime-web (threads when the page is cross-origin isolated).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadReferenceCheckpoint, saveTfjsModel } from '@cut/trainer';
-import { CHROMIUM, DIST, chooseBackend, hasWebGpuAdapter, loadGenerator, openPage, serveStatic, translate } from './drive.mjs';
+import { CHROMIUM, DIST, chooseBackend, chooseRuntime, hasWebGpuAdapter, loadGenerator, openPage, serveStatic, translate } from './drive.mjs';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const H2Z = join(ROOT, 'fixtures/checkpoints/h2z_tiny');
@@ -24,6 +25,8 @@ const work = mkdtempSync(join(tmpdir(), 'cut-web-'));
 const images = join(work, 'images');
 const cliOut = join(work, 'cli');
 let server: Awaited<ReturnType<typeof serveStatic>>;
+/** The same files without the cross-origin isolation headers (as most static hosts serve them). */
+let plainServer: Awaited<ReturnType<typeof serveStatic>>;
 
 /** Max and mean absolute difference of two PNGs' RGB values (same size required). */
 async function levels(a: string, b: string) {
@@ -58,10 +61,12 @@ beforeAll(async () => {
   await saveTfjsModel(ck.G, join(work, 'tfjs'));
   ck.dispose();
   server = await serveStatic(DIST);
+  plainServer = await serveStatic(DIST, { isolated: false });
 });
 
 afterAll(async () => {
   await server?.close();
+  await plainServer?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -70,6 +75,7 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
     const { page, logs, close } = await openPage({ url: server.url });
     try {
       expect(await chooseBackend(page, 'wasm')).toBe('wasm');
+      expect((await chooseRuntime(page, 'tfjs')).runtime).toBe('tfjs');
       const status = await loadGenerator(page, [join(H2Z, 'latest_net_G.pth'), join(H2Z, 'train_opt.txt')]);
       expect(status).toMatch(/Loaded latest_net_G\.pth \(resnet_6blocks, ngf 8,/);
       for (const name of ['photo', 'crop', 'large']) {
@@ -77,6 +83,7 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
         const out = join(work, `page-${name}.png`);
         const r = await translate(page, join(images, `${name}.png`), out);
         expect(r.backend).toBe('wasm');
+        expect(r.runtime).toBe('tfjs');
         expect(r.name).toBe(`${name}_fake.png`);
         if (name === 'large') expect(await page.locator('.result figcaption').nth(1).textContent()).toMatch(/256-pixel tiles/);
         const d = await levels(out, join(cliOut, `${name}.png`));
@@ -95,6 +102,7 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
     const { page, logs, close } = await openPage({ url: server.url });
     try {
       await chooseBackend(page, 'wasm');
+      await chooseRuntime(page, 'tfjs');
       expect(await loadGenerator(page, [join(work, 'tfjs', 'model.json'), join(work, 'tfjs', 'weights.bin')])).toMatch(
         /Loaded model\.json \(resnet_6blocks, ngf 8,/,
       );
@@ -111,17 +119,16 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
     }
   });
 
-  it("one click: the horse2zebra model from the static build gives cutjs translate --model's PNG within 1 grey level", async () => {
+  it("one click: the horse2zebra model from the static build gives cutjs translate --model's PNG within 1 grey level, on tfjs and on onnxruntime-web", async () => {
     const { page, logs, close } = await openPage({ url: server.url });
     try {
       await chooseBackend(page, 'wasm');
+      await chooseRuntime(page, 'tfjs');
       await page.click('#shipped-model');
       await page.waitForFunction(() => ['loaded', 'error'].includes(document.getElementById('model-status')?.dataset.state ?? ''), null, {
         timeout: 120_000,
       });
       expect(await page.textContent('#model-status')).toMatch(/Loaded latest_net_G\.pth \(resnet_9blocks, ngf 32,/);
-      const out = join(work, 'page-model.png');
-      await translate(page, join(images, 'photo.png'), out);
       const r = spawnSync(
         process.execPath,
         [CLI, 'translate', join(images, 'photo.png'), '--model', 'horse2zebra', '--out', join(work, 'cli-model'), '--backend', 'wasm'],
@@ -130,8 +137,81 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
         },
       );
       expect(r.status, r.stderr).toBe(0);
-      const d = await levels(out, join(work, 'cli-model', 'photo.png'));
-      console.log(`page (wasm, one-click horse2zebra model) vs cutjs translate --model: max ${d.max} levels, mean ${d.mean.toFixed(4)}`);
+      for (const runtime of ['tfjs', 'onnx'] as const) {
+        expect((await chooseRuntime(page, runtime)).runtime).toBe(runtime);
+        const out = join(work, `page-model-${runtime}.png`);
+        const t = await translate(page, join(images, 'photo.png'), out);
+        expect(t.runtime).toBe(runtime);
+        const d = await levels(out, join(work, 'cli-model', 'photo.png'));
+        console.log(
+          `page (${runtime}, one-click horse2zebra model) vs cutjs translate --model: max ${d.max} levels, mean ${d.mean.toFixed(4)}; ${t.ms} ms`,
+        );
+        expect(d.max).toBeLessThanOrEqual(1);
+      }
+    } catch (e) {
+      console.error(logs.join('\n'));
+      throw e;
+    } finally {
+      await close();
+    }
+  });
+
+  it("onnx (onnxruntime-web), isolated page: the default, threads > 1, cutjs translate's PNGs within 1 grey level (whole, padded, tiled)", async () => {
+    const { page, logs, close } = await openPage({ url: server.url });
+    try {
+      await chooseBackend(page, 'wasm');
+      const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+      expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+      const threads = Math.min(cores, 8);
+      // The default (auto): onnxruntime-web where the page has threads, measured faster (bench/README.md, 'ONNX Runtime').
+      expect(await page.inputValue('#runtime')).toBe('auto');
+      const auto = await chooseRuntime(page, 'auto');
+      expect(auto.runtime).toBe(threads > 1 ? 'onnx' : 'tfjs');
+      const shown = await chooseRuntime(page, 'onnx');
+      expect(shown.runtime).toBe('onnx');
+      expect(shown.threads).toBe(threads);
+      if (cores > 1) expect(shown.threads).toBeGreaterThan(1);
+      expect(shown.text).toBe(`onnxruntime-web (wasm, ${threads} thread${threads === 1 ? '' : 's'})`);
+      await loadGenerator(page, [join(H2Z, 'latest_net_G.pth'), join(H2Z, 'train_opt.txt')]);
+      for (const name of ['photo', 'crop', 'large']) {
+        if (name === 'large') await page.selectOption('#tile', '256');
+        const out = join(work, `page-onnx-${name}.png`);
+        const r = await translate(page, join(images, `${name}.png`), out);
+        expect([r.runtime, r.threads]).toEqual(['onnx', threads]);
+        const caption = await page.locator('.result figcaption').nth(1).textContent();
+        expect(caption).toMatch(new RegExp(`on onnxruntime-web wasm, ${threads} threads?`));
+        if (name === 'large') expect(caption).toMatch(/256-pixel tiles/);
+        const d = await levels(out, join(cliOut, `${name}.png`));
+        console.log(
+          `page (onnxruntime-web, ${threads} threads) vs cutjs translate, ${name}: max ${d.max} levels, mean ${d.mean.toFixed(4)}; ${r.ms} ms`,
+        );
+        expect(d.max).toBeLessThanOrEqual(1);
+      }
+      expect(logs.filter((l) => /pageerror/.test(l))).toEqual([]);
+    } catch (e) {
+      console.error(logs.join('\n'));
+      throw e;
+    } finally {
+      await close();
+    }
+  });
+
+  it('onnx on a page without the isolation headers: one thread (auto: tfjs), the same PNG', async () => {
+    const { page, logs, close } = await openPage({ url: plainServer.url });
+    try {
+      await chooseBackend(page, 'wasm');
+      expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
+      // One thread: auto is tfjs (onnxruntime-web's single thread measured a little slower).
+      expect(await chooseRuntime(page, 'auto')).toEqual({ runtime: 'tfjs', threads: 1, text: 'tfjs (wasm)' });
+      const shown = await chooseRuntime(page, 'onnx');
+      expect([shown.runtime, shown.threads]).toEqual(['onnx', 1]);
+      expect(shown.text).toMatch(/1 thread: the page is not cross-origin isolated/);
+      await loadGenerator(page, [join(H2Z, 'latest_net_G.pth'), join(H2Z, 'train_opt.txt')]);
+      const out = join(work, 'page-onnx-plain.png');
+      const r = await translate(page, join(images, 'photo.png'), out);
+      expect([r.runtime, r.threads]).toEqual(['onnx', 1]);
+      const d = await levels(out, join(cliOut, 'photo.png'));
+      console.log(`page (onnxruntime-web, 1 thread) vs cutjs translate: max ${d.max} levels, mean ${d.mean.toFixed(4)}; ${r.ms} ms`);
       expect(d.max).toBeLessThanOrEqual(1);
     } catch (e) {
       console.error(logs.join('\n'));
@@ -194,6 +274,8 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
       }
       expect(backend).toBe('webgpu');
       const { page } = session;
+      // tfjs (the default), said here so the test does not depend on it.
+      await chooseRuntime(page, 'tfjs');
       await loadGenerator(page, [join(H2Z, 'latest_net_G.pth'), join(H2Z, 'train_opt.txt')]);
       const out = join(work, 'page-webgpu.png');
       const r = await translate(page, join(images, 'photo.png'), out);

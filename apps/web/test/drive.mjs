@@ -18,10 +18,20 @@ const TYPES = {
   '.wasm': 'application/wasm',
   '.png': 'image/png',
   '.json': 'application/json',
+  '.mjs': 'text/javascript',
 };
 
-/** A static file server for `dir` on 127.0.0.1 (a free port), as any static host serves the page. */
-export async function serveStatic(dir = DIST) {
+/** The two headers that make the page cross-origin isolated (as vite.config.ts's dev server and preview send). */
+export const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+/**
+ * A static file server for `dir` on 127.0.0.1 (a free port), as any static host serves the page;
+ * `isolated`: with the two cross-origin isolation headers (onnxruntime-web's threads), else without.
+ */
+export async function serveStatic(dir = DIST, { isolated = true } = {}) {
   const root = resolve(dir);
   const server = createServer((req, res) => {
     const path = normalize(join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
@@ -34,7 +44,7 @@ export async function serveStatic(dir = DIST) {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', ...(isolated ? ISOLATION_HEADERS : {}) });
     res.end(body);
   });
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
@@ -113,6 +123,24 @@ export async function chooseBackend(page, backend) {
   return page.textContent('#backend-name');
 }
 
+/**
+ * Chooses a runtime with the page's select (auto, tfjs or onnx) and waits until the page shows
+ * it; returns what it shows: `{ runtime, threads, text }`.
+ */
+export async function chooseRuntime(page, runtime) {
+  await page.selectOption('#runtime', runtime);
+  await page.waitForFunction(
+    (r) => {
+      const shown = document.getElementById('runtime-name');
+      return shown?.textContent === 'none' || (r === 'auto' ? Boolean(shown?.dataset.runtime) : shown?.dataset.runtime === r);
+    },
+    runtime,
+    { timeout: 60_000 },
+  );
+  const el = page.locator('#runtime-name');
+  return { runtime: await el.getAttribute('data-runtime'), threads: Number(await el.getAttribute('data-threads')), text: await el.textContent() };
+}
+
 /** Picks the generator's files with the page's file input and waits until it is loaded. */
 export async function loadGenerator(page, files) {
   await page.setInputFiles('#model-files', files);
@@ -140,5 +168,11 @@ export async function translate(page, imageFile, outFile, timeout = 300_000) {
   const row = page.locator('.result').first();
   const [download] = await Promise.all([page.waitForEvent('download'), row.locator('a.download').click()]);
   await download.saveAs(outFile);
-  return { ms: Number(await row.getAttribute('data-ms')), backend: await row.getAttribute('data-backend'), name: download.suggestedFilename() };
+  return {
+    ms: Number(await row.getAttribute('data-ms')),
+    backend: await row.getAttribute('data-backend'),
+    runtime: await row.getAttribute('data-runtime'),
+    threads: Number(await row.getAttribute('data-threads')),
+    name: download.suggestedFilename(),
+  };
 }
