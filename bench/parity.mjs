@@ -287,7 +287,7 @@ async function report() {
       const series = Object.fromEntries(runs.map((n) => [n, movingAverage(data[n].losses.map((l) => l[loss]))]));
       const n = Math.min(...runs.map((r) => series[r].length));
       const points = Array.from({ length: n }, (_, i) => ({ x: i + 1, losses: Object.fromEntries(runs.map((r) => [label(r), series[r][i]])) }));
-      const svg = lossChartSvg(points, runs.map(label), { width: 520, height: 260 }, ['#1f77b4', '#17becf', '#d62728'], {
+      const svg = lossChartSvg(points, runs.map(label), { width: 640, height: 260 }, ['#1f77b4', '#17becf', '#d62728'], {
         x: 'iteration',
         y: `${loss} (mean of ${WINDOW})`,
       });
