@@ -114,7 +114,8 @@ export function lossChartSvg(
   axes = { x: 'epoch', y: 'loss' },
 ): string {
   const { width, height } = size;
-  const m = { left: 56, right: 110, top: 16, bottom: 44 };
+  // The legend sits in the right margin: wide enough for the longest name (~7 px a character at 12 px).
+  const m = { left: 56, right: Math.max(110, 36 + 7 * Math.max(0, ...names.map((n) => n.length))), top: 16, bottom: 44 };
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
   const parts: string[] = [
