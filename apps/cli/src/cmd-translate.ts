@@ -14,7 +14,8 @@ import { shippedModel, shippedModels } from './shipped-models.js';
 import { UsageError, formatHelp, parseFlags } from './flags.js';
 import { translateFlags, translateOptionsFrom } from './translate-flags.js';
 import { translateFile, type TranslateJob, type TranslatedSize, type TranslateSettings } from './translate-job.js';
-import { DEFAULT_RUNTIME, OnnxGenerator, RUNTIMES, loadOnnxRuntime, type Runtime } from './onnx-runtime.js';
+import type { OnnxGenerator } from '@cut/networks';
+import { DEFAULT_RUNTIME, RUNTIMES, loadOnnxRuntime, onnxGenerator, type Runtime } from './onnx-runtime.js';
 import type { TranslateWorkerData, TranslateWorkerReply } from './translate-worker.js';
 
 const USAGE = `Usage: cutjs translate <image or folder>... --checkpoint <run folder | _net_G.pth | tfjs model> [--out <dir>]
@@ -164,7 +165,7 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
       ctx.print('threads: 2 (an image at a time on each)');
     }
     if (runtime === 'onnx') {
-      onnx = await OnnxGenerator.create(loaded.G);
+      onnx = await onnxGenerator(loaded.G);
       ctx.print(`runtime: onnx (onnxruntime-node, the generator exported as ONNX: ${(onnx.bytes / 1e6).toFixed(1)} MB)`);
     }
     const local = (job: TranslateJob, onStage: (done: number, total: number) => void) =>
@@ -173,7 +174,7 @@ export async function translateCommand(argv: readonly string[], ctx: Context): P
   } finally {
     loaded.G.dispose();
     helper?.close();
-    await onnx?.close();
+    await onnx?.release();
   }
   if (failures.length) {
     ctx.warn(`cutjs translate: ${failures.length} of ${jobs.length} images failed`);

@@ -1,17 +1,6 @@
 // `--runtime onnx`: a generator exported with @cut/networks' generatorToOnnx, run by onnxruntime-node
 // (an optional dependency: loaded only when asked for, with a clear message when it is missing).
-import {
-  type Generator,
-  type HostImage,
-  type HostMap,
-  type Module,
-  type StageRunner,
-  type TorchStateDict,
-  generatorToOnnx,
-  minimumImageSide,
-  modulesToOnnx,
-  paddedSize,
-} from '@cut/networks';
+import { OnnxGenerator, type Generator } from '@cut/networks';
 
 type Ort = typeof import('onnxruntime-node');
 
@@ -57,104 +46,7 @@ export async function loadOnnxRuntime(): Promise<Ort> {
   }
 }
 
-/** Row `i` of a side of `n` pixels reflect-padded past its end (torch's ReflectionPad2d, as translateWhole pads). */
-const reflect = (i: number, n: number) => (i < n ? i : 2 * (n - 1) - i);
-
-type Session = import('onnxruntime-node').InferenceSession;
-
-/** HWC host map -> NCHW input tensor data. */
-function toNchw(m: HostMap): Float32Array {
-  const { height: h, width: w, channels: c } = m;
-  const x = new Float32Array(c * h * w);
-  for (let i = 0; i < h * w; i++) for (let k = 0; k < c; k++) x[k * h * w + i] = m.data[i * c + k]!;
-  return x;
-}
-
-/**
- * A generator as ONNX Runtime sessions: `translate` is `translateWhole`'s contract (pad, run whole,
- * crop; NHWC host images in [-1, 1]); `stageRunner` runs `forwardTiled`'s stages, each exported on
- * its own (`modulesToOnnx`), for the same tiles as the tfjs runtime.
- */
-export class OnnxGenerator {
-  private readonly stages = new Map<readonly Module[], Promise<Session>>();
-
-  private constructor(
-    private readonly ort: Ort,
-    private readonly session: Session,
-    private readonly G: Generator,
-    private readonly state: TorchStateDict,
-    /** The exported model's size in bytes. */
-    readonly bytes: number,
-  ) {}
-
-  static async create(G: Generator): Promise<OnnxGenerator> {
-    const ort = await loadOnnxRuntime();
-    const model = await generatorToOnnx(G);
-    const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all' });
-    return new OnnxGenerator(ort, session, G, await G.stateDict(), model.length);
-  }
-
-  private get sizing() {
-    return this.G.sizing;
-  }
-
-  private get className() {
-    return this.G.className;
-  }
-
-  /** `forwardTiled`'s stage runner: each stage (a run of modules between instance norms) as its own ONNX session, made once. */
-  stageRunner(): StageRunner {
-    return async (modules, crop) => {
-      let session = this.stages.get(modules);
-      if (!session) {
-        session = this.ort.InferenceSession.create(modulesToOnnx(this.G, modules, crop.channels, this.state));
-        this.stages.set(modules, session);
-      }
-      const s = await session;
-      const input = new this.ort.Tensor('float32', toNchw(crop), [1, crop.channels, crop.height, crop.width]);
-      const out = (await s.run({ [s.inputNames[0]!]: input }))[s.outputNames[0]!]!;
-      const [, c, h, w] = out.dims.map(Number) as [number, number, number, number];
-      const y = out.data as Float32Array;
-      const data = new Float32Array(h * w * c);
-      for (let i = 0; i < h * w; i++) for (let k = 0; k < c; k++) data[i * c + k] = y[k * h * w + i]!;
-      input.dispose();
-      out.dispose();
-      return { data, height: h, width: w, channels: c };
-    };
-  }
-
-  /** G(image) at the image's own size: reflect-padded at the bottom and right to a size G takes, run whole, cropped back. */
-  async translate(img: HostImage): Promise<HostImage> {
-    const { width: w, height: h, channels: c } = img;
-    const min = minimumImageSide(this.sizing);
-    if (Math.min(w, h) < min) throw new Error(`image is ${w}x${h}, too small to translate (at least ${min}x${min} for this ${this.className})`);
-    const ph = paddedSize(h, this.sizing);
-    const pw = paddedSize(w, this.sizing);
-    // NHWC (padded) -> NCHW.
-    const x = new Float32Array(c * ph * pw);
-    for (let y = 0; y < ph; y++) {
-      const row = reflect(y, h) * w;
-      for (let xx = 0; xx < pw; xx++) {
-        const src = (row + reflect(xx, w)) * c;
-        for (let k = 0; k < c; k++) x[(k * ph + y) * pw + xx] = img.data[src + k]!;
-      }
-    }
-    const input = new this.ort.Tensor('float32', x, [1, c, ph, pw]);
-    const result = await this.session.run({ [this.session.inputNames[0]!]: input });
-    const out = result[this.session.outputNames[0]!]!;
-    const oc = Number(out.dims[1]);
-    const y = out.data as Float32Array;
-    // NCHW -> NHWC, cropped back to h x w.
-    const data = new Float32Array(h * w * oc);
-    for (let yy = 0; yy < h; yy++)
-      for (let xx = 0; xx < w; xx++) for (let k = 0; k < oc; k++) data[(yy * w + xx) * oc + k] = y[(k * ph + yy) * pw + xx]!;
-    out.dispose();
-    input.dispose();
-    return { data, width: w, height: h, channels: oc };
-  }
-
-  async close(): Promise<void> {
-    await this.session.release();
-    for (const s of this.stages.values()) await (await s).release();
-  }
+/** A generator run by onnxruntime-node (@cut/networks' OnnxGenerator over the module loaded here). */
+export async function onnxGenerator(G: Generator): Promise<OnnxGenerator> {
+  return OnnxGenerator.create(await loadOnnxRuntime(), G);
 }

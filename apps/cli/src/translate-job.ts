@@ -3,7 +3,7 @@
 import { decodeImage, saveImage } from '@cut/files';
 import { normalizeImage, toChannels } from '@cut/images';
 import { generatorTileFacts, tileFor, translateImage, type Generator } from '@cut/networks';
-import type { OnnxGenerator } from './onnx-runtime.js';
+import type { OnnxGenerator } from '@cut/networks';
 
 export interface TranslateJob {
   input: string;

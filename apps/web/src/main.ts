@@ -22,7 +22,7 @@ import {
   translateImage,
   type Generator,
 } from '@cut/networks';
-import type { OnnxGenerator } from './onnx.js';
+import type { PageOnnx } from './onnx.js';
 import { onnxThreads } from './threads.js';
 
 // tfjs wants all three named; the threaded one is never fetched (below).
@@ -59,7 +59,7 @@ const DEFAULTS = Object.fromEntries(
   (Object.keys(arch) as Array<keyof typeof arch>).map((key) => [key, networkOptionString(key, NETWORK_OPTION_SPECS[key].default)]),
 ) as Record<keyof typeof arch, string>;
 
-let generator: { G: Generator; inputNc: number; outputNc: number; name: string; onnx?: Promise<OnnxGenerator> } | undefined;
+let generator: { G: Generator; inputNc: number; outputNc: number; name: string; onnx?: Promise<PageOnnx> } | undefined;
 let modelFiles: File[] = [];
 let backendReady: Promise<string> = useBackend('auto');
 /** One job at a time: loads and translations run in order. */
@@ -100,10 +100,10 @@ function showRuntime() {
 }
 
 /** The loaded generator's ONNX sessions, exported and started on first use. */
-function onnxOf(g: NonNullable<typeof generator>): Promise<OnnxGenerator> {
+function onnxOf(g: NonNullable<typeof generator>): Promise<PageOnnx> {
   if (!g.onnx) {
     // onnxruntime-web is loaded when first used.
-    g.onnx = import('./onnx.js').then(({ OnnxGenerator }) => OnnxGenerator.create(g.G));
+    g.onnx = import('./onnx.js').then(({ onnxGenerator }) => onnxGenerator(g.G));
     // A failed start is tried again next time.
     g.onnx.catch(() => (g.onnx = undefined));
   }
@@ -301,7 +301,7 @@ async function translateFile(file: File): Promise<void> {
   const tiled = tile > 0 && (width > tile || height > tile);
   progress.hidden = false;
   progress.removeAttribute('value');
-  let onnx: OnnxGenerator | undefined;
+  let onnx: PageOnnx | undefined;
   if (runtime === 'onnx') {
     report(status, `${file.name}: exporting the generator to ONNX and starting onnxruntime-web…`);
     onnx = await onnxOf(current);

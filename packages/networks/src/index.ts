@@ -127,4 +127,6 @@ export {
   readOnnxModel,
   type GeneratorToOnnxOptions,
 } from './onnx/export.js';
+// A generator run by ONNX Runtime (the runtime module passed in: onnxruntime-node or onnxruntime-web).
+export { OnnxGenerator, type OrtModule, type OrtSession, type OrtTensor } from './onnx/runtime.js';
 export { OnnxGraph, type OnnxAttribute, type OnnxConstant, type OnnxEmitter, type OnnxNode } from './onnx/graph.js';
