@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadReferenceCheckpoint, saveTfjsModel } from '@cut/trainer';
 import { CHROMIUM, DIST, chooseBackend, chooseRuntime, hasWebGpuAdapter, loadGenerator, openPage, serveStatic, translate } from './drive.mjs';
+import type { Page } from 'playwright-core';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const H2Z = join(ROOT, 'fixtures/checkpoints/h2z_tiny');
@@ -20,6 +21,19 @@ const CLI = join(ROOT, 'apps/cli/dist/index.js');
 const noChromium = !existsSync(CHROMIUM);
 if (noChromium && process.env.CUT_REQUIRE_CHROMIUM) throw new Error(`${CHROMIUM}: not found, and CUT_REQUIRE_CHROMIUM is set`);
 if (noChromium) console.warn(`skipping the browser test: no ${CHROMIUM}`);
+
+/** Runs `body` on a fresh page of `url`; on failure prints the page's console first; always closes it. */
+async function onPage(url: string, body: (page: Page, logs: readonly string[]) => Promise<void>): Promise<void> {
+  const { page, logs, close } = await openPage({ url });
+  try {
+    await body(page, logs);
+  } catch (e) {
+    console.error(logs.join('\n'));
+    throw e;
+  } finally {
+    await close();
+  }
+}
 
 const work = mkdtempSync(join(tmpdir(), 'cut-web-'));
 const images = join(work, 'images');
@@ -72,8 +86,7 @@ afterAll(async () => {
 
 describe.skipIf(noChromium)('the web page in Chromium', () => {
   it("wasm: h2z_tiny (.pth + train_opt.txt) through the file inputs gives cutjs translate's PNGs within 1 grey level (whole, padded, tiled)", async () => {
-    const { page, logs, close } = await openPage({ url: server.url });
-    try {
+    await onPage(server.url, async (page) => {
       expect(await chooseBackend(page, 'wasm')).toBe('wasm');
       expect((await chooseRuntime(page, 'tfjs')).runtime).toBe('tfjs');
       const status = await loadGenerator(page, [join(H2Z, 'latest_net_G.pth'), join(H2Z, 'train_opt.txt')]);
@@ -90,17 +103,11 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
         console.log(`page (wasm) vs cutjs translate, ${name}: max ${d.max} levels, mean ${d.mean.toFixed(4)}; ${r.ms} ms in the page`);
         expect(d.max).toBeLessThanOrEqual(1);
       }
-    } catch (e) {
-      console.error(logs.join('\n'));
-      throw e;
-    } finally {
-      await close();
-    }
+    });
   });
 
   it('wasm: the same generator as a tfjs model (model.json + weights.bin) gives the same PNG', async () => {
-    const { page, logs, close } = await openPage({ url: server.url });
-    try {
+    await onPage(server.url, async (page) => {
       await chooseBackend(page, 'wasm');
       await chooseRuntime(page, 'tfjs');
       expect(await loadGenerator(page, [join(work, 'tfjs', 'model.json'), join(work, 'tfjs', 'weights.bin')])).toMatch(
@@ -111,17 +118,11 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
       const d = await levels(out, join(cliOut, 'photo.png'));
       console.log(`page (wasm, tfjs model) vs cutjs translate: max ${d.max} levels, mean ${d.mean.toFixed(4)}`);
       expect(d.max).toBeLessThanOrEqual(1);
-    } catch (e) {
-      console.error(logs.join('\n'));
-      throw e;
-    } finally {
-      await close();
-    }
+    });
   });
 
   it("one click: the horse2zebra model from the static build gives cutjs translate --model's PNG within 1 grey level, on tfjs and on onnxruntime-web", async () => {
-    const { page, logs, close } = await openPage({ url: server.url });
-    try {
+    await onPage(server.url, async (page) => {
       await chooseBackend(page, 'wasm');
       await chooseRuntime(page, 'tfjs');
       await page.click('#shipped-model');
@@ -148,17 +149,11 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
         );
         expect(d.max).toBeLessThanOrEqual(1);
       }
-    } catch (e) {
-      console.error(logs.join('\n'));
-      throw e;
-    } finally {
-      await close();
-    }
+    });
   });
 
   it("onnx (onnxruntime-web), isolated page: the default, threads > 1, cutjs translate's PNGs within 1 grey level (whole, padded, tiled)", async () => {
-    const { page, logs, close } = await openPage({ url: server.url });
-    try {
+    await onPage(server.url, async (page, logs) => {
       await chooseBackend(page, 'wasm');
       const cores = await page.evaluate(() => navigator.hardwareConcurrency);
       expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
@@ -188,17 +183,11 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
         expect(d.max).toBeLessThanOrEqual(1);
       }
       expect(logs.filter((l) => /pageerror/.test(l))).toEqual([]);
-    } catch (e) {
-      console.error(logs.join('\n'));
-      throw e;
-    } finally {
-      await close();
-    }
+    });
   });
 
   it('onnx on a page without the isolation headers: one thread (auto: tfjs), the same PNG', async () => {
-    const { page, logs, close } = await openPage({ url: plainServer.url });
-    try {
+    await onPage(plainServer.url, async (page) => {
       await chooseBackend(page, 'wasm');
       expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
       // One thread: auto is tfjs (onnxruntime-web's single thread measured a little slower).
@@ -213,12 +202,7 @@ describe.skipIf(noChromium)('the web page in Chromium', () => {
       const d = await levels(out, join(cliOut, 'photo.png'));
       console.log(`page (onnxruntime-web, 1 thread) vs cutjs translate: max ${d.max} levels, mean ${d.mean.toFixed(4)}; ${r.ms} ms`);
       expect(d.max).toBeLessThanOrEqual(1);
-    } catch (e) {
-      console.error(logs.join('\n'));
-      throw e;
-    } finally {
-      await close();
-    }
+    });
   });
 
   it("a generator from a URL: a missing file is named with the server's answer", async () => {
