@@ -64,6 +64,9 @@ CASES = {
     'cut_step_pixel.json.gz': ['--netD', 'pixel'],
     'cut_step_reshape.json.gz': ['--netF', 'reshape'],
     'cut_step_strided_conv.json.gz': ['--netF', 'reshape'],  # made strided_conv below
+    # FastCUT (no identity NCE, lambda_NCE 10, flip_equivariance) on a flipped step: its forward's
+    # np.random.random() < 0.5 draw is made to come out True (see run).
+    'cut_step_fastcut_flipped.json.gz': ['--CUT_mode', 'FastCUT'],
 }
 
 
@@ -132,7 +135,7 @@ def step(model, data, hook):
     loss_G.backward()
     undo()
     grads = lambda net: {n: (p.grad.clone() if p.grad is not None else torch.zeros_like(p)) for n, p in net.named_parameters()}
-    losses = {n: float(getattr(model, 'loss_' + n)) for n in ['G_GAN', 'D_real', 'D_fake', 'G', 'NCE', 'NCE_Y']}
+    losses = {n: float(getattr(model, 'loss_' + n)) for n in model.loss_names}
     return losses, float(loss_D), grads_D, grads(model.netG), grads(model.netF)
 
 
@@ -141,6 +144,10 @@ def run(flags, strided=False):
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         opt = TrainOptions(' '.join(COMMON + flags + ['--checkpoints_dir', tmp, '--name', 'golden'])).parse()
+        if 'FastCUT' in flags:
+            # The reference's modify_commandline_options reads CUT_mode from sys.argv (parse_known_args()),
+            # not from the command line given to TrainOptions: its FastCUT defaults, set here.
+            opt.nce_idt, opt.lambda_NCE, opt.flip_equivariance = False, 10.0, True
         if strided:
             # Its argparse refuses --netF strided_conv: the parsed options with that name, then the
             # reference's own define_F builds it.
@@ -148,6 +155,19 @@ def run(flags, strided=False):
         model = CUTModel(opt)
     if opt.netF not in ('sample', 'mlp_sample'):
         model.netF = PerLevel(model.netF)
+    if opt.flip_equivariance:
+        # Every forward flips: the draw np.random.random() < 0.5 in its forward made True (the other
+        # np.random draws, netF's patch permutations, are untouched).
+        forward = model.forward
+
+        def flipped_forward():
+            draw = np.random.random
+            np.random.random = lambda *a: 0.25
+            try:
+                forward()
+            finally:
+                np.random.random = draw
+        model.forward = flipped_forward
     g = torch.Generator().manual_seed(1)
     data = {'A': torch.rand(1, 3, 32, 32, generator=g) * 2 - 1, 'B': torch.rand(1, 3, 32, 32, generator=g) * 2 - 1,
             'A_paths': ['a.png'], 'B_paths': ['b.png']}
@@ -189,7 +209,8 @@ def run(flags, strided=False):
                          'of loss_D (D) and loss_G with D frozen (G, F); PyTorch default init',
                  'flags': COMMON + flags,
                  'plain_autograd_grads_G_max_abs_deviation': plain_dev},
-        'options': {'netD': opt.netD, 'netF': opt.netF, 'netG': opt.netG, 'ngf': opt.ngf, 'ndf': opt.ndf,
+        'flipped': bool(getattr(model, 'flipped_for_equivariance', False)),
+        'options': {'CUT_mode': opt.CUT_mode, 'nce_idt': opt.nce_idt, 'lambda_NCE': opt.lambda_NCE, 'netD': opt.netD, 'netF': opt.netF, 'netG': opt.netG, 'ngf': opt.ngf, 'ndf': opt.ndf,
                     'netF_nc': opt.netF_nc, 'num_patches': opt.num_patches, 'nce_layers': opt.nce_layers},
         'inputs': {'real_A': gc.enc(data['A'], 'NCHW'), 'real_B': gc.enc(data['B'], 'NCHW')},
         'weights_G': named(model.netG.state_dict()),
